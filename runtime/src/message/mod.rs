@@ -1,0 +1,54 @@
+//! Messages and the paths they travel.
+//!
+//! Every value sent to an actor is an [`ActonMessage`]: any `'static` type that is
+//! `Send + Sync + Debug`. A message travels in an envelope that also carries where
+//! replies go ([`OutboundEnvelope`]); a handler receives both through its
+//! [`MessageContext`] and returns a [`Reply`]-built future.
+
+mod context;
+mod reply;
+
+use std::any::Any;
+use std::fmt;
+
+pub use context::MessageContext;
+pub use reply::{FutureBox, OutboundEnvelope, Reply};
+pub(crate) use reply::{NoHandler, ReplyTarget};
+
+/// A value that can be sent to an actor.
+///
+/// Implemented for every `'static` type that is `Send + Sync + Debug`;
+/// [`#[acton_message]`](crate::prelude::acton_message) derives what a struct or enum
+/// needs. Messages that cross the IPC socket also need serde's traits
+/// (`#[acton_message(ipc)]`).
+pub trait ActonMessage: Any + Send + Sync + fmt::Debug {
+    /// The Rust name of the message's type, for diagnostics.
+    fn type_name(&self) -> &'static str;
+}
+
+impl<T: Any + Send + Sync + fmt::Debug> ActonMessage for T {
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+}
+
+/// A type-erased message on its way to an actor's mailbox.
+pub(crate) struct Envelope {
+    pub(crate) message: Box<dyn ActonMessage>,
+    pub(crate) reply_to: ReplyTarget,
+}
+
+impl Envelope {
+    pub(crate) fn new(message: Box<dyn ActonMessage>, reply_to: ReplyTarget) -> Self {
+        Self { message, reply_to }
+    }
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("message", &self.message)
+            .field("reply_to", &self.reply_to)
+            .finish()
+    }
+}

@@ -1,0 +1,150 @@
+//! Replies: the [`OutboundEnvelope`] a handler answers through, and [`Reply`], the
+//! helpers that build a handler's return value.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::mpsc;
+
+use super::ActonMessage;
+use crate::actor::ActorHandle;
+use crate::error::SendError;
+
+/// What every handler returns: a boxed future that finishes the handler's work.
+///
+/// The future is `'static`: it cannot borrow the actor's state, so read (or change)
+/// the state in the handler's body and move what the future needs into it. Build it
+/// with [`Reply::ready`] or [`Reply::pending`].
+pub type FutureBox = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Builders for a handler's return value.
+///
+/// ```
+/// use acton_reactive::prelude::*;
+///
+/// #[acton_message]
+/// struct Increment;
+///
+/// #[acton_message]
+/// struct Get;
+///
+/// # async fn demo() {
+/// let mut runtime = ActonApp::launch();
+/// let mut counter = runtime.new_actor::<u64>();
+/// counter
+///     .mutate_on::<Increment>(|actor, _ctx| {
+///         actor.model += 1;
+///         Reply::ready() // nothing asynchronous left to do
+///     })
+///     .act_on::<Get>(|actor, ctx| {
+///         let count = actor.model;
+///         let reply = ctx.reply_envelope();
+///         Reply::pending(async move { reply.send(count).await })
+///     });
+/// let counter = counter.start().await;
+/// counter.send(Increment).await;
+/// assert_eq!(counter.ask::<u64>(Get).await.unwrap(), 1);
+/// # runtime.shutdown_all().await.unwrap();
+/// # }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Reply;
+
+impl Reply {
+    /// A handler whose work is done: nothing left to await. Does not allocate.
+    #[must_use]
+    pub fn ready() -> FutureBox {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// A handler that finishes asynchronously, typically by sending replies.
+    pub fn pending<F>(future: F) -> FutureBox
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        Box::pin(future)
+    }
+}
+
+/// Where the replies to one message go.
+#[derive(Clone)]
+pub(crate) enum ReplyTarget {
+    /// Nobody listens: replies are dropped.
+    Discard,
+    /// Replies are delivered to an actor's mailbox as ordinary messages.
+    Actor(ActorHandle),
+    /// Replies are collected by a waiting requester (`ask`, a stream, the IPC layer).
+    /// The requester sees the end of the replies once every sender is dropped.
+    Channel(mpsc::Sender<Box<dyn ActonMessage>>),
+}
+
+impl fmt::Debug for ReplyTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Discard => f.write_str("Discard"),
+            Self::Actor(handle) => f.debug_tuple("Actor").field(&handle.name()).finish(),
+            Self::Channel(_) => f.write_str("Channel"),
+        }
+    }
+}
+
+/// Sent on a reply channel when the target actor has no handler for the message's
+/// type, so that the requester can tell "no handler" from "handled, no reply".
+#[derive(Debug)]
+pub(crate) struct NoHandler {
+    pub(crate) actor: String,
+    pub(crate) message_type: &'static str,
+}
+
+/// The path from a handler back to whoever sent the message it handles.
+///
+/// Obtained from [`MessageContext::reply_envelope`](crate::message::MessageContext::reply_envelope).
+/// Cloning is cheap; the replies end when every clone has been dropped.
+#[derive(Clone, Debug)]
+pub struct OutboundEnvelope {
+    target: ReplyTarget,
+}
+
+impl OutboundEnvelope {
+    pub(crate) fn new(target: ReplyTarget) -> Self {
+        Self { target }
+    }
+
+    /// Sends one reply, waiting while the receiver's buffer is full.
+    ///
+    /// A reply nobody waits for any more (the requester hung up, timed out, or the
+    /// message was sent without a reply path) is dropped; use [`deliver`](Self::deliver)
+    /// to learn of it, for example to stop producing a stream early.
+    pub async fn send<M: ActonMessage>(&self, message: M) {
+        if let Err(error) = self.deliver(message).await {
+            tracing::debug!(%error, "reply dropped");
+        }
+    }
+
+    /// Sends one reply and reports whether it reached its receiver.
+    ///
+    /// # Errors
+    /// [`SendError::ReplyClosed`] when nobody waits for replies any more,
+    /// [`SendError::Stopped`] when the replies go to an actor that has stopped.
+    pub async fn deliver<M: ActonMessage>(&self, message: M) -> Result<(), SendError> {
+        match &self.target {
+            ReplyTarget::Discard => Err(SendError::ReplyClosed),
+            ReplyTarget::Actor(handle) => handle.deliver(message).await,
+            ReplyTarget::Channel(sender) => sender
+                .send(Box::new(message))
+                .await
+                .map_err(|_| SendError::ReplyClosed),
+        }
+    }
+
+    /// Whether replies sent now would be dropped.
+    pub fn is_closed(&self) -> bool {
+        match &self.target {
+            ReplyTarget::Discard => true,
+            ReplyTarget::Actor(handle) => !handle.is_running(),
+            ReplyTarget::Channel(sender) => sender.is_closed(),
+        }
+    }
+}

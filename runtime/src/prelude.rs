@@ -1,0 +1,10 @@
+//! Everything a typical program needs: `use acton_reactive::prelude::*;`.
+
+pub use crate::actor::{
+    ActorBuilder, ActorConfig, ActorHandle, ActorId, ManagedActor, ReplyStream,
+};
+pub use crate::broker::Broker;
+pub use crate::error::{AskError, SendError, ShutdownError};
+pub use crate::message::{ActonMessage, FutureBox, MessageContext, OutboundEnvelope, Reply};
+pub use crate::runtime::{ActonApp, ActorRuntime, RuntimeConfig};
+pub use acton_reactive_macros::{acton_actor, acton_main, acton_message};

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project. This is the README's test command and
+# what CI runs; it installs what it needs (nothing beyond the Rust toolchain yet).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "clippy (all targets, all features, warnings are errors)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "tests (all features)"
+cargo test --workspace --all-features --locked
+
+step "tests (default features)"
+cargo test --workspace --locked
+
+step "benchmarks build"
+cargo bench --workspace --no-run --locked
+
+printf '\nall checks passed\n'
