@@ -39,10 +39,15 @@
 
 pub mod actor;
 pub mod broker;
+pub mod common;
 pub mod error;
 pub mod message;
 pub mod prelude;
 pub mod runtime;
+
+/// The IPC layer (feature `ipc`); also reachable as `acton_reactive::common::ipc`.
+#[cfg(feature = "ipc")]
+pub use common::ipc;
 
 /// Paths used by the macros' expansions; not part of the public API.
 #[doc(hidden)]

@@ -4,6 +4,8 @@ pub use crate::actor::{
     ActorBuilder, ActorConfig, ActorHandle, ActorId, ManagedActor, ReplyStream,
 };
 pub use crate::broker::Broker;
+#[cfg(feature = "ipc")]
+pub use crate::common::ipc::{IpcConfig, IpcOptions, IpcTypeRegistry, RateLimitConfig};
 pub use crate::error::{AskError, SendError, ShutdownError};
 pub use crate::message::{ActonMessage, FutureBox, MessageContext, OutboundEnvelope, Reply};
 pub use crate::runtime::{ActonApp, ActorRuntime, RuntimeConfig};

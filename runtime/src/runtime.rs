@@ -59,6 +59,8 @@ impl ActonApp {
                 kill: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 next_id: AtomicU64::new(1),
+                #[cfg(feature = "ipc")]
+                ipc: crate::common::ipc::IpcState::default(),
             }),
         }
     }
@@ -143,6 +145,8 @@ pub(crate) struct RuntimeInner {
     kill: CancellationToken,
     tracker: TaskTracker,
     next_id: AtomicU64,
+    #[cfg(feature = "ipc")]
+    ipc: crate::common::ipc::IpcState,
 }
 
 impl ActorRuntime {
@@ -262,6 +266,17 @@ impl ActorRuntime {
             stragglers,
             timeout,
         })
+    }
+
+    /// Cancelled when the runtime begins to shut down.
+    #[cfg(feature = "ipc")]
+    pub(crate) fn stop_token(&self) -> &CancellationToken {
+        &self.inner.stop
+    }
+
+    #[cfg(feature = "ipc")]
+    pub(crate) fn ipc_state(&self) -> &crate::common::ipc::IpcState {
+        &self.inner.ipc
     }
 
     /// Runs an actor's loop on the runtime's task tracker.

@@ -1,0 +1,147 @@
+//! The two payload encodings of the protocol: JSON and MessagePack (named maps).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The encoding of a frame's payload: the frame's format byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// `0x01`: JSON, UTF-8.
+    Json,
+    /// `0x02`: MessagePack, structs as maps with field names. Needs the
+    /// `ipc-messagepack` feature.
+    MessagePack,
+}
+
+/// A payload could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The bytes are not valid in the format, or do not have the expected shape.
+    #[error("invalid {format:?} payload: {reason}")]
+    Invalid {
+        /// The format that was decoded.
+        format: Format,
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// A value could not be encoded.
+    #[error("could not encode a {format:?} payload: {reason}")]
+    Encode {
+        /// The format that was encoded.
+        format: Format,
+        /// What the encoder reported.
+        reason: String,
+    },
+    /// MessagePack was used, but this build has only JSON.
+    #[error("MessagePack is not supported by this build (enable the `ipc-messagepack` feature)")]
+    MessagePackDisabled,
+}
+
+impl Format {
+    /// The format for a format byte, if it names one.
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0x01 => Some(Self::Json),
+            0x02 => Some(Self::MessagePack),
+            _ => None,
+        }
+    }
+
+    /// The format byte.
+    pub fn as_byte(self) -> u8 {
+        match self {
+            Self::Json => 0x01,
+            Self::MessagePack => 0x02,
+        }
+    }
+
+    /// Whether this build can encode and decode the format.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Self::Json => true,
+            Self::MessagePack => cfg!(feature = "ipc-messagepack"),
+        }
+    }
+
+    /// Encodes `value`.
+    ///
+    /// # Errors
+    /// [`CodecError::Encode`] when serde fails (a map with non-string keys in JSON,
+    /// for instance), [`CodecError::MessagePackDisabled`] without MessagePack support.
+    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Json => serde_json::to_vec(value).map_err(|e| self.encode_error(e)),
+            #[cfg(feature = "ipc-messagepack")]
+            Self::MessagePack => rmp_serde::to_vec_named(value).map_err(|e| self.encode_error(e)),
+            #[cfg(not(feature = "ipc-messagepack"))]
+            Self::MessagePack => Err(CodecError::MessagePackDisabled),
+        }
+    }
+
+    /// Decodes a `T` from `bytes`.
+    ///
+    /// # Errors
+    /// [`CodecError::Invalid`] when the bytes are malformed or of another shape,
+    /// [`CodecError::MessagePackDisabled`] without MessagePack support.
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
+        match self {
+            Self::Json => serde_json::from_slice(bytes).map_err(|e| self.invalid(e)),
+            #[cfg(feature = "ipc-messagepack")]
+            Self::MessagePack => rmp_serde::from_slice(bytes).map_err(|e| self.invalid(e)),
+            #[cfg(not(feature = "ipc-messagepack"))]
+            Self::MessagePack => Err(CodecError::MessagePackDisabled),
+        }
+    }
+
+    /// The encoding of an empty map (`{}`), which clients send for unit messages.
+    pub(crate) fn empty_map(self) -> &'static [u8] {
+        match self {
+            Self::Json => b"{}",
+            Self::MessagePack => &[0x80],
+        }
+    }
+
+    /// The encoding of `null` / nil.
+    pub(crate) fn null(self) -> &'static [u8] {
+        match self {
+            Self::Json => b"null",
+            Self::MessagePack => &[0xc0],
+        }
+    }
+
+    /// Whether `bytes` encode an empty map (ignoring JSON whitespace).
+    pub(crate) fn is_empty_map(self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Json => {
+                let mut significant = bytes.iter().filter(|b| !b.is_ascii_whitespace());
+                significant.next() == Some(&b'{')
+                    && significant.next() == Some(&b'}')
+                    && significant.next().is_none()
+            }
+            Self::MessagePack => bytes == self.empty_map(),
+        }
+    }
+
+    pub(crate) fn invalid(self, error: impl std::fmt::Display) -> CodecError {
+        CodecError::Invalid {
+            format: self,
+            reason: error.to_string(),
+        }
+    }
+
+    fn encode_error(self, error: impl std::fmt::Display) -> CodecError {
+        CodecError::Encode {
+            format: self,
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Json => "JSON",
+            Self::MessagePack => "MessagePack",
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! Finds the bytes of one field of a MessagePack map without decoding the rest, so
+//! that a REQUEST's payload can be decoded straight into its registered type.
+//!
+//! Walks values iteratively (no recursion, so no stack exhaustion from deep
+//! nesting) and checks every length against the bytes that remain.
+
+/// The bytes of the value stored under `key` in the map that `bytes` encodes.
+/// `None` when `bytes` is not a well-formed map or has no such key.
+pub(crate) fn map_value<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let mut at = 0;
+    let entries = map_len(bytes, &mut at)?;
+    for _ in 0..entries {
+        let name = read_key(bytes, &mut at)?;
+        let start = at;
+        skip_values(bytes, &mut at, 1)?;
+        if name == Some(key) {
+            return bytes.get(start..at);
+        }
+    }
+    None
+}
+
+fn map_len(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let marker = *bytes.get(*at)?;
+    *at += 1;
+    match marker {
+        0x80..=0x8f => Some(u64::from(marker & 0x0f)),
+        0xde => read_be(bytes, at, 2),
+        0xdf => read_be(bytes, at, 4),
+        _ => None,
+    }
+}
+
+/// Reads a map key: `Some(Some(text))` for a string, `Some(None)` for a key of
+/// another type (skipped), `None` when the bytes are malformed.
+fn read_key<'a>(bytes: &'a [u8], at: &mut usize) -> Option<Option<&'a str>> {
+    let marker = *bytes.get(*at)?;
+    let (header, len) = match marker {
+        0xa0..=0xbf => (1, u64::from(marker & 0x1f)),
+        0xd9 => (2, u64::from(*bytes.get(*at + 1)?)),
+        0xda => (3, read_be(bytes, &mut (*at + 1), 2)?),
+        0xdb => (5, read_be(bytes, &mut (*at + 1), 4)?),
+        _ => {
+            skip_values(bytes, at, 1)?;
+            return Some(None);
+        }
+    };
+    let start = *at + header;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    let text = std::str::from_utf8(bytes.get(start..end)?).ok();
+    *at = end;
+    Some(text)
+}
+
+fn read_be(bytes: &[u8], at: &mut usize, width: usize) -> Option<u64> {
+    let slice = bytes.get(*at..*at + width)?;
+    *at += width;
+    Some(slice.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+/// Skips `count` consecutive values.
+fn skip_values(bytes: &[u8], at: &mut usize, count: u64) -> Option<()> {
+    let mut pending = count;
+    while pending > 0 {
+        pending -= 1;
+        // Every pending value takes at least one byte: a count beyond the bytes
+        // left is malformed, whatever the header claims.
+        if pending > (bytes.len().saturating_sub(*at)) as u64 {
+            return None;
+        }
+        let marker = *bytes.get(*at)?;
+        *at += 1;
+        let (skip, children): (u64, u64) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+            0x80..=0x8f => (0, 2 * u64::from(marker & 0x0f)),
+            0x90..=0x9f => (0, u64::from(marker & 0x0f)),
+            0xa0..=0xbf => (u64::from(marker & 0x1f), 0),
+            0xc4 | 0xd9 => (read_be(bytes, at, 1)?, 0),
+            0xc5 | 0xda => (read_be(bytes, at, 2)?, 0),
+            0xc6 | 0xdb => (read_be(bytes, at, 4)?, 0),
+            0xc7 => (read_be(bytes, at, 1)? + 1, 0),
+            0xc8 => (read_be(bytes, at, 2)? + 1, 0),
+            0xc9 => (read_be(bytes, at, 4)? + 1, 0),
+            0xca | 0xce | 0xd2 => (4, 0),
+            0xcb | 0xcf | 0xd3 => (8, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xd4 => (2, 0),
+            0xd5 => (3, 0),
+            0xd6 => (5, 0),
+            0xd7 => (9, 0),
+            0xd8 => (17, 0),
+            0xdc => (0, read_be(bytes, at, 2)?),
+            0xdd => (0, read_be(bytes, at, 4)?),
+            0xde => (0, 2 * read_be(bytes, at, 2)?),
+            0xdf => (0, 2 * read_be(bytes, at, 4)?),
+            0xc1 => return None,
+        };
+        let end = (*at as u64).checked_add(skip)?;
+        if end > bytes.len() as u64 {
+            return None;
+        }
+        *at = usize::try_from(end).ok()?;
+        pending = pending.checked_add(children)?;
+    }
+    Some(())
+}
+
+#[cfg(all(test, feature = "ipc-messagepack"))]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        correlation_id: &'a str,
+        payload: Inner,
+        after: Vec<u8>,
+    }
+
+    #[derive(Serialize)]
+    struct Inner {
+        list: Vec<Option<f64>>,
+        name: String,
+        nested: std::collections::BTreeMap<String, (i64, bool)>,
+        blob: serde_bytes_like::Blob,
+    }
+
+    mod serde_bytes_like {
+        #[derive(serde::Serialize)]
+        pub struct Blob(#[serde(with = "bytes_as_bin")] pub Vec<u8>);
+        mod bytes_as_bin {
+            pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(v)
+            }
+        }
+    }
+
+    fn sample() -> Inner {
+        Inner {
+            list: vec![Some(1.5), None, Some(-2.0)],
+            name: "x".repeat(300),
+            nested: [("k".to_owned(), (-70_000, true))].into_iter().collect(),
+            blob: serde_bytes_like::Blob(vec![7; 70_000]),
+        }
+    }
+
+    #[test]
+    fn finds_the_payload_among_other_fields() {
+        let bytes = rmp_serde::to_vec_named(&Envelope {
+            correlation_id: "c",
+            payload: sample(),
+            after: vec![1, 2, 3],
+        })
+        .unwrap();
+        let expected = rmp_serde::to_vec_named(&sample()).unwrap();
+        assert_eq!(map_value(&bytes, "payload"), Some(&expected[..]));
+        assert_eq!(map_value(&bytes, "missing"), None);
+    }
+
+    #[test]
+    fn malformed_input_is_none_not_a_panic() {
+        let bytes = rmp_serde::to_vec_named(&Envelope {
+            correlation_id: "c",
+            payload: sample(),
+            after: vec![],
+        })
+        .unwrap();
+        for cut in 0..bytes.len() {
+            let _ = map_value(&bytes[..cut], "after");
+        }
+        // A header that claims four billion elements in a few bytes.
+        assert_eq!(
+            map_value(&[0x81, 0xa1, b'p', 0xdd, 0xff, 0xff, 0xff, 0xff], "p"),
+            None
+        );
+        assert_eq!(map_value(&[0xc1], "p"), None);
+        assert_eq!(map_value(&[], "p"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Building the frames the server sends.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+
+use super::format::Format;
+use super::protocol::{ErrorCode, IpcResponse, IpcStreamFrame, MessageKind, PROTOCOL_VERSION};
+
+/// A complete frame (header and payload).
+pub(crate) fn frame_bytes(kind: MessageKind, format: Format, payload: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(7 + payload.len());
+    // Payloads we build stay far below 4 GiB; the decoder of the peer enforces its
+    // own bound.
+    frame.put_u32(u32::try_from(payload.len()).unwrap_or(u32::MAX));
+    frame.put_u8(PROTOCOL_VERSION);
+    frame.put_u8(kind.as_byte());
+    frame.put_u8(format.as_byte());
+    frame.put_slice(payload);
+    frame.freeze()
+}
+
+/// A frame carrying a serde value; falls back to JSON when `format` cannot encode.
+pub(crate) fn value_frame<T: Serialize>(kind: MessageKind, format: Format, value: &T) -> Bytes {
+    match format.encode(value) {
+        Ok(payload) => frame_bytes(kind, format, &payload),
+        Err(_) => match Format::Json.encode(value) {
+            Ok(payload) => frame_bytes(kind, Format::Json, &payload),
+            Err(_) => frame_bytes(kind, Format::Json, b"{}"),
+        },
+    }
+}
+
+/// An ERROR frame.
+pub(crate) fn error_frame(
+    format: Format,
+    correlation_id: &str,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> Bytes {
+    value_frame(
+        MessageKind::Error,
+        format,
+        &IpcResponse::<()>::failure(correlation_id, code, message),
+    )
+}
+
+/// A final STREAM frame: the end of a stream, failed when `error` is given.
+pub(crate) fn final_stream_frame(
+    format: Format,
+    correlation_id: &str,
+    sequence: u32,
+    error: Option<(ErrorCode, String)>,
+) -> Bytes {
+    let (error_code, error) = match error {
+        Some((code, message)) => (Some(code.as_str().to_owned()), Some(message)),
+        None => (None, None),
+    };
+    value_frame(
+        MessageKind::Stream,
+        format,
+        &IpcStreamFrame::<()> {
+            correlation_id: correlation_id.to_owned(),
+            sequence,
+            is_final: true,
+            error,
+            error_code,
+            payload: None,
+        },
+    )
+}
+
+/// A HEARTBEAT: empty payload, JSON format.
+pub(crate) fn heartbeat_frame() -> Bytes {
+    frame_bytes(MessageKind::Heartbeat, Format::Json, b"")
+}

@@ -1,0 +1,23 @@
+//! The wire protocol (v2): frames ([`frame`]) and the messages they carry
+//! ([`messages`]). `docs/protocol.md` is the prose version of this module.
+
+pub mod frame;
+pub mod messages;
+
+pub use frame::{Frame, FrameCodec, FrameError, MessageKind};
+pub use messages::*;
+
+/// The protocol version this crate speaks and answers with.
+pub const PROTOCOL_VERSION: u8 = 0x02;
+/// The oldest version accepted (6-byte header, JSON only).
+pub const MIN_SUPPORTED_VERSION: u8 = 0x01;
+/// The newest version accepted.
+pub const MAX_SUPPORTED_VERSION: u8 = 0x02;
+/// Default bound on a frame's payload: 1 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 1024 * 1024;
+/// No configuration may raise the frame bound above 16 MiB.
+pub const MAX_FRAME_SIZE_HARD_LIMIT: usize = 16 * 1024 * 1024;
+/// The `correlation_id` of answers to frames whose own id is unknown.
+pub const UNKNOWN_CORRELATION_ID: &str = "unknown";
+/// The `correlation_id` of the frame that refuses a connection at the limit.
+pub const CONNECTION_REJECTED_ID: &str = "__acton_connection_rejected__";

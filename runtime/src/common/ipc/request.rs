@@ -1,0 +1,96 @@
+//! Splitting a REQUEST payload into its header fields and the raw bytes of its
+//! `payload`, which the registry then decodes straight into the registered type.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::format::{CodecError, Format};
+use super::protocol::{CorrelationId, RequestHeader};
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+
+#[derive(Deserialize)]
+struct JsonEnvelope<'a> {
+    correlation_id: String,
+    target: String,
+    message_type: String,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    #[serde(default)]
+    expects_reply: bool,
+    #[serde(default)]
+    expects_stream: bool,
+    #[serde(default = "default_timeout_ms")]
+    response_timeout_ms: u64,
+}
+
+/// Parses a REQUEST payload.
+///
+/// # Errors
+/// When the bytes are not an envelope in `format`.
+pub(crate) fn parse(format: Format, bytes: &[u8]) -> Result<(RequestHeader, &[u8]), CodecError> {
+    match format {
+        Format::Json => {
+            let envelope: JsonEnvelope<'_> =
+                serde_json::from_slice(bytes).map_err(|e| format.invalid(e))?;
+            let header = RequestHeader {
+                correlation_id: envelope.correlation_id,
+                target: envelope.target,
+                message_type: envelope.message_type,
+                expects_reply: envelope.expects_reply,
+                expects_stream: envelope.expects_stream,
+                response_timeout_ms: envelope.response_timeout_ms,
+            };
+            Ok((header, envelope.payload.get().as_bytes()))
+        }
+        Format::MessagePack => {
+            let header: RequestHeader = format.decode(bytes)?;
+            let payload = super::msgpack::map_value(bytes, "payload")
+                .ok_or_else(|| format.invalid("missing field `payload`"))?;
+            Ok((header, payload))
+        }
+    }
+}
+
+/// The correlation id of a payload that is not a valid envelope, when it has one:
+/// an error about it is then matched to the right request.
+pub(crate) fn salvage_correlation_id(format: Format, bytes: &[u8]) -> Option<String> {
+    format
+        .decode::<CorrelationId>(bytes)
+        .ok()
+        .map(|id| id.correlation_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_payload_is_returned_verbatim() {
+        let (header, payload) = parse(
+            Format::Json,
+            br#"{"payload": {"a": [1, 2]}, "target": "calc", "message_type": "Add", "correlation_id": "c1", "expects_reply": true}"#,
+        )
+        .unwrap();
+        assert_eq!(header.correlation_id, "c1");
+        assert_eq!(header.target, "calc");
+        assert!(header.expects_reply && !header.expects_stream);
+        assert_eq!(header.response_timeout_ms, 30_000);
+        assert_eq!(payload, br#"{"a": [1, 2]}"#);
+    }
+
+    #[test]
+    fn a_missing_payload_is_an_error() {
+        assert!(parse(
+            Format::Json,
+            br#"{"target": "c", "message_type": "A", "correlation_id": "1"}"#
+        )
+        .is_err());
+        assert_eq!(
+            salvage_correlation_id(Format::Json, br#"{"correlation_id": "1"}"#).as_deref(),
+            Some("1")
+        );
+    }
+}
