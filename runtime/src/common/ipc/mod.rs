@@ -5,6 +5,7 @@
 //! - [`protocol`]: frames and messages of protocol v2;
 //! - [`Format`]: JSON and MessagePack payloads.
 
+pub mod client;
 pub mod config;
 mod connection;
 pub mod format;

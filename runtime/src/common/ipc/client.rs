@@ -1,0 +1,789 @@
+//! A Rust client for protocol v2: pipelined requests on one connection, streams,
+//! subscriptions and discovery.
+//!
+//! ```no_run
+//! use acton_reactive::ipc::client::IpcClient;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize)]
+//! struct AddRequest { a: i64, b: i64 }
+//! #[derive(Deserialize)]
+//! struct AddResponse { sum: i64 }
+//!
+//! # async fn demo() -> Result<(), acton_reactive::ipc::client::ClientError> {
+//! let client = IpcClient::connect("/tmp/acton.sock").await?;
+//! let reply: AddResponse = client.request("calculator", "AddRequest", &AddRequest { a: 1, b: 2 }).await?;
+//! assert_eq!(reply.sum, 3);
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::StreamExt;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::format::{CodecError, Format};
+use super::hub::pattern_matches;
+use super::outbound::frame_bytes;
+use super::protocol::{
+    ConnectionLimit, CorrelationId, ErrorCode, Frame, FrameCodec, IpcDiscoverRequest,
+    IpcDiscoverResponse, IpcEnvelope, IpcPatternRequest, IpcPushNotification, IpcResponse,
+    IpcStreamFrame, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
+    CONNECTION_REJECTED_ID, MAX_FRAME_SIZE_HARD_LIMIT,
+};
+
+/// What can go wrong on the client side.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The socket could not be reached.
+    #[error("cannot connect to {path}: {source}")]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The server refused the connection (connection limit or allow-list).
+    #[error("the server refused the connection ({code}): {message}")]
+    Rejected {
+        /// CONNECTION_LIMIT_REACHED or ACCESS_DENIED.
+        code: String,
+        /// The server's explanation.
+        message: String,
+        /// The server's connection limit, when it said.
+        limit: Option<usize>,
+    },
+    /// The server answered with an error.
+    #[error("server error {code}: {message}")]
+    Server {
+        /// The wire error code (see [`ErrorCode`]).
+        code: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The connection closed before the answer arrived.
+    #[error("the connection to the server is closed")]
+    Closed,
+    /// No answer within the client's timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// A payload could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// Writing to the socket failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The protocol error code of a server error, if it is one of ours.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Server { code, .. } | Self::Rejected { code, .. } => ErrorCode::parse(code),
+            _ => None,
+        }
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Payload encoding of the frames the client sends (default JSON).
+    pub format: Format,
+    /// How long a request (or a whole stream) may take; sent to the server as
+    /// `response_timeout_ms`, and enforced locally a little later (default 30 s).
+    pub timeout: Duration,
+    /// Pushes buffered per subscription before new ones are dropped (default 1024).
+    pub subscription_buffer: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            format: Format::Json,
+            timeout: Duration::from_secs(30),
+            subscription_buffer: 1024,
+        }
+    }
+}
+
+/// The answer frames a request is waiting for.
+enum Waiter {
+    Once(oneshot::Sender<Frame>),
+    Stream(mpsc::UnboundedSender<Frame>),
+}
+
+struct Sink {
+    types: Vec<String>,
+    patterns: Vec<String>,
+    queue: mpsc::Sender<Frame>,
+}
+
+#[derive(Default)]
+struct Routes {
+    waiters: HashMap<String, Waiter>,
+    sinks: HashMap<u64, Sink>,
+}
+
+struct Shared {
+    routes: Mutex<Routes>,
+    outbound: mpsc::Sender<Bytes>,
+    closed: CancellationToken,
+    next_id: AtomicU64,
+    prefix: String,
+    options: ClientOptions,
+}
+
+impl Shared {
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A connection to an acton server. Cloning is cheap; clones share the connection,
+/// and requests from any of them are pipelined.
+#[derive(Clone)]
+pub struct IpcClient {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for IpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcClient")
+            .field("format", &self.shared.options.format)
+            .field("closed", &self.shared.closed.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IpcClient {
+    /// Connects with default options (JSON).
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] when the socket cannot be reached.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
+        Self::connect_with(path, ClientOptions::default()).await
+    }
+
+    /// Connects with `options`.
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] when the socket cannot be reached.
+    pub async fn connect_with(
+        path: impl AsRef<Path>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let path = path.as_ref();
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|source| ClientError::Connect {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let (read, mut write) = stream.into_split();
+        let (outbound, mut queue) = mpsc::channel::<Bytes>(1024);
+        let closed = CancellationToken::new();
+        static CLIENTS: AtomicU64 = AtomicU64::new(0);
+        let shared = Arc::new(Shared {
+            routes: Mutex::new(Routes::default()),
+            outbound,
+            closed: closed.clone(),
+            next_id: AtomicU64::new(1),
+            prefix: format!(
+                "rs{}-{}",
+                std::process::id(),
+                CLIENTS.fetch_add(1, Ordering::Relaxed)
+            ),
+            options,
+        });
+
+        let writer_closed = closed.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(8 * 1024);
+            loop {
+                let frame = tokio::select! {
+                    frame = queue.recv() => frame,
+                    () = writer_closed.cancelled() => None,
+                };
+                let Some(frame) = frame else { break };
+                batch.clear();
+                batch.extend_from_slice(&frame);
+                while batch.len() < 64 * 1024 {
+                    match queue.try_recv() {
+                        Ok(frame) => batch.extend_from_slice(&frame),
+                        Err(_) => break,
+                    }
+                }
+                if write.write_all(&batch).await.is_err() {
+                    break;
+                }
+            }
+            writer_closed.cancel();
+            let _ = write.shutdown().await;
+        });
+
+        let reader_shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let mut frames = FramedRead::new(read, FrameCodec::new(MAX_FRAME_SIZE_HARD_LIMIT));
+            loop {
+                let frame = tokio::select! {
+                    frame = frames.next() => frame,
+                    () = reader_shared.closed.cancelled() => None,
+                };
+                match frame {
+                    Some(Ok(frame)) => route(&reader_shared, frame),
+                    _ => break,
+                }
+            }
+            reader_shared.closed.cancel();
+            // Every waiter and subscription sees the end.
+            let mut routes = reader_shared.routes();
+            routes.waiters.clear();
+            routes.sinks.clear();
+        });
+        Ok(Self { shared })
+    }
+
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.is_cancelled()
+    }
+
+    /// Closes the connection; pending requests fail with [`ClientError::Closed`].
+    pub fn close(&self) {
+        self.shared.closed.cancel();
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.shared.prefix)
+    }
+
+    fn format(&self) -> Format {
+        self.shared.options.format
+    }
+
+    fn envelope<'a, P>(
+        &self,
+        id: String,
+        target: &str,
+        message_type: &str,
+        payload: &'a P,
+        reply: bool,
+        stream: bool,
+    ) -> IpcEnvelope<&'a P> {
+        IpcEnvelope {
+            correlation_id: id,
+            target: target.to_owned(),
+            message_type: message_type.to_owned(),
+            payload,
+            expects_reply: reply,
+            expects_stream: stream,
+            response_timeout_ms: u64::try_from(self.shared.options.timeout.as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    async fn send_frame(
+        &self,
+        kind: MessageKind,
+        payload: &impl Serialize,
+    ) -> Result<(), ClientError> {
+        let format = self.format();
+        let bytes = frame_bytes(kind, format, &format.encode(payload)?);
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        self.shared
+            .outbound
+            .send(bytes)
+            .await
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Sends a frame and waits for the one answer with `id`.
+    async fn exchange(
+        &self,
+        id: String,
+        kind: MessageKind,
+        payload: &impl Serialize,
+    ) -> Result<Frame, ClientError> {
+        let (sender, answer) = oneshot::channel();
+        self.shared
+            .routes()
+            .waiters
+            .insert(id.clone(), Waiter::Once(sender));
+        let _forget = Forget {
+            shared: &self.shared,
+            id: &id,
+        };
+        self.send_frame(kind, payload).await?;
+        let limit = self.shared.options.timeout + Duration::from_secs(1);
+        match tokio::time::timeout(limit, answer).await {
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout(limit)),
+        }
+    }
+
+    /// Request-response: sends `payload` as `message_type` to `target` and decodes
+    /// the reply as `R`.
+    ///
+    /// # Errors
+    /// [`ClientError::Server`] for an error answer, [`ClientError::Timeout`],
+    /// [`ClientError::Closed`], [`ClientError::Codec`].
+    pub async fn request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<R, ClientError> {
+        let id = self.next_id();
+        let envelope = self.envelope(id.clone(), target, message_type, payload, true, false);
+        let frame = self.exchange(id, MessageKind::Request, &envelope).await?;
+        decode_response(&frame)
+    }
+
+    /// Fire-and-forget: returns once the target's mailbox accepted the message.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request) (TARGET_BUSY when the mailbox was full).
+    pub async fn send<P: Serialize>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<(), ClientError> {
+        let id = self.next_id();
+        let envelope = self.envelope(id.clone(), target, message_type, payload, false, false);
+        let frame = self.exchange(id, MessageKind::Request, &envelope).await?;
+        decode_response::<IgnoredAny>(&frame).map(|_| ())
+    }
+
+    /// Request-stream: the replies as a [`Stream`] of `R`, ending with the stream.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] or [`ClientError::Codec`] when the request cannot be
+    /// sent; errors of the stream itself arrive as its items.
+    pub async fn stream<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<ReplyStream<R>, ClientError> {
+        let id = self.next_id();
+        let (sender, frames) = mpsc::unbounded_channel();
+        self.shared
+            .routes()
+            .waiters
+            .insert(id.clone(), Waiter::Stream(sender));
+        let envelope = self.envelope(id.clone(), target, message_type, payload, false, true);
+        if let Err(error) = self.send_frame(MessageKind::Request, &envelope).await {
+            self.shared.routes().waiters.remove(&id);
+            return Err(error);
+        }
+        Ok(ReplyStream {
+            frames,
+            shared: Arc::clone(&self.shared),
+            id,
+            deadline: Box::pin(tokio::time::sleep(
+                self.shared.options.timeout + Duration::from_secs(1),
+            )),
+            done: false,
+            _item: PhantomData,
+        })
+    }
+
+    /// Subscribes to broadcasts of the given registered type names; PUSH frames
+    /// arrive on the returned [`Subscription`], decoded as `P`.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn subscribe<P: DeserializeOwned>(
+        &self,
+        message_types: &[&str],
+    ) -> Result<Subscription<P>, ClientError> {
+        let types: Vec<String> = message_types.iter().map(|t| (*t).to_owned()).collect();
+        let subscription = self.add_sink(types.clone(), Vec::new());
+        let id = self.next_id();
+        let request = IpcSubscribeRequest {
+            correlation_id: id.clone(),
+            message_types: types,
+        };
+        let frame = self.exchange(id, MessageKind::Subscribe, &request).await?;
+        decode_control(&frame)?;
+        Ok(subscription)
+    }
+
+    /// Subscribes to every registered type whose name matches a pattern (`prefix*`
+    /// or `*`).
+    ///
+    /// # Errors
+    /// As [`request`](Self::request); the server allows 128 patterns per connection.
+    pub async fn subscribe_patterns<P: DeserializeOwned>(
+        &self,
+        patterns: &[&str],
+    ) -> Result<Subscription<P>, ClientError> {
+        let patterns: Vec<String> = patterns.iter().map(|p| (*p).to_owned()).collect();
+        let subscription = self.add_sink(Vec::new(), patterns.clone());
+        let id = self.next_id();
+        let request = IpcPatternRequest {
+            correlation_id: id.clone(),
+            patterns,
+        };
+        let frame = self
+            .exchange(id, MessageKind::SubscribePatterns, &request)
+            .await?;
+        decode_control(&frame)?;
+        Ok(subscription)
+    }
+
+    /// Ends the connection's server-side subscriptions to these types (all of them
+    /// for an empty list); returns the types still subscribed.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn unsubscribe(&self, message_types: &[&str]) -> Result<Vec<String>, ClientError> {
+        let id = self.next_id();
+        let request = IpcSubscribeRequest {
+            correlation_id: id.clone(),
+            message_types: message_types.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        let frame = self
+            .exchange(id, MessageKind::Unsubscribe, &request)
+            .await?;
+        Ok(decode_control(&frame)?.subscribed_types.unwrap_or_default())
+    }
+
+    /// Asks the server what it offers.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn discover(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        let id = self.next_id();
+        let request = IpcDiscoverRequest {
+            correlation_id: id.clone(),
+            include_actors: true,
+            include_message_types: true,
+        };
+        let frame = self.exchange(id, MessageKind::Discover, &request).await?;
+        Ok(frame.format.decode(&frame.payload)?)
+    }
+
+    fn add_sink<P>(&self, types: Vec<String>, patterns: Vec<String>) -> Subscription<P> {
+        let (queue, pushes) = mpsc::channel(self.shared.options.subscription_buffer.max(1));
+        let key = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        self.shared.routes().sinks.insert(
+            key,
+            Sink {
+                types,
+                patterns,
+                queue,
+            },
+        );
+        Subscription {
+            pushes,
+            shared: Arc::clone(&self.shared),
+            key,
+            _payload: PhantomData,
+        }
+    }
+}
+
+/// Removes a waiter when the request that registered it ends early.
+struct Forget<'a> {
+    shared: &'a Shared,
+    id: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.shared.routes().waiters.remove(self.id);
+    }
+}
+
+/// Hands a received frame to whoever waits for it.
+fn route(shared: &Shared, frame: Frame) {
+    match frame.kind {
+        MessageKind::Response | MessageKind::Error | MessageKind::Stream => {
+            let Ok(CorrelationId { correlation_id }) =
+                frame.format.decode::<CorrelationId>(&frame.payload)
+            else {
+                return;
+            };
+            let mut routes = shared.routes();
+            if correlation_id == CONNECTION_REJECTED_ID {
+                // The server refused this connection: every waiter gets the refusal.
+                for (_, waiter) in routes.waiters.drain() {
+                    deliver(waiter, frame.clone());
+                }
+                return;
+            }
+            let finished = frame.kind != MessageKind::Stream
+                || frame
+                    .format
+                    .decode::<IpcStreamFrame<IgnoredAny>>(&frame.payload)
+                    .map_or(true, |item| item.is_final);
+            let waiter = if finished {
+                routes.waiters.remove(&correlation_id)
+            } else {
+                match routes.waiters.get(&correlation_id) {
+                    Some(Waiter::Stream(sender)) => {
+                        let _ = sender.send(frame);
+                        return;
+                    }
+                    _ => routes.waiters.remove(&correlation_id),
+                }
+            };
+            if let Some(waiter) = waiter {
+                deliver(waiter, frame);
+            }
+        }
+        MessageKind::Push => {
+            #[derive(serde::Deserialize)]
+            struct PushType {
+                message_type: String,
+            }
+            let Ok(PushType { message_type }) = frame.format.decode::<PushType>(&frame.payload)
+            else {
+                return;
+            };
+            let routes = shared.routes();
+            for sink in routes.sinks.values() {
+                let wanted = sink.types.contains(&message_type)
+                    || sink
+                        .patterns
+                        .iter()
+                        .any(|p| pattern_matches(p, &message_type));
+                if wanted {
+                    let _ = sink.queue.try_send(frame.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn deliver(waiter: Waiter, frame: Frame) {
+    match waiter {
+        Waiter::Once(sender) => {
+            let _ = sender.send(frame);
+        }
+        Waiter::Stream(sender) => {
+            let _ = sender.send(frame);
+        }
+    }
+}
+
+fn server_error(frame: &Frame) -> ClientError {
+    match frame
+        .format
+        .decode::<IpcResponse<ConnectionLimit>>(&frame.payload)
+    {
+        Ok(response) if response.correlation_id == CONNECTION_REJECTED_ID => {
+            ClientError::Rejected {
+                code: response.error_code.unwrap_or_default(),
+                message: response.error.unwrap_or_default(),
+                limit: response.payload.map(|p| p.limit),
+            }
+        }
+        _ => match frame
+            .format
+            .decode::<IpcResponse<IgnoredAny>>(&frame.payload)
+        {
+            Ok(response) => ClientError::Server {
+                code: response.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
+                message: response.error.unwrap_or_default(),
+            },
+            Err(error) => ClientError::Codec(error),
+        },
+    }
+}
+
+/// Decodes a RESPONSE into `R`; an ERROR (or `success: false`) becomes
+/// [`ClientError::Server`].
+fn decode_response<R: DeserializeOwned>(frame: &Frame) -> Result<R, ClientError> {
+    if frame.kind == MessageKind::Error {
+        return Err(server_error(frame));
+    }
+    if frame.kind == MessageKind::Stream {
+        // A stream answer to a request that expected one reply: report its error.
+        let item: IpcStreamFrame<IgnoredAny> = frame.format.decode(&frame.payload)?;
+        return Err(ClientError::Server {
+            code: item
+                .error_code
+                .unwrap_or_else(|| "PROTOCOL_ERROR".to_owned()),
+            message: item
+                .error
+                .unwrap_or_else(|| "unexpected stream frame".to_owned()),
+        });
+    }
+    let response: IpcResponse<R> = frame.format.decode(&frame.payload)?;
+    if !response.success {
+        return Err(server_error(frame));
+    }
+    match response.payload {
+        Some(payload) => Ok(payload),
+        // A unit reply arrives as `null`, which serde reads as "no payload".
+        None => Ok(frame.format.decode(frame.format.null())?),
+    }
+}
+
+fn decode_control(frame: &Frame) -> Result<IpcSubscriptionResponse, ClientError> {
+    let response: IpcSubscriptionResponse = frame.format.decode(&frame.payload)?;
+    if frame.kind == MessageKind::Error || !response.success {
+        return Err(ClientError::Server {
+            code: response.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
+            message: response.error.unwrap_or_default(),
+        });
+    }
+    Ok(response)
+}
+
+/// The items of a request-stream, decoded as `R`.
+pub struct ReplyStream<R> {
+    frames: mpsc::UnboundedReceiver<Frame>,
+    shared: Arc<Shared>,
+    id: String,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    done: bool,
+    _item: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for ReplyStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyStream")
+            .field("id", &self.id)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<R> Drop for ReplyStream<R> {
+    fn drop(&mut self) {
+        self.shared.routes().waiters.remove(&self.id);
+    }
+}
+
+impl<R: DeserializeOwned> Stream for ReplyStream<R> {
+    type Item = Result<R, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.frames.poll_recv(cx) {
+            Poll::Ready(Some(frame)) => {
+                let item = decode_stream_item::<R>(&frame);
+                if !matches!(item, Some(Ok(_))) {
+                    self.done = true;
+                }
+                Poll::Ready(item)
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(Some(Err(ClientError::Closed)))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.done = true;
+                    Poll::Ready(Some(Err(ClientError::Timeout(self.shared.options.timeout))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// `Some(Ok)` for an item, `None` for a clean end, `Some(Err)` for a failure.
+fn decode_stream_item<R: DeserializeOwned>(frame: &Frame) -> Option<Result<R, ClientError>> {
+    if frame.kind != MessageKind::Stream {
+        return Some(Err(server_error(frame)));
+    }
+    let item: IpcStreamFrame<R> = match frame.format.decode(&frame.payload) {
+        Ok(item) => item,
+        Err(error) => return Some(Err(error.into())),
+    };
+    if item.is_final {
+        return item.error_code.map(|code| {
+            Err(ClientError::Server {
+                code,
+                message: item.error.unwrap_or_default(),
+            })
+        });
+    }
+    match item.payload {
+        Some(payload) => Some(Ok(payload)),
+        None => Some(frame.format.decode(frame.format.null()).map_err(Into::into)),
+    }
+}
+
+/// A broadcast received through a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Push<P> {
+    /// The registered name of the broadcast's type.
+    pub message_type: String,
+    /// The broadcast message.
+    pub payload: P,
+    /// Unique per notification.
+    pub notification_id: String,
+    /// When the server sent it (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+}
+
+/// Pushes received for a subscription. Ends when the connection closes.
+pub struct Subscription<P> {
+    pushes: mpsc::Receiver<Frame>,
+    shared: Arc<Shared>,
+    key: u64,
+    _payload: PhantomData<fn() -> P>,
+}
+
+impl<P> std::fmt::Debug for Subscription<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl<P> Drop for Subscription<P> {
+    fn drop(&mut self) {
+        self.shared.routes().sinks.remove(&self.key);
+    }
+}
+
+impl<P: DeserializeOwned> Stream for Subscription<P> {
+    type Item = Result<Push<P>, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.pushes.poll_recv(cx).map(|frame| {
+            frame.map(|frame| {
+                let push: IpcPushNotification<P> = frame.format.decode(&frame.payload)?;
+                Ok(Push {
+                    message_type: push.message_type,
+                    payload: push.payload,
+                    notification_id: push.notification_id,
+                    timestamp_ms: push.timestamp_ms,
+                })
+            })
+        })
+    }
+}
