@@ -44,6 +44,7 @@ pub mod error;
 pub mod message;
 pub mod prelude;
 pub mod runtime;
+mod signal;
 
 /// The IPC layer (feature `ipc`); also reachable as `acton_reactive::common::ipc`.
 #[cfg(feature = "ipc")]

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{ActorBuilder, ActorConfig, ActorHandle, ActorId};
 use crate::broker::Broker;
 use crate::error::ShutdownError;
+use crate::signal::Signal;
 
 /// Entry point: launches a runtime.
 ///
@@ -55,8 +55,8 @@ impl ActonApp {
             inner: Arc::new(RuntimeInner {
                 config,
                 broker: Broker::default(),
-                stop: CancellationToken::new(),
-                kill: CancellationToken::new(),
+                stop: Arc::new(Signal::default()),
+                kill: Arc::new(Signal::default()),
                 tracker: TaskTracker::new(),
                 next_id: AtomicU64::new(1),
                 #[cfg(feature = "ipc")]
@@ -139,10 +139,10 @@ pub struct ActorRuntime {
 pub(crate) struct RuntimeInner {
     config: RuntimeConfig,
     broker: Broker,
-    /// Cancelled to ask every actor to stop gracefully.
-    stop: CancellationToken,
-    /// Cancelled when the shutdown timeout expires: actor tasks end at once.
-    kill: CancellationToken,
+    /// Raised to ask every actor to stop gracefully.
+    stop: Arc<Signal>,
+    /// Raised when the shutdown timeout expires: actor tasks end at once.
+    kill: Arc<Signal>,
     tracker: TaskTracker,
     next_id: AtomicU64,
     #[cfg(feature = "ipc")]
@@ -208,7 +208,7 @@ impl ActorRuntime {
             name,
             sender,
             capacity,
-            self.inner.stop.child_token(),
+            Arc::clone(&self.inner.stop),
             self.inner.broker.clone(),
         );
         ActorBuilder::new(
@@ -233,7 +233,7 @@ impl ActorRuntime {
 
     /// Whether [`shutdown_all`](Self::shutdown_all) has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.stop.is_cancelled()
+        self.inner.stop.is_raised()
     }
 
     /// Stops every actor gracefully and waits until all have stopped.
@@ -245,7 +245,7 @@ impl ActorRuntime {
     /// # Errors
     /// [`ShutdownError::Timeout`] when some actors had to be cancelled.
     pub async fn shutdown_all(&mut self) -> Result<(), ShutdownError> {
-        self.inner.stop.cancel();
+        self.inner.stop.raise();
         self.inner.tracker.close();
         let timeout = self.inner.config.shutdown_timeout;
         if tokio::time::timeout(timeout, self.inner.tracker.wait())
@@ -260,7 +260,7 @@ impl ActorRuntime {
             ?timeout,
             "actors still busy at the shutdown timeout; cancelling them"
         );
-        self.inner.kill.cancel();
+        self.inner.kill.raise();
         self.inner.tracker.wait().await;
         Err(ShutdownError::Timeout {
             stragglers,
@@ -268,9 +268,9 @@ impl ActorRuntime {
         })
     }
 
-    /// Cancelled when the runtime begins to shut down.
+    /// Raised when the runtime begins to shut down.
     #[cfg(feature = "ipc")]
-    pub(crate) fn stop_token(&self) -> &CancellationToken {
+    pub(crate) fn stop_signal(&self) -> &Arc<Signal> {
         &self.inner.stop
     }
 
@@ -293,7 +293,7 @@ impl ActorRuntime {
                         tracing::error!(actor = handle.name(), "actor loop panicked");
                     }
                 }
-                () = kill.cancelled() => {
+                () = kill.wait() => {
                     tracing::warn!(actor = handle.name(), "actor cancelled at the shutdown timeout");
                 }
             }

@@ -8,13 +8,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use acton_reactive::ipc::protocol::{
-    ConnectionLimit, Frame, IpcDiscoverRequest, IpcDiscoverResponse, IpcEnvelope, IpcPatternRequest,
-    IpcPushNotification, IpcResponse, IpcStreamFrame, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
+    ConnectionLimit, Frame, IpcDiscoverRequest, IpcDiscoverResponse, IpcEnvelope,
+    IpcPatternRequest, IpcPushNotification, IpcResponse, IpcStreamFrame, IpcSubscribeRequest,
+    IpcSubscriptionResponse, MessageKind,
 };
 use acton_reactive::ipc::Format;
 use serde_json::Value;
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/protocol.json");
+const PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/vectors/protocol.json"
+);
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -37,7 +41,10 @@ fn format_of(name: &str) -> Format {
 
 /// Encodes a vector's value through the wire type its `type` names.
 fn encode(kind: &str, format: Format, value: &Value) -> Vec<u8> {
-    fn via<T: serde::de::DeserializeOwned + serde::Serialize>(format: Format, value: &Value) -> Vec<u8> {
+    fn via<T: serde::de::DeserializeOwned + serde::Serialize>(
+        format: Format,
+        value: &Value,
+    ) -> Vec<u8> {
         let typed: T = serde_json::from_value(value.clone()).expect("the value fits its wire type");
         format.encode(&typed).expect("encodes")
     }
@@ -91,7 +98,9 @@ fn every_vector_decodes_to_its_meaning_and_encodes_to_its_bytes() {
             } else {
                 encode(vector["type"].as_str().unwrap(), format, &value)
             };
-            let mut bytes = Frame::new(kind, format, payload.clone()).to_bytes().unwrap();
+            let mut bytes = Frame::new(kind, format, payload.clone())
+                .to_bytes()
+                .unwrap();
             if version == 1 {
                 bytes = (payload.len() as u32).to_be_bytes().to_vec();
                 bytes.extend_from_slice(&[1, kind_byte]);
@@ -100,7 +109,11 @@ fn every_vector_decodes_to_its_meaning_and_encodes_to_its_bytes() {
             vector["hex"] = Value::String(hex(&bytes));
         }
 
-        let bytes = unhex(vector["hex"].as_str().unwrap_or_else(|| panic!("{name}: no hex; bless the vectors")));
+        let bytes = unhex(
+            vector["hex"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: no hex; bless the vectors")),
+        );
         // Decode: header, then payload.
         let header_len = if version == 1 { 6 } else { 7 };
         let length = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
@@ -110,7 +123,11 @@ fn every_vector_decodes_to_its_meaning_and_encodes_to_its_bytes() {
         if version == 2 {
             assert_eq!(bytes[6], format.as_byte(), "{name}: format");
         }
-        assert_eq!(decode(format, &bytes[header_len..]), value, "{name}: meaning");
+        assert_eq!(
+            decode(format, &bytes[header_len..]),
+            value,
+            "{name}: meaning"
+        );
 
         // Encode: the wire types give exactly these bytes.
         if !decode_only {
@@ -121,6 +138,10 @@ fn every_vector_decodes_to_its_meaning_and_encodes_to_its_bytes() {
     }
 
     if bless {
-        std::fs::write(PATH, serde_json::to_string_pretty(&document).unwrap() + "\n").unwrap();
+        std::fs::write(
+            PATH,
+            serde_json::to_string_pretty(&document).unwrap() + "\n",
+        )
+        .unwrap();
     }
 }

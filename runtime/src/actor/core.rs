@@ -47,8 +47,8 @@ impl<S: Send + 'static> ActorCore<S> {
             self.run_hook(hook, "after_start", &mut in_flight).await;
         }
 
-        let stop = self.actor.handle().stop_token().clone();
-        let mut stop_requested = std::pin::pin!(stop.cancelled());
+        let handle = self.actor.handle().clone();
+        let mut stop_requested = std::pin::pin!(handle.stop_request());
         let mut closing = false;
         let mut fast_run = 0u32;
         loop {
@@ -56,7 +56,7 @@ impl<S: Send + 'static> ActorCore<S> {
             // select below. Every FAST_PATH_RUN messages the loop goes through the
             // select anyway, which yields to the scheduler when its budget is spent.
             if in_flight.is_empty() && fast_run < FAST_PATH_RUN {
-                if !closing && stop.is_cancelled() {
+                if !closing && handle.stop_requested() {
                     closing = true;
                     self.mailbox.close();
                 }

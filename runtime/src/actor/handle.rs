@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::ReplyStream;
 use crate::broker::Broker;
 use crate::error::{AskError, SendError};
 use crate::message::{ActonMessage, Envelope, NoHandler, ReplyTarget};
+use crate::signal::Signal;
 
 /// Identifies an actor within its runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,10 +57,12 @@ struct HandleInner {
     name: String,
     mailbox: mpsc::Sender<Envelope>,
     capacity: usize,
-    /// Cancelled to ask the actor to stop.
-    stop: CancellationToken,
-    /// Cancelled by the actor's task when it has finished.
-    stopped: CancellationToken,
+    /// Raised to ask this actor to stop.
+    stop: Signal,
+    /// Raised to ask every actor of the runtime to stop.
+    stop_all: Arc<Signal>,
+    /// Raised by the actor's task when it has finished.
+    stopped: Signal,
     broker: Broker,
     children: Mutex<Vec<ActorHandle>>,
 }
@@ -71,7 +73,7 @@ impl ActorHandle {
         name: String,
         mailbox: mpsc::Sender<Envelope>,
         capacity: usize,
-        stop: CancellationToken,
+        stop_all: Arc<Signal>,
         broker: Broker,
     ) -> Self {
         Self {
@@ -80,8 +82,9 @@ impl ActorHandle {
                 name,
                 mailbox,
                 capacity,
-                stop,
-                stopped: CancellationToken::new(),
+                stop: Signal::default(),
+                stop_all,
+                stopped: Signal::default(),
                 broker,
                 children: Mutex::new(Vec::new()),
             }),
@@ -209,18 +212,18 @@ impl ActorHandle {
     /// mailbox are handled first, in-flight handlers finish, its children stop, then
     /// its `before_stop` hook runs.
     pub async fn stop(&self) {
-        self.inner.stop.cancel();
+        self.inner.stop.raise();
         self.stopped().await;
     }
 
     /// Waits until the actor has stopped, without asking it to.
     pub async fn stopped(&self) {
-        self.inner.stopped.cancelled().await;
+        self.inner.stopped.wait().await;
     }
 
     /// Whether the actor still accepts messages.
     pub fn is_running(&self) -> bool {
-        !self.inner.stop.is_cancelled() && !self.inner.mailbox.is_closed()
+        !self.stop_requested() && !self.inner.mailbox.is_closed()
     }
 
     pub(crate) fn downcast_reply<R: ActonMessage>(
@@ -282,8 +285,17 @@ impl ActorHandle {
         }
     }
 
-    pub(crate) fn stop_token(&self) -> &CancellationToken {
-        &self.inner.stop
+    /// Whether this actor, or the whole runtime, was asked to stop.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.inner.stop.is_raised() || self.inner.stop_all.is_raised()
+    }
+
+    /// Completes once this actor, or the whole runtime, is asked to stop.
+    pub(crate) async fn stop_request(&self) {
+        tokio::select! {
+            () = self.inner.stop.wait() => {}
+            () = self.inner.stop_all.wait() => {}
+        }
     }
 
     pub(crate) fn broker(&self) -> &Broker {
@@ -320,7 +332,7 @@ impl ActorHandle {
     }
 
     pub(crate) fn mark_stopped(&self) {
-        self.inner.stopped.cancel();
+        self.inner.stopped.raise();
     }
 }
 

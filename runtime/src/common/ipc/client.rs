@@ -36,7 +36,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
 
 use super::format::{CodecError, Format};
 use super::hub::pattern_matches;
@@ -47,6 +46,7 @@ use super::protocol::{
     IpcStreamFrame, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
     CONNECTION_REJECTED_ID, MAX_FRAME_SIZE_HARD_LIMIT,
 };
+use crate::signal::Signal;
 
 /// What can go wrong on the client side.
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +142,24 @@ struct Routes {
     sinks: HashMap<u64, Sink>,
 }
 
-struct Shared {
+/// What the connection's reader and writer tasks share with the client.
+#[derive(Default)]
+struct Core {
     routes: Mutex<Routes>,
+    closed: Signal,
+}
+
+impl Core {
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Held by the client's clones (and its open streams and subscriptions): when the
+/// last one goes, the connection closes.
+struct Shared {
+    core: Arc<Core>,
     outbound: mpsc::Sender<Bytes>,
-    closed: CancellationToken,
     next_id: AtomicU64,
     prefix: String,
     options: ClientOptions,
@@ -153,7 +167,13 @@ struct Shared {
 
 impl Shared {
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+        self.core.routes()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.core.closed.raise();
     }
 }
 
@@ -168,7 +188,7 @@ impl std::fmt::Debug for IpcClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IpcClient")
             .field("format", &self.shared.options.format)
-            .field("closed", &self.shared.closed.is_cancelled())
+            .field("closed", &self.shared.core.closed.is_raised())
             .finish_non_exhaustive()
     }
 }
@@ -199,12 +219,11 @@ impl IpcClient {
             })?;
         let (read, mut write) = stream.into_split();
         let (outbound, mut queue) = mpsc::channel::<Bytes>(1024);
-        let closed = CancellationToken::new();
         static CLIENTS: AtomicU64 = AtomicU64::new(0);
+        let core = Arc::new(Core::default());
         let shared = Arc::new(Shared {
-            routes: Mutex::new(Routes::default()),
+            core: Arc::clone(&core),
             outbound,
-            closed: closed.clone(),
             next_id: AtomicU64::new(1),
             prefix: format!(
                 "rs{}-{}",
@@ -214,13 +233,14 @@ impl IpcClient {
             options,
         });
 
-        let writer_closed = closed.clone();
+        let writer_core = Arc::clone(&core);
         tokio::spawn(async move {
+            let writer_closed = &writer_core.closed;
             let mut batch = Vec::with_capacity(8 * 1024);
             loop {
                 let frame = tokio::select! {
                     frame = queue.recv() => frame,
-                    () = writer_closed.cancelled() => None,
+                    () = writer_closed.wait() => None,
                 };
                 let Some(frame) = frame else { break };
                 batch.clear();
@@ -235,24 +255,24 @@ impl IpcClient {
                     break;
                 }
             }
-            writer_closed.cancel();
+            writer_closed.raise();
             let _ = write.shutdown().await;
         });
 
-        let reader_shared = Arc::clone(&shared);
+        let reader_shared = core;
         tokio::spawn(async move {
             let mut frames = FramedRead::new(read, FrameCodec::new(MAX_FRAME_SIZE_HARD_LIMIT));
             loop {
                 let frame = tokio::select! {
                     frame = frames.next() => frame,
-                    () = reader_shared.closed.cancelled() => None,
+                    () = reader_shared.closed.wait() => None,
                 };
                 match frame {
                     Some(Ok(frame)) => route(&reader_shared, frame),
                     _ => break,
                 }
             }
-            reader_shared.closed.cancel();
+            reader_shared.closed.raise();
             // Every waiter and subscription sees the end.
             let mut routes = reader_shared.routes();
             routes.waiters.clear();
@@ -263,12 +283,12 @@ impl IpcClient {
 
     /// Whether the connection has closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.is_cancelled()
+        self.shared.core.closed.is_raised()
     }
 
     /// Closes the connection; pending requests fail with [`ClientError::Closed`].
     pub fn close(&self) {
-        self.shared.closed.cancel();
+        self.shared.core.closed.raise();
     }
 
     fn next_id(&self) -> String {
@@ -520,7 +540,7 @@ impl Drop for Forget<'_> {
 }
 
 /// Hands a received frame to whoever waits for it.
-fn route(shared: &Shared, frame: Frame) {
+fn route(shared: &Core, frame: Frame) {
     match frame.kind {
         MessageKind::Response | MessageKind::Error | MessageKind::Stream => {
             let Ok(CorrelationId { correlation_id }) =

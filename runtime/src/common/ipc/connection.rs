@@ -3,21 +3,21 @@
 //! bounded queue drained by a writer task.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
 
 use super::config::{IpcConfig, IpcOptions};
 use super::format::Format;
@@ -36,15 +36,16 @@ use super::stats::Counters;
 use crate::error::SendError;
 use crate::message::{ActonMessage, NoHandler, ReplyTarget};
 use crate::runtime::ActorRuntime;
+use crate::signal::Signal;
 
 pub(crate) type ConnectionId = u64;
 
-type RequestFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A request in flight. A request-response call yields its answer frame; a stream
+/// sends its frames through the connection's queue and yields nothing.
+type RequestFuture = Pin<Box<dyn Future<Output = (u64, Option<Bytes>)> + Send>>;
 
 /// Replies a stream handler may get ahead of the client before its `send` waits.
 const STREAM_BUFFER: usize = 32;
-/// Bytes the writer gathers from its queue into one write.
-const WRITE_BATCH: usize = 64 * 1024;
 
 /// What every connection of one listener shares.
 pub(crate) struct ListenerShared {
@@ -55,10 +56,10 @@ pub(crate) struct ListenerShared {
     pub(crate) counters: Arc<Counters>,
     pub(crate) hub: Arc<SubscriptionHub>,
     /// Cancelled when shutdown begins: connections stop reading and drain.
-    pub(crate) stop_reading: CancellationToken,
+    pub(crate) stop_reading: Signal,
     /// Cancelled when the drain time is over: in-flight requests end with a final
     /// frame at once.
-    pub(crate) cut: CancellationToken,
+    pub(crate) cut: Signal,
 }
 
 /// How a request expects to be answered.
@@ -86,64 +87,111 @@ struct Connection {
     shared: Arc<ListenerShared>,
     queue: mpsc::Sender<Bytes>,
     limiter: Option<TokenBucket>,
-    /// Cancelled when the listener's drain time is over or the writer has failed.
-    cut: CancellationToken,
+    /// Requests in flight, by the key their future yields.
+    pending: HashMap<u64, Pending>,
+    next_key: u64,
+    /// Whether the connection holds subscriptions (which keep it from idling out).
+    subscribed: bool,
 }
+
+/// Bytes waiting to be written above which the connection stops reading requests
+/// and taking stream items until the peer has read some.
+const HIGH_WATER: usize = 256 * 1024;
 
 /// Serves one accepted connection until the peer leaves, the connection idles out,
 /// a frame breaks the protocol, or the listener shuts down.
+///
+/// One task does the reading, the bookkeeping and the writing: answers to
+/// request-response calls come back as the output of their futures and go into the
+/// write buffer directly; stream items and pushes come through the bounded `queue`.
+/// Everything ready is gathered before each write, so pipelined answers share
+/// system calls. The hot path arms no timer and registers with no cancellation
+/// token: the idle and write-stall timers are re-armed only when they fire.
 pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<ListenerShared>) {
-    let (read, write) = stream.into_split();
-    let (queue, outbound) = mpsc::channel(shared.options.outbound_queue);
-    let cut = shared.cut.child_token();
-    let writer = tokio::spawn(write_loop(
-        write,
-        outbound,
-        Arc::clone(&shared.counters),
-        cut.clone(),
-        shared.options.write_timeout,
-    ));
-
+    let (read, mut write) = stream.into_split();
+    let (queue, mut queued) = mpsc::channel::<Bytes>(shared.options.outbound_queue);
     let mut connection = Connection {
         id,
         limiter: shared.config.rate_limit.map(TokenBucket::new),
         queue,
-        cut: cut.clone(),
         shared: Arc::clone(&shared),
+        pending: HashMap::new(),
+        next_key: 0,
+        subscribed: false,
     };
     let mut frames = FramedRead::new(read, FrameCodec::new(shared.options.max_frame_size));
     let mut in_flight: FuturesUnordered<RequestFuture> = FuturesUnordered::new();
+    let mut out = BytesMut::with_capacity(8 * 1024);
+
     let idle_after = shared.config.connection_timeout;
+    let write_timeout = shared.options.write_timeout;
+    let mut last_activity = Instant::now();
+    let mut last_write = Instant::now();
     let mut idle = std::pin::pin!(tokio::time::sleep(idle_after));
+    let mut stalled = std::pin::pin!(tokio::time::sleep(write_timeout));
+    let mut stopping = std::pin::pin!(shared.stop_reading.wait());
+    let mut cut = std::pin::pin!(shared.cut.wait());
+    let mut reading = true;
+    let mut cut_done = false;
 
     loop {
-        let may_idle =
-            !idle_after.is_zero() && in_flight.is_empty() && !shared.hub.has_subscriptions(id);
+        if !reading && in_flight.is_empty() && out.is_empty() && queued.is_empty() {
+            break;
+        }
+        let room = out.len() < HIGH_WATER;
+        let may_idle = reading
+            && !idle_after.is_zero()
+            && in_flight.is_empty()
+            && out.is_empty()
+            && !connection.subscribed;
+        let was_empty = out.is_empty();
         tokio::select! {
             biased;
-            () = shared.stop_reading.cancelled() => break,
-            () = cut.cancelled() => break,
-            Some(()) = in_flight.next(), if !in_flight.is_empty() => {
-                idle.as_mut().reset(Instant::now() + idle_after);
+            () = &mut cut, if !cut_done => {
+                // The drain time is over: what is still in flight ends now.
+                cut_done = true;
+                reading = false;
+                connection.stop_subscriptions();
+                while let Ok(frame) = queued.try_recv() {
+                    out.extend_from_slice(&frame);
+                }
+                in_flight.clear();
+                connection.abandon_pending(&mut out);
             }
-            () = &mut idle, if may_idle => {
-                tracing::debug!(connection = id, ?idle_after, "closing idle connection");
-                break;
+            () = &mut stopping, if reading => {
+                reading = false;
+                connection.stop_subscriptions();
             }
-            frame = frames.next(), if in_flight.len() < shared.options.max_in_flight => {
-                idle.as_mut().reset(Instant::now() + idle_after);
+            Some(frame) = queued.recv(), if room => {
+                out.extend_from_slice(&frame);
+                while out.len() < HIGH_WATER {
+                    match queued.try_recv() {
+                        Ok(frame) => out.extend_from_slice(&frame),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Some((key, answer)) = in_flight.next(), if room && !in_flight.is_empty() => {
+                connection.pending.remove(&key);
+                if let Some(frame) = answer {
+                    out.extend_from_slice(&frame);
+                }
+                last_activity = Instant::now();
+            }
+            frame = frames.next(), if reading && room && in_flight.len() < shared.options.max_in_flight => {
+                last_activity = Instant::now();
                 match frame {
-                    None => break,
                     Some(Ok(frame)) => {
                         let header_len = if frame.version == 1 { 6 } else { 7 };
                         Counters::add(&shared.counters.bytes_received, (header_len + frame.payload.len()) as u64);
-                        if let Some(work) = connection.on_frame(frame).await {
+                        if let Some(work) = connection.on_frame(frame, &mut out) {
                             in_flight.push(work);
                         }
                     }
                     Some(Err(FrameError::Io(error))) => {
                         tracing::debug!(connection = id, %error, "read failed");
-                        break;
+                        reading = false;
+                        connection.stop_subscriptions();
                     }
                     Some(Err(error)) => {
                         Counters::add(&shared.counters.protocol_errors, 1);
@@ -152,42 +200,106 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
                             _ => ErrorCode::ProtocolError,
                         };
                         tracing::debug!(connection = id, %error, "protocol error; closing");
-                        connection
-                            .answer(error_frame(Format::Json, UNKNOWN_CORRELATION_ID, code, error.to_string()), true)
-                            .await;
-                        break;
+                        connection.error(&mut out, error_frame(Format::Json, UNKNOWN_CORRELATION_ID, code, error.to_string()));
+                        reading = false;
+                        connection.stop_subscriptions();
+                    }
+                    // The peer closed its side; what is in flight is still answered.
+                    None => {
+                        reading = false;
+                        connection.stop_subscriptions();
                     }
                 }
             }
+            written = write.write(&out), if !out.is_empty() => match written {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    Counters::add(&shared.counters.bytes_sent, n as u64);
+                    out.advance(n);
+                    last_write = Instant::now();
+                }
+            },
+            () = &mut stalled, if !out.is_empty() => {
+                let due = last_write + write_timeout;
+                if Instant::now() >= due {
+                    tracing::warn!(connection = id, ?write_timeout, "peer stopped reading; closing the connection");
+                    break;
+                }
+                stalled.as_mut().reset(due);
+            }
+            () = &mut idle, if may_idle => {
+                let due = last_activity + idle_after;
+                if Instant::now() >= due {
+                    tracing::debug!(connection = id, ?idle_after, "closing idle connection");
+                    break;
+                }
+                idle.as_mut().reset(due);
+            }
+        }
+        if was_empty && !out.is_empty() {
+            last_write = Instant::now();
         }
     }
 
-    // Requests already accepted are still answered; each ends by itself, or with a
-    // final frame once `cut` fires (drain time over, or the writer gone).
-    while in_flight.next().await.is_some() {}
-    shared.hub.remove(id);
-    drop(connection);
-    let _ = writer.await;
+    // Whatever is still in flight has nobody to answer to: dropping it closes the
+    // handlers' reply channels, which tells them.
+    connection.stop_subscriptions();
+    drop(in_flight);
+    let _ = write.shutdown().await;
+}
+
+/// What the connection must know to end a request itself.
+struct Pending {
+    correlation_id: String,
+    format: Format,
+    /// For a stream: how many items went out so far.
+    stream_progress: Option<Arc<AtomicU32>>,
 }
 
 impl Connection {
-    /// Queues a frame for the writer, waiting for room (or giving up once `cut`).
-    async fn answer(&self, frame: Bytes, is_error: bool) {
-        if is_error {
-            Counters::add(&self.shared.counters.errors, 1);
-        }
-        send_frame(&self.queue, frame, &self.cut).await;
+    fn stop_subscriptions(&mut self) {
+        self.shared.hub.remove(self.id);
+        self.subscribed = false;
     }
 
-    async fn on_frame(&mut self, frame: Frame) -> Option<RequestFuture> {
+    /// Ends every request still in flight with SHUTTING_DOWN.
+    fn abandon_pending(&mut self, out: &mut BytesMut) {
+        const REASON: &str = "the server is shutting down";
+        for (_, pending) in self.pending.drain() {
+            let frame = match &pending.stream_progress {
+                Some(sent) => final_stream_frame(
+                    pending.format,
+                    &pending.correlation_id,
+                    sent.load(Ordering::Relaxed),
+                    Some((ErrorCode::ShuttingDown, REASON.to_owned())),
+                ),
+                None => error_frame(
+                    pending.format,
+                    &pending.correlation_id,
+                    ErrorCode::ShuttingDown,
+                    REASON,
+                ),
+            };
+            Counters::add(&self.shared.counters.errors, 1);
+            out.extend_from_slice(&frame);
+        }
+    }
+
+    /// Appends an ERROR frame (or a failed final STREAM frame) and counts it.
+    fn error(&self, out: &mut BytesMut, frame: Bytes) {
+        Counters::add(&self.shared.counters.errors, 1);
+        out.extend_from_slice(&frame);
+    }
+
+    fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) -> Option<RequestFuture> {
         match frame.kind {
-            MessageKind::Request => return self.on_request(frame).await,
-            MessageKind::Heartbeat => self.answer(heartbeat_frame(), false).await,
-            MessageKind::Subscribe => self.on_subscribe(frame, true).await,
-            MessageKind::Unsubscribe => self.on_subscribe(frame, false).await,
-            MessageKind::SubscribePatterns => self.on_patterns(frame, true).await,
-            MessageKind::UnsubscribePatterns => self.on_patterns(frame, false).await,
-            MessageKind::Discover => self.on_discover(frame).await,
+            MessageKind::Request => return self.on_request(frame, out),
+            MessageKind::Heartbeat => out.extend_from_slice(&heartbeat_frame()),
+            MessageKind::Subscribe => self.on_subscribe(frame, true, out),
+            MessageKind::Unsubscribe => self.on_subscribe(frame, false, out),
+            MessageKind::SubscribePatterns => self.on_patterns(frame, true, out),
+            MessageKind::UnsubscribePatterns => self.on_patterns(frame, false, out),
+            MessageKind::Discover => self.on_discover(frame, out),
             // Server-to-client kinds sent by a client carry nothing to act on.
             _ => {
                 tracing::debug!(connection = self.id, kind = ?frame.kind, "ignored a server-to-client frame")
@@ -196,22 +308,21 @@ impl Connection {
         None
     }
 
-    async fn on_request(&mut self, frame: Frame) -> Option<RequestFuture> {
+    fn on_request(&mut self, frame: Frame, out: &mut BytesMut) -> Option<RequestFuture> {
         let format = frame.format;
         let shared = Arc::clone(&self.shared);
         Counters::add(&shared.counters.requests, 1);
         if !format.is_supported() {
             let id = UNKNOWN_CORRELATION_ID;
-            self.answer(
+            self.error(
+                out,
                 error_frame(
                     Format::Json,
                     id,
                     ErrorCode::SerializationError,
                     "MessagePack is not enabled on this server",
                 ),
-                true,
-            )
-            .await;
+            );
             return None;
         }
         let (header, payload) = match request::parse(format, &frame.payload) {
@@ -220,11 +331,10 @@ impl Connection {
                 let id = request::salvage_correlation_id(format, &frame.payload)
                     .unwrap_or_else(|| UNKNOWN_CORRELATION_ID.to_owned());
                 let message = format!("not a valid request envelope: {error}");
-                self.answer(
+                self.error(
+                    out,
                     error_frame(format, &id, ErrorCode::SerializationError, message),
-                    true,
-                )
-                .await;
+                );
                 return None;
             }
         };
@@ -236,13 +346,13 @@ impl Connection {
                 let millis = wait.as_millis().max(1);
                 let message = format!("Rate limit exceeded, retry after {millis}ms");
                 self.refuse(
+                    out,
                     format,
                     mode,
                     &header.correlation_id,
                     ErrorCode::RateLimited,
                     message,
-                )
-                .await;
+                );
                 return None;
             }
         }
@@ -254,33 +364,32 @@ impl Connection {
                 ErrorCode::ActorNotFound
             };
             let message = format!("no actor is exposed as `{}`", header.target);
-            self.refuse(format, mode, &header.correlation_id, code, message)
-                .await;
+            self.refuse(out, format, mode, &header.correlation_id, code, message);
             return None;
         };
         let Some(registration) = shared.registry.by_name(&header.message_type) else {
             let message = format!("no message type is registered as `{}`", header.message_type);
             self.refuse(
+                out,
                 format,
                 mode,
                 &header.correlation_id,
                 ErrorCode::UnknownMessageType,
                 message,
-            )
-            .await;
+            );
             return None;
         };
         let message = match registration.decode(format, payload) {
             Ok(message) => message,
             Err(error) => {
                 self.refuse(
+                    out,
                     format,
                     mode,
                     &header.correlation_id,
                     ErrorCode::SerializationError,
                     error.to_string(),
-                )
-                .await;
+                );
                 return None;
             }
         };
@@ -302,45 +411,56 @@ impl Connection {
                 SendError::Stopped { .. } | SendError::ReplyClosed => ErrorCode::ActorNotFound,
             };
             self.refuse(
+                out,
                 format,
                 mode,
                 &header.correlation_id,
                 code,
                 error.to_string(),
-            )
-            .await;
+            );
             return None;
         }
 
+        if mode == Mode::FireAndForget {
+            let delivered = IpcResponse::success(header.correlation_id.as_str(), Delivered::new());
+            out.extend_from_slice(&value_frame(MessageKind::Response, format, &delivered));
+            return None;
+        }
+        let key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1);
+        let stream_progress = (mode == Mode::Stream).then(|| Arc::new(AtomicU32::new(0)));
+        self.pending.insert(
+            key,
+            Pending {
+                correlation_id: header.correlation_id.clone(),
+                format,
+                stream_progress: stream_progress.clone(),
+            },
+        );
         let exchange = Exchange {
+            key,
             correlation_id: header.correlation_id,
             format,
             deadline: Duration::from_millis(header.response_timeout_ms),
-            queue: self.queue.clone(),
-            cut: self.cut.clone(),
             registry: Arc::clone(&shared.registry),
             counters: Arc::clone(&shared.counters),
         };
-        match (mode, replies) {
-            (Mode::Reply, Some(replies)) => Some(Box::pin(exchange.reply(replies))),
-            (Mode::Stream, Some(replies)) => Some(Box::pin(exchange.stream(replies))),
-            _ => {
-                let delivered =
-                    IpcResponse::success(exchange.correlation_id.as_str(), Delivered::new());
-                self.answer(
-                    value_frame(MessageKind::Response, format, &delivered),
-                    false,
-                )
-                .await;
-                None
-            }
+        let replies = replies?;
+        match stream_progress {
+            Some(progress) => Some(Box::pin(exchange.stream(
+                replies,
+                self.queue.clone(),
+                progress,
+            ))),
+            None => Some(Box::pin(exchange.reply(replies))),
         }
     }
 
     /// Answers a request that could not be dispatched: an ERROR frame, or for a
     /// stream request a failed final STREAM frame.
-    async fn refuse(
+    fn refuse(
         &self,
+        out: &mut BytesMut,
         format: Format,
         mode: Mode,
         correlation_id: &str,
@@ -351,14 +471,14 @@ impl Connection {
             Mode::Stream => final_stream_frame(format, correlation_id, 0, Some((code, message))),
             _ => error_frame(format, correlation_id, code, message),
         };
-        self.answer(frame, true).await;
+        self.error(out, frame);
     }
 
-    async fn on_subscribe(&self, frame: Frame, subscribe: bool) {
+    fn on_subscribe(&mut self, frame: Frame, subscribe: bool, out: &mut BytesMut) {
         let format = frame.format;
         let request: IpcSubscribeRequest = match decode_or_default(format, &frame.payload) {
             Ok(request) => request,
-            Err(message) => return self.malformed(format, &frame.payload, message).await,
+            Err(message) => return self.malformed(out, format, &frame.payload, message),
         };
         let hub = &self.shared.hub;
         let types = if subscribe {
@@ -374,15 +494,15 @@ impl Connection {
             subscribed_types: Some(types),
             subscribed_patterns: None,
         };
-        self.answer(value_frame(MessageKind::Response, format, &answer), false)
-            .await;
+        self.subscribed = hub.has_subscriptions(self.id);
+        out.extend_from_slice(&value_frame(MessageKind::Response, format, &answer));
     }
 
-    async fn on_patterns(&self, frame: Frame, subscribe: bool) {
+    fn on_patterns(&mut self, frame: Frame, subscribe: bool, out: &mut BytesMut) {
         let format = frame.format;
         let request: IpcPatternRequest = match decode_or_default(format, &frame.payload) {
             Ok(request) => request,
-            Err(message) => return self.malformed(format, &frame.payload, message).await,
+            Err(message) => return self.malformed(out, format, &frame.payload, message),
         };
         let hub = &self.shared.hub;
         let limit = self.shared.options.max_patterns;
@@ -409,20 +529,19 @@ impl Connection {
             subscribed_types: None,
             subscribed_patterns: Some(patterns),
         };
-        let kind = if success {
-            MessageKind::Response
+        self.subscribed = hub.has_subscriptions(self.id);
+        if success {
+            out.extend_from_slice(&value_frame(MessageKind::Response, format, &answer));
         } else {
-            MessageKind::Error
-        };
-        self.answer(value_frame(kind, format, &answer), !success)
-            .await;
+            self.error(out, value_frame(MessageKind::Error, format, &answer));
+        }
     }
 
-    async fn on_discover(&self, frame: Frame) {
+    fn on_discover(&self, frame: Frame, out: &mut BytesMut) {
         let format = frame.format;
         let request: IpcDiscoverRequest = match decode_or_default(format, &frame.payload) {
             Ok(request) => request,
-            Err(message) => return self.malformed(format, &frame.payload, message).await,
+            Err(message) => return self.malformed(out, format, &frame.payload, message),
         };
         let shared = &self.shared;
         let actors = request.include_actors.then(|| {
@@ -447,18 +566,16 @@ impl Connection {
                 .include_message_types
                 .then(|| shared.registry.registered_types()),
         };
-        self.answer(value_frame(MessageKind::Response, format, &answer), false)
-            .await;
+        out.extend_from_slice(&value_frame(MessageKind::Response, format, &answer));
     }
 
-    async fn malformed(&self, format: Format, payload: &[u8], message: String) {
+    fn malformed(&self, out: &mut BytesMut, format: Format, payload: &[u8], message: String) {
         let id = request::salvage_correlation_id(format, payload)
             .unwrap_or_else(|| UNKNOWN_CORRELATION_ID.to_owned());
-        self.answer(
+        self.error(
+            out,
             error_frame(format, &id, ErrorCode::SerializationError, message),
-            true,
-        )
-        .await;
+        );
     }
 }
 
@@ -477,39 +594,51 @@ fn decode_or_default<T: serde::de::DeserializeOwned>(
 
 /// One dispatched request waiting for its reply or stream.
 struct Exchange {
+    key: u64,
     correlation_id: String,
     format: Format,
     deadline: Duration,
-    queue: mpsc::Sender<Bytes>,
-    cut: CancellationToken,
     registry: Arc<IpcTypeRegistry>,
     counters: Arc<Counters>,
 }
 
 impl Exchange {
-    async fn reply(self, mut replies: mpsc::Receiver<Box<dyn ActonMessage>>) {
+    /// Waits for the first reply and yields the frame that answers the request.
+    async fn reply(
+        self,
+        mut replies: mpsc::Receiver<Box<dyn ActonMessage>>,
+    ) -> (u64, Option<Bytes>) {
         let format = self.format;
         let id = self.correlation_id.as_str();
-        let outcome = tokio::select! {
-            biased;
-            () = self.cut.cancelled() => Err((ErrorCode::ShuttingDown, "the server is shutting down".to_owned())),
-            reply = tokio::time::timeout(self.deadline, replies.recv()) => match reply {
-                Ok(Some(reply)) => self.encode(&*reply, Outbound::Response { correlation_id: id }),
-                Ok(None) => Err((ErrorCode::IoError, "the handler finished without replying".to_owned())),
-                Err(_) => Err((ErrorCode::Timeout, format!("no reply within {} ms", self.deadline.as_millis()))),
-            },
+        let outcome = match tokio::time::timeout(self.deadline, replies.recv()).await {
+            Ok(Some(reply)) => self.encode(&*reply, Outbound::Response { correlation_id: id }),
+            Ok(None) => Err((
+                ErrorCode::IoError,
+                "the handler finished without replying".to_owned(),
+            )),
+            Err(_) => Err((
+                ErrorCode::Timeout,
+                format!("no reply within {} ms", self.deadline.as_millis()),
+            )),
         };
-        let (frame, failed) = match outcome {
-            Ok(payload) => (frame_bytes(MessageKind::Response, format, &payload), false),
-            Err((code, message)) => (error_frame(format, id, code, message), true),
+        let frame = match outcome {
+            Ok(payload) => frame_bytes(MessageKind::Response, format, &payload),
+            Err((code, message)) => {
+                Counters::add(&self.counters.errors, 1);
+                error_frame(format, id, code, message)
+            }
         };
-        if failed {
-            Counters::add(&self.counters.errors, 1);
-        }
-        send_frame(&self.queue, frame, &self.cut).await;
+        (self.key, Some(frame))
     }
 
-    async fn stream(self, mut replies: mpsc::Receiver<Box<dyn ActonMessage>>) {
+    /// Sends every reply as a STREAM frame through `queue` (waiting for room, so a
+    /// slow reader slows the handler), then the final frame.
+    async fn stream(
+        self,
+        mut replies: mpsc::Receiver<Box<dyn ActonMessage>>,
+        queue: mpsc::Sender<Bytes>,
+        progress: Arc<AtomicU32>,
+    ) -> (u64, Option<Bytes>) {
         let format = self.format;
         let id = self.correlation_id.as_str();
         let ends_at = Instant::now()
@@ -517,12 +646,7 @@ impl Exchange {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
         let mut sequence: u32 = 0;
         let failure = loop {
-            let next = tokio::select! {
-                biased;
-                () = self.cut.cancelled() => break Some((ErrorCode::ShuttingDown, "the server is shutting down".to_owned())),
-                next = tokio::time::timeout_at(ends_at, replies.recv()) => next,
-            };
-            match next {
+            match tokio::time::timeout_at(ends_at, replies.recv()).await {
                 Ok(Some(item)) => {
                     let shape = Outbound::Stream {
                         correlation_id: id,
@@ -530,16 +654,15 @@ impl Exchange {
                     };
                     match self.encode(&*item, shape) {
                         Ok(payload) => {
-                            if !send_frame(
-                                &self.queue,
-                                frame_bytes(MessageKind::Stream, format, &payload),
-                                &self.cut,
-                            )
-                            .await
+                            if queue
+                                .send(frame_bytes(MessageKind::Stream, format, &payload))
+                                .await
+                                .is_err()
                             {
-                                return;
+                                return (self.key, None);
                             }
                             sequence = sequence.saturating_add(1);
+                            progress.store(sequence, Ordering::Relaxed);
                         }
                         Err(failure) => break Some(failure),
                     }
@@ -561,12 +684,11 @@ impl Exchange {
         }
         // Dropping the receiver first tells a still-running handler that nobody listens.
         drop(replies);
-        send_frame(
-            &self.queue,
-            final_stream_frame(format, id, sequence, failure),
-            &self.cut,
-        )
-        .await;
+        // Through the queue too, so that it cannot overtake the items before it.
+        let _ = queue
+            .send(final_stream_frame(format, id, sequence, failure))
+            .await;
+        (self.key, None)
     }
 
     fn encode(
@@ -587,57 +709,4 @@ impl Exchange {
             .encode(reply, self.format, shape)
             .map_err(|error| (ErrorCode::SerializationError, error.to_string()))
     }
-}
-
-/// Queues a frame, waiting for room; `false` when the connection is going away.
-/// Once `cut` fires the frame is still offered without waiting (a final frame
-/// should reach a peer that still reads), then given up.
-async fn send_frame(queue: &mpsc::Sender<Bytes>, frame: Bytes, cut: &CancellationToken) -> bool {
-    if cut.is_cancelled() {
-        return queue.try_send(frame).is_ok();
-    }
-    tokio::select! {
-        biased;
-        sent = queue.send(frame) => sent.is_ok(),
-        () = cut.cancelled() => false,
-    }
-}
-
-/// Writes queued frames, gathering what is ready into one write. Ends when every
-/// sender is gone (after flushing) or a write fails or stalls past `write_timeout`;
-/// then cancels `cut` so the connection stops producing.
-async fn write_loop(
-    mut socket: OwnedWriteHalf,
-    mut queue: mpsc::Receiver<Bytes>,
-    counters: Arc<Counters>,
-    cut: CancellationToken,
-    write_timeout: Duration,
-) {
-    let mut batch: Vec<u8> = Vec::with_capacity(8 * 1024);
-    while let Some(frame) = queue.recv().await {
-        batch.clear();
-        batch.extend_from_slice(&frame);
-        while batch.len() < WRITE_BATCH {
-            match queue.try_recv() {
-                Ok(frame) => batch.extend_from_slice(&frame),
-                Err(_) => break,
-            }
-        }
-        match tokio::time::timeout(write_timeout, socket.write_all(&batch)).await {
-            Ok(Ok(())) => Counters::add(&counters.bytes_sent, batch.len() as u64),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "write failed; closing the connection");
-                break;
-            }
-            Err(_) => {
-                tracing::warn!(
-                    ?write_timeout,
-                    "peer stopped reading; closing the connection"
-                );
-                break;
-            }
-        }
-    }
-    cut.cancel();
-    let _ = socket.shutdown().await;
 }

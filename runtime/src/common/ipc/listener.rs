@@ -11,7 +11,6 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::{IpcConfig, IpcOptions};
@@ -25,6 +24,7 @@ use super::protocol::{
 use super::stats::{Counters, IpcListenerStats};
 use crate::broker::ObserverGuard;
 use crate::runtime::ActorRuntime;
+use crate::signal::Signal;
 
 /// The listener could not start (or stop cleanly).
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +115,7 @@ impl IpcListenerHandle {
                 forced_closed: 0,
             };
         }
-        self.shared.stop_reading.cancel();
+        self.shared.stop_reading.raise();
         self.tracker.close();
         let drain = self.shared.options.drain_timeout;
         let mut report = ShutdownReport {
@@ -130,7 +130,7 @@ impl IpcListenerHandle {
                 drained_gracefully: false,
                 forced_closed: self.shared.counters.snapshot().connections_active as usize,
             };
-            self.shared.cut.cancel();
+            self.shared.cut.raise();
             if tokio::time::timeout(Duration::from_secs(5), self.tracker.wait())
                 .await
                 .is_err()
@@ -170,8 +170,8 @@ impl IpcListenerHandle {
 impl Drop for IpcListenerHandle {
     fn drop(&mut self) {
         if !self.stopped.swap(true, Ordering::SeqCst) {
-            self.shared.stop_reading.cancel();
-            self.shared.cut.cancel();
+            self.shared.stop_reading.raise();
+            self.shared.cut.raise();
             let _ = self.remove_socket_file();
         }
     }
@@ -227,15 +227,15 @@ impl ActorRuntime {
             options,
             counters,
             hub,
-            stop_reading: CancellationToken::new(),
-            cut: CancellationToken::new(),
+            stop_reading: Signal::default(),
+            cut: Signal::default(),
         });
         let tracker = TaskTracker::new();
         tracker.spawn(accept_loop(
             listener,
             Arc::clone(&shared),
             tracker.clone(),
-            self.stop_token().clone(),
+            Arc::clone(self.stop_signal()),
         ));
         tracing::info!(path = %config.socket_path.display(), "IPC listener started");
         Ok(IpcListenerHandle {
@@ -253,16 +253,16 @@ async fn accept_loop(
     listener: UnixListener,
     shared: Arc<ListenerShared>,
     tracker: TaskTracker,
-    runtime_stopping: CancellationToken,
+    runtime_stopping: Arc<Signal>,
 ) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let next_id = AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {
             biased;
-            () = shared.stop_reading.cancelled() => break,
-            () = runtime_stopping.cancelled() => {
-                shared.stop_reading.cancel();
+            () = shared.stop_reading.wait() => break,
+            () = runtime_stopping.wait() => {
+                shared.stop_reading.raise();
                 break;
             }
             accepted = listener.accept() => accepted,

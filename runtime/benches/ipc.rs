@@ -1,0 +1,403 @@
+//! IPC request-response throughput and latency, against a raw Unix-socket echo
+//! server measured in the same run with the same client.
+//!
+//! `cargo bench -p acton-reactive --all-features --bench ipc [-- --seconds S --shapes abc]`
+//!
+//! Each server runs in its own process (this binary, re-executed with `--serve`).
+//! One client drives three shapes against each:
+//! (a) one request in flight on one connection,
+//! (b) 32 connections with one request in flight each,
+//! (c) 64 requests pipelined on one connection.
+//! The client does the same work for every server: encode a REQUEST frame, write it,
+//! read a frame, find its `correlation_id`. The echo server sends each frame back as
+//! it arrives (the physical limit of the socket and the client); our server decodes
+//! the envelope, routes it to an actor, and encodes the actor's reply.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use acton_reactive::ipc::protocol::{CorrelationId, Frame, IpcEnvelope, MessageKind};
+use acton_reactive::ipc::{Format, IpcConfig};
+use acton_reactive::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{UnixListener, UnixStream};
+
+#[acton_message(ipc)]
+struct AddRequest {
+    a: i64,
+    b: i64,
+}
+
+#[acton_message(ipc)]
+struct AddResponse {
+    sum: i64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = std::env::var("BENCH_SERVER_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        if value("--serve").is_some() {
+            builder.worker_threads(threads);
+        }
+    }
+    let runtime = builder.enable_all().build().expect("tokio");
+    if let Some(kind) = value("--serve") {
+        let socket = PathBuf::from(value("--socket").expect("--socket"));
+        runtime.block_on(async move {
+            match kind.as_str() {
+                "acton" => serve_acton(&socket).await,
+                _ => serve_echo(&socket).await,
+            }
+        });
+        return;
+    }
+    let seconds: f64 = value("--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let shapes = value("--shapes").unwrap_or_else(|| "abc".to_owned());
+    runtime.block_on(drive(Duration::from_secs_f64(seconds), &shapes));
+}
+
+async fn serve_acton(socket: &Path) {
+    let runtime = ActonApp::launch();
+    runtime.ipc_registry().register::<AddRequest>("AddRequest");
+    runtime
+        .ipc_registry()
+        .register::<AddResponse>("AddResponse");
+    let mut calculator = runtime.new_actor::<()>();
+    calculator.act_on::<AddRequest>(|_actor, ctx| {
+        let sum = ctx.message().a + ctx.message().b;
+        let reply = ctx.reply_envelope();
+        Reply::pending(async move { reply.send(AddResponse { sum }).await })
+    });
+    runtime.ipc_expose("calculator", calculator.start().await);
+    let _listener = runtime
+        .start_ipc_listener_with_config(IpcConfig {
+            socket_path: socket.to_path_buf(),
+            max_connections: 1000,
+            ..IpcConfig::default()
+        })
+        .await
+        .expect("listener");
+    std::future::pending::<()>().await;
+}
+
+async fn serve_echo(socket: &Path) {
+    let _ = std::fs::remove_file(socket);
+    let listener = UnixListener::bind(socket).expect("bind");
+    loop {
+        let (stream, _) = listener.accept().await.expect("accept");
+        tokio::spawn(async move {
+            let (read, write) = stream.into_split();
+            let mut read = BufReader::with_capacity(64 * 1024, read);
+            let mut write = BufWriter::with_capacity(64 * 1024, write);
+            let mut header = [0u8; 7];
+            let mut payload = Vec::new();
+            loop {
+                if read.read_exact(&mut header).await.is_err() {
+                    return;
+                }
+                let length =
+                    u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+                payload.resize(length, 0);
+                if read.read_exact(&mut payload).await.is_err() {
+                    return;
+                }
+                // Answer with a RESPONSE frame of the same payload.
+                header[5] = MessageKind::Response.as_byte();
+                let _ = write.write_all(&header).await;
+                let _ = write.write_all(&payload).await;
+                if read.buffer().is_empty() && write.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+struct Server {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Server {
+    /// CPU time the server process has used so far (user + system).
+    fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are 14 and 15.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+            .sum();
+        // Linux reports in clock ticks of 1/100 s on every mainstream configuration.
+        Duration::from_millis(ticks * 10)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+async fn spawn_server(kind: &str) -> Server {
+    let socket =
+        std::env::temp_dir().join(format!("acton-bench-{kind}-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let child = Command::new(std::env::current_exe().expect("exe"))
+        .args(["--serve", kind, "--socket"])
+        .arg(&socket)
+        .spawn()
+        .expect("spawn server");
+    for _ in 0..400 {
+        if UnixStream::connect(&socket).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Server { child, socket }
+}
+
+/// One connection's client side: writes REQUEST frames, reads answer frames.
+struct Conn {
+    read: BufReader<tokio::net::unix::OwnedReadHalf>,
+    write: tokio::net::unix::OwnedWriteHalf,
+    format: Format,
+    buffer: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(socket: &Path, format: Format) -> Self {
+        let (read, write) = UnixStream::connect(socket)
+            .await
+            .expect("connect")
+            .into_split();
+        Self {
+            read: BufReader::with_capacity(64 * 1024, read),
+            write,
+            format,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn frame(&self, n: u64) -> Vec<u8> {
+        let envelope = IpcEnvelope {
+            correlation_id: n.to_string(),
+            target: "calculator".to_owned(),
+            message_type: "AddRequest".to_owned(),
+            payload: AddRequest { a: n as i64, b: 1 },
+            expects_reply: true,
+            expects_stream: false,
+            response_timeout_ms: 30_000,
+        };
+        Frame::new(
+            MessageKind::Request,
+            self.format,
+            self.format.encode(&envelope).expect("encode"),
+        )
+        .to_bytes()
+        .expect("frame")
+    }
+
+    async fn send(&mut self, n: u64) {
+        let frame = self.frame(n);
+        self.write.write_all(&frame).await.expect("write");
+    }
+
+    /// Reads one frame and returns its correlation id as a number.
+    async fn receive(&mut self) -> u64 {
+        let mut header = [0u8; 7];
+        self.read
+            .read_exact(&mut header)
+            .await
+            .expect("read header");
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        self.buffer.resize(length, 0);
+        self.read
+            .read_exact(&mut self.buffer)
+            .await
+            .expect("read payload");
+        assert_eq!(
+            header[5],
+            MessageKind::Response.as_byte(),
+            "an answer, not an error"
+        );
+        let format = Format::from_byte(header[6]).expect("format");
+        let id: CorrelationId = format.decode(&self.buffer).expect("correlation id");
+        id.correlation_id.parse().expect("numeric id")
+    }
+}
+
+#[derive(Default)]
+struct Sample {
+    requests: u64,
+    server_cpu: Duration,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Sample {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Server CPU time per request, in microseconds.
+    fn cpu_per_request(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
+    }
+
+    fn percentile(&mut self, p: f64) -> u32 {
+        self.latencies_us.sort_unstable();
+        let index = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us.get(index).copied().unwrap_or(0)
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// (a), and each connection of (b): one request at a time.
+async fn sequential(socket: PathBuf, format: Format, until: Instant) -> Sample {
+    let mut conn = Conn::open(&socket, format).await;
+    let mut sample = Sample::default();
+    let started = Instant::now();
+    let mut n = 0;
+    while Instant::now() < until {
+        let sent = Instant::now();
+        conn.send(n).await;
+        assert_eq!(conn.receive().await, n);
+        sample.latencies_us.push(micros(sent.elapsed()));
+        n += 1;
+    }
+    sample.requests = n;
+    sample.elapsed = started.elapsed();
+    sample
+}
+
+async fn concurrent(
+    socket: &Path,
+    format: Format,
+    connections: usize,
+    duration: Duration,
+) -> Sample {
+    let until = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(sequential(socket.to_path_buf(), format, until)))
+        .collect();
+    let mut total = Sample::default();
+    for task in tasks {
+        let sample = task.await.expect("client task");
+        total.requests += sample.requests;
+        total.latencies_us.extend(sample.latencies_us);
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+async fn pipelined(socket: &Path, format: Format, window: u64, duration: Duration) -> Sample {
+    let mut conn = Conn::open(socket, format).await;
+    let mut sent_at: HashMap<u64, Instant> = HashMap::new();
+    let mut sample = Sample::default();
+    let until = Instant::now() + duration;
+    let started = Instant::now();
+    let mut next = 0;
+    for _ in 0..window {
+        sent_at.insert(next, Instant::now());
+        conn.send(next).await;
+        next += 1;
+    }
+    while !sent_at.is_empty() {
+        let id = conn.receive().await;
+        let sent = sent_at
+            .remove(&id)
+            .expect("an answer to a request in flight");
+        sample.latencies_us.push(micros(sent.elapsed()));
+        sample.requests += 1;
+        if Instant::now() < until {
+            sent_at.insert(next, Instant::now());
+            conn.send(next).await;
+            next += 1;
+        }
+    }
+    sample.elapsed = started.elapsed();
+    sample
+}
+
+async fn measure(server: &Server, format: Format, shape: &str, duration: Duration) -> Sample {
+    let cpu_before = server.cpu_time();
+    let mut sample = measure_shape(&server.socket, format, shape, duration).await;
+    sample.server_cpu = server.cpu_time().saturating_sub(cpu_before);
+    sample
+}
+
+async fn measure_shape(socket: &Path, format: Format, shape: &str, duration: Duration) -> Sample {
+    match shape {
+        "a" => concurrent(socket, format, 1, duration).await,
+        "b" => concurrent(socket, format, 32, duration).await,
+        _ => pipelined(socket, format, 64, duration).await,
+    }
+}
+
+async fn drive(duration: Duration, only: &str) {
+    let echo = spawn_server("echo").await;
+    let acton = spawn_server("acton").await;
+    let shapes = [
+        ("a", "(a) 1 in flight"),
+        ("b", "(b) 32 connections"),
+        ("c", "(c) 64 pipelined"),
+    ];
+    println!(
+        "IPC request-response, {:.1} s per measurement, same client for every server",
+        duration.as_secs_f64()
+    );
+    println!(
+        "{:<20} {:<14} {:>10} {:>9} {:>9} {:>13} {:>8}",
+        "shape", "server", "req/s", "p50 µs", "p99 µs", "server µs/req", "vs raw"
+    );
+    let warm_up = Duration::from_millis(200);
+    for (shape, label) in shapes.into_iter().filter(|(shape, _)| only.contains(shape)) {
+        // Warm up both servers, then measure raw first and ours right after.
+        let _ = measure(&echo, Format::Json, shape, warm_up).await;
+        let _ = measure(&acton, Format::Json, shape, warm_up).await;
+        let mut raw = measure(&echo, Format::Json, shape, duration).await;
+        let raw_rps = raw.rps();
+        let row = |name: &str, sample: &mut Sample, ratio: String| {
+            println!(
+                "{label:<20} {name:<14} {:>10.0} {:>9} {:>9} {:>13.1} {:>8}",
+                sample.rps(),
+                sample.percentile(0.5),
+                sample.percentile(0.99),
+                sample.cpu_per_request(),
+                ratio
+            );
+        };
+        row("raw echo", &mut raw, "100%".to_owned());
+        for (format, name) in [
+            (Format::Json, "acton json"),
+            (Format::MessagePack, "acton msgpack"),
+        ] {
+            let mut ours = measure(&acton, format, shape, duration).await;
+            let ratio = format!("{:.0}%", 100.0 * ours.rps() / raw_rps);
+            row(name, &mut ours, ratio);
+        }
+    }
+}
