@@ -39,7 +39,6 @@ use tokio_util::codec::FramedRead;
 
 use super::format::{CodecError, Format};
 use super::hub::pattern_matches;
-use super::outbound::frame_bytes;
 use super::protocol::{
     ConnectionLimit, CorrelationId, ErrorCode, Frame, FrameCodec, IpcDiscoverRequest,
     IpcDiscoverResponse, IpcEnvelope, IpcPatternRequest, IpcPushNotification, IpcResponse,
@@ -327,7 +326,7 @@ impl IpcClient {
         payload: &impl Serialize,
     ) -> Result<(), ClientError> {
         let format = self.format();
-        let bytes = frame_bytes(kind, format, &format.encode(payload)?);
+        let bytes = Bytes::from(format.encode_frame(kind, payload)?);
         if self.is_closed() {
             return Err(ClientError::Closed);
         }

@@ -22,7 +22,7 @@ use tokio_util::codec::FramedRead;
 use super::config::{IpcConfig, IpcOptions};
 use super::format::Format;
 use super::hub::SubscriptionHub;
-use super::outbound::{error_frame, final_stream_frame, frame_bytes, heartbeat_frame, value_frame};
+use super::outbound::{error_frame, final_stream_frame, heartbeat_frame, value_frame};
 use super::protocol::{
     ActorInfo, Delivered, ErrorCode, Frame, FrameCodec, FrameError, IpcDiscoverRequest,
     IpcDiscoverResponse, IpcPatternRequest, IpcResponse, IpcSubscribeRequest,
@@ -71,7 +71,7 @@ enum Mode {
 }
 
 impl Mode {
-    fn of(header: &RequestHeader) -> Self {
+    fn of(header: &RequestHeader<'_>) -> Self {
         if header.expects_stream {
             Self::Stream
         } else if header.expects_reply {
@@ -622,7 +622,7 @@ impl Exchange {
             )),
         };
         let frame = match outcome {
-            Ok(payload) => frame_bytes(MessageKind::Response, format, &payload),
+            Ok(frame) => Bytes::from(frame),
             Err((code, message)) => {
                 Counters::add(&self.counters.errors, 1);
                 error_frame(format, id, code, message)
@@ -654,11 +654,7 @@ impl Exchange {
                     };
                     match self.encode(&*item, shape) {
                         Ok(payload) => {
-                            if queue
-                                .send(frame_bytes(MessageKind::Stream, format, &payload))
-                                .await
-                                .is_err()
-                            {
+                            if queue.send(Bytes::from(payload)).await.is_err() {
                                 return (self.key, None);
                             }
                             sequence = sequence.saturating_add(1);

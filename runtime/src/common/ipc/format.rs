@@ -78,6 +78,42 @@ impl Format {
         }
     }
 
+    /// Encodes `value` as the payload of a complete version-2 frame of `kind`: the
+    /// header and the payload in one buffer, with no copy of the payload.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    pub fn encode_frame<T: Serialize + ?Sized>(
+        self,
+        kind: super::protocol::MessageKind,
+        value: &T,
+    ) -> Result<Vec<u8>, CodecError> {
+        let mut frame = Vec::with_capacity(128);
+        frame.extend_from_slice(&[
+            0,
+            0,
+            0,
+            0,
+            super::protocol::PROTOCOL_VERSION,
+            kind.as_byte(),
+            self.as_byte(),
+        ]);
+        match self {
+            Self::Json => {
+                serde_json::to_writer(&mut frame, value).map_err(|e| self.encode_error(e))?
+            }
+            #[cfg(feature = "ipc-messagepack")]
+            Self::MessagePack => rmp_serde::encode::write_named(&mut frame, value)
+                .map_err(|e| self.encode_error(e))?,
+            #[cfg(not(feature = "ipc-messagepack"))]
+            Self::MessagePack => return Err(CodecError::MessagePackDisabled),
+        }
+        let length =
+            u32::try_from(frame.len() - 7).map_err(|_| self.encode_error("payload above 4 GiB"))?;
+        frame[..4].copy_from_slice(&length.to_be_bytes());
+        Ok(frame)
+    }
+
     /// Decodes a `T` from `bytes`.
     ///
     /// # Errors

@@ -17,8 +17,6 @@ use tokio::sync::mpsc;
 
 use super::connection::ConnectionId;
 use super::format::Format;
-use super::outbound::frame_bytes;
-use super::protocol::MessageKind;
 use super::registry::{IpcTypeRegistry, Outbound};
 use super::stats::Counters;
 use crate::broker::BroadcastObserver;
@@ -214,7 +212,7 @@ impl BroadcastObserver for SubscriptionHub {
                 Some(frame) => frame.clone(),
                 None => match registration.encode(message, subscriber.format, shape) {
                     Ok(payload) => {
-                        let frame = frame_bytes(MessageKind::Push, subscriber.format, &payload);
+                        let frame = Bytes::from(payload);
                         encoded[slot] = Some(frame.clone());
                         frame
                     }

@@ -21,10 +21,10 @@ pub(crate) fn frame_bytes(kind: MessageKind, format: Format, payload: &[u8]) -> 
 
 /// A frame carrying a serde value; falls back to JSON when `format` cannot encode.
 pub(crate) fn value_frame<T: Serialize>(kind: MessageKind, format: Format, value: &T) -> Bytes {
-    match format.encode(value) {
-        Ok(payload) => frame_bytes(kind, format, &payload),
-        Err(_) => match Format::Json.encode(value) {
-            Ok(payload) => frame_bytes(kind, Format::Json, &payload),
+    match format.encode_frame(kind, value) {
+        Ok(frame) => Bytes::from(frame),
+        Err(_) => match Format::Json.encode_frame(kind, value) {
+            Ok(frame) => Bytes::from(frame),
             Err(_) => frame_bytes(kind, Format::Json, b"{}"),
         },
     }

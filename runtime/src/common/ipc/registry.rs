@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::format::{CodecError, Format};
-use super::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame};
+use super::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame, MessageKind};
 use crate::message::ActonMessage;
 
 /// A type name the registry does not know, or a payload it could not convert.
@@ -35,7 +35,7 @@ pub enum RegistryError {
     Encode(#[from] CodecError),
 }
 
-/// How an outgoing value is wrapped on the wire.
+/// How an outgoing value is wrapped on the wire (and in which kind of frame).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Outbound<'a> {
     /// A RESPONSE carrying the value.
@@ -77,6 +77,7 @@ impl Registration {
         })
     }
 
+    /// Encodes `message` as a complete frame of the kind `shape` names.
     pub(crate) fn encode(
         &self,
         message: &dyn ActonMessage,
@@ -274,32 +275,39 @@ fn encode_as<T: Serialize + 'static>(
         });
     };
     match shape {
-        Outbound::Response { correlation_id } => {
-            format.encode(&IpcResponse::success(correlation_id, value))
-        }
+        Outbound::Response { correlation_id } => format.encode_frame(
+            MessageKind::Response,
+            &IpcResponse::success(correlation_id, value),
+        ),
         Outbound::Stream {
             correlation_id,
             sequence,
-        } => format.encode(&IpcStreamFrame {
-            correlation_id: correlation_id.to_owned(),
-            sequence,
-            is_final: false,
-            error: None,
-            error_code: None,
-            payload: Some(value),
-        }),
+        } => format.encode_frame(
+            MessageKind::Stream,
+            &IpcStreamFrame {
+                correlation_id: correlation_id.to_owned(),
+                sequence,
+                is_final: false,
+                error: None,
+                error_code: None,
+                payload: Some(value),
+            },
+        ),
         Outbound::Push {
             notification_id,
             message_type,
             source_actor,
             timestamp_ms,
-        } => format.encode(&IpcPushNotification {
-            notification_id: notification_id.to_owned(),
-            message_type: message_type.to_owned(),
-            source_actor: source_actor.map(str::to_owned),
-            payload: value,
-            timestamp_ms,
-        }),
+        } => format.encode_frame(
+            MessageKind::Push,
+            &IpcPushNotification {
+                notification_id: notification_id.to_owned(),
+                message_type: message_type.to_owned(),
+                source_actor: source_actor.map(str::to_owned),
+                payload: value,
+                timestamp_ms,
+            },
+        ),
     }
 }
 
@@ -384,8 +392,9 @@ mod tests {
                 },
             )
             .unwrap();
+        assert_eq!(&bytes[4..7], &[2, MessageKind::Response.as_byte(), 1]);
         assert_eq!(
-            std::str::from_utf8(&bytes).unwrap(),
+            std::str::from_utf8(&bytes[7..]).unwrap(),
             r#"{"correlation_id":"c1","success":true,"payload":{"a":1,"b":2}}"#
         );
         assert_eq!(

@@ -1,6 +1,8 @@
 //! Splitting a REQUEST payload into its header fields and the raw bytes of its
 //! `payload`, which the registry then decodes straight into the registered type.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -14,8 +16,10 @@ fn default_timeout_ms() -> u64 {
 #[derive(Deserialize)]
 struct JsonEnvelope<'a> {
     correlation_id: String,
-    target: String,
-    message_type: String,
+    #[serde(borrow)]
+    target: Cow<'a, str>,
+    #[serde(borrow)]
+    message_type: Cow<'a, str>,
     #[serde(borrow)]
     payload: &'a RawValue,
     #[serde(default)]
@@ -30,7 +34,10 @@ struct JsonEnvelope<'a> {
 ///
 /// # Errors
 /// When the bytes are not an envelope in `format`.
-pub(crate) fn parse(format: Format, bytes: &[u8]) -> Result<(RequestHeader, &[u8]), CodecError> {
+pub(crate) fn parse(
+    format: Format,
+    bytes: &[u8],
+) -> Result<(RequestHeader<'_>, &[u8]), CodecError> {
     match format {
         Format::Json => {
             let envelope: JsonEnvelope<'_> =
@@ -46,12 +53,23 @@ pub(crate) fn parse(format: Format, bytes: &[u8]) -> Result<(RequestHeader, &[u8
             Ok((header, envelope.payload.get().as_bytes()))
         }
         Format::MessagePack => {
-            let header: RequestHeader = format.decode(bytes)?;
+            let header: RequestHeader<'_> =
+                decode_borrowed(bytes).map_err(|e| format.invalid(e))?;
             let payload = super::msgpack::map_value(bytes, "payload")
                 .ok_or_else(|| format.invalid("missing field `payload`"))?;
             Ok((header, payload))
         }
     }
+}
+
+#[cfg(feature = "ipc-messagepack")]
+fn decode_borrowed(bytes: &[u8]) -> Result<RequestHeader<'_>, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(bytes)
+}
+
+#[cfg(not(feature = "ipc-messagepack"))]
+fn decode_borrowed(_bytes: &[u8]) -> Result<RequestHeader<'_>, CodecError> {
+    Err(CodecError::MessagePackDisabled)
 }
 
 /// The correlation id of a payload that is not a valid envelope, when it has one:

@@ -130,12 +130,15 @@ pub struct IpcEnvelope<P> {
 }
 
 /// The fields of a REQUEST other than its payload, which the server decodes
-/// separately, straight into the registered type.
+/// separately, straight into the registered type. Names are borrowed from the
+/// frame where they contain no escapes.
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct RequestHeader {
+pub(crate) struct RequestHeader<'a> {
     pub(crate) correlation_id: String,
-    pub(crate) target: String,
-    pub(crate) message_type: String,
+    #[serde(borrow)]
+    pub(crate) target: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) message_type: std::borrow::Cow<'a, str>,
     #[serde(default)]
     pub(crate) expects_reply: bool,
     #[serde(default)]
