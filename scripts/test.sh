@@ -19,6 +19,9 @@ step "tests (default features)"
 cargo test --workspace --locked
 
 step "benchmarks build"
-cargo bench --workspace --no-run --locked
+cargo bench --workspace --all-features --no-run --locked
+
+step "fuzz targets build (cargo check; running them needs cargo-fuzz)"
+cargo check --manifest-path runtime/fuzz/Cargo.toml --locked --bins
 
 printf '\nall checks passed\n'
