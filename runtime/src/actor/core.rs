@@ -13,6 +13,7 @@
 
 use std::any::{Any, TypeId};
 use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 
 use futures_util::future::CatchUnwind;
 use futures_util::stream::FuturesUnordered;
@@ -105,7 +106,18 @@ impl<S: Send + 'static> ActorCore<S> {
             Some(Handler::Act(handler)) => {
                 let actor = &self.actor;
                 match std::panic::catch_unwind(AssertUnwindSafe(|| handler(actor, envelope))) {
-                    Ok(future) => in_flight.push(AssertUnwindSafe(future).catch_unwind()),
+                    Ok(future) => {
+                        // Most handlers finish on their first poll (a reply sent into
+                        // a channel with room): run that poll now, and only a future
+                        // that has to wait joins the in-flight set.
+                        let mut future = AssertUnwindSafe(future).catch_unwind();
+                        match std::future::poll_fn(|cx| Poll::Ready(future.poll_unpin(cx))).await {
+                            Poll::Ready(outcome) => {
+                                report(self.actor.name(), outcome, message_type)
+                            }
+                            Poll::Pending => in_flight.push(future),
+                        }
+                    }
                     Err(panic) => report(self.actor.name(), Err(panic), message_type),
                 }
             }
