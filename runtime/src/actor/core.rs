@@ -171,12 +171,22 @@ impl<S: Send + 'static> ActorCore<S> {
             ?type_id,
             "no handler for message"
         );
-        if let ReplyTarget::Channel(replies) = &envelope.reply_to {
-            // A fresh reply channel always has room for this one notice.
-            let _ = replies.try_send(Box::new(NoHandler {
+        let notice = || {
+            Box::new(NoHandler {
                 actor: self.actor.name().to_owned(),
                 message_type,
-            }));
+            })
+        };
+        match &envelope.reply_to {
+            // A fresh reply channel always has room for this one notice.
+            ReplyTarget::Channel(replies) => {
+                let _ = replies.try_send(notice());
+            }
+            // A shared one may be full: then the requester sees only the end.
+            ReplyTarget::Sink(ticket) => {
+                let _ = ticket.replies.try_send((ticket.key, notice()));
+            }
+            ReplyTarget::Discard | ReplyTarget::Actor(_) => {}
         }
     }
 }

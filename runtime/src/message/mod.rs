@@ -13,7 +13,7 @@ use std::fmt;
 
 pub use context::MessageContext;
 pub use reply::{FutureBox, OutboundEnvelope, Reply};
-pub(crate) use reply::{NoHandler, ReplyTarget};
+pub(crate) use reply::{NoHandler, ReplyTarget, SinkReply, SinkTicket};
 
 /// A value that can be sent to an actor.
 ///

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -78,6 +80,33 @@ pub(crate) enum ReplyTarget {
     /// Replies are collected by a waiting requester (`ask`, a stream, the IPC layer).
     /// The requester sees the end of the replies once every sender is dropped.
     Channel(mpsc::Sender<Box<dyn ActonMessage>>),
+    /// Replies go, tagged with a key, into a channel that one receiver shares among
+    /// many requests (an IPC connection); the end is announced when the last
+    /// clone of the ticket goes.
+    Sink(Arc<SinkTicket>),
+}
+
+/// What a [`SinkTicket`]'s receiver gets.
+pub(crate) type SinkReply = (u64, Box<dyn ActonMessage>);
+
+/// The reply path of one request into a shared, keyed reply channel.
+///
+/// Replies travel on the bounded `replies` channel (so a slow receiver slows the
+/// handler); the end of the replies travels on the unbounded `ends` channel when
+/// the ticket is dropped, which cannot wait. A receiver that sees an end first
+/// takes every reply already queued, so no reply is ever overtaken by its end.
+pub(crate) struct SinkTicket {
+    pub(crate) key: u64,
+    pub(crate) replies: mpsc::Sender<SinkReply>,
+    pub(crate) ends: mpsc::UnboundedSender<u64>,
+    /// Set by the receiver when it no longer wants replies for this key.
+    pub(crate) closed: Arc<AtomicBool>,
+}
+
+impl Drop for SinkTicket {
+    fn drop(&mut self) {
+        let _ = self.ends.send(self.key);
+    }
 }
 
 impl fmt::Debug for ReplyTarget {
@@ -86,6 +115,7 @@ impl fmt::Debug for ReplyTarget {
             Self::Discard => f.write_str("Discard"),
             Self::Actor(handle) => f.debug_tuple("Actor").field(&handle.name()).finish(),
             Self::Channel(_) => f.write_str("Channel"),
+            Self::Sink(ticket) => f.debug_tuple("Sink").field(&ticket.key).finish(),
         }
     }
 }
@@ -136,6 +166,16 @@ impl OutboundEnvelope {
                 .send(Box::new(message))
                 .await
                 .map_err(|_| SendError::ReplyClosed),
+            ReplyTarget::Sink(ticket) => {
+                if ticket.closed.load(Ordering::Relaxed) {
+                    return Err(SendError::ReplyClosed);
+                }
+                ticket
+                    .replies
+                    .send((ticket.key, Box::new(message)))
+                    .await
+                    .map_err(|_| SendError::ReplyClosed)
+            }
         }
     }
 
@@ -145,6 +185,9 @@ impl OutboundEnvelope {
             ReplyTarget::Discard => true,
             ReplyTarget::Actor(handle) => !handle.is_running(),
             ReplyTarget::Channel(sender) => sender.is_closed(),
+            ReplyTarget::Sink(ticket) => {
+                ticket.closed.load(Ordering::Relaxed) || ticket.replies.is_closed()
+            }
         }
     }
 }

@@ -1,23 +1,25 @@
 //! One client connection: reads frames, answers each request as it completes
-//! (many in flight at once, matched by `correlation_id`), and writes through a
-//! bounded queue drained by a writer task.
+//! (many in flight at once, matched by `correlation_id`), and writes what is ready
+//! in as few system calls as it can.
+//!
+//! Every request of a connection replies into one shared, keyed channel (a
+//! [`SinkTicket`] per request): no channel, future or task is created per request,
+//! and one wake-up of the connection task collects every reply that is ready.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
+use tokio_util::time::{delay_queue, DelayQueue};
 
 use super::config::{IpcConfig, IpcOptions};
 use super::format::Format;
@@ -34,18 +36,19 @@ use super::registry::{IpcTypeRegistry, Outbound};
 use super::request;
 use super::stats::Counters;
 use crate::error::SendError;
-use crate::message::{ActonMessage, NoHandler, ReplyTarget};
+use crate::message::{NoHandler, ReplyTarget, SinkReply, SinkTicket};
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;
 
 pub(crate) type ConnectionId = u64;
 
-/// A request in flight. A request-response call yields its answer frame; a stream
-/// sends its frames through the connection's queue and yields nothing.
-type RequestFuture = Pin<Box<dyn Future<Output = (u64, Option<Bytes>)> + Send>>;
+/// Replies (all requests of a connection together) that may wait for the
+/// connection before a handler's `send` waits.
+const REPLY_BUFFER: usize = 256;
 
-/// Replies a stream handler may get ahead of the client before its `send` waits.
-const STREAM_BUFFER: usize = 32;
+/// Bytes waiting to be written above which the connection stops reading requests
+/// and taking replies until the peer has read some.
+const HIGH_WATER: usize = 256 * 1024;
 
 /// What every connection of one listener shares.
 pub(crate) struct ListenerShared {
@@ -55,10 +58,9 @@ pub(crate) struct ListenerShared {
     pub(crate) options: IpcOptions,
     pub(crate) counters: Arc<Counters>,
     pub(crate) hub: Arc<SubscriptionHub>,
-    /// Cancelled when shutdown begins: connections stop reading and drain.
+    /// Raised when shutdown begins: connections stop reading and drain.
     pub(crate) stop_reading: Signal,
-    /// Cancelled when the drain time is over: in-flight requests end with a final
-    /// frame at once.
+    /// Raised when the drain time is over: in-flight requests end at once.
     pub(crate) cut: Signal,
 }
 
@@ -82,45 +84,67 @@ impl Mode {
     }
 }
 
+/// A request in flight.
+struct Pending {
+    correlation_id: String,
+    format: Format,
+    mode: Mode,
+    /// STREAM frames sent so far.
+    sequence: u32,
+    /// The request's deadline (`response_timeout_ms`).
+    deadline: delay_queue::Key,
+    /// Tells the handler's reply envelope that nobody listens any more.
+    closed: Arc<AtomicBool>,
+}
+
+impl Pending {
+    /// Ends the request: no more replies are wanted.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
 struct Connection {
     id: ConnectionId,
     shared: Arc<ListenerShared>,
+    /// Pushes for this connection (the hub queues them here).
     queue: mpsc::Sender<Bytes>,
+    replies: mpsc::Sender<SinkReply>,
+    ends: mpsc::UnboundedSender<u64>,
     limiter: Option<TokenBucket>,
-    /// Requests in flight, by the key their future yields.
     pending: HashMap<u64, Pending>,
+    deadlines: DelayQueue<u64>,
     next_key: u64,
     /// Whether the connection holds subscriptions (which keep it from idling out).
     subscribed: bool,
 }
 
-/// Bytes waiting to be written above which the connection stops reading requests
-/// and taking stream items until the peer has read some.
-const HIGH_WATER: usize = 256 * 1024;
-
 /// Serves one accepted connection until the peer leaves, the connection idles out,
 /// a frame breaks the protocol, or the listener shuts down.
 ///
-/// One task does the reading, the bookkeeping and the writing: answers to
-/// request-response calls come back as the output of their futures and go into the
-/// write buffer directly; stream items and pushes come through the bounded `queue`.
-/// Everything ready is gathered before each write, so pipelined answers share
-/// system calls. The hot path arms no timer and registers with no cancellation
-/// token: the idle and write-stall timers are re-armed only when they fire.
+/// One task does the reading, the bookkeeping and the writing. Everything ready
+/// (frames read, replies, pushes) is handled before each write, so pipelined
+/// answers share system calls. The hot path arms no per-request future and
+/// registers with no cancellation token; the idle and write-stall timers are
+/// re-armed only when they fire.
 pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<ListenerShared>) {
     let (read, mut write) = stream.into_split();
     let (queue, mut queued) = mpsc::channel::<Bytes>(shared.options.outbound_queue);
+    let (replies, mut replied) = mpsc::channel::<SinkReply>(REPLY_BUFFER);
+    let (ends, mut ended) = mpsc::unbounded_channel::<u64>();
     let mut connection = Connection {
         id,
         limiter: shared.config.rate_limit.map(TokenBucket::new),
         queue,
+        replies,
+        ends,
         shared: Arc::clone(&shared),
         pending: HashMap::new(),
+        deadlines: DelayQueue::new(),
         next_key: 0,
         subscribed: false,
     };
     let mut frames = FramedRead::new(read, FrameCodec::new(shared.options.max_frame_size));
-    let mut in_flight: FuturesUnordered<RequestFuture> = FuturesUnordered::new();
     let mut out = BytesMut::with_capacity(8 * 1024);
 
     let idle_after = shared.config.connection_timeout;
@@ -135,13 +159,14 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
     let mut cut_done = false;
 
     loop {
-        if !reading && in_flight.is_empty() && out.is_empty() && queued.is_empty() {
+        if !reading && connection.pending.is_empty() && out.is_empty() && queued.is_empty() {
             break;
         }
         let room = out.len() < HIGH_WATER;
+        let in_flight = connection.pending.len();
         let may_idle = reading
             && !idle_after.is_zero()
-            && in_flight.is_empty()
+            && in_flight == 0
             && out.is_empty()
             && !connection.subscribed;
         let was_empty = out.is_empty();
@@ -155,12 +180,32 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
                 while let Ok(frame) = queued.try_recv() {
                     out.extend_from_slice(&frame);
                 }
-                in_flight.clear();
+                while let Ok(reply) = replied.try_recv() {
+                    connection.on_reply(reply, &mut out);
+                }
                 connection.abandon_pending(&mut out);
             }
             () = &mut stopping, if reading => {
                 reading = false;
                 connection.stop_subscriptions();
+            }
+            Some(reply) = replied.recv(), if room => {
+                connection.on_reply(reply, &mut out);
+                while out.len() < HIGH_WATER {
+                    match replied.try_recv() {
+                        Ok(reply) => connection.on_reply(reply, &mut out),
+                        Err(_) => break,
+                    }
+                }
+                last_activity = Instant::now();
+            }
+            Some(key) = ended.recv() => {
+                // Every reply sent before the end is already queued: take them first.
+                while let Ok(reply) = replied.try_recv() {
+                    connection.on_reply(reply, &mut out);
+                }
+                connection.on_end(key, &mut out);
+                last_activity = Instant::now();
             }
             Some(frame) = queued.recv(), if room => {
                 out.extend_from_slice(&frame);
@@ -171,22 +216,16 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
                     }
                 }
             }
-            Some((key, answer)) = in_flight.next(), if room && !in_flight.is_empty() => {
-                connection.pending.remove(&key);
-                if let Some(frame) = answer {
-                    out.extend_from_slice(&frame);
-                }
-                last_activity = Instant::now();
+            Some(expired) = connection.deadlines.next(), if in_flight > 0 => {
+                connection.on_deadline(expired.into_inner(), &mut out);
             }
-            frame = frames.next(), if reading && room && in_flight.len() < shared.options.max_in_flight => {
+            frame = frames.next(), if reading && room && in_flight < shared.options.max_in_flight => {
                 last_activity = Instant::now();
                 match frame {
                     Some(Ok(frame)) => {
                         let header_len = if frame.version == 1 { 6 } else { 7 };
                         Counters::add(&shared.counters.bytes_received, (header_len + frame.payload.len()) as u64);
-                        if let Some(work) = connection.on_frame(frame, &mut out) {
-                            in_flight.push(work);
-                        }
+                        connection.on_frame(frame, &mut out);
                     }
                     Some(Err(FrameError::Io(error))) => {
                         tracing::debug!(connection = id, %error, "read failed");
@@ -241,19 +280,13 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
         }
     }
 
-    // Whatever is still in flight has nobody to answer to: dropping it closes the
-    // handlers' reply channels, which tells them.
+    // Whatever is still in flight has nobody to answer to: the handlers learn it
+    // from their reply envelopes.
+    for pending in connection.pending.values() {
+        pending.close();
+    }
     connection.stop_subscriptions();
-    drop(in_flight);
     let _ = write.shutdown().await;
-}
-
-/// What the connection must know to end a request itself.
-struct Pending {
-    correlation_id: String,
-    format: Format,
-    /// For a stream: how many items went out so far.
-    stream_progress: Option<Arc<AtomicU32>>,
 }
 
 impl Connection {
@@ -262,38 +295,133 @@ impl Connection {
         self.subscribed = false;
     }
 
-    /// Ends every request still in flight with SHUTTING_DOWN.
-    fn abandon_pending(&mut self, out: &mut BytesMut) {
-        const REASON: &str = "the server is shutting down";
-        for (_, pending) in self.pending.drain() {
-            let frame = match &pending.stream_progress {
-                Some(sent) => final_stream_frame(
-                    pending.format,
-                    &pending.correlation_id,
-                    sent.load(Ordering::Relaxed),
-                    Some((ErrorCode::ShuttingDown, REASON.to_owned())),
-                ),
-                None => error_frame(
-                    pending.format,
-                    &pending.correlation_id,
-                    ErrorCode::ShuttingDown,
-                    REASON,
-                ),
-            };
-            Counters::add(&self.shared.counters.errors, 1);
-            out.extend_from_slice(&frame);
-        }
-    }
-
     /// Appends an ERROR frame (or a failed final STREAM frame) and counts it.
     fn error(&self, out: &mut BytesMut, frame: Bytes) {
         Counters::add(&self.shared.counters.errors, 1);
         out.extend_from_slice(&frame);
     }
 
-    fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) -> Option<RequestFuture> {
+    /// Ends a request with a failure: an ERROR frame, or a failed final STREAM frame.
+    fn fail(&self, out: &mut BytesMut, pending: &Pending, code: ErrorCode, message: String) {
+        let frame = match pending.mode {
+            Mode::Stream => final_stream_frame(
+                pending.format,
+                &pending.correlation_id,
+                pending.sequence,
+                Some((code, message)),
+            ),
+            _ => error_frame(pending.format, &pending.correlation_id, code, message),
+        };
+        self.error(out, frame);
+    }
+
+    /// Removes a finished request.
+    fn finish(&mut self, key: u64) -> Option<Pending> {
+        let pending = self.pending.remove(&key)?;
+        self.deadlines.remove(&pending.deadline);
+        pending.close();
+        Some(pending)
+    }
+
+    /// A reply of a handler: the answer of a request-response call, or a stream item.
+    fn on_reply(&mut self, (key, reply): SinkReply, out: &mut BytesMut) {
+        let Some(pending) = self.pending.get_mut(&key) else {
+            return; // the request already ended (answered, timed out)
+        };
+        if let Some(missing) = (&*reply as &dyn std::any::Any).downcast_ref::<NoHandler>() {
+            let message = format!(
+                "actor `{}` has no handler for `{}`",
+                missing.actor, missing.message_type
+            );
+            if let Some(pending) = self.finish(key) {
+                self.fail(out, &pending, ErrorCode::UnknownMessageType, message);
+            }
+            return;
+        }
+        let shape = match pending.mode {
+            Mode::Stream => Outbound::Stream {
+                correlation_id: &pending.correlation_id,
+                sequence: pending.sequence,
+            },
+            _ => Outbound::Response {
+                correlation_id: &pending.correlation_id,
+            },
+        };
+        match self.shared.registry.encode(&*reply, pending.format, shape) {
+            Ok(frame) if pending.mode == Mode::Stream => {
+                pending.sequence = pending.sequence.saturating_add(1);
+                out.extend_from_slice(&frame);
+            }
+            Ok(frame) => {
+                self.finish(key);
+                out.extend_from_slice(&frame);
+            }
+            Err(error) => {
+                if let Some(pending) = self.finish(key) {
+                    self.fail(
+                        out,
+                        &pending,
+                        ErrorCode::SerializationError,
+                        error.to_string(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The handler dropped its reply envelope: a stream ends; a call that got no
+    /// reply fails.
+    fn on_end(&mut self, key: u64, out: &mut BytesMut) {
+        let Some(pending) = self.finish(key) else {
+            return;
+        };
+        match pending.mode {
+            Mode::Stream => out.extend_from_slice(&final_stream_frame(
+                pending.format,
+                &pending.correlation_id,
+                pending.sequence,
+                None,
+            )),
+            _ => self.fail(
+                out,
+                &pending,
+                ErrorCode::IoError,
+                "the handler finished without replying".to_owned(),
+            ),
+        }
+    }
+
+    fn on_deadline(&mut self, key: u64, out: &mut BytesMut) {
+        // The deadline queue already dropped this entry.
+        let Some(pending) = self.pending.remove(&key) else {
+            return;
+        };
+        pending.close();
+        let message = match pending.mode {
+            Mode::Stream => "the stream did not end within its response_timeout_ms".to_owned(),
+            _ => "no reply within its response_timeout_ms".to_owned(),
+        };
+        self.fail(out, &pending, ErrorCode::Timeout, message);
+    }
+
+    /// Ends every request still in flight with SHUTTING_DOWN.
+    fn abandon_pending(&mut self, out: &mut BytesMut) {
+        let keys: Vec<u64> = self.pending.keys().copied().collect();
+        for key in keys {
+            if let Some(pending) = self.finish(key) {
+                self.fail(
+                    out,
+                    &pending,
+                    ErrorCode::ShuttingDown,
+                    "the server is shutting down".to_owned(),
+                );
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) {
         match frame.kind {
-            MessageKind::Request => return self.on_request(frame, out),
+            MessageKind::Request => self.on_request(frame, out),
             MessageKind::Heartbeat => out.extend_from_slice(&heartbeat_frame()),
             MessageKind::Subscribe => self.on_subscribe(frame, true, out),
             MessageKind::Unsubscribe => self.on_subscribe(frame, false, out),
@@ -305,25 +433,20 @@ impl Connection {
                 tracing::debug!(connection = self.id, kind = ?frame.kind, "ignored a server-to-client frame")
             }
         }
-        None
     }
 
-    fn on_request(&mut self, frame: Frame, out: &mut BytesMut) -> Option<RequestFuture> {
+    fn on_request(&mut self, frame: Frame, out: &mut BytesMut) {
         let format = frame.format;
         let shared = Arc::clone(&self.shared);
         Counters::add(&shared.counters.requests, 1);
         if !format.is_supported() {
             let id = UNKNOWN_CORRELATION_ID;
+            let message = "MessagePack is not enabled on this server";
             self.error(
                 out,
-                error_frame(
-                    Format::Json,
-                    id,
-                    ErrorCode::SerializationError,
-                    "MessagePack is not enabled on this server",
-                ),
+                error_frame(Format::Json, id, ErrorCode::SerializationError, message),
             );
-            return None;
+            return;
         }
         let (header, payload) = match request::parse(format, &frame.payload) {
             Ok(parsed) => parsed,
@@ -335,143 +458,107 @@ impl Connection {
                     out,
                     error_frame(format, &id, ErrorCode::SerializationError, message),
                 );
-                return None;
+                return;
             }
         };
         let mode = Mode::of(&header);
+        let refuse = |connection: &Self, out: &mut BytesMut, code: ErrorCode, message: String| {
+            let frame = match mode {
+                Mode::Stream => {
+                    final_stream_frame(format, &header.correlation_id, 0, Some((code, message)))
+                }
+                _ => error_frame(format, &header.correlation_id, code, message),
+            };
+            connection.error(out, frame);
+        };
 
         if let Some(limiter) = &mut self.limiter {
             if let Err(wait) = limiter.try_acquire() {
                 Counters::add(&shared.counters.rate_limited, 1);
                 let millis = wait.as_millis().max(1);
-                let message = format!("Rate limit exceeded, retry after {millis}ms");
-                self.refuse(
+                refuse(
+                    self,
                     out,
-                    format,
-                    mode,
-                    &header.correlation_id,
                     ErrorCode::RateLimited,
-                    message,
+                    format!("Rate limit exceeded, retry after {millis}ms"),
                 );
-                return None;
+                return;
             }
         }
-
         let Some(target) = shared.runtime.ipc_state().exposed(&header.target) else {
             let code = if mode == Mode::Stream {
                 ErrorCode::StreamError
             } else {
                 ErrorCode::ActorNotFound
             };
-            let message = format!("no actor is exposed as `{}`", header.target);
-            self.refuse(out, format, mode, &header.correlation_id, code, message);
-            return None;
+            refuse(
+                self,
+                out,
+                code,
+                format!("no actor is exposed as `{}`", header.target),
+            );
+            return;
         };
         let Some(registration) = shared.registry.by_name(&header.message_type) else {
             let message = format!("no message type is registered as `{}`", header.message_type);
-            self.refuse(
-                out,
-                format,
-                mode,
-                &header.correlation_id,
-                ErrorCode::UnknownMessageType,
-                message,
-            );
-            return None;
+            refuse(self, out, ErrorCode::UnknownMessageType, message);
+            return;
         };
         let message = match registration.decode(format, payload) {
             Ok(message) => message,
             Err(error) => {
-                self.refuse(
-                    out,
-                    format,
-                    mode,
-                    &header.correlation_id,
-                    ErrorCode::SerializationError,
-                    error.to_string(),
-                );
-                return None;
+                refuse(self, out, ErrorCode::SerializationError, error.to_string());
+                return;
             }
         };
 
-        let (reply_to, replies) = match mode {
+        // Keys are never reused, so that the end of a ticket that came back with a
+        // refused message can never end a later request.
+        let key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1);
+        let (reply_to, closed) = match mode {
             Mode::FireAndForget => (ReplyTarget::Discard, None),
-            Mode::Reply => {
-                let (sender, receiver) = mpsc::channel(1);
-                (ReplyTarget::Channel(sender), Some(receiver))
-            }
-            Mode::Stream => {
-                let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-                (ReplyTarget::Channel(sender), Some(receiver))
+            Mode::Reply | Mode::Stream => {
+                let closed = Arc::new(AtomicBool::new(false));
+                let ticket = SinkTicket {
+                    key,
+                    replies: self.replies.clone(),
+                    ends: self.ends.clone(),
+                    closed: Arc::clone(&closed),
+                };
+                (ReplyTarget::Sink(Arc::new(ticket)), Some(closed))
             }
         };
         if let Err(error) = target.try_dispatch(message, reply_to) {
+            // The ticket came back with the message and was dropped: its end
+            // arrives for a key that is not pending, and is ignored.
             let code = match error {
                 SendError::TargetBusy { .. } => ErrorCode::TargetBusy,
                 SendError::Stopped { .. } | SendError::ReplyClosed => ErrorCode::ActorNotFound,
             };
-            self.refuse(
-                out,
-                format,
-                mode,
-                &header.correlation_id,
-                code,
-                error.to_string(),
-            );
-            return None;
+            refuse(self, out, code, error.to_string());
+            return;
         }
-
-        if mode == Mode::FireAndForget {
+        let Some(closed) = closed else {
             let delivered = IpcResponse::success(header.correlation_id.as_str(), Delivered::new());
             out.extend_from_slice(&value_frame(MessageKind::Response, format, &delivered));
-            return None;
-        }
-        let key = self.next_key;
-        self.next_key = self.next_key.wrapping_add(1);
-        let stream_progress = (mode == Mode::Stream).then(|| Arc::new(AtomicU32::new(0)));
+            return;
+        };
+        let deadline = self.deadlines.insert(
+            key,
+            Duration::from_millis(header.response_timeout_ms).min(MAX_DEADLINE),
+        );
         self.pending.insert(
             key,
             Pending {
-                correlation_id: header.correlation_id.clone(),
+                correlation_id: header.correlation_id,
                 format,
-                stream_progress: stream_progress.clone(),
+                mode,
+                sequence: 0,
+                deadline,
+                closed,
             },
         );
-        let exchange = Exchange {
-            key,
-            correlation_id: header.correlation_id,
-            format,
-            deadline: Duration::from_millis(header.response_timeout_ms),
-            registry: Arc::clone(&shared.registry),
-            counters: Arc::clone(&shared.counters),
-        };
-        let replies = replies?;
-        match stream_progress {
-            Some(progress) => Some(Box::pin(exchange.stream(
-                replies,
-                self.queue.clone(),
-                progress,
-            ))),
-            None => Some(Box::pin(exchange.reply(replies))),
-        }
-    }
-
-    /// Answers a request that could not be dispatched: an ERROR frame, or for a
-    /// stream request a failed final STREAM frame.
-    fn refuse(
-        &self,
-        out: &mut BytesMut,
-        format: Format,
-        mode: Mode,
-        correlation_id: &str,
-        code: ErrorCode,
-        message: String,
-    ) {
-        let frame = match mode {
-            Mode::Stream => final_stream_frame(format, correlation_id, 0, Some((code, message))),
-            _ => error_frame(format, correlation_id, code, message),
-        };
-        self.error(out, frame);
     }
 
     fn on_subscribe(&mut self, frame: Frame, subscribe: bool, out: &mut BytesMut) {
@@ -592,117 +679,5 @@ fn decode_or_default<T: serde::de::DeserializeOwned>(
     format.decode(bytes).map_err(|error| error.to_string())
 }
 
-/// One dispatched request waiting for its reply or stream.
-struct Exchange {
-    key: u64,
-    correlation_id: String,
-    format: Format,
-    deadline: Duration,
-    registry: Arc<IpcTypeRegistry>,
-    counters: Arc<Counters>,
-}
-
-impl Exchange {
-    /// Waits for the first reply and yields the frame that answers the request.
-    async fn reply(
-        self,
-        mut replies: mpsc::Receiver<Box<dyn ActonMessage>>,
-    ) -> (u64, Option<Bytes>) {
-        let format = self.format;
-        let id = self.correlation_id.as_str();
-        let outcome = match tokio::time::timeout(self.deadline, replies.recv()).await {
-            Ok(Some(reply)) => self.encode(&*reply, Outbound::Response { correlation_id: id }),
-            Ok(None) => Err((
-                ErrorCode::IoError,
-                "the handler finished without replying".to_owned(),
-            )),
-            Err(_) => Err((
-                ErrorCode::Timeout,
-                format!("no reply within {} ms", self.deadline.as_millis()),
-            )),
-        };
-        let frame = match outcome {
-            Ok(frame) => Bytes::from(frame),
-            Err((code, message)) => {
-                Counters::add(&self.counters.errors, 1);
-                error_frame(format, id, code, message)
-            }
-        };
-        (self.key, Some(frame))
-    }
-
-    /// Sends every reply as a STREAM frame through `queue` (waiting for room, so a
-    /// slow reader slows the handler), then the final frame.
-    async fn stream(
-        self,
-        mut replies: mpsc::Receiver<Box<dyn ActonMessage>>,
-        queue: mpsc::Sender<Bytes>,
-        progress: Arc<AtomicU32>,
-    ) -> (u64, Option<Bytes>) {
-        let format = self.format;
-        let id = self.correlation_id.as_str();
-        let ends_at = Instant::now()
-            .checked_add(self.deadline)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
-        let mut sequence: u32 = 0;
-        let failure = loop {
-            match tokio::time::timeout_at(ends_at, replies.recv()).await {
-                Ok(Some(item)) => {
-                    let shape = Outbound::Stream {
-                        correlation_id: id,
-                        sequence,
-                    };
-                    match self.encode(&*item, shape) {
-                        Ok(payload) => {
-                            if queue.send(Bytes::from(payload)).await.is_err() {
-                                return (self.key, None);
-                            }
-                            sequence = sequence.saturating_add(1);
-                            progress.store(sequence, Ordering::Relaxed);
-                        }
-                        Err(failure) => break Some(failure),
-                    }
-                }
-                Ok(None) => break None,
-                Err(_) => {
-                    break Some((
-                        ErrorCode::Timeout,
-                        format!(
-                            "the stream did not end within {} ms",
-                            self.deadline.as_millis()
-                        ),
-                    ))
-                }
-            }
-        };
-        if failure.is_some() {
-            Counters::add(&self.counters.errors, 1);
-        }
-        // Dropping the receiver first tells a still-running handler that nobody listens.
-        drop(replies);
-        // Through the queue too, so that it cannot overtake the items before it.
-        let _ = queue
-            .send(final_stream_frame(format, id, sequence, failure))
-            .await;
-        (self.key, None)
-    }
-
-    fn encode(
-        &self,
-        reply: &dyn ActonMessage,
-        shape: Outbound<'_>,
-    ) -> Result<Vec<u8>, (ErrorCode, String)> {
-        if let Some(missing) = (reply as &dyn Any).downcast_ref::<NoHandler>() {
-            return Err((
-                ErrorCode::UnknownMessageType,
-                format!(
-                    "actor `{}` has no handler for `{}`",
-                    missing.actor, missing.message_type
-                ),
-            ));
-        }
-        self.registry
-            .encode(reply, self.format, shape)
-            .map_err(|error| (ErrorCode::SerializationError, error.to_string()))
-    }
-}
+/// The longest deadline the deadline queue takes (its wheel spans about two years).
+const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
