@@ -12,6 +12,10 @@ cargo fmt --all -- --check
 step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+step "clippy on the runtime without IPC and with JSON-only IPC"
+cargo clippy -p acton-reactive --all-targets --locked -- -D warnings
+cargo clippy -p acton-reactive --all-targets --features ipc --locked -- -D warnings
+
 step "tests (all features)"
 cargo test --workspace --all-features --locked
 

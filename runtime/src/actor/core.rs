@@ -183,6 +183,7 @@ impl<S: Send + 'static> ActorCore<S> {
                 let _ = replies.try_send(notice());
             }
             // A shared one may be full: then the requester sees only the end.
+            #[cfg(feature = "ipc")]
             ReplyTarget::Sink(ticket) => {
                 let _ = ticket.replies.try_send((ticket.key, notice()));
             }

@@ -13,7 +13,9 @@ use std::fmt;
 
 pub use context::MessageContext;
 pub use reply::{FutureBox, OutboundEnvelope, Reply};
-pub(crate) use reply::{NoHandler, ReplyTarget, SinkReply, SinkTicket};
+pub(crate) use reply::{NoHandler, ReplyTarget};
+#[cfg(feature = "ipc")]
+pub(crate) use reply::{SinkReply, SinkTicket};
 
 /// A value that can be sent to an actor.
 ///

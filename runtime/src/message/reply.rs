@@ -4,7 +4,9 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+#[cfg(feature = "ipc")]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "ipc")]
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -83,10 +85,12 @@ pub(crate) enum ReplyTarget {
     /// Replies go, tagged with a key, into a channel that one receiver shares among
     /// many requests (an IPC connection); the end is announced when the last
     /// clone of the ticket goes.
+    #[cfg(feature = "ipc")]
     Sink(Arc<SinkTicket>),
 }
 
 /// What a [`SinkTicket`]'s receiver gets.
+#[cfg(feature = "ipc")]
 pub(crate) type SinkReply = (u64, Box<dyn ActonMessage>);
 
 /// The reply path of one request into a shared, keyed reply channel.
@@ -95,6 +99,7 @@ pub(crate) type SinkReply = (u64, Box<dyn ActonMessage>);
 /// handler); the end of the replies travels on the unbounded `ends` channel when
 /// the ticket is dropped, which cannot wait. A receiver that sees an end first
 /// takes every reply already queued, so no reply is ever overtaken by its end.
+#[cfg(feature = "ipc")]
 pub(crate) struct SinkTicket {
     pub(crate) key: u64,
     pub(crate) replies: mpsc::Sender<SinkReply>,
@@ -103,6 +108,7 @@ pub(crate) struct SinkTicket {
     pub(crate) closed: Arc<AtomicBool>,
 }
 
+#[cfg(feature = "ipc")]
 impl Drop for SinkTicket {
     fn drop(&mut self) {
         let _ = self.ends.send(self.key);
@@ -115,6 +121,7 @@ impl fmt::Debug for ReplyTarget {
             Self::Discard => f.write_str("Discard"),
             Self::Actor(handle) => f.debug_tuple("Actor").field(&handle.name()).finish(),
             Self::Channel(_) => f.write_str("Channel"),
+            #[cfg(feature = "ipc")]
             Self::Sink(ticket) => f.debug_tuple("Sink").field(&ticket.key).finish(),
         }
     }
@@ -166,6 +173,7 @@ impl OutboundEnvelope {
                 .send(Box::new(message))
                 .await
                 .map_err(|_| SendError::ReplyClosed),
+            #[cfg(feature = "ipc")]
             ReplyTarget::Sink(ticket) => {
                 if ticket.closed.load(Ordering::Relaxed) {
                     return Err(SendError::ReplyClosed);
@@ -185,6 +193,7 @@ impl OutboundEnvelope {
             ReplyTarget::Discard => true,
             ReplyTarget::Actor(handle) => !handle.is_running(),
             ReplyTarget::Channel(sender) => sender.is_closed(),
+            #[cfg(feature = "ipc")]
             ReplyTarget::Sink(ticket) => {
                 ticket.closed.load(Ordering::Relaxed) || ticket.replies.is_closed()
             }
