@@ -1,4 +1,69 @@
-//! The schema compiler of acton: parses `schema/messages.yaml` and emits typed code.
+//! The schema compiler of acton: reads a schema (`schema/messages.yaml`) and emits
+//! typed code for every side of the wire.
 //!
-//! The schema front end and the emitters arrive with the code-generation issue; this
-//! crate holds their place in the workspace.
+//! The pipeline has one job per stage:
+//! 1. [`syntax`]: text → located syntax tree (shape of the YAML, positions kept);
+//! 2. [`check`]: syntax tree → validated, resolved [`model::Schema`] (every rule,
+//!    every error reported at once with `file:line:column`, the line, a caret and
+//!    a hint);
+//! 3. emitters, which see only the model.
+//!
+//! ```
+//! let schema = acton_codegen::parse_schema(
+//!     "messages.yaml",
+//!     "acton: 1\ntypes:\n  Ping: {}\n  Pong:\n    fields: { at: u64 }\n",
+//! )
+//! .expect("a valid schema");
+//! assert_eq!(schema.types.len(), 2);
+//! ```
+
+pub mod check;
+pub mod diagnostic;
+pub mod ident;
+pub mod model;
+pub mod source;
+pub mod syntax;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use model::Schema;
+
+use diagnostic::Reporter;
+use source::{SourceFile, Span};
+
+/// Parses and checks schema text; `name` is how diagnostics refer to the file.
+///
+/// # Errors
+/// Every problem found, as [`Diagnostics`].
+pub fn parse_schema(name: &str, text: &str) -> Result<Schema, Diagnostics> {
+    let file = SourceFile::new(name, text);
+    let mut report = Reporter::new(&file);
+    let document = syntax::parse(&file, &mut report);
+    let schema = document.and_then(|document| check::check(&document, name, &mut report));
+    match schema {
+        Some(schema) if !report.has_errors() => Ok(schema),
+        _ => Err(report.finish()),
+    }
+}
+
+/// Reads and checks a schema file.
+///
+/// # Errors
+/// The file cannot be read, or the schema has problems.
+pub fn load_schema(path: &Path) -> Result<Schema, Diagnostics> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_schema(&name, &text),
+        Err(error) => {
+            let file = SourceFile::new(name, "");
+            let mut report = Reporter::new(&file);
+            report.error(
+                Span::new(1, 1, 1),
+                format!("cannot read the schema: {error}"),
+                Some("check the path".to_owned()),
+            );
+            Err(report.finish())
+        }
+    }
+}

@@ -15,9 +15,19 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    eprintln!(
-        "acton-gen: code generation is not implemented yet (schema: {})",
-        cli.schema.display()
-    );
-    ExitCode::FAILURE
+    match acton_codegen::load_schema(&cli.schema) {
+        Ok(schema) => {
+            println!(
+                "{}: {} types, {} services",
+                cli.schema.display(),
+                schema.types.len(),
+                schema.services.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,245 @@
+//! Stage 2's output: the validated, resolved schema. Emitters see only this.
+//!
+//! Every reference is resolved to an index into [`Schema::types`]; every name is
+//! known to be legal; every rule of the schema language holds.
+
+/// A validated schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    /// The schema file's name, as given.
+    pub source: String,
+    /// `package:`: prefixes every wire type name (`shop.AddRequest`).
+    pub package: Option<String>,
+    /// `doc:`.
+    pub doc: Option<String>,
+    /// Every named type, in file order.
+    pub types: Vec<TypeDef>,
+    /// Every service, in file order.
+    pub services: Vec<Service>,
+}
+
+impl Schema {
+    /// The type at `index`.
+    pub fn ty(&self, index: TypeIndex) -> &TypeDef {
+        &self.types[index.0]
+    }
+}
+
+/// Refers to an entry of [`Schema::types`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeIndex(pub usize);
+
+/// A named type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeDef {
+    /// Its name in the schema (an identifier).
+    pub name: String,
+    /// The name it is registered under on the wire (with the package prefix).
+    pub wire_name: String,
+    /// `doc:`.
+    pub doc: Option<String>,
+    /// `deprecated:`: `Some("")` without a reason.
+    pub deprecated: Option<String>,
+    /// What it is.
+    pub kind: TypeKind,
+}
+
+/// The three kinds of named types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeKind {
+    /// A struct; no fields is a unit message (`null` or `{}` on the wire).
+    Struct {
+        /// Its fields, in file order.
+        fields: Vec<Field>,
+    },
+    /// A unit enum, on the wire as the variant's name.
+    Enum {
+        /// Its variants, in file order.
+        variants: Vec<EnumVariant>,
+    },
+    /// A tagged union, internally tagged: `{"<tag>": "<variant>", ...fields}`.
+    Union {
+        /// The tag field's name.
+        tag: String,
+        /// Its variants, in file order.
+        variants: Vec<UnionVariant>,
+    },
+}
+
+/// A field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// Its name on the wire (as written in the schema).
+    pub name: String,
+    /// Its type.
+    pub ty: TypeRef,
+    /// `doc:`.
+    pub doc: Option<String>,
+    /// `default:`, checked against the type.
+    pub default: Option<serde_json::Value>,
+    /// `deprecated:`: `Some("")` without a reason.
+    pub deprecated: Option<String>,
+    /// The field refers back to a type that contains it (through an optional):
+    /// languages with inline storage must box it.
+    pub recursive: bool,
+}
+
+impl Field {
+    /// Whether the field may be absent on the wire: optional, or with a default.
+    pub fn may_be_absent(&self) -> bool {
+        matches!(self.ty, TypeRef::Optional(_)) || self.default.is_some()
+    }
+}
+
+/// A variant of a unit enum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumVariant {
+    /// Its name on the wire.
+    pub name: String,
+    /// `doc:`.
+    pub doc: Option<String>,
+}
+
+/// A variant of a tagged union.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnionVariant {
+    /// Its tag value on the wire.
+    pub name: String,
+    /// `doc:`.
+    pub doc: Option<String>,
+    /// Its fields.
+    pub fields: Vec<Field>,
+}
+
+/// A type expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeRef {
+    /// A built-in scalar.
+    Scalar(Scalar),
+    /// `list<T>`.
+    List(Box<TypeRef>),
+    /// `map<string, T>`.
+    Map(Box<TypeRef>),
+    /// `T?`: may be absent or null.
+    Optional(Box<TypeRef>),
+    /// A named type.
+    Named(TypeIndex),
+}
+
+/// The built-in scalars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    /// `bool`
+    Bool,
+    /// `i8`
+    I8,
+    /// `i16`
+    I16,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `u8`
+    U8,
+    /// `u16`
+    U16,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+    /// `string`
+    String,
+    /// `bytes`: base64 in JSON, bin in MessagePack.
+    Bytes,
+    /// `json`: any value.
+    Json,
+}
+
+impl Scalar {
+    /// Every scalar with its schema name.
+    pub const ALL: [(&'static str, Scalar); 14] = [
+        ("bool", Scalar::Bool),
+        ("i8", Scalar::I8),
+        ("i16", Scalar::I16),
+        ("i32", Scalar::I32),
+        ("i64", Scalar::I64),
+        ("u8", Scalar::U8),
+        ("u16", Scalar::U16),
+        ("u32", Scalar::U32),
+        ("u64", Scalar::U64),
+        ("f32", Scalar::F32),
+        ("f64", Scalar::F64),
+        ("string", Scalar::String),
+        ("bytes", Scalar::Bytes),
+        ("json", Scalar::Json),
+    ];
+
+    /// The scalar a schema name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+
+    /// Its schema name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// The range of an integer scalar.
+    pub fn integer_range(self) -> Option<(i128, i128)> {
+        Some(match self {
+            Self::I8 => (i8::MIN.into(), i8::MAX.into()),
+            Self::I16 => (i16::MIN.into(), i16::MAX.into()),
+            Self::I32 => (i32::MIN.into(), i32::MAX.into()),
+            Self::I64 => (i64::MIN.into(), i64::MAX.into()),
+            Self::U8 => (0, u8::MAX.into()),
+            Self::U16 => (0, u16::MAX.into()),
+            Self::U32 => (0, u32::MAX.into()),
+            Self::U64 => (0, u64::MAX.into()),
+            _ => return None,
+        })
+    }
+}
+
+/// A service: the methods of one exposed actor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// The name the actor is exposed under.
+    pub name: String,
+    /// `doc:`.
+    pub doc: Option<String>,
+    /// Its methods, in file order.
+    pub methods: Vec<Method>,
+    /// Types it broadcasts, which clients may subscribe to.
+    pub pushes: Vec<TypeIndex>,
+}
+
+/// A method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Method {
+    /// Its name.
+    pub name: String,
+    /// `doc:`.
+    pub doc: Option<String>,
+    /// The request type (which also routes the request to this method).
+    pub request: TypeIndex,
+    /// How it answers.
+    pub kind: MethodKind,
+}
+
+/// How a method answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodKind {
+    /// One reply of this type.
+    Reply(TypeIndex),
+    /// A stream of items of this type.
+    Stream(TypeIndex),
+    /// Fire-and-forget: acknowledged once delivered.
+    FireAndForget,
+}

@@ -1,0 +1,285 @@
+//! The table of bad schemas: each must be rejected with the expected message, at
+//! the expected `line:column`, with a hint.
+
+use acton_codegen::parse_schema;
+
+struct Case {
+    name: &'static str,
+    schema: &'static str,
+    /// `line:column` of the (first) diagnostic.
+    at: &'static str,
+    /// A fragment of its message.
+    message: &'static str,
+    /// A fragment of its hint.
+    hint: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "YAML syntax error",
+        schema: "acton: 1\ntypes:\n  A: { fields: { a: i64 }\n",
+        at: "4:1",
+        message: "not valid YAML",
+        hint: "indentation",
+    },
+    Case {
+        name: "missing format version",
+        schema: "types:\n  A: {}\n",
+        at: "1:1",
+        message: "does not say its format version",
+        hint: "acton: 1",
+    },
+    Case {
+        name: "unsupported format version",
+        schema: "acton: 2\n",
+        at: "1:8",
+        message: "unsupported schema format version `2`",
+        hint: "acton: 1",
+    },
+    Case {
+        name: "unknown top-level key",
+        schema: "acton: 1\ntypez: {}\n",
+        at: "2:1",
+        message: "unknown key `typez`",
+        hint: "did you mean `types`?",
+    },
+    Case {
+        name: "unknown type reference",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: list<Strng>\n",
+        at: "5:15",
+        message: "unknown type `Strng`",
+        hint: "did you mean `string`?",
+    },
+    Case {
+        name: "a type name from another language",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: int\n",
+        at: "5:10",
+        message: "unknown type `int`",
+        hint: "did you mean `i64`?",
+    },
+    Case {
+        name: "duplicate type",
+        schema: "acton: 1\ntypes:\n  A: {}\n  A: {}\n",
+        at: "4:3",
+        message: "`A` is defined twice (first at line 3)",
+        hint: "unique",
+    },
+    Case {
+        name: "duplicate field",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: i64\n      a: string\n",
+        at: "6:7",
+        message: "`a` is defined twice",
+        hint: "unique",
+    },
+    Case {
+        name: "type name is not an identifier",
+        schema: "acton: 1\ntypes:\n  2Fast: {}\n",
+        at: "3:3",
+        message: "`2Fast` is not a valid type name",
+        hint: "start with a letter",
+    },
+    Case {
+        name: "field name is not an identifier",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      my-field: i64\n",
+        at: "5:7",
+        message: "`my-field` is not a valid field name",
+        hint: "letters, digits",
+    },
+    Case {
+        name: "type name is a Rust keyword",
+        schema: "acton: 1\ntypes:\n  Self: {}\n",
+        at: "3:3",
+        message: "reserved word in Rust",
+        hint: "rename it",
+    },
+    Case {
+        name: "type name is a Python keyword",
+        schema: "acton: 1\ntypes:\n  None: {}\n",
+        at: "3:3",
+        message: "reserved word in Python",
+        hint: "NoneMessage",
+    },
+    Case {
+        name: "type name is a TypeScript keyword",
+        schema: "acton: 1\ntypes:\n  interface: {}\n",
+        at: "3:3",
+        message: "reserved word in TypeScript",
+        hint: "InterfaceMessage",
+    },
+    Case {
+        name: "type name shadows a type generated code uses",
+        schema: "acton: 1\ntypes:\n  Promise: {}\n",
+        at: "3:3",
+        message: "would shadow a type the generated code uses",
+        hint: "PromiseMessage",
+    },
+    Case {
+        name: "method name is a keyword in Python and TypeScript",
+        schema: "acton: 1\ntypes:\n  A: {}\nservices:\n  s:\n    methods:\n      class: { request: A }\n",
+        at: "7:7",
+        message: "reserved word in Python, TypeScript",
+        hint: "class_item",
+    },
+    Case {
+        name: "recursion without indirection",
+        schema: "acton: 1\ntypes:\n  A:\n    fields: { b: B }\n  B:\n    fields: { a: A }\n",
+        at: "4:15",
+        message: "type `A` contains itself",
+        hint: "optional (`T?`) or a list",
+    },
+    Case {
+        name: "one request type for two methods",
+        schema: "acton: 1\ntypes:\n  A: {}\n  B: {}\nservices:\n  s:\n    methods:\n      one: { request: A, reply: B }\n      two: { request: A }\n",
+        at: "9:23",
+        message: "`A` is already the request of another method of `s` (line 8)",
+        hint: "its own request type",
+    },
+    Case {
+        name: "push type never declared",
+        schema: "acton: 1\ntypes:\n  A: {}\nservices:\n  s:\n    pushes: [PriceUpdat]\n",
+        at: "6:14",
+        message: "unknown type `PriceUpdat`",
+        hint: "declare it",
+    },
+    Case {
+        name: "reply and stream together",
+        schema: "acton: 1\ntypes:\n  A: {}\n  B: {}\nservices:\n  s:\n    methods:\n      m: { request: A, reply: B, stream: B }\n",
+        at: "8:42",
+        message: "has both `reply` and `stream`",
+        hint: "not both",
+    },
+    Case {
+        name: "default out of range",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: { type: u8, default: 300 }\n",
+        at: "5:31",
+        message: "default `300` does not fit the field's type: out of the range of u8",
+        hint: "remove `default`",
+    },
+    Case {
+        name: "map with non-string keys",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: map<i64, string>\n",
+        at: "5:14",
+        message: "map keys must be `string`, not `i64`",
+        hint: "map<string, T>",
+    },
+    Case {
+        name: "malformed type expression",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: list<string\n",
+        at: "5:21",
+        message: "expected `>`, found the end",
+        hint: "list<T>",
+    },
+    Case {
+        name: "union tag collides with a field",
+        schema: "acton: 1\ntypes:\n  S:\n    union:\n      tag: kind\n      variants:\n        c: { fields: { kind: string } }\n",
+        at: "7:24",
+        message: "has the name of the union's tag",
+        hint: "rename the field",
+    },
+    Case {
+        name: "enum variant listed twice",
+        schema: "acton: 1\ntypes:\n  E:\n    enum: [buy, sell, buy]\n",
+        at: "4:23",
+        message: "variant `buy` is listed twice",
+        hint: "remove one",
+    },
+    Case {
+        name: "a comma inside a flow mapping",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: { type: string, doc: one, two }\n",
+        at: "5:36",
+        message: "a comma inside `{ ... }` ends the value",
+        hint: "quotes",
+    },
+    Case {
+        name: "a type with two kinds",
+        schema: "acton: 1\ntypes:\n  A:\n    fields: {}\n    enum: [x]\n",
+        at: "5:5",
+        message: "has both `fields` and `enum`",
+        hint: "pick one",
+    },
+    Case {
+        name: "a scalar used as a message",
+        schema: "acton: 1\ntypes:\n  A: {}\nservices:\n  s:\n    methods:\n      m: { request: A, reply: string }\n",
+        at: "7:31",
+        message: "unknown type `string`",
+        hint: "messages are named types",
+    },
+];
+
+#[test]
+fn every_bad_schema_gets_its_message_position_and_hint() {
+    assert!(CASES.len() >= 15);
+    let mut failures = Vec::new();
+    for case in CASES {
+        let diagnostics = match parse_schema("bad.yaml", case.schema) {
+            Ok(_) => {
+                failures.push(format!("{}: accepted", case.name));
+                continue;
+            }
+            Err(diagnostics) => diagnostics,
+        };
+        let first = &diagnostics.items[0];
+        let at = format!("{}:{}", first.span.line, first.span.column);
+        let hint = first.hint.clone().unwrap_or_default();
+        if at != case.at || !first.message.contains(case.message) || !hint.contains(case.hint) {
+            failures.push(format!(
+                "{}:\n  expected {} `{}` (hint `{}`)\n  got      {at} `{}` (hint `{hint}`)",
+                case.name, case.at, case.message, case.hint, first.message
+            ));
+        }
+        // The rendering names the file and position and points at the text.
+        let shown = diagnostics.to_string();
+        assert!(
+            shown.starts_with(&format!("bad.yaml:{at}: error: ")),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(" | ") && shown.contains('^') && shown.contains("= help: "),
+            "{shown}"
+        );
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let schema = "acton: 1\ntypes:\n  A:\n    fields:\n      a: Strng\n      b: map<i64, f64>\n  Self: {}\nservices:\n  s:\n    pushes: [Nope]\n";
+    let diagnostics = parse_schema("bad.yaml", schema).unwrap_err();
+    let lines: Vec<usize> = diagnostics.items.iter().map(|d| d.span.line).collect();
+    assert_eq!(lines, [5, 6, 7, 10], "{diagnostics}");
+    assert!(diagnostics.to_string().ends_with("4 errors in the schema"));
+}
+
+#[test]
+fn keywords_as_field_names_are_fine_and_keep_their_wire_names() {
+    let schema = "acton: 1\ntypes:\n  A:\n    fields:\n      type: string\n      class: i64\n      async: bool\n";
+    let schema = parse_schema("ok.yaml", schema).unwrap();
+    let acton_codegen::model::TypeKind::Struct { fields } = &schema.types[0].kind else {
+        panic!("a struct")
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["type", "class", "async"]);
+}
+
+#[test]
+fn recursion_through_an_optional_or_a_list_is_allowed() {
+    let schema =
+        "acton: 1\ntypes:\n  Node:\n    fields:\n      next: Node?\n      children: list<Node>\n";
+    let schema = parse_schema("ok.yaml", schema).unwrap();
+    let acton_codegen::model::TypeKind::Struct { fields } = &schema.types[0].kind else {
+        panic!("a struct")
+    };
+    assert!(
+        fields[0].recursive,
+        "the optional self-reference is marked for boxing"
+    );
+    assert!(!fields[1].recursive, "a list is indirection already");
+}
+
+#[test]
+fn the_example_schema_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/messages.yaml");
+    let schema = acton_codegen::load_schema(std::path::Path::new(path)).unwrap();
+    assert_eq!(schema.services.len(), 3);
+    assert!(schema.types.iter().any(|t| t.name == "PriceUpdate"));
+}
