@@ -9,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "formatting"
 cargo fmt --all -- --check
 
+step "generated code is in sync with schema/messages.yaml"
+cargo run --quiet --locked -p acton-codegen -- schema/messages.yaml --check
+
 step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 

@@ -19,6 +19,8 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod emit;
+pub mod generate;
 pub mod ident;
 pub mod model;
 pub mod source;

@@ -1,32 +1,132 @@
 //! `acton-gen`: generate typed code from an acton schema.
+//!
+//! ```text
+//! acton-gen schema/messages.yaml                  # every target into generated/
+//! acton-gen schema/messages.yaml --out gen --target rust
+//! acton-gen schema/messages.yaml --check          # CI: fail if generated/ is stale
+//! acton-gen validate schema/messages.yaml         # only check the schema
+//! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use acton_codegen::generate::{self, Target};
+use clap::{Parser, Subcommand};
 
 /// Generate Rust, Python, TypeScript and JSON Schema from an acton schema.
 #[derive(Debug, Parser)]
-#[command(name = "acton-gen", version)]
+#[command(name = "acton-gen", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    generate: GenerateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
     /// The schema file (by convention `schema/messages.yaml`).
-    schema: PathBuf,
+    schema: Option<PathBuf>,
+
+    /// Where to write: each target goes into a subdirectory (`rust/`, ...).
+    #[arg(long, default_value = "generated")]
+    out: PathBuf,
+
+    /// Comma-separated targets (default: every target this build supports).
+    #[arg(long, value_delimiter = ',')]
+    target: Vec<Target>,
+
+    /// Write nothing; exit with 1 and name every file that differs from what
+    /// would be generated.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a schema and report every problem, without generating anything.
+    Validate {
+        /// The schema file.
+        schema: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match acton_codegen::load_schema(&cli.schema) {
-        Ok(schema) => {
-            println!(
-                "{}: {} types, {} services",
-                cli.schema.display(),
-                schema.types.len(),
-                schema.services.len()
-            );
-            ExitCode::SUCCESS
-        }
+    match cli.command {
+        Some(Command::Validate { schema }) => match acton_codegen::load_schema(&schema) {
+            Ok(model) => {
+                println!(
+                    "{}: valid ({} types, {} services)",
+                    schema.display(),
+                    model.types.len(),
+                    model.services.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                ExitCode::FAILURE
+            }
+        },
+        None => run_generate(cli.generate),
+    }
+}
+
+fn run_generate(args: GenerateArgs) -> ExitCode {
+    let Some(schema_path) = args.schema else {
+        eprintln!("acton-gen: give the schema file, such as `acton-gen schema/messages.yaml` (see --help)");
+        return ExitCode::from(2);
+    };
+    let schema = match acton_codegen::load_schema(&schema_path) {
+        Ok(schema) => schema,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let targets = if args.target.is_empty() {
+        Target::ALL.to_vec()
+    } else {
+        args.target
+    };
+    let files = generate::files(&schema, &targets, &generate::stem_of(&schema_path));
+    if args.check {
+        let stale = generate::stale(&args.out, &files);
+        if stale.is_empty() {
+            println!("{} generated files are up to date", files.len());
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "these generated files differ from what {} generates:",
+            schema_path.display()
+        );
+        for path in &stale {
+            eprintln!("  {}", path.display());
+        }
+        eprintln!(
+            "run `acton-gen {} --out {}` and commit the result",
+            schema_path.display(),
+            args.out.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match generate::write(&args.out, &files) {
+        Ok(written) => {
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            if written.is_empty() {
+                println!("{} generated files were already up to date", files.len());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!(
+                "acton-gen: cannot write into {}: {error}",
+                args.out.display()
+            );
             ExitCode::FAILURE
         }
     }

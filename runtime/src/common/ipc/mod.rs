@@ -17,7 +17,9 @@ pub mod protocol;
 mod rate_limit;
 pub mod registry;
 mod request;
+pub mod service;
 mod stats;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};

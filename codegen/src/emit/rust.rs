@@ -1,0 +1,567 @@
+//! The Rust target: one struct or enum per type (serde, the schema's docs and wire
+//! names), `register_all`, and per service a handler trait, a `serve_*` function and
+//! a typed client. Built with `quote` and formatted with `prettyplease`.
+//!
+//! The output has no inner attributes, so it can be pulled into any module with
+//! `include!` (the `build.rs` way) as well as stand as a module of its own.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use super::GeneratedFile;
+use crate::ident::{snake_case, upper_camel_case, RUST_KEYWORDS};
+use crate::model::{
+    Field, MethodKind, Scalar, Schema, Service, TypeDef, TypeIndex, TypeKind, TypeRef,
+};
+
+/// Generates the Rust module for `schema`, as `<file_stem>.rs`.
+pub fn generate(schema: &Schema, file_stem: &str) -> GeneratedFile {
+    GeneratedFile {
+        path: format!("{file_stem}.rs").into(),
+        contents: render(schema),
+    }
+}
+
+/// The formatted Rust source for `schema`.
+pub fn render(schema: &Schema) -> String {
+    let emitter = Emitter { schema };
+    let tokens = emitter.file();
+    let body = match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => space_items(&prettyplease::unparse(&file)),
+        // Generated tokens always parse; should they not, the raw text still
+        // shows what went wrong when compiled.
+        Err(_) => tokens.to_string(),
+    };
+    format!("// {}\n\n{body}", super::banner(schema))
+}
+
+/// Puts a blank line between top-level items (and after the imports), as rustfmt
+/// would leave them in hand-written code; prettyplease does not.
+fn space_items(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 20);
+    let mut previous = "";
+    for line in code.lines() {
+        let item_ended = previous == "}"
+            || previous.ends_with(';')
+                && !previous.starts_with(' ')
+                && !previous.starts_with("use ");
+        let imports_ended = previous.starts_with("use ") && !line.starts_with("use ");
+        if (item_ended || imports_ended) && !line.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        previous = line;
+    }
+    out
+}
+
+struct Emitter<'a> {
+    schema: &'a Schema,
+}
+
+/// A Rust identifier for a schema name, escaped where it is a keyword.
+fn rust_ident(name: &str) -> Ident {
+    if matches!(name, "self" | "Self" | "crate" | "super") {
+        format_ident!("{}_", name)
+    } else if RUST_KEYWORDS.contains(&name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
+}
+
+fn type_ident(name: &str) -> Ident {
+    rust_ident(&upper_camel_case(name))
+}
+
+fn field_ident(name: &str) -> Ident {
+    rust_ident(&snake_case(name))
+}
+
+fn docs(doc: Option<&str>, deprecated: Option<&str>) -> TokenStream {
+    let mut lines: Vec<String> = doc
+        .map(|d| d.lines().map(|l| format!(" {}", l.trim_end())).collect())
+        .unwrap_or_default();
+    if let Some(reason) = deprecated {
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.push(if reason.is_empty() {
+            " **Deprecated.**".to_owned()
+        } else {
+            format!(" **Deprecated:** {reason}")
+        });
+    }
+    quote! { #( #[doc = #lines] )* }
+}
+
+impl Emitter<'_> {
+    fn file(&self) -> TokenStream {
+        let uses = self.uses();
+        let types = self.schema.types.iter().map(|def| self.type_def(def));
+        let defaults = self.default_functions();
+        let register = self.register_all();
+        let services = self
+            .schema
+            .services
+            .iter()
+            .map(|service| self.service(service));
+        quote! {
+            #uses
+            #(#types)*
+            #register
+            #defaults
+            #(#services)*
+        }
+    }
+
+    fn uses(&self) -> TokenStream {
+        let needs_map = self.any_type(&|ty| matches!(ty, TypeRef::Map(_)));
+        let map = needs_map.then(|| quote! { use std::collections::BTreeMap; });
+        let needs_bytes = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Bytes)));
+        let needs_json = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Json)));
+        let wire: Vec<Ident> = [(needs_bytes, "Bytes"), (needs_json, "Json")]
+            .into_iter()
+            .filter(|(needed, _)| *needed)
+            .map(|(_, name)| format_ident!("{}", name))
+            .collect();
+        let wire =
+            (!wire.is_empty()).then(|| quote! { use acton_reactive::ipc::wire::{#(#wire),*}; });
+        let services = (!self.schema.services.is_empty()).then(|| {
+            quote! {
+                use std::future::Future;
+                use std::path::Path;
+                use std::sync::Arc;
+
+                use acton_reactive::ipc::client::{ClientError, IpcClient};
+                use acton_reactive::ipc::service;
+                use acton_reactive::prelude::{ActorHandle, ActorRuntime};
+            }
+        });
+        let streams = self
+            .schema
+            .services
+            .iter()
+            .flat_map(|s| &s.methods)
+            .any(|m| matches!(m.kind, MethodKind::Stream(_)));
+        let stream_uses = streams.then(|| quote! { use acton_reactive::ipc::client::ReplyStream; use acton_reactive::ipc::service::StreamSink; });
+        let pushes = self.schema.services.iter().any(|s| !s.pushes.is_empty());
+        let push_uses = pushes.then(|| quote! { use acton_reactive::ipc::client::Subscription; });
+        quote! {
+            #map
+            #services
+            #stream_uses
+            #push_uses
+            use acton_reactive::ipc::IpcTypeRegistry;
+            use acton_reactive::serde::{Deserialize, Serialize};
+            #wire
+        }
+    }
+
+    fn any_type(&self, test: &dyn Fn(&TypeRef) -> bool) -> bool {
+        fn walk(ty: &TypeRef, test: &dyn Fn(&TypeRef) -> bool) -> bool {
+            test(ty)
+                || match ty {
+                    TypeRef::List(inner) | TypeRef::Map(inner) | TypeRef::Optional(inner) => {
+                        walk(inner, test)
+                    }
+                    _ => false,
+                }
+        }
+        self.schema
+            .types
+            .iter()
+            .any(|def| fields_of(def).any(|field| walk(&field.ty, test)))
+    }
+
+    fn rust_type(&self, ty: &TypeRef, boxed: bool) -> TokenStream {
+        match ty {
+            TypeRef::Scalar(scalar) => match scalar {
+                Scalar::Bool => quote!(bool),
+                Scalar::I8 => quote!(i8),
+                Scalar::I16 => quote!(i16),
+                Scalar::I32 => quote!(i32),
+                Scalar::I64 => quote!(i64),
+                Scalar::U8 => quote!(u8),
+                Scalar::U16 => quote!(u16),
+                Scalar::U32 => quote!(u32),
+                Scalar::U64 => quote!(u64),
+                Scalar::F32 => quote!(f32),
+                Scalar::F64 => quote!(f64),
+                Scalar::String => quote!(String),
+                Scalar::Bytes => quote!(Bytes),
+                Scalar::Json => quote!(Json),
+            },
+            TypeRef::List(inner) => {
+                let inner = self.rust_type(inner, false);
+                quote!(Vec<#inner>)
+            }
+            TypeRef::Map(inner) => {
+                let inner = self.rust_type(inner, false);
+                quote!(BTreeMap<String, #inner>)
+            }
+            TypeRef::Optional(inner) => {
+                let inner = self.rust_type(inner, false);
+                if boxed {
+                    quote!(Option<Box<#inner>>)
+                } else {
+                    quote!(Option<#inner>)
+                }
+            }
+            TypeRef::Named(index) => {
+                let ident = type_ident(&self.schema.ty(*index).name);
+                quote!(#ident)
+            }
+        }
+    }
+
+    fn type_def(&self, def: &TypeDef) -> TokenStream {
+        let ident = type_ident(&def.name);
+        let doc = docs(def.doc.as_deref(), def.deprecated.as_deref());
+        let wire_note = format!(" Registered as `{}`.", def.wire_name);
+        let derive = match def.kind {
+            TypeKind::Enum { .. } => quote! {
+                #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+                #[serde(crate = "acton_reactive::serde")]
+            },
+            _ => quote! {
+                #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+                #[serde(crate = "acton_reactive::serde")]
+            },
+        };
+        match &def.kind {
+            TypeKind::Struct { fields } => {
+                let fields = fields.iter().map(|field| self.field(def, field, true));
+                let doc_sep = def.doc.is_some().then(|| quote!(#[doc = ""]));
+                quote! {
+                    #doc
+                    #doc_sep
+                    #[doc = #wire_note]
+                    #derive
+                    pub struct #ident { #(#fields,)* }
+                }
+            }
+            TypeKind::Enum { variants } => {
+                let variants = variants.iter().map(|variant| {
+                    let name = type_ident(&variant.name);
+                    let wire = &variant.name;
+                    let doc = docs(variant.doc.as_deref(), None);
+                    quote! { #doc #[serde(rename = #wire)] #name }
+                });
+                quote! {
+                    #doc
+                    #derive
+                    pub enum #ident { #(#variants,)* }
+                }
+            }
+            TypeKind::Union { tag, variants } => {
+                let variants = variants.iter().map(|variant| {
+                    let name = type_ident(&variant.name);
+                    let wire = &variant.name;
+                    let doc = docs(variant.doc.as_deref(), None);
+                    let fields = variant
+                        .fields
+                        .iter()
+                        .map(|field| self.field(def, field, false));
+                    if variant.fields.is_empty() {
+                        quote! { #doc #[serde(rename = #wire)] #name {} }
+                    } else {
+                        quote! { #doc #[serde(rename = #wire)] #name { #(#fields,)* } }
+                    }
+                });
+                quote! {
+                    #doc
+                    #derive
+                    #[serde(tag = #tag)]
+                    pub enum #ident { #(#variants,)* }
+                }
+            }
+        }
+    }
+
+    fn field(&self, owner: &TypeDef, field: &Field, public: bool) -> TokenStream {
+        let ident = field_ident(&field.name);
+        let ty = self.rust_type(&field.ty, field.recursive);
+        let doc = docs(field.doc.as_deref(), field.deprecated.as_deref());
+        let mut serde = Vec::new();
+        if ident.to_string().trim_start_matches("r#") != field.name {
+            let wire = &field.name;
+            serde.push(quote!(rename = #wire));
+        }
+        if let Some(_default) = &field.default {
+            let function = default_function_name(owner, field).to_string();
+            serde.push(quote!(default = #function));
+        } else if matches!(field.ty, TypeRef::Optional(_)) {
+            serde.push(quote!(default, skip_serializing_if = "Option::is_none"));
+        }
+        let serde = (!serde.is_empty()).then(|| quote!(#[serde(#(#serde),*)]));
+        let visibility = public.then(|| quote!(pub));
+        quote! { #doc #serde #visibility #ident: #ty }
+    }
+
+    fn default_functions(&self) -> TokenStream {
+        let functions = self.schema.types.iter().flat_map(|def| {
+            fields_of(def).filter_map(move |field| {
+                let value = field.default.as_ref()?;
+                let name = default_function_name(def, field);
+                let ty = self.rust_type(&field.ty, field.recursive);
+                let value = self.default_value(value, &field.ty);
+                Some(quote! {
+                    fn #name() -> #ty { #value }
+                })
+            })
+        });
+        quote! { #(#functions)* }
+    }
+
+    /// A Rust expression for a default value (already checked against its type).
+    fn default_value(&self, value: &serde_json::Value, ty: &TypeRef) -> TokenStream {
+        use serde_json::Value;
+        match (ty, value) {
+            (TypeRef::Optional(_), Value::Null) => quote!(None),
+            (TypeRef::Optional(inner), value) => {
+                let inner = self.default_value(value, inner);
+                quote!(Some(#inner))
+            }
+            (TypeRef::Scalar(Scalar::Json), value) => {
+                let text = value.to_string();
+                quote!(acton_reactive::ipc::wire::json_literal(#text))
+            }
+            (TypeRef::Scalar(Scalar::Bool), Value::Bool(b)) => quote!(#b),
+            (TypeRef::Scalar(Scalar::String), Value::String(s)) => quote!(String::from(#s)),
+            (TypeRef::Scalar(Scalar::F32 | Scalar::F64), Value::Number(n)) => {
+                let literal = Literal::f64_unsuffixed(n.as_f64().unwrap_or_default());
+                quote!(#literal)
+            }
+            (TypeRef::Scalar(_), Value::Number(n)) => {
+                let literal = match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => Literal::i64_unsuffixed(i),
+                    (None, Some(u)) => Literal::u64_unsuffixed(u),
+                    _ => Literal::i64_unsuffixed(0),
+                };
+                quote!(#literal)
+            }
+            (TypeRef::List(inner), Value::Array(items)) if !items.is_empty() => {
+                let items = items.iter().map(|item| self.default_value(item, inner));
+                quote!(vec![#(#items),*])
+            }
+            (TypeRef::List(_), _) => quote!(Vec::new()),
+            (TypeRef::Map(inner), Value::Object(entries)) if !entries.is_empty() => {
+                let entries = entries.iter().map(|(key, item)| {
+                    let item = self.default_value(item, inner);
+                    quote!((String::from(#key), #item))
+                });
+                quote!(BTreeMap::from([#(#entries),*]))
+            }
+            (TypeRef::Map(_), _) => quote!(BTreeMap::new()),
+            (TypeRef::Named(index), Value::String(variant)) => {
+                let ty = type_ident(&self.schema.ty(*index).name);
+                let variant = type_ident(variant);
+                quote!(#ty::#variant)
+            }
+            _ => quote!(Default::default()),
+        }
+    }
+
+    fn register_all(&self) -> TokenStream {
+        let registrations = self.schema.types.iter().map(|def| {
+            let ident = type_ident(&def.name);
+            let wire = &def.wire_name;
+            quote! { registry.register::<#ident>(#wire); }
+        });
+        quote! {
+            /// Registers every type of the schema with `registry`, under its wire name.
+            pub fn register_all(registry: &IpcTypeRegistry) {
+                #(#registrations)*
+            }
+        }
+    }
+
+    fn wire_name(&self, index: TypeIndex) -> &str {
+        &self.schema.ty(index).wire_name
+    }
+
+    fn service(&self, service: &Service) -> TokenStream {
+        let camel = upper_camel_case(&service.name);
+        let trait_ident = format_ident!("{}Handler", camel);
+        let client_ident = format_ident!("{}Client", camel);
+        let serve_ident = format_ident!("serve_{}", snake_case(&service.name));
+        let name = &service.name;
+        let service_doc = docs(service.doc.as_deref(), None);
+
+        let trait_methods = service.methods.iter().map(|method| {
+            let ident = field_ident(&method.name);
+            let doc = docs(method.doc.as_deref(), None);
+            let request = type_ident(&self.schema.ty(method.request).name);
+            match method.kind {
+                MethodKind::Reply(reply) => {
+                    let reply = type_ident(&self.schema.ty(reply).name);
+                    quote! { #doc fn #ident(&self, request: #request) -> impl Future<Output = #reply> + Send; }
+                }
+                MethodKind::Stream(item) => {
+                    let item = type_ident(&self.schema.ty(item).name);
+                    let note = " Send the items into `items`; the stream ends when this returns.";
+                    quote! {
+                        #doc
+                        #[doc = ""]
+                        #[doc = #note]
+                        fn #ident(&self, request: #request, items: StreamSink<#item>) -> impl Future<Output = ()> + Send;
+                    }
+                }
+                MethodKind::FireAndForget => {
+                    quote! { #doc fn #ident(&self, request: #request) -> impl Future<Output = ()> + Send; }
+                }
+            }
+        });
+
+        let wiring = service.methods.iter().map(|method| {
+            let ident = field_ident(&method.name);
+            let request = type_ident(&self.schema.ty(method.request).name);
+            match method.kind {
+                MethodKind::Reply(_) => quote! {
+                    service::on_reply(&mut actor, &handler, |handler, request: #request| async move { handler.#ident(request).await });
+                },
+                MethodKind::Stream(_) => quote! {
+                    service::on_stream(&mut actor, &handler, |handler, request: #request, items| async move { handler.#ident(request, items).await });
+                },
+                MethodKind::FireAndForget => quote! {
+                    service::on_message(&mut actor, &handler, |handler, request: #request| async move { handler.#ident(request).await });
+                },
+            }
+        });
+
+        let client_methods = service.methods.iter().map(|method| {
+            let ident = field_ident(&method.name);
+            let doc = docs(method.doc.as_deref(), None);
+            let request = type_ident(&self.schema.ty(method.request).name);
+            let wire = self.wire_name(method.request);
+            match method.kind {
+                MethodKind::Reply(reply) => {
+                    let reply = type_ident(&self.schema.ty(reply).name);
+                    quote! {
+                        #doc
+                        ///
+                        /// # Errors
+                        /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
+                        pub async fn #ident(&self, request: #request) -> Result<#reply, ClientError> {
+                            self.client.request(Self::SERVICE, #wire, &request).await
+                        }
+                    }
+                }
+                MethodKind::Stream(item) => {
+                    let item = type_ident(&self.schema.ty(item).name);
+                    quote! {
+                        #doc
+                        ///
+                        /// # Errors
+                        /// When the request cannot be sent; the stream's own errors arrive as its items.
+                        pub async fn #ident(&self, request: #request) -> Result<ReplyStream<#item>, ClientError> {
+                            self.client.stream(Self::SERVICE, #wire, &request).await
+                        }
+                    }
+                }
+                MethodKind::FireAndForget => quote! {
+                    #doc
+                    ///
+                    /// Returns once the service's mailbox accepted the message.
+                    ///
+                    /// # Errors
+                    /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
+                    pub async fn #ident(&self, request: #request) -> Result<(), ClientError> {
+                        self.client.send(Self::SERVICE, #wire, &request).await
+                    }
+                },
+            }
+        });
+        let push_methods = service.pushes.iter().map(|push| {
+            let def = self.schema.ty(*push);
+            let ty = type_ident(&def.name);
+            let ident = format_ident!("subscribe_{}", snake_case(&def.name));
+            let wire = &def.wire_name;
+            let doc = format!(" Receives every `{}` the service broadcasts.", def.name);
+            quote! {
+                #[doc = #doc]
+                ///
+                /// # Errors
+                /// The server's error, or a closed connection.
+                pub async fn #ident(&self) -> Result<Subscription<#ty>, ClientError> {
+                    self.client.subscribe(&[#wire]).await
+                }
+            }
+        });
+
+        let trait_doc = format!(
+            " What the `{name}` service does: implement it and pass it to [`{serve_ident}`]."
+        );
+        let serve_doc = format!(" Starts the `{name}` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `{name}`.");
+        let client_doc = format!(" A typed client of the `{name}` service.");
+        quote! {
+            #service_doc
+            #[doc = ""]
+            #[doc = #trait_doc]
+            pub trait #trait_ident: Send + Sync + 'static {
+                #(#trait_methods)*
+            }
+
+            #[doc = #serve_doc]
+            pub async fn #serve_ident<H: #trait_ident>(runtime: &ActorRuntime, handler: H) -> ActorHandle {
+                register_all(&runtime.ipc_registry());
+                let handler = Arc::new(handler);
+                let mut actor = runtime.new_actor_with_name::<()>(#name);
+                #(#wiring)*
+                let handle = actor.start().await;
+                runtime.ipc_expose(#name, handle.clone());
+                handle
+            }
+
+            #[doc = #client_doc]
+            #[derive(Clone, Debug)]
+            pub struct #client_ident {
+                client: IpcClient,
+            }
+
+            impl #client_ident {
+                /// The name the service is exposed under.
+                pub const SERVICE: &'static str = #name;
+
+                /// Connects to the server listening on `path`.
+                ///
+                /// # Errors
+                /// When the socket cannot be reached.
+                pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
+                    Ok(Self::new(IpcClient::connect(path).await?))
+                }
+
+                /// A client on an existing connection (which other clients may share).
+                pub fn new(client: IpcClient) -> Self {
+                    Self { client }
+                }
+
+                /// The underlying connection.
+                pub fn client(&self) -> &IpcClient {
+                    &self.client
+                }
+
+                #(#client_methods)*
+                #(#push_methods)*
+            }
+        }
+    }
+}
+
+fn default_function_name(owner: &TypeDef, field: &Field) -> Ident {
+    format_ident!(
+        "default_{}_{}",
+        snake_case(&owner.name),
+        snake_case(&field.name)
+    )
+}
+
+fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
+    match &def.kind {
+        TypeKind::Struct { fields } => Box::new(fields.iter()),
+        TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
+        TypeKind::Enum { .. } => Box::new(std::iter::empty()),
+    }
+}

@@ -1,0 +1,108 @@
+//! Which targets to generate, and writing (or checking) the files.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::emit::{self, GeneratedFile};
+use crate::model::Schema;
+
+/// A target language or format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// Rust types, registry wiring, handler traits and clients: `rust/<stem>.rs`.
+    Rust,
+}
+
+impl Target {
+    /// Every target this build can generate.
+    pub const ALL: [Target; 1] = [Target::Rust];
+
+    /// The target's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rust => "rust",
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == text)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
+                format!(
+                    "unknown target `{text}` (this acton-gen generates: {})",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+/// Every file `targets` produce for `schema`, paths relative to the output
+/// directory (each target in its own subdirectory).
+pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFile> {
+    let mut files = Vec::new();
+    for target in targets {
+        match target {
+            Target::Rust => {
+                let mut file = emit::rust::generate(schema, stem);
+                file.path = Path::new("rust").join(&file.path);
+                files.push(file);
+            }
+        }
+    }
+    files
+}
+
+/// The stem generated files are named after: the schema file's stem.
+pub fn stem_of(schema_path: &Path) -> String {
+    schema_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map_or_else(|| "messages".to_owned(), |s| s.replace(['.', '-'], "_"))
+}
+
+/// Writes `files` under `out`, creating directories; returns the paths written
+/// (unchanged files are not rewritten).
+///
+/// # Errors
+/// The first file-system error.
+pub fn write(out: &Path, files: &[GeneratedFile]) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for file in files {
+        let path = out.join(&file.path);
+        if std::fs::read_to_string(&path).is_ok_and(|current| current == file.contents) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &file.contents)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The files under `out` that differ from (or lack) what would be generated.
+pub fn stale(out: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(|file| out.join(&file.path))
+        .zip(files)
+        .filter(|(path, file)| {
+            std::fs::read_to_string(path).map_or(true, |current| current != file.contents)
+        })
+        .map(|(path, _)| path)
+        .collect()
+}

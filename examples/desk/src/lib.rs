@@ -1,0 +1,175 @@
+//! The example trading desk: the services of `schema/messages.yaml`, implemented
+//! on the handler traits `acton-gen` generated, and started on one socket.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use acton_reactive::ipc::service::StreamSink;
+use acton_reactive::ipc::{IpcConfig, IpcListenerHandle};
+use acton_reactive::prelude::*;
+use example_messages::*;
+
+/// The calculator: arithmetic, a counting stream, a log.
+#[derive(Debug)]
+pub struct Calculator {
+    started: Instant,
+    log: Mutex<Vec<(Level, String)>>,
+}
+
+impl Default for Calculator {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl CalculatorHandler for Calculator {
+    async fn add(&self, request: AddRequest) -> AddResponse {
+        AddResponse {
+            sum: request.a.wrapping_add(request.b),
+        }
+    }
+
+    async fn count(&self, request: CountRequest, items: StreamSink<Counted>) {
+        for value in 0..request.up_to {
+            if request.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(request.delay_ms)).await;
+            }
+            if items.send(Counted { value }).await.is_err() {
+                return; // nobody listens any more
+            }
+        }
+    }
+
+    async fn log(&self, request: LogEvent) {
+        if let Ok(mut log) = self.log.lock() {
+            log.push((request.level, request.line));
+        }
+    }
+
+    async fn health(&self, _request: HealthCheck) -> HealthStatus {
+        HealthStatus {
+            status: "ok".to_owned(),
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// A stored value and when it expires.
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Vec<u8>,
+    expires: Option<Instant>,
+}
+
+/// The key-value store.
+#[derive(Debug, Default)]
+pub struct KvStore {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl KvStore {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl KvStoreHandler for KvStore {
+    async fn put(&self, request: Put) -> Stored {
+        let expires = request
+            .ttl_ms
+            .map(|ttl| Instant::now() + Duration::from_millis(ttl));
+        let entry = Entry {
+            value: request.value.into_vec(),
+            expires,
+        };
+        let previous = self.entries().insert(request.key.clone(), entry);
+        Stored {
+            key: request.key,
+            replaced: previous.is_some(),
+        }
+    }
+
+    async fn get(&self, request: Get) -> GetResult {
+        let mut entries = self.entries();
+        let live = entries
+            .get(&request.key)
+            .filter(|entry| entry.expires.is_none_or(|at| at > Instant::now()))
+            .map(|entry| entry.value.clone());
+        if live.is_none() {
+            entries.remove(&request.key);
+        }
+        GetResult {
+            key: request.key,
+            value: live.map(Into::into),
+        }
+    }
+
+    async fn list_keys(&self, request: ListKeys, items: StreamSink<KeyName>) {
+        let mut keys: Vec<String> = self
+            .entries()
+            .keys()
+            .filter(|key| key.starts_with(&request.prefix))
+            .cloned()
+            .collect();
+        keys.sort();
+        for key in keys {
+            if items.send(KeyName { key }).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The price feed: accepts orders and subscriptions; quotes are broadcast with
+/// [`publish`].
+#[derive(Debug, Default)]
+pub struct Prices {
+    next_order: AtomicU64,
+}
+
+impl PricesHandler for Prices {
+    async fn subscribe(&self, request: Subscribe) -> Subscribed {
+        Subscribed {
+            symbols: request.symbols,
+        }
+    }
+
+    async fn place(&self, order: Order) -> OrderAccepted {
+        OrderAccepted {
+            id: self.next_order.fetch_add(1, Ordering::Relaxed) + 1,
+            order,
+        }
+    }
+}
+
+/// Broadcasts a price update to every subscriber (in-process and over IPC).
+pub async fn publish(runtime: &ActorRuntime, update: PriceUpdate) -> usize {
+    runtime.broker().broadcast(update).await
+}
+
+/// Starts every service of the desk and listens on `socket`.
+///
+/// # Errors
+/// When the listener cannot start (see [`acton_reactive::ipc::IpcError`]).
+pub async fn start(
+    runtime: &ActorRuntime,
+    socket: &Path,
+) -> Result<IpcListenerHandle, acton_reactive::ipc::IpcError> {
+    serve_calculator(runtime, Calculator::default()).await;
+    serve_kv_store(runtime, KvStore::default()).await;
+    serve_prices(runtime, Prices::default()).await;
+    runtime
+        .start_ipc_listener_with_config(IpcConfig {
+            socket_path: socket.to_path_buf(),
+            ..IpcConfig::default()
+        })
+        .await
+}
