@@ -17,6 +17,7 @@
 //! assert_eq!(schema.types.len(), 2);
 //! ```
 
+pub mod builder;
 pub mod check;
 pub mod diagnostic;
 pub mod emit;
@@ -28,6 +29,7 @@ pub mod syntax;
 
 use std::path::Path;
 
+pub use builder::{BuildError, Builder};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::Schema;
 

@@ -232,7 +232,9 @@ impl Emitter<'_> {
         };
         match &def.kind {
             TypeKind::Struct { fields } => {
-                let fields = fields.iter().map(|field| self.field(def, field, true));
+                let fields = fields
+                    .iter()
+                    .map(|field| self.field(&def.name, field, true));
                 let doc_sep = def.doc.is_some().then(|| quote!(#[doc = ""]));
                 quote! {
                     #doc
@@ -260,10 +262,11 @@ impl Emitter<'_> {
                     let name = type_ident(&variant.name);
                     let wire = &variant.name;
                     let doc = docs(variant.doc.as_deref(), None);
+                    let scope = format!("{}_{}", def.name, variant.name);
                     let fields = variant
                         .fields
                         .iter()
-                        .map(|field| self.field(def, field, false));
+                        .map(move |field| self.field(&scope, field, false));
                     if variant.fields.is_empty() {
                         quote! { #doc #[serde(rename = #wire)] #name {} }
                     } else {
@@ -280,7 +283,8 @@ impl Emitter<'_> {
         }
     }
 
-    fn field(&self, owner: &TypeDef, field: &Field, public: bool) -> TokenStream {
+    /// A field; `scope` names its defaults function (the type, or type and variant).
+    fn field(&self, scope: &str, field: &Field, public: bool) -> TokenStream {
         let ident = field_ident(&field.name);
         let ty = self.rust_type(&field.ty, field.recursive);
         let doc = docs(field.doc.as_deref(), field.deprecated.as_deref());
@@ -290,7 +294,7 @@ impl Emitter<'_> {
             serde.push(quote!(rename = #wire));
         }
         if let Some(_default) = &field.default {
-            let function = default_function_name(owner, field).to_string();
+            let function = default_function_name(scope, field).to_string();
             serde.push(quote!(default = #function));
         } else if matches!(field.ty, TypeRef::Optional(_)) {
             serde.push(quote!(default, skip_serializing_if = "Option::is_none"));
@@ -302,15 +306,17 @@ impl Emitter<'_> {
 
     fn default_functions(&self) -> TokenStream {
         let functions = self.schema.types.iter().flat_map(|def| {
-            fields_of(def).filter_map(move |field| {
-                let value = field.default.as_ref()?;
-                let name = default_function_name(def, field);
-                let ty = self.rust_type(&field.ty, field.recursive);
-                let value = self.default_value(value, &field.ty);
-                Some(quote! {
-                    fn #name() -> #ty { #value }
+            scoped_fields(def)
+                .into_iter()
+                .filter_map(move |(scope, field)| {
+                    let value = field.default.as_ref()?;
+                    let name = default_function_name(&scope, field);
+                    let ty = self.rust_type(&field.ty, field.recursive);
+                    let value = self.default_value(value, &field.ty);
+                    Some(quote! {
+                        fn #name() -> #ty { #value }
+                    })
                 })
-            })
         });
         quote! { #(#functions)* }
     }
@@ -550,12 +556,29 @@ impl Emitter<'_> {
     }
 }
 
-fn default_function_name(owner: &TypeDef, field: &Field) -> Ident {
+fn default_function_name(scope: &str, field: &Field) -> Ident {
+    let field = snake_case(&field.name);
     format_ident!(
         "default_{}_{}",
-        snake_case(&owner.name),
-        snake_case(&field.name)
+        snake_case(scope),
+        field.trim_start_matches('_')
     )
+}
+
+/// Every field of a type with the scope its defaults function is named after.
+fn scoped_fields(def: &TypeDef) -> Vec<(String, &Field)> {
+    match &def.kind {
+        TypeKind::Struct { fields } => fields.iter().map(|f| (def.name.clone(), f)).collect(),
+        TypeKind::Union { variants, .. } => variants
+            .iter()
+            .flat_map(|v| {
+                v.fields
+                    .iter()
+                    .map(move |f| (format!("{}_{}", def.name, v.name), f))
+            })
+            .collect(),
+        TypeKind::Enum { .. } => Vec::new(),
+    }
 }
 
 fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {

@@ -1,0 +1,10 @@
+//! The program built from build.rs-generated code serves and calls the calculator.
+
+#[test]
+fn the_build_script_generated_code_works() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_build-script-example"))
+        .output()
+        .expect("the example runs");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1 + 2 = 3");
+}
