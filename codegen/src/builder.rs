@@ -11,7 +11,7 @@
 //! }
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // src/lib.rs
 //! pub mod messages {
 //!     include!(concat!(env!("OUT_DIR"), "/messages.rs"));

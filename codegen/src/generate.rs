@@ -12,16 +12,19 @@ use crate::model::Schema;
 pub enum Target {
     /// Rust types, registry wiring, handler traits and clients: `rust/<stem>.rs`.
     Rust,
+    /// JSON Schema of every type: `jsonschema/<stem>.schema.json`.
+    JsonSchema,
 }
 
 impl Target {
     /// Every target this build can generate.
-    pub const ALL: [Target; 1] = [Target::Rust];
+    pub const ALL: [Target; 2] = [Target::Rust, Target::JsonSchema];
 
     /// The target's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Self::Rust => "rust",
+            Self::JsonSchema => "jsonschema",
         }
     }
 }
@@ -58,6 +61,11 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
             Target::Rust => {
                 let mut file = emit::rust::generate(schema, stem);
                 file.path = Path::new("rust").join(&file.path);
+                files.push(file);
+            }
+            Target::JsonSchema => {
+                let mut file = emit::jsonschema::generate(schema, stem);
+                file.path = Path::new("jsonschema").join(&file.path);
                 files.push(file);
             }
         }

@@ -1,5 +1,6 @@
 //! Stage 3: the model → files, one emitter per target.
 
+pub mod jsonschema;
 pub mod rust;
 
 use std::path::PathBuf;

@@ -293,11 +293,16 @@ impl Emitter<'_> {
             let wire = &field.name;
             serde.push(quote!(rename = #wire));
         }
-        if let Some(_default) = &field.default {
+        let optional = matches!(field.ty, TypeRef::Optional(_));
+        if field.default.is_some() {
             let function = default_function_name(scope, field).to_string();
             serde.push(quote!(default = #function));
-        } else if matches!(field.ty, TypeRef::Optional(_)) {
-            serde.push(quote!(default, skip_serializing_if = "Option::is_none"));
+        } else if optional {
+            serde.push(quote!(default));
+        }
+        if optional {
+            // Absent, not null, when there is no value.
+            serde.push(quote!(skip_serializing_if = "Option::is_none"));
         }
         let serde = (!serde.is_empty()).then(|| quote!(#[serde(#(#serde),*)]));
         let visibility = public.then(|| quote!(pub));
@@ -331,7 +336,7 @@ impl Emitter<'_> {
                 quote!(Some(#inner))
             }
             (TypeRef::Scalar(Scalar::Json), value) => {
-                let text = value.to_string();
+                let text = canonical_json(value);
                 quote!(acton_reactive::ipc::wire::json_literal(#text))
             }
             (TypeRef::Scalar(Scalar::Bool), Value::Bool(b)) => quote!(#b),
@@ -354,7 +359,9 @@ impl Emitter<'_> {
             }
             (TypeRef::List(_), _) => quote!(Vec::new()),
             (TypeRef::Map(inner), Value::Object(entries)) if !entries.is_empty() => {
-                let entries = entries.iter().map(|(key, item)| {
+                let mut entries: Vec<(&String, &Value)> = entries.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                let entries = entries.into_iter().map(|(key, item)| {
                     let item = self.default_value(item, inner);
                     quote!((String::from(#key), #item))
                 });
@@ -586,5 +593,30 @@ fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
         TypeKind::Struct { fields } => Box::new(fields.iter()),
         TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
         TypeKind::Enum { .. } => Box::new(std::iter::empty()),
+    }
+}
+
+/// JSON text with object keys sorted, independent of serde_json's features.
+fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(canonical_json)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => other.to_string(),
     }
 }

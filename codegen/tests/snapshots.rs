@@ -1,0 +1,38 @@
+//! Golden files: the output of every target for `tests/everything.yaml`, a schema
+//! that uses every feature. A reviewer sees what a change does to generated code
+//! in the diff of `tests/snapshots/`; `tests/snapshot-crate` compiles the Rust one
+//! (with clippy's -D warnings in the test command).
+//!
+//! After a deliberate change: `ACTON_BLESS=1 cargo test -p acton-codegen --test snapshots`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use acton_codegen::generate::{self, Target};
+
+#[test]
+fn every_target_matches_its_snapshot() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let schema = acton_codegen::load_schema(&root.join("everything.yaml")).unwrap();
+    let files = generate::files(&schema, &Target::ALL, "everything");
+    let snapshots = root.join("snapshots");
+    if std::env::var_os("ACTON_BLESS").is_some() {
+        for file in &files {
+            let path = snapshots.join(file.path.file_name().unwrap());
+            std::fs::write(path, &file.contents).unwrap();
+        }
+    }
+    let mut stale = Vec::new();
+    for file in &files {
+        let path = snapshots.join(file.path.file_name().unwrap());
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if expected != file.contents {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "generated output changed: {stale:?}\nreview, then bless with ACTON_BLESS=1"
+    );
+}
