@@ -1,0 +1,135 @@
+//! Every type of the every-feature schema through JSON and MessagePack and back,
+//! and the wire shapes of the tricky ones: keyword and camelCase field names,
+//! defaults, absent optionals, unions, recursion.
+
+#![allow(clippy::unwrap_used)]
+
+use acton_codegen_snapshot::*;
+use acton_reactive::ipc::wire::Bytes;
+use acton_reactive::serde::de::DeserializeOwned;
+use acton_reactive::serde::Serialize;
+use serde_json::json;
+
+fn both_ways<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+    value: &T,
+) -> serde_json::Value {
+    let text = serde_json::to_string(value).unwrap();
+    assert_eq!(&serde_json::from_str::<T>(&text).unwrap(), value, "{text}");
+    let packed = rmp_serde::to_vec_named(value).unwrap();
+    assert_eq!(&rmp_serde::from_slice::<T>(&packed).unwrap(), value);
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn every_type_round_trips() {
+    both_ways(&Scalars {
+        flag: true,
+        tiny: i8::MIN,
+        small: i16::MAX,
+        medium: -1,
+        large: i64::MAX,
+        utiny: u8::MAX,
+        usmall: 1,
+        umedium: u32::MAX,
+        ularge: u64::MAX,
+        single: 1.5,
+        double: -2.25,
+        text: "t".into(),
+        blob: Bytes::from(vec![9, 8, 7]),
+        anything: json!({"a": [1, "b"]}),
+    });
+    both_ways(&Compounds {
+        names: vec!["x".into()],
+        scores: [("s".to_string(), 1.0)].into_iter().collect(),
+        maybe: Some(3),
+        matrix: vec![vec![1, 2], vec![]],
+        index: Default::default(),
+        sparse: vec![Some("a".into()), None],
+        nested_optional: Some(
+            [("k".to_string(), Bytes::from(vec![1]))]
+                .into_iter()
+                .collect(),
+        ),
+    });
+    let defaults: Defaults = serde_json::from_value(json!({})).unwrap();
+    assert_eq!(defaults.count, 7);
+    assert_eq!(defaults.colour, Colour::Red);
+    assert_eq!(defaults.tags, ["a", "b"]);
+    assert_eq!(defaults.weights.get("x"), Some(&1.5));
+    assert_eq!(defaults.extra, json!({"a": null, "b": [1, 2]}));
+    assert_eq!(defaults.label, "hello, world");
+    assert_eq!(defaults.quoted_number, "42");
+    assert!(defaults.nothing.is_none());
+    both_ways(&defaults);
+    for colour in [Colour::Red, Colour::Green, Colour::Blue] {
+        both_ways(&colour);
+    }
+    both_ways(&Shape::Point {});
+    both_ways(&Tree {
+        value: 1,
+        left: Some(Box::new(Tree {
+            value: 2,
+            left: None,
+            children: vec![],
+        })),
+        children: vec![Tree {
+            value: 3,
+            left: None,
+            children: vec![],
+        }],
+    });
+    both_ways(&Ping {});
+    both_ways(&Pong { at: 5 });
+}
+
+#[test]
+fn wire_names_and_shapes() {
+    let keywords = Keywords {
+        r#type: "t".into(),
+        class: 1,
+        r#async: true,
+        self_: "s".into(),
+        camel_case: "c".into(),
+        _private: 2,
+    };
+    assert_eq!(
+        both_ways(&keywords),
+        json!({"type": "t", "class": 1, "async": true, "self": "s", "camelCase": "c", "_private": 2})
+    );
+    let circle: Shape = serde_json::from_value(json!({"kind": "circle", "radius": 2.0})).unwrap();
+    assert_eq!(
+        circle,
+        Shape::Circle {
+            radius: 2.0,
+            label: "circle".into()
+        }
+    );
+    assert_eq!(
+        both_ways(&circle),
+        json!({"kind": "circle", "radius": 2.0, "label": "circle"})
+    );
+    let tree = both_ways(&Tree {
+        value: 1,
+        left: None,
+        children: vec![],
+    });
+    assert_eq!(
+        tree,
+        json!({"value": 1, "children": []}),
+        "an empty optional is absent"
+    );
+    let old = both_ways(&Old {
+        legacy: "l".into(),
+        renamed: "r".into(),
+    });
+    assert_eq!(old, json!({"legacy": "l", "renamed": "r"}));
+}
+
+#[test]
+fn every_type_is_registered_under_its_package_name() {
+    let registry = acton_reactive::ipc::IpcTypeRegistry::new();
+    register_all(&registry);
+    assert_eq!(registry.len(), 10);
+    assert!(registry.is_registered("shop.Scalars"));
+    assert!(registry.is_registered("shop.Tree"));
+}
