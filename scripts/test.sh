@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project. This is the README's test command and
-# what CI runs; it installs what it needs (nothing beyond the Rust toolchain yet).
+# what CI runs; it installs what it needs: the Python tools go into .venv (pinned
+# in tests/python/requirements.txt). Needs a Rust toolchain and python3 (3.11+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,22 @@ cargo test --workspace --locked
 
 step "benchmarks build"
 cargo bench --workspace --all-features --no-run --locked
+
+step "Python tools (pinned, into .venv)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+PYTHON_SOURCES=(codegen/templates/python tests/python)
+step "Python: ruff format, ruff check, mypy --strict"
+.venv/bin/ruff format --check "${PYTHON_SOURCES[@]}"
+.venv/bin/ruff check "${PYTHON_SOURCES[@]}"
+.venv/bin/mypy --strict "${PYTHON_SOURCES[@]}"
+
+step "Python: pytest (vectors, and the client against a desk-server process)"
+cargo build --locked --quiet -p desk --bins
+ACTON_DESK_SERVER="$PWD/target/debug/desk-server" .venv/bin/python -m pytest -q tests/python
 
 step "fuzz targets build (cargo check; running them needs cargo-fuzz)"
 cargo check --manifest-path runtime/fuzz/Cargo.toml --locked --bins

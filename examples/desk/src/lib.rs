@@ -163,13 +163,23 @@ pub async fn start(
     runtime: &ActorRuntime,
     socket: &Path,
 ) -> Result<IpcListenerHandle, acton_reactive::ipc::IpcError> {
+    let config = IpcConfig {
+        socket_path: socket.to_path_buf(),
+        ..IpcConfig::default()
+    };
+    start_with(runtime, config).await
+}
+
+/// Starts every service of the desk with a listener configured by `config`.
+///
+/// # Errors
+/// When the listener cannot start (see [`acton_reactive::ipc::IpcError`]).
+pub async fn start_with(
+    runtime: &ActorRuntime,
+    config: IpcConfig,
+) -> Result<IpcListenerHandle, acton_reactive::ipc::IpcError> {
     serve_calculator(runtime, Calculator::default()).await;
     serve_kv_store(runtime, KvStore::default()).await;
     serve_prices(runtime, Prices::default()).await;
-    runtime
-        .start_ipc_listener_with_config(IpcConfig {
-            socket_path: socket.to_path_buf(),
-            ..IpcConfig::default()
-        })
-        .await
+    runtime.start_ipc_listener_with_config(config).await
 }

@@ -1,20 +1,43 @@
-//! The desk as a server process: `desk-server [SOCKET]` (default
-//! `/tmp/acton-desk.sock`). Broadcasts a price update every 100 ms; stops on
-//! Ctrl-C or SIGTERM.
+//! The desk as a server process: `desk-server [SOCKET] [--rate-limit RPS BURST]`
+//! (default socket `/tmp/acton-desk.sock`, no rate limit). Broadcasts a price
+//! update every 100 ms; stops on Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use acton_reactive::ipc::{IpcConfig, RateLimitConfig};
 use acton_reactive::prelude::*;
 use example_messages::{PriceUpdate, Quote, Side};
 
 #[acton_main]
 async fn main() -> anyhow::Result<()> {
-    let socket = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let socket = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
         .map_or_else(|| PathBuf::from("/tmp/acton-desk.sock"), PathBuf::from);
+    let rate_limit = match args.iter().position(|a| a == "--rate-limit") {
+        Some(at) => {
+            let number = |i: usize| -> anyhow::Result<u32> {
+                Ok(args
+                    .get(at + i)
+                    .ok_or_else(|| anyhow::anyhow!("--rate-limit needs RPS and BURST"))?
+                    .parse()?)
+            };
+            Some(RateLimitConfig {
+                requests_per_second: number(1)?,
+                burst_size: number(2)?,
+            })
+        }
+        None => None,
+    };
     let mut runtime = ActonApp::launch();
-    let listener = desk::start(&runtime, &socket).await?;
+    let config = IpcConfig {
+        socket_path: socket.clone(),
+        rate_limit,
+        ..IpcConfig::default()
+    };
+    let listener = desk::start_with(&runtime, config).await?;
     println!("desk-server listening on {}", socket.display());
 
     let ticker = {

@@ -1,0 +1,59 @@
+"""Shared fixtures: the client runtime on the import path, and a real desk-server
+process (the example services, built from the generated Rust handler traits)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "codegen" / "templates" / "python"))
+
+
+class Server:
+    """A desk-server process listening on ``socket``."""
+
+    def __init__(self, *extra: str) -> None:
+        binary = os.environ.get("ACTON_DESK_SERVER", str(ROOT / "target" / "debug" / "desk-server"))
+        self.socket = Path(tempfile.mkdtemp(prefix="acton-py-")) / "desk.sock"
+        self.process = subprocess.Popen(
+            [binary, str(self.socket), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 20
+        while not self.socket.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"desk-server did not start (exit {self.process.poll()})")
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        """Kills the server without letting it shut down."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> int:
+        """Stops the server gracefully; returns its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    server = Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rate_limited_server() -> Iterator[Server]:
+    server = Server("--rate-limit", "5", "3")
+    yield server
+    server.stop()
