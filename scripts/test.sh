@@ -34,8 +34,10 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+step "Python: pip-install the generated package (generated/python)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./generated/python
 
-PYTHON_SOURCES=(codegen/templates/python tests/python)
+PYTHON_SOURCES=(codegen/templates/python tests/python generated/python/messages codegen/tests/snapshots/python/shop)
 step "Python: ruff format, ruff check, mypy --strict"
 .venv/bin/ruff format --check "${PYTHON_SOURCES[@]}"
 .venv/bin/ruff check "${PYTHON_SOURCES[@]}"

@@ -14,17 +14,20 @@ pub enum Target {
     Rust,
     /// JSON Schema of every type: `jsonschema/<stem>.schema.json`.
     JsonSchema,
+    /// A pip-installable package with dataclasses and asyncio clients: `python/`.
+    Python,
 }
 
 impl Target {
     /// Every target this build can generate.
-    pub const ALL: [Target; 2] = [Target::Rust, Target::JsonSchema];
+    pub const ALL: [Target; 3] = [Target::Rust, Target::Python, Target::JsonSchema];
 
     /// The target's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Self::Rust => "rust",
             Self::JsonSchema => "jsonschema",
+            Self::Python => "python",
         }
     }
 }
@@ -62,6 +65,12 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
                 let mut file = emit::rust::generate(schema, stem);
                 file.path = Path::new("rust").join(&file.path);
                 files.push(file);
+            }
+            Target::Python => {
+                for mut file in emit::python::generate(schema, stem) {
+                    file.path = Path::new("python").join(&file.path);
+                    files.push(file);
+                }
             }
             Target::JsonSchema => {
                 let mut file = emit::jsonschema::generate(schema, stem);

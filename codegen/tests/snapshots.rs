@@ -18,14 +18,11 @@ fn every_target_matches_its_snapshot() {
     let files = generate::files(&schema, &Target::ALL, "everything");
     let snapshots = root.join("snapshots");
     if std::env::var_os("ACTON_BLESS").is_some() {
-        for file in &files {
-            let path = snapshots.join(file.path.file_name().unwrap());
-            std::fs::write(path, &file.contents).unwrap();
-        }
+        generate::write(&snapshots, &files).unwrap();
     }
     let mut stale = Vec::new();
     for file in &files {
-        let path = snapshots.join(file.path.file_name().unwrap());
+        let path = snapshots.join(&file.path);
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         if expected != file.contents {
             stale.push(path.display().to_string());

@@ -19,10 +19,10 @@ import itertools
 import json
 import os
 import struct
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 try:  # MessagePack is optional.
     import msgpack as _msgpack  # type: ignore[import-untyped]
@@ -316,7 +316,7 @@ class Connection:
 
     async def stream(
         self, target: str, message_type: str, payload: object, *, timeout: float | None = None
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Request-stream: yields each item's payload; raises :class:`ActonError`
         if the stream fails."""
         envelope = self._envelope(target, message_type, payload, reply=False, stream=True, timeout=timeout)
@@ -455,3 +455,118 @@ class Connection:
         waiter = self._waiters.get(correlation_id)
         if waiter is not None and not waiter.done():
             waiter.set_result((kind, fmt, payload))
+
+
+# --- Helpers of generated code: checked conversions from the wire form. ---
+
+
+def _shape_error(expected: str, value: object) -> ActonError:
+    return ActonError("SERIALIZATION_ERROR", f"expected {expected}, got {type(value).__name__}")
+
+
+def expect_mapping(value: object, what: str) -> Mapping[str, Any]:
+    """``value`` as a mapping, or an error naming ``what`` was expected."""
+    if not isinstance(value, Mapping):
+        raise _shape_error(f"an object for {what}", value)
+    return value
+
+
+def expect_list(value: object) -> list[Any]:
+    """``value`` as a list."""
+    if not isinstance(value, list):
+        raise _shape_error("a list", value)
+    return value
+
+
+def required(fields: Mapping[str, Any], name: str, owner: str) -> Any:
+    """A required field's value."""
+    if name not in fields:
+        raise ActonError("SERIALIZATION_ERROR", f"{owner} has no field `{name}`")
+    return fields[name]
+
+
+def decode_bool(value: object) -> bool:
+    """A boolean."""
+    if not isinstance(value, bool):
+        raise _shape_error("a boolean", value)
+    return value
+
+
+def decode_int(value: object) -> int:
+    """An integer (not a boolean)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _shape_error("an integer", value)
+    return value
+
+
+def decode_float(value: object) -> float:
+    """A number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _shape_error("a number", value)
+    return float(value)
+
+
+def decode_str(value: object) -> str:
+    """A string."""
+    if not isinstance(value, str):
+        raise _shape_error("a string", value)
+    return value
+
+
+def decode_bytes(value: object) -> bytes:
+    """Binary data: bin in MessagePack, a base64 string in JSON."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError as error:
+            raise ActonError("SERIALIZATION_ERROR", f"invalid base64: {error}") from error
+    raise _shape_error("binary data", value)
+
+
+def present(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that were given (not ``None``)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+_T = TypeVar("_T")
+
+
+def list_of(item: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:
+    """A decoder of lists whose items ``item`` decodes."""
+    return lambda value: [item(element) for element in expect_list(value)]
+
+
+def map_of(item: Callable[[Any], _T]) -> Callable[[Any], dict[str, _T]]:
+    """A decoder of string-keyed maps whose values ``item`` decodes."""
+    return lambda value: {str(key): item(element) for key, element in expect_mapping(value, "a map").items()}
+
+
+def optional_of(item: Callable[[Any], _T]) -> Callable[[Any], _T | None]:
+    """A decoder of optional values (``None`` stays ``None``)."""
+    return lambda value: None if value is None else item(value)
+
+
+class _Wire(Protocol):
+    def to_wire(self) -> Any: ...
+
+
+def to_wire(value: _Wire) -> Any:
+    """A generated value's wire form."""
+    return value.to_wire()
+
+
+def list_to(item: Callable[[_T], Any]) -> Callable[[Iterable[_T]], list[Any]]:
+    """An encoder of lists whose items ``item`` encodes."""
+    return lambda value: [item(element) for element in value]
+
+
+def map_to(item: Callable[[_T], Any]) -> Callable[[Mapping[str, _T]], dict[str, Any]]:
+    """An encoder of maps whose values ``item`` encodes."""
+    return lambda value: {key: item(element) for key, element in value.items()}
+
+
+def optional_to(item: Callable[[_T], Any]) -> Callable[[_T | None], Any]:
+    """An encoder of optional values."""
+    return lambda value: None if value is None else item(value)

@@ -1,3 +1,3 @@
 //! The generated Rust for `codegen/tests/everything.yaml`, compiled (and linted).
 
-include!("../snapshots/everything.rs");
+include!("../snapshots/rust/everything.rs");

@@ -1,0 +1,789 @@
+//! The Python target: a pip-installable package with a dataclass (or enum, or
+//! tagged union) per type — docs, defaults, exact wire form — and a typed asyncio
+//! client per service, on the bundled client runtime (`_runtime.py`).
+//!
+//! The files' layout lives in handlebars templates beside this emitter
+//! (`codegen/templates/python/`); this module computes what goes into them: names,
+//! annotations, and the conversion expressions between Python values and their
+//! wire form.
+
+use std::collections::BTreeSet;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::GeneratedFile;
+use crate::ident::{snake_case, upper_camel_case};
+use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
+
+/// Python's hard keywords: a field named like one gets a trailing `_`.
+const PYTHON_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Names generated classes define themselves.
+const RESERVED_MEMBERS: &[&str] = &["to_wire", "from_wire", "WIRE_NAME", "TAG"];
+
+const RUNTIME: &str = include_str!("../../templates/python/runtime.py");
+
+fn templates() -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    let sources = [
+        ("types", include_str!("../../templates/python/types.py.hbs")),
+        (
+            "struct",
+            include_str!("../../templates/python/struct.py.hbs"),
+        ),
+        ("enum", include_str!("../../templates/python/enum.py.hbs")),
+        ("union", include_str!("../../templates/python/union.py.hbs")),
+        (
+            "client",
+            include_str!("../../templates/python/client.py.hbs"),
+        ),
+        (
+            "service",
+            include_str!("../../templates/python/service.py.hbs"),
+        ),
+        (
+            "init",
+            include_str!("../../templates/python/__init__.py.hbs"),
+        ),
+        (
+            "pyproject",
+            include_str!("../../templates/python/pyproject.toml.hbs"),
+        ),
+    ];
+    for (name, source) in sources {
+        // The templates are part of this crate; a broken one fails the tests.
+        if let Err(error) = registry.register_template_string(name, source) {
+            panic!("template {name} does not parse: {error}");
+        }
+    }
+    registry
+}
+
+fn render(registry: &Handlebars<'_>, name: &str, data: &impl Serialize) -> String {
+    registry
+        .render(name, data)
+        .unwrap_or_else(|error| panic!("template {name} does not render: {error}"))
+}
+
+/// The Python package name for a schema: its `package` (dots become `_`), else the
+/// file stem.
+pub fn package_name(schema: &Schema, stem: &str) -> String {
+    schema
+        .package
+        .as_deref()
+        .map_or_else(|| stem.to_owned(), |p| p.replace('.', "_"))
+}
+
+/// Every file of the package, relative to the target directory.
+pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
+    let registry = templates();
+    let package = package_name(schema, stem);
+    let emitter = Emitter {
+        schema,
+        helpers: std::cell::RefCell::new(BTreeSet::new()),
+    };
+    // The banner on two lines, to stay within the line length.
+    let banner = super::banner(schema).replace(". Do not edit", ".\nDo not edit");
+    let title = schema
+        .doc
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .map_or_else(|| format!("The `{package}` schema."), str::to_owned);
+
+    // Enums first: defaults of other types refer to their members when the class
+    // body runs.
+    let enums_first = schema
+        .types
+        .iter()
+        .filter(|t| matches!(t.kind, TypeKind::Enum { .. }))
+        .chain(
+            schema
+                .types
+                .iter()
+                .filter(|t| !matches!(t.kind, TypeKind::Enum { .. })),
+        );
+    let definitions: Vec<String> = enums_first
+        .map(|def| emitter.definition(&registry, def).trim_end().to_owned())
+        .collect();
+    let mut typing = vec!["Any", "ClassVar", "Self"];
+    if schema
+        .types
+        .iter()
+        .any(|t| matches!(t.kind, TypeKind::Union { .. }))
+    {
+        typing.push("TypeAlias");
+    }
+    // Import exactly the helpers the definitions call.
+    let body = definitions.join("\n");
+    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
+    candidates.extend([
+        "ActonError".to_owned(),
+        "expect_mapping".to_owned(),
+        "required".to_owned(),
+    ]);
+    let runtime_imports: Vec<String> = candidates
+        .into_iter()
+        .filter(|name| uses_name(&body, name))
+        .collect();
+    let uses_field = schema
+        .types
+        .iter()
+        .any(|def| fields_of(def).any(|f| f.default.is_some() && mutable_default(&f.ty)));
+    let types_py = render(
+        &registry,
+        "types",
+        &json!({
+            "title": title,
+            "banner": banner,
+            "uses_enum": schema.types.iter().any(|t| matches!(t.kind, TypeKind::Enum { .. })),
+            "uses_field": uses_field,
+            "typing_imports": typing.join(", "),
+            "runtime_imports": runtime_imports,
+            "definitions": definitions,
+        }),
+    );
+
+    let mut uses_present = false;
+    let services: Vec<String> = schema
+        .services
+        .iter()
+        .map(|service| {
+            let (text, present) = emitter.service(&registry, service);
+            uses_present |= present;
+            text.trim_end().to_owned()
+        })
+        .collect();
+    let client_py = render(
+        &registry,
+        "client",
+        &json!({
+            "banner": banner,
+            "services": services,
+            "uses_present": uses_present,
+            "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
+        }),
+    );
+
+    let mut clients: Vec<String> = schema
+        .services
+        .iter()
+        .map(|s| client_class(&s.name))
+        .collect();
+    clients.sort_by_key(|name| isort_key(name));
+    let mut type_names: Vec<String> = schema.types.iter().flat_map(exported_names).collect();
+    type_names.sort_by_key(|name| isort_key(name));
+    let runtime_names = [
+        "ActonError",
+        "Connection",
+        "ConnectionClosed",
+        "Format",
+        "RequestTimeout",
+    ];
+    let mut all: Vec<String> = runtime_names
+        .iter()
+        .map(|n| (*n).to_owned())
+        .chain(clients.iter().cloned())
+        .chain(type_names.iter().cloned())
+        .collect();
+    all.sort_by_key(|name| all_key(name));
+    let init_py = render(
+        &registry,
+        "init",
+        &json!({ "title": title, "banner": banner, "clients": clients.join(", "), "types": type_names, "all": all }),
+    );
+    let pyproject = render(
+        &registry,
+        "pyproject",
+        &json!({
+            "banner": super::banner(schema),
+            "distribution": package.replace('_', "-"),
+            "package": package,
+            "version": "0.1.0",
+            "title_plain": title.trim_end_matches('.'),
+        }),
+    );
+
+    let file = |path: String, contents: String| GeneratedFile {
+        path: path.into(),
+        contents,
+    };
+    vec![
+        file("pyproject.toml".into(), pyproject),
+        file(format!("{package}/__init__.py"), init_py),
+        file(format!("{package}/types.py"), types_py),
+        file(format!("{package}/client.py"), client_py),
+        file(format!("{package}/_runtime.py"), RUNTIME.to_owned()),
+        file(format!("{package}/py.typed"), String::new()),
+    ]
+}
+
+/// Name groups as ruff orders them: constants, classes, then everything else.
+fn name_group(name: &str) -> u8 {
+    if name.len() > 1
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        0
+    } else if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        1
+    } else {
+        2
+    }
+}
+
+/// The order of names in an import list (ruff's isort: by group, ignoring case).
+fn isort_key(name: &str) -> (u8, String, String) {
+    (name_group(name), name.to_ascii_lowercase(), name.to_owned())
+}
+
+/// The order of `__all__` (ruff's RUF022: by group, then by code point).
+fn all_key(name: &str) -> (u8, String) {
+    (name_group(name), name.to_owned())
+}
+
+/// Whether `code` uses the identifier `name` (as a whole word).
+fn uses_name(code: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    code.match_indices(name).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + name.len()..].chars().next();
+        !before.is_some_and(|c| is_ident(c) || c == '.')
+            && !after.is_some_and(is_ident)
+            && !code[..at].ends_with("def ")
+    })
+}
+
+fn client_class(service: &str) -> String {
+    format!("{}Client", upper_camel_case(service))
+}
+
+/// The names a type contributes to the package (a union adds its variant classes).
+fn exported_names(def: &TypeDef) -> Vec<String> {
+    let mut names = vec![def.name.clone()];
+    if let TypeKind::Union { variants, .. } = &def.kind {
+        names.extend(variants.iter().map(|v| variant_class(def, &v.name)));
+        names.push(format!("decode_{}", snake_case(&def.name)));
+    }
+    names
+}
+
+fn variant_class(def: &TypeDef, variant: &str) -> String {
+    format!("{}{}", def.name, upper_camel_case(variant))
+}
+
+/// A legal Python attribute name for a wire field name.
+fn py_field(name: &str) -> String {
+    if PYTHON_KEYWORDS.contains(&name) || RESERVED_MEMBERS.contains(&name) {
+        format!("{name}_")
+    } else {
+        name.to_owned()
+    }
+}
+
+fn mutable_default(ty: &TypeRef) -> bool {
+    match ty {
+        TypeRef::List(_) | TypeRef::Map(_) | TypeRef::Scalar(Scalar::Json) => true,
+        TypeRef::Optional(inner) => mutable_default(inner),
+        _ => false,
+    }
+}
+
+/// A docstring body: the schema's doc (or `fallback`), quotes made safe, wrapped
+/// to fit 100 columns at `indent`, continuation lines indented.
+fn docstring(doc: Option<&str>, fallback: &str, indent: usize) -> String {
+    let text = doc.unwrap_or(fallback).trim();
+    let text = text.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"");
+    let width = 100usize.saturating_sub(indent).max(40);
+    let pad = " ".repeat(indent);
+    let mut lines: Vec<String> = Vec::new();
+    for (i, paragraph) in text.split("\n\n").enumerate() {
+        if i > 0 {
+            lines.push(String::new());
+        }
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    let mut out = lines.join(&format!("\n{pad}"));
+    if lines.len() > 1 {
+        // A multi-line docstring ends on a line of its own.
+        out.push('\n');
+        out.push_str(&pad);
+    }
+    out.replace(&format!("\n{pad}\n"), "\n\n")
+}
+
+fn deprecated_doc(doc: Option<&str>, deprecated: Option<&str>) -> Option<String> {
+    match (doc, deprecated) {
+        (doc, Some(reason)) => {
+            let note = if reason.is_empty() {
+                "Deprecated.".to_owned()
+            } else {
+                format!("Deprecated: {reason}")
+            };
+            Some(match doc {
+                Some(doc) => format!("{doc}\n\n{note}"),
+                None => note,
+            })
+        }
+        (Some(doc), None) => Some(doc.to_owned()),
+        (None, None) => None,
+    }
+}
+
+struct Emitter<'a> {
+    schema: &'a Schema,
+    /// Runtime helpers the generated conversions call.
+    helpers: std::cell::RefCell<BTreeSet<String>>,
+}
+
+impl Emitter<'_> {
+    fn helper(&self, name: &str) -> String {
+        self.helpers.borrow_mut().insert(name.to_owned());
+        name.to_owned()
+    }
+
+    fn annotation(&self, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::Scalar(scalar) => match scalar {
+                Scalar::Bool => "bool".into(),
+                Scalar::F32 | Scalar::F64 => "float".into(),
+                Scalar::String => "str".into(),
+                Scalar::Bytes => "bytes".into(),
+                Scalar::Json => "Any".into(),
+                _ => "int".into(),
+            },
+            TypeRef::List(inner) => format!("list[{}]", self.annotation(inner)),
+            TypeRef::Map(inner) => format!("dict[str, {}]", self.annotation(inner)),
+            TypeRef::Optional(inner) => format!("{} | None", self.annotation(inner)),
+            TypeRef::Named(index) => self.schema.ty(*index).name.clone(),
+        }
+    }
+
+    /// A decoder (a callable) for `ty`.
+    fn decoder(&self, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::Scalar(scalar) => match scalar {
+                Scalar::Bool => self.helper("decode_bool"),
+                Scalar::F32 | Scalar::F64 => self.helper("decode_float"),
+                Scalar::String => self.helper("decode_str"),
+                Scalar::Bytes => self.helper("decode_bytes"),
+                Scalar::Json => "(lambda value: value)".to_owned(),
+                _ => self.helper("decode_int"),
+            },
+            TypeRef::List(inner) => format!("{}({})", self.helper("list_of"), self.decoder(inner)),
+            TypeRef::Map(inner) => format!("{}({})", self.helper("map_of"), self.decoder(inner)),
+            TypeRef::Optional(inner) => {
+                format!("{}({})", self.helper("optional_of"), self.decoder(inner))
+            }
+            TypeRef::Named(index) => {
+                let def = self.schema.ty(*index);
+                match def.kind {
+                    TypeKind::Union { .. } => format!("decode_{}", snake_case(&def.name)),
+                    _ => format!("{}.from_wire", def.name),
+                }
+            }
+        }
+    }
+
+    /// An expression decoding the wire value `value` (a simple name) into `ty`.
+    fn decode(&self, ty: &TypeRef, value: &str) -> String {
+        match ty {
+            TypeRef::Scalar(Scalar::Json) => value.to_owned(),
+            _ => format!("{}({value})", self.decoder(ty)),
+        }
+    }
+
+    /// An encoder (a callable) for `ty`, or `None` when values need no conversion.
+    fn encoder(&self, ty: &TypeRef) -> Option<String> {
+        match ty {
+            TypeRef::Scalar(_) => None,
+            TypeRef::List(inner) => self
+                .encoder(inner)
+                .map(|e| format!("{}({e})", self.helper("list_to"))),
+            TypeRef::Map(inner) => self
+                .encoder(inner)
+                .map(|e| format!("{}({e})", self.helper("map_to"))),
+            TypeRef::Optional(inner) => self
+                .encoder(inner)
+                .map(|e| format!("{}({e})", self.helper("optional_to"))),
+            TypeRef::Named(_) => Some(self.helper("to_wire")),
+        }
+    }
+
+    /// An expression encoding the Python value `value` of `ty`.
+    fn encode(&self, ty: &TypeRef, value: &str) -> String {
+        match (ty, self.encoder(ty)) {
+            (TypeRef::Named(_), _) => format!("{value}.to_wire()"),
+            (_, Some(encoder)) => format!("{encoder}({value})"),
+            (TypeRef::List(_), None) => format!("list({value})"),
+            (TypeRef::Map(_), None) => format!("dict({value})"),
+            (_, None) => value.to_owned(),
+        }
+    }
+
+    fn default(&self, field: &Field) -> Option<String> {
+        match &field.default {
+            Some(value) => {
+                let literal = self.literal(value, &field.ty);
+                Some(if mutable_default(&field.ty) {
+                    format!("field(default_factory=lambda: {literal})")
+                } else {
+                    literal
+                })
+            }
+            None => matches!(field.ty, TypeRef::Optional(_)).then(|| "None".to_owned()),
+        }
+    }
+
+    /// A Python literal for a default value (already checked against its type).
+    fn literal(&self, value: &Value, ty: &TypeRef) -> String {
+        match (ty, value) {
+            (TypeRef::Optional(_), Value::Null) => "None".into(),
+            (TypeRef::Optional(inner), value) => self.literal(value, inner),
+            (TypeRef::Named(index), Value::String(variant)) => {
+                format!(
+                    "{}.{}",
+                    self.schema.ty(*index).name,
+                    snake_case(variant).to_ascii_uppercase()
+                )
+            }
+            (TypeRef::List(inner), Value::Array(items)) => {
+                let items: Vec<String> = items.iter().map(|i| self.literal(i, inner)).collect();
+                format!("[{}]", items.join(", "))
+            }
+            (TypeRef::Map(inner), Value::Object(entries)) => {
+                let mut entries: Vec<(&String, &Value)> = entries.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                let items: Vec<String> = entries
+                    .into_iter()
+                    .map(|(k, v)| format!("{}: {}", python_string(k), self.literal(v, inner)))
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            (_, value) => python_value(value),
+        }
+    }
+
+    fn field_data(&self, field: &Field) -> Value {
+        let name = py_field(&field.name);
+        let optional = matches!(field.ty, TypeRef::Optional(_));
+        let required = field.default.is_none() && !optional;
+        let inner = match &field.ty {
+            TypeRef::Optional(inner) => inner.as_ref(),
+            other => other,
+        };
+        json!({
+            "py_name": name,
+            "wire_name": field.name,
+            "annotation": self.annotation(&field.ty),
+            "default": self.default(field),
+            "doc": deprecated_doc(field.doc.as_deref(), field.deprecated.as_deref()).map(|d| docstring(Some(&d), "", 4)),
+            "optional": optional,
+            "required": required,
+            "encode": self.encode(&field.ty, &format!("self.{name}")),
+            "encode_present": self.encode(inner, &format!("self.{name}")),
+            "decode": self.decode(&field.ty, "value"),
+            "decode_present": self.decode(inner, "value"),
+        })
+    }
+
+    fn definition(&self, registry: &Handlebars<'_>, def: &TypeDef) -> String {
+        let described = deprecated_doc(def.doc.as_deref(), def.deprecated.as_deref());
+        let fallback = format!("The `{}` message.", def.name);
+        let doc = docstring(described.as_deref(), &fallback, 4);
+        match &def.kind {
+            TypeKind::Struct { fields } => render(
+                registry,
+                "struct",
+                &json!({
+                    "name": def.name,
+                    "wire_name": def.wire_name,
+                    "doc": doc,
+                    "tag": null,
+                    "fields": fields.iter().map(|f| self.field_data(f)).collect::<Vec<_>>(),
+                }),
+            ),
+            TypeKind::Enum { variants } => render(
+                registry,
+                "enum",
+                &json!({
+                    "name": def.name,
+                    "doc": doc,
+                    "variants": variants.iter().map(|v| json!({
+                        "member": snake_case(&v.name).to_ascii_uppercase(),
+                        "wire_name": v.name,
+                        "doc": v.doc.as_deref().map(|d| docstring(Some(d), "", 4)),
+                    })).collect::<Vec<_>>(),
+                }),
+            ),
+            TypeKind::Union { tag, variants } => {
+                let classes: Vec<String> = variants
+                    .iter()
+                    .map(|variant| {
+                        let class = render(
+                            registry,
+                            "struct",
+                            &json!({
+                                "name": variant_class(def, &variant.name),
+                                "wire_name": def.wire_name,
+                                "doc": docstring(variant.doc.as_deref(), &format!("The `{}` variant of `{}`.", variant.name, def.name), 4),
+                                "tag": tag,
+                                "tag_value": variant.name,
+                                "fields": variant.fields.iter().map(|f| self.field_data(f)).collect::<Vec<_>>(),
+                            }),
+                        );
+                        class.trim_end().to_owned()
+                    })
+                    .collect();
+                let alias = render(
+                    registry,
+                    "union",
+                    &json!({
+                        "name": def.name,
+                        "snake": snake_case(&def.name),
+                        "doc": docstring(described.as_deref(), &fallback, 0),
+                        "tag": tag,
+                        "alternatives": variants.iter().map(|v| variant_class(def, &v.name)).collect::<Vec<_>>().join(" | "),
+                        "variants": variants.iter().map(|v| json!({
+                            "wire_name": v.name,
+                            "class_name": variant_class(def, &v.name),
+                        })).collect::<Vec<_>>(),
+                    }),
+                );
+                let mut parts = classes;
+                parts.push(alias);
+                parts.join("\n\n\n")
+            }
+        }
+    }
+
+    /// A client class; also whether it uses the `present` helper.
+    fn service(
+        &self,
+        registry: &Handlebars<'_>,
+        service: &crate::model::Service,
+    ) -> (String, bool) {
+        let mut uses_present = false;
+        let methods: Vec<Value> = service
+            .methods
+            .iter()
+            .map(|method| {
+                let request = self.schema.ty(method.request);
+                let (params, construct, present) = self.request_parameters(request);
+                uses_present |= present;
+                let name = py_field(&snake_case(&method.name));
+                let wire = &request.wire_name;
+                let (returns, body) = match method.kind {
+                    MethodKind::Reply(reply) => {
+                        let reply_def = self.schema.ty(reply);
+                        (
+                            format!("types.{}", reply_def.name),
+                            format!(
+                                "        request = {construct}\n        answer = await self.connection.request(self.SERVICE, \"{wire}\", request.to_wire())\n        return {}",
+                                self.qualified_decode(reply, "answer")
+                            ),
+                        )
+                    }
+                    MethodKind::Stream(item) => (
+                        format!("AsyncGenerator[types.{}, None]", self.schema.ty(item).name),
+                        format!(
+                            "        request = {construct}\n        async for item in self.connection.stream(self.SERVICE, \"{wire}\", request.to_wire()):\n            yield {}",
+                            self.qualified_decode(item, "item")
+                        ),
+                    ),
+                    MethodKind::FireAndForget => (
+                        "None".to_owned(),
+                        format!("        request = {construct}\n        await self.connection.send(self.SERVICE, \"{wire}\", request.to_wire())"),
+                    ),
+                };
+                let signature = if params.is_empty() {
+                    format!("async def {name}(self) -> {returns}:")
+                } else {
+                    let mut lines = vec![format!("async def {name}("), "        self,".to_owned()];
+                    lines.extend(params.iter().map(|p| format!("        {p},")));
+                    lines.push(format!("    ) -> {returns}:"));
+                    lines.join("\n")
+                };
+                let kind_note = match method.kind {
+                    MethodKind::Reply(_) => "",
+                    MethodKind::Stream(_) => "\n\nYields the stream's items as they arrive.",
+                    MethodKind::FireAndForget => "\n\nReturns once the service's mailbox accepted the message.",
+                };
+                let described = format!("{}{kind_note}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                json!({
+                    "signature": signature,
+                    "doc": docstring(Some(&described), "", 8),
+                    "body": body,
+                })
+            })
+            .collect();
+        let pushes: Vec<Value> = service
+            .pushes
+            .iter()
+            .map(|push| {
+                let def = self.schema.ty(*push);
+                json!({
+                    "method": format!("subscribe_{}", snake_case(&def.name)),
+                    "type_name": def.name,
+                    "wire_name": def.wire_name,
+                    "decode": self.qualified_decode(*push, "push.payload"),
+                })
+            })
+            .collect();
+        let text = render(
+            registry,
+            "service",
+            &json!({
+                "class_name": client_class(&service.name),
+                "name": service.name,
+                "doc": docstring(service.doc.as_deref(), &format!("Client of the `{}` service.", service.name), 4),
+                "methods": methods,
+                "pushes": pushes,
+            }),
+        );
+        (text, uses_present)
+    }
+
+    fn qualified_decode(&self, index: TypeIndex, value: &str) -> String {
+        let def = self.schema.ty(index);
+        match def.kind {
+            TypeKind::Union { .. } => format!("types.decode_{}({value})", snake_case(&def.name)),
+            _ => format!("types.{}.from_wire({value})", def.name),
+        }
+    }
+
+    /// The keyword parameters of a method whose request is `request`, the
+    /// expression building the request, and whether it uses `present`.
+    fn request_parameters(&self, request: &TypeDef) -> (Vec<String>, String, bool) {
+        match &request.kind {
+            TypeKind::Struct { fields } if !fields.is_empty() => {
+                let mut params = vec!["*".to_owned()];
+                let mut direct = Vec::new();
+                let mut given = Vec::new();
+                for field in fields {
+                    let name = py_field(&field.name);
+                    let annotation = self.qualified_annotation(&field.ty);
+                    match (&field.default, &field.ty) {
+                        (None, TypeRef::Optional(_)) => {
+                            params.push(format!("{name}: {annotation} = None"));
+                            direct.push(format!("{name}={name}"));
+                        }
+                        (None, _) => {
+                            params.push(format!("{name}: {annotation}"));
+                            direct.push(format!("{name}={name}"));
+                        }
+                        (Some(value), ty) if !mutable_default(ty) => {
+                            let literal = self.literal(value, ty);
+                            let literal = self.qualify_literal(&literal, ty);
+                            params.push(format!("{name}: {annotation} = {literal}"));
+                            direct.push(format!("{name}={name}"));
+                        }
+                        (Some(_), _) => {
+                            params.push(format!("{name}: {annotation} | None = None"));
+                            given.push(format!("{name}={name}"));
+                        }
+                    }
+                }
+                let present = !given.is_empty();
+                if present {
+                    direct.push(format!("**present({})", given.join(", ")));
+                }
+                let inline = format!("types.{}({})", request.name, direct.join(", "));
+                let construct = if inline.len() + 18 <= 100 {
+                    inline
+                } else {
+                    let args: Vec<String> = direct
+                        .iter()
+                        .map(|a| format!("            {a},\n"))
+                        .collect();
+                    format!("types.{}(\n{}        )", request.name, args.concat())
+                };
+                (params, construct, present)
+            }
+            TypeKind::Struct { .. } => (Vec::new(), format!("types.{}()", request.name), false),
+            TypeKind::Enum { .. } | TypeKind::Union { .. } => (
+                vec![format!("request: types.{}", request.name)],
+                "request".to_owned(),
+                false,
+            ),
+        }
+    }
+
+    fn qualified_annotation(&self, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::Named(index) => format!("types.{}", self.schema.ty(*index).name),
+            TypeRef::List(inner) => format!("list[{}]", self.qualified_annotation(inner)),
+            TypeRef::Map(inner) => format!("dict[str, {}]", self.qualified_annotation(inner)),
+            TypeRef::Optional(inner) => format!("{} | None", self.qualified_annotation(inner)),
+            TypeRef::Scalar(_) => self.annotation(ty),
+        }
+    }
+
+    fn qualify_literal(&self, literal: &str, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::Named(_) => format!("types.{literal}"),
+            TypeRef::Optional(inner) if literal != "None" => self.qualify_literal(literal, inner),
+            _ => literal.to_owned(),
+        }
+    }
+}
+
+fn python_string(text: &str) -> String {
+    // JSON string syntax is valid Python for every string.
+    Value::String(text.to_owned()).to_string()
+}
+
+/// A Python literal for a JSON value.
+fn python_value(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => python_string(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(python_value)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Object(entries) => {
+            let mut entries: Vec<(&String, &Value)> = entries.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let items: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}: {}", python_string(k), python_value(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
+    match &def.kind {
+        TypeKind::Struct { fields } => Box::new(fields.iter()),
+        TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
+        TypeKind::Enum { .. } => Box::new(std::iter::empty()),
+    }
+}

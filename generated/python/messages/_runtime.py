@@ -1,0 +1,572 @@
+"""The client side of the acton wire protocol (v2) for asyncio.
+
+Copied as ``_runtime.py`` into every Python package ``acton-gen`` generates; it
+needs only the standard library (``msgpack``, if installed, enables MessagePack).
+
+One :class:`Connection` carries many requests at once: each answer is matched to
+its request by ``correlation_id``, in whatever order it arrives. Every way a call
+can fail raises :class:`ActonError` (with the protocol's error ``code``); nothing
+waits forever: a lost connection fails every pending call at once, and every call
+has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import os
+import struct
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Final, Protocol, TypeVar
+
+try:  # MessagePack is optional.
+    import msgpack as _msgpack  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - exercised where msgpack is absent
+    _msgpack = None
+
+__all__ = [
+    "ActonError",
+    "Connection",
+    "ConnectionClosed",
+    "Format",
+    "Kind",
+    "Push",
+    "RequestTimeout",
+    "Subscription",
+    "decode_frame_payload",
+    "encode_frame",
+    "read_frame",
+]
+
+PROTOCOL_VERSION: Final = 0x02
+HEADER: Final = struct.Struct(">IBBB")
+MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
+CONNECTION_REJECTED: Final = "__acton_connection_rejected__"
+
+
+class Format(IntEnum):
+    """The encoding of a frame's payload."""
+
+    JSON = 0x01
+    MSGPACK = 0x02
+
+
+class Kind(IntEnum):
+    """The kind of a frame."""
+
+    REQUEST = 0x01
+    RESPONSE = 0x02
+    ERROR = 0x03
+    HEARTBEAT = 0x04
+    PUSH = 0x05
+    SUBSCRIBE = 0x06
+    UNSUBSCRIBE = 0x07
+    DISCOVER = 0x08
+    STREAM = 0x09
+    SUBSCRIBE_PATTERNS = 0x0A
+    UNSUBSCRIBE_PATTERNS = 0x0B
+
+
+class ActonError(Exception):
+    """A call failed. ``code`` is the protocol's error code (``ACTOR_NOT_FOUND``,
+    ``TIMEOUT``, ``RATE_LIMITED``, ...), or ``CONNECTION_CLOSED`` when the connection
+    went away."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class ConnectionClosed(ActonError):
+    """The connection closed before the answer arrived."""
+
+    def __init__(self, message: str = "the connection to the server is closed") -> None:
+        super().__init__("CONNECTION_CLOSED", message)
+
+
+class RequestTimeout(ActonError):
+    """No answer within the deadline (on the client's side)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__("TIMEOUT", f"no answer within {seconds:g} s")
+
+
+@dataclass(frozen=True)
+class Push:
+    """A broadcast received through a subscription."""
+
+    message_type: str
+    payload: Any
+    notification_id: str
+    timestamp_ms: int
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encode_payload(fmt: Format, value: object) -> bytes:
+    """Encodes a payload: JSON without whitespace (bytes as base64), or
+    MessagePack maps with field names (bytes as bin)."""
+    if fmt == Format.JSON:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+    if _msgpack is None:
+        raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
+    packed: bytes = _msgpack.packb(value, use_bin_type=True)
+    return packed
+
+
+def decode_frame_payload(fmt: int, data: bytes) -> Any:
+    """Decodes a payload by its frame's format byte; an empty payload is ``None``."""
+    if not data:
+        return None
+    if fmt == Format.JSON:
+        return json.loads(data)
+    if fmt == Format.MSGPACK:
+        if _msgpack is None:
+            raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
+        return _msgpack.unpackb(data, raw=False, strict_map_key=False)
+    raise ActonError("PROTOCOL_ERROR", f"unknown format byte {fmt:#04x}")
+
+
+def encode_frame(kind: Kind, fmt: Format, payload: object | None) -> bytes:
+    """A version-2 frame; ``payload=None`` gives an empty payload."""
+    body = b"" if payload is None else encode_payload(fmt, payload)
+    return HEADER.pack(len(body), PROTOCOL_VERSION, int(kind), int(fmt)) + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
+    """Reads one frame: ``(kind, format, payload)``. Raises
+    :class:`ConnectionClosed` at the end of the stream."""
+    try:
+        header = await reader.readexactly(5)
+        length, version = struct.unpack(">IB", header)
+        if version == 0x02:
+            kind, fmt = await reader.readexactly(2)
+        elif version == 0x01:
+            (kind,) = await reader.readexactly(1)
+            fmt = Format.JSON
+        else:
+            raise ActonError("UNSUPPORTED_PROTOCOL_VERSION", f"version byte {version:#04x}")
+        if length > MAX_FRAME_SIZE:
+            raise ActonError("PROTOCOL_ERROR", f"frame of {length} bytes is above the limit")
+        payload = await reader.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError) as error:
+        raise ConnectionClosed() from error
+    return kind, fmt, payload
+
+
+def _error_from(answer: Mapping[str, Any]) -> ActonError:
+    code = str(answer.get("error_code") or "UNKNOWN")
+    return ActonError(code, str(answer.get("error") or ""))
+
+
+class Subscription:
+    """Pushes for some message types; ``async for push in subscription``."""
+
+    def __init__(self, connection: Connection, types: Sequence[str], patterns: Sequence[str]) -> None:
+        self._connection = connection
+        self.types = tuple(types)
+        self.patterns = tuple(patterns)
+        self._queue: asyncio.Queue[Push | None] = asyncio.Queue(maxsize=1024)
+
+    def wants(self, message_type: str) -> bool:
+        """Whether a push of ``message_type`` belongs to this subscription."""
+        if message_type in self.types:
+            return True
+        return any(message_type.startswith(p[:-1]) if p.endswith("*") else message_type == p for p in self.patterns)
+
+    def _offer(self, push: Push | None) -> None:
+        # A consumer that falls this far behind loses pushes, as the server's queue does.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(push)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Push:
+        push = await self._queue.get()
+        if push is None:
+            raise StopAsyncIteration
+        return push
+
+    async def close(self) -> None:
+        """Stops receiving (the server-side subscription stays until unsubscribed)."""
+        self._connection._subscriptions.discard(self)
+        self._offer(None)
+
+
+class Connection:
+    """One connection to an acton server; many calls may run on it at once."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.format = fmt
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._prefix = f"py{os.getpid()}-{id(self):x}"
+        self._waiters: dict[str, asyncio.Future[tuple[int, int, Any]]] = {}
+        self._streams: dict[str, asyncio.Queue[tuple[int, int, Any]]] = {}
+        self._subscriptions: set[Subscription] = set()
+        self._closed: ActonError | None = None
+        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @classmethod
+    async def connect(
+        cls, path: str | os.PathLike[str], *, fmt: Format = Format.JSON, timeout: float = 30.0
+    ) -> Connection:
+        """Connects to the server listening on the Unix socket ``path``."""
+        if fmt == Format.MSGPACK and _msgpack is None:
+            raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
+        try:
+            reader, writer = await asyncio.open_unix_connection(os.fspath(path), limit=MAX_FRAME_SIZE + 16)
+        except OSError as error:
+            raise ConnectionClosed(f"cannot connect to {os.fspath(path)}: {error}") from error
+        return cls(reader, writer, fmt=fmt, timeout=timeout)
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has closed."""
+        return self._closed is not None
+
+    async def close(self) -> None:
+        """Closes the connection; pending calls raise :class:`ConnectionClosed`."""
+        self._fail_all(ConnectionClosed("the connection was closed by the client"))
+        self._reading.cancel()
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.wait_closed()
+
+    def _next_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def _send(self, kind: Kind, payload: object | None) -> None:
+        if self._closed is not None:
+            raise self._closed
+        try:
+            self._writer.write(encode_frame(kind, self.format, payload))
+            await self._writer.drain()
+        except (ConnectionError, OSError) as error:
+            self._fail_all(ConnectionClosed(f"writing failed: {error}"))
+            raise ConnectionClosed(f"writing failed: {error}") from error
+
+    async def _exchange(self, kind: Kind, payload: dict[str, Any], timeout: float | None) -> tuple[int, int, Any]:
+        correlation_id = payload["correlation_id"]
+        future: asyncio.Future[tuple[int, int, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[correlation_id] = future
+        try:
+            await self._send(kind, payload)
+            limit = (timeout if timeout is not None else self.timeout) + 1.0
+            try:
+                return await asyncio.wait_for(future, limit)
+            except TimeoutError:
+                raise RequestTimeout(limit) from None
+        finally:
+            self._waiters.pop(correlation_id, None)
+
+    def _envelope(
+        self, target: str, message_type: str, payload: object, *, reply: bool, stream: bool, timeout: float | None
+    ) -> dict[str, Any]:
+        return {
+            "correlation_id": self._next_id(),
+            "target": target,
+            "message_type": message_type,
+            "payload": payload,
+            "expects_reply": reply,
+            "expects_stream": stream,
+            "response_timeout_ms": int((timeout if timeout is not None else self.timeout) * 1000),
+        }
+
+    async def request(self, target: str, message_type: str, payload: object, *, timeout: float | None = None) -> Any:
+        """Request-response: the reply's payload (decoded), or :class:`ActonError`."""
+        envelope = self._envelope(target, message_type, payload, reply=True, stream=False, timeout=timeout)
+        kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, timeout)
+        if kind != Kind.RESPONSE or not answer.get("success", False):
+            raise _error_from(answer)
+        return answer.get("payload")
+
+    async def send(self, target: str, message_type: str, payload: object, *, timeout: float | None = None) -> None:
+        """Fire-and-forget: returns once the target's mailbox accepted the message."""
+        envelope = self._envelope(target, message_type, payload, reply=False, stream=False, timeout=timeout)
+        kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, timeout)
+        if kind != Kind.RESPONSE or not answer.get("success", False):
+            raise _error_from(answer)
+
+    async def stream(
+        self, target: str, message_type: str, payload: object, *, timeout: float | None = None
+    ) -> AsyncGenerator[Any, None]:
+        """Request-stream: yields each item's payload; raises :class:`ActonError`
+        if the stream fails."""
+        envelope = self._envelope(target, message_type, payload, reply=False, stream=True, timeout=timeout)
+        correlation_id = envelope["correlation_id"]
+        items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue()
+        self._streams[correlation_id] = items
+        limit = (timeout if timeout is not None else self.timeout) + 1.0
+        deadline = asyncio.get_running_loop().time() + limit
+        try:
+            await self._send(Kind.REQUEST, envelope)
+            while True:
+                remaining = deadline - asyncio.get_running_loop().time()
+                try:
+                    kind, _fmt, frame = await asyncio.wait_for(items.get(), max(remaining, 0.0))
+                except TimeoutError:
+                    raise RequestTimeout(limit) from None
+                if kind == -1:
+                    raise frame  # the connection failed
+                if kind != Kind.STREAM:
+                    raise _error_from(frame)
+                if frame.get("is_final"):
+                    if frame.get("error_code"):
+                        raise _error_from(frame)
+                    return
+                yield frame.get("payload")
+        finally:
+            self._streams.pop(correlation_id, None)
+
+    async def subscribe(self, message_types: Sequence[str] = (), patterns: Sequence[str] = ()) -> Subscription:
+        """Subscribes to broadcasts of these types (and name patterns such as
+        ``prices.*``); iterate the returned :class:`Subscription` for the pushes."""
+        subscription = Subscription(self, message_types, patterns)
+        self._subscriptions.add(subscription)
+        try:
+            if message_types:
+                await self._control(
+                    Kind.SUBSCRIBE, {"correlation_id": self._next_id(), "message_types": list(message_types)}
+                )
+            if patterns:
+                await self._control(
+                    Kind.SUBSCRIBE_PATTERNS, {"correlation_id": self._next_id(), "patterns": list(patterns)}
+                )
+        except BaseException:
+            self._subscriptions.discard(subscription)
+            raise
+        return subscription
+
+    async def unsubscribe(self, message_types: Sequence[str] = ()) -> list[str]:
+        """Ends server-side subscriptions (all of them for an empty list); returns
+        the types still subscribed."""
+        answer = await self._control(
+            Kind.UNSUBSCRIBE, {"correlation_id": self._next_id(), "message_types": list(message_types)}
+        )
+        return list(answer.get("subscribed_types") or [])
+
+    async def discover(self) -> dict[str, Any]:
+        """What the server offers: actors, message types, protocol version."""
+        answer = await self._control(
+            Kind.DISCOVER, {"correlation_id": self._next_id(), "include_actors": True, "include_message_types": True}
+        )
+        return answer
+
+    async def heartbeat(self, timeout: float = 5.0) -> None:
+        """Sends a heartbeat and waits for the server's."""
+        future: asyncio.Future[tuple[int, int, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters["__heartbeat__"] = future
+        try:
+            await self._send(Kind.HEARTBEAT, None)
+            try:
+                await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise RequestTimeout(timeout) from None
+        finally:
+            self._waiters.pop("__heartbeat__", None)
+
+    async def _control(self, kind: Kind, payload: dict[str, Any]) -> dict[str, Any]:
+        answer_kind, _fmt, answer = await self._exchange(kind, payload, None)
+        if answer_kind != Kind.RESPONSE or not answer.get("success", False):
+            raise _error_from(answer)
+        result: dict[str, Any] = answer
+        return result
+
+    def _fail_all(self, error: ActonError) -> None:
+        if self._closed is None:
+            self._closed = error
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(error)
+        for queue in self._streams.values():
+            queue.put_nowait((-1, 0, error))
+        for subscription in list(self._subscriptions):
+            subscription._offer(None)
+        self._subscriptions.clear()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                kind, fmt, data = await read_frame(self._reader)
+                self._route(kind, fmt, data)
+        except ActonError as error:
+            self._fail_all(error if isinstance(error, ConnectionClosed) else ConnectionClosed(str(error)))
+        except asyncio.CancelledError:
+            self._fail_all(ConnectionClosed())
+            raise
+        except Exception as error:  # a frame we could not decode: the stream is lost
+            self._fail_all(ConnectionClosed(f"unreadable frame: {error}"))
+
+    def _route(self, kind: int, fmt: int, data: bytes) -> None:
+        if kind == Kind.HEARTBEAT:
+            waiter = self._waiters.get("__heartbeat__")
+            if waiter is not None and not waiter.done():
+                waiter.set_result((kind, fmt, None))
+            return
+        payload = decode_frame_payload(fmt, data)
+        if not isinstance(payload, dict):
+            return
+        if kind == Kind.PUSH:
+            push = Push(
+                message_type=str(payload.get("message_type", "")),
+                payload=payload.get("payload"),
+                notification_id=str(payload.get("notification_id", "")),
+                timestamp_ms=int(payload.get("timestamp_ms", 0)),
+            )
+            for subscription in self._subscriptions:
+                if subscription.wants(push.message_type):
+                    subscription._offer(push)
+            return
+        correlation_id = str(payload.get("correlation_id", ""))
+        if correlation_id == CONNECTION_REJECTED:
+            self._fail_all(_error_from(payload))
+            return
+        stream = self._streams.get(correlation_id)
+        if stream is not None:
+            stream.put_nowait((kind, fmt, payload))
+            return
+        waiter = self._waiters.get(correlation_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result((kind, fmt, payload))
+
+
+# --- Helpers of generated code: checked conversions from the wire form. ---
+
+
+def _shape_error(expected: str, value: object) -> ActonError:
+    return ActonError("SERIALIZATION_ERROR", f"expected {expected}, got {type(value).__name__}")
+
+
+def expect_mapping(value: object, what: str) -> Mapping[str, Any]:
+    """``value`` as a mapping, or an error naming ``what`` was expected."""
+    if not isinstance(value, Mapping):
+        raise _shape_error(f"an object for {what}", value)
+    return value
+
+
+def expect_list(value: object) -> list[Any]:
+    """``value`` as a list."""
+    if not isinstance(value, list):
+        raise _shape_error("a list", value)
+    return value
+
+
+def required(fields: Mapping[str, Any], name: str, owner: str) -> Any:
+    """A required field's value."""
+    if name not in fields:
+        raise ActonError("SERIALIZATION_ERROR", f"{owner} has no field `{name}`")
+    return fields[name]
+
+
+def decode_bool(value: object) -> bool:
+    """A boolean."""
+    if not isinstance(value, bool):
+        raise _shape_error("a boolean", value)
+    return value
+
+
+def decode_int(value: object) -> int:
+    """An integer (not a boolean)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _shape_error("an integer", value)
+    return value
+
+
+def decode_float(value: object) -> float:
+    """A number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _shape_error("a number", value)
+    return float(value)
+
+
+def decode_str(value: object) -> str:
+    """A string."""
+    if not isinstance(value, str):
+        raise _shape_error("a string", value)
+    return value
+
+
+def decode_bytes(value: object) -> bytes:
+    """Binary data: bin in MessagePack, a base64 string in JSON."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError as error:
+            raise ActonError("SERIALIZATION_ERROR", f"invalid base64: {error}") from error
+    raise _shape_error("binary data", value)
+
+
+def present(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that were given (not ``None``)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+_T = TypeVar("_T")
+
+
+def list_of(item: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:
+    """A decoder of lists whose items ``item`` decodes."""
+    return lambda value: [item(element) for element in expect_list(value)]
+
+
+def map_of(item: Callable[[Any], _T]) -> Callable[[Any], dict[str, _T]]:
+    """A decoder of string-keyed maps whose values ``item`` decodes."""
+    return lambda value: {str(key): item(element) for key, element in expect_mapping(value, "a map").items()}
+
+
+def optional_of(item: Callable[[Any], _T]) -> Callable[[Any], _T | None]:
+    """A decoder of optional values (``None`` stays ``None``)."""
+    return lambda value: None if value is None else item(value)
+
+
+class _Wire(Protocol):
+    def to_wire(self) -> Any: ...
+
+
+def to_wire(value: _Wire) -> Any:
+    """A generated value's wire form."""
+    return value.to_wire()
+
+
+def list_to(item: Callable[[_T], Any]) -> Callable[[Iterable[_T]], list[Any]]:
+    """An encoder of lists whose items ``item`` encodes."""
+    return lambda value: [item(element) for element in value]
+
+
+def map_to(item: Callable[[_T], Any]) -> Callable[[Mapping[str, _T]], dict[str, Any]]:
+    """An encoder of maps whose values ``item`` encodes."""
+    return lambda value: {key: item(element) for key, element in value.items()}
+
+
+def optional_to(item: Callable[[_T], Any]) -> Callable[[_T | None], Any]:
+    """An encoder of optional values."""
+    return lambda value: None if value is None else item(value)

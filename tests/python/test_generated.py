@@ -1,0 +1,113 @@
+"""The generated Python package (`generated/python`, pip-installed by the test
+command) against a real desk-server process, and its wire form."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from conftest import Server
+from messages import (
+    ActonError,
+    AddRequest,
+    CalculatorClient,
+    Format,
+    KvStoreClient,
+    Level,
+    OrderLimit,
+    OrderMarket,
+    PricesClient,
+    PriceUpdate,
+    Quote,
+    Side,
+    decode_order,
+)
+
+FORMATS = [Format.JSON, Format.MSGPACK]
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 30))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_method_kind_through_the_generated_clients(server: Server, fmt: Format) -> None:
+    async def scenario() -> None:
+        async with await CalculatorClient.connect(server.socket, fmt=fmt) as calc:
+            assert (await calc.add(a=40, b=2)).sum == 42
+            assert (await calc.add(a=7)).sum == 7
+            assert [n.value async for n in calc.count(up_to=5)] == [0, 1, 2, 3, 4]
+            await calc.log(line="from the generated client", level=Level.WARN)
+            health = await calc.health()
+            assert health.status == "ok"
+
+            kv = KvStoreClient(calc.connection)
+            stored = await kv.put(key="gen", value=b"\x00\x01\xff", ttl_ms=None)
+            assert stored.key == "gen"
+            assert (await kv.get(key="gen")).value == b"\x00\x01\xff"
+            assert (await kv.get(key="missing")).value is None
+            assert [k.key async for k in kv.list_keys(prefix="ge")] == ["gen"]
+
+            prices = PricesClient(calc.connection)
+            order = OrderLimit(symbol="ACME", side=Side.BUY, size=10, price=99.5)
+            accepted = await prices.place(order)
+            assert accepted.order == order
+            subscribed = await prices.subscribe(symbols=["ACME"])
+            assert subscribed.symbols == ["ACME"]
+            updates = prices.subscribe_price_update()
+            async with contextlib.aclosing(updates):
+                first = await anext(updates)
+                second = await anext(updates)
+            assert isinstance(first, PriceUpdate)
+            assert first.quote.symbol == "ACME"
+            assert first.quote.venue == "XNAS"
+            assert second.sequence > first.sequence
+
+    run(scenario)
+
+
+def test_server_errors_raise_with_their_code(server: Server) -> None:
+    async def scenario() -> None:
+        async with await CalculatorClient.connect(server.socket, timeout=0.3) as calc:
+            # The stream outlives its deadline (sent to the server as response_timeout_ms).
+            with pytest.raises(ActonError) as error:
+                async for _ in calc.count(up_to=100, delay_ms=100):
+                    pass
+            assert error.value.code == "TIMEOUT"
+            assert (await calc.add(a=1, b=1)).sum == 2, "the connection still serves"
+
+    run(scenario)
+
+
+def test_the_wire_form_of_the_dataclasses() -> None:
+    quote = Quote(symbol="A", side=Side.SELL, price=1.5, size=2**63, venue=None, extra={"k": [1, None]})
+    wire = quote.to_wire()
+    assert wire == {
+        "symbol": "A",
+        "side": "sell",
+        "price": 1.5,
+        "size": 2**63,
+        "tags": [],
+        "attributes": {},
+        "extra": {"k": [1, None]},
+    }
+    assert "venue" not in wire, "an absent optional is left out"
+    assert Quote.from_wire(wire) == quote
+    # Defaults fill what is absent; unknown fields are ignored.
+    assert AddRequest.from_wire({"a": 1, "later_field": True}) == AddRequest(a=1, b=0)
+    # A union reads by its tag.
+    market = decode_order({"kind": "market", "symbol": "A", "side": "buy", "size": 1})
+    assert market == OrderMarket(symbol="A", side=Side.BUY, size=1)
+    assert market.to_wire()["kind"] == "market"
+    # Wrong shapes are errors with the protocol's code, not crashes.
+    for bad in ({"a": "one"}, {"b": 1}, ["a"], None):
+        with pytest.raises(ActonError) as error:
+            AddRequest.from_wire(bad)
+        assert error.value.code == "SERIALIZATION_ERROR"
+    with pytest.raises(ActonError):
+        decode_order({"kind": "stop"})
+    with pytest.raises(ActonError):
+        Side.from_wire("middle")
