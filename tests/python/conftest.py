@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket as socket_module
 import subprocess
 import sys
 import tempfile
@@ -21,17 +22,32 @@ sys.path.insert(0, str(ROOT / "codegen" / "templates" / "python"))
 class Server:
     """A desk-server process listening on ``socket``."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, socket: Path | None = None) -> None:
         binary = os.environ.get("ACTON_DESK_SERVER", str(ROOT / "target" / "debug" / "desk-server"))
-        self.socket = Path(tempfile.mkdtemp(prefix="acton-py-")) / "desk.sock"
+        self.socket = socket or Path(tempfile.mkdtemp(prefix="acton-py-")) / "desk.sock"
         self.process = subprocess.Popen(
             [binary, str(self.socket), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 20
-        while not self.socket.exists():
+        while not self._listening():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"desk-server did not start (exit {self.process.poll()})")
             time.sleep(0.02)
+
+    def _listening(self) -> bool:
+        probe = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+        try:
+            probe.connect(str(self.socket))
+        except OSError:
+            return False
+        finally:
+            probe.close()
+        return True
+
+    @classmethod
+    def at(cls, socket: Path) -> Server:
+        """A server on a given socket path (a stale socket file there is replaced)."""
+        return cls(socket=socket)
 
     def kill(self) -> None:
         """Kills the server without letting it shut down."""

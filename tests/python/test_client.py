@@ -137,3 +137,30 @@ def test_connecting_to_nothing_fails_clearly(tmp_path: object) -> None:
         assert "cannot connect" in error.value.message
 
     run(scenario)
+
+
+def test_reconnecting_after_the_server_restarts() -> None:
+    server = Server()
+
+    async def scenario() -> None:
+        connection = await Connection.connect(server.socket)
+        assert await connection.request("calculator", "AddRequest", {"a": 1, "b": 1}) == {"sum": 2}
+        server.kill()
+        with pytest.raises(ConnectionClosed):
+            await connection.request("calculator", "AddRequest", {"a": 1, "b": 1})
+        assert connection.closed
+        with pytest.raises(ConnectionClosed):
+            await connection.reconnect()  # nothing listens yet
+        restarted = Server.at(server.socket)
+        try:
+            await connection.reconnect()
+            assert not connection.closed
+            assert await connection.request("calculator", "AddRequest", {"a": 2, "b": 3}) == {"sum": 5}
+        finally:
+            await connection.close()
+            restarted.stop()
+
+    try:
+        run(scenario)
+    finally:
+        server.stop()

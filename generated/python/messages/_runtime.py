@@ -204,6 +204,13 @@ class Subscription:
         self._offer(None)
 
 
+async def _open(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.open_unix_connection(path, limit=MAX_FRAME_SIZE + 16)
+    except OSError as error:
+        raise ConnectionClosed(f"cannot connect to {path}: {error}") from error
+
+
 class Connection:
     """One connection to an acton server; many calls may run on it at once."""
 
@@ -225,6 +232,7 @@ class Connection:
         self._streams: dict[str, asyncio.Queue[tuple[int, int, Any]]] = {}
         self._subscriptions: set[Subscription] = set()
         self._closed: ActonError | None = None
+        self.path: str | None = None
         self._reading = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -234,11 +242,26 @@ class Connection:
         """Connects to the server listening on the Unix socket ``path``."""
         if fmt == Format.MSGPACK and _msgpack is None:
             raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
-        try:
-            reader, writer = await asyncio.open_unix_connection(os.fspath(path), limit=MAX_FRAME_SIZE + 16)
-        except OSError as error:
-            raise ConnectionClosed(f"cannot connect to {os.fspath(path)}: {error}") from error
-        return cls(reader, writer, fmt=fmt, timeout=timeout)
+        reader, writer = await _open(os.fspath(path))
+        connection = cls(reader, writer, fmt=fmt, timeout=timeout)
+        connection.path = os.fspath(path)
+        return connection
+
+    async def reconnect(self) -> None:
+        """Opens a new socket after the connection was lost (or closed).
+
+        Reconnecting is never automatic, and nothing is re-sent: a call that was in
+        flight when the connection went away raised :class:`ConnectionClosed`, and
+        only the caller knows whether repeating it is safe. Subscriptions ended
+        with the old socket; subscribe again.
+        """
+        if self._closed is None:
+            return
+        if self.path is None:
+            raise ConnectionClosed("this connection was not opened by path, so it cannot reconnect")
+        self._reader, self._writer = await _open(self.path)
+        self._closed = None
+        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
 
     async def __aenter__(self) -> Connection:
         return self

@@ -37,6 +37,10 @@ class CalculatorClient:
         """Closes the connection."""
         await self.connection.close()
 
+    async def reconnect(self) -> None:
+        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        await self.connection.reconnect()
+
     async def __aenter__(self) -> CalculatorClient:
         return self
 
@@ -111,6 +115,10 @@ class KvStoreClient:
         """Closes the connection."""
         await self.connection.close()
 
+    async def reconnect(self) -> None:
+        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        await self.connection.reconnect()
+
     async def __aenter__(self) -> KvStoreClient:
         return self
 
@@ -175,6 +183,10 @@ class PricesClient:
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
+
+    async def reconnect(self) -> None:
+        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        await self.connection.reconnect()
 
     async def __aenter__(self) -> PricesClient:
         return self

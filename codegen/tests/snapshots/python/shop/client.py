@@ -37,6 +37,10 @@ class ShopClient:
         """Closes the connection."""
         await self.connection.close()
 
+    async def reconnect(self) -> None:
+        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        await self.connection.reconnect()
+
     async def __aenter__(self) -> ShopClient:
         return self
 
@@ -110,6 +114,10 @@ class OtherServiceClient:
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
+
+    async def reconnect(self) -> None:
+        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        await self.connection.reconnect()
 
     async def __aenter__(self) -> OtherServiceClient:
         return self
