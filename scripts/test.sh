@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project. This is the README's test command and
 # what CI runs; it installs what it needs: the Python tools go into .venv (pinned
-# in tests/python/requirements.txt). Needs a Rust toolchain and python3 (3.11+).
+# in tests/python/requirements.txt), the TypeScript ones into tests/typescript
+# (npm ci from its lockfile). Needs a Rust toolchain, python3 (3.11+), node (20+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +47,17 @@ step "Python: ruff format, ruff check, mypy --strict"
 step "Python: pytest (vectors, and the client against a desk-server process)"
 cargo build --locked --quiet -p desk --bins
 ACTON_DESK_SERVER="$PWD/target/debug/desk-server" .venv/bin/python -m pytest -q tests/python
+
+step "TypeScript tools (npm ci, from the lockfile)"
+(cd tests/typescript && npm ci --no-audit --no-fund --loglevel=error)
+
+step "TypeScript: tsc --strict, then node --test (vectors, and clients against a desk-server process)"
+(
+  cd tests/typescript
+  rm -rf dist
+  npx tsc -p .
+  ACTON_DESK_SERVER="$PWD/../../target/debug/desk-server" node --test dist/tests/typescript/
+)
 
 step "fuzz targets build (cargo check; running them needs cargo-fuzz)"
 cargo check --manifest-path runtime/fuzz/Cargo.toml --locked --bins

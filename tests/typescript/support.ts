@@ -1,0 +1,59 @@
+/** A desk-server process for the tests (the example services, built from the generated Rust traits). */
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// dist/tests/typescript/support.js -> the repository root.
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../../..");
+
+function listening(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = net.createConnection(path);
+    probe.once("connect", () => {
+      probe.destroy();
+      done(true);
+    });
+    probe.once("error", () => done(false));
+  });
+}
+
+export class Server {
+  readonly process: ChildProcess;
+
+  private constructor(readonly socket: string, extra: string[]) {
+    const binary = process.env["ACTON_DESK_SERVER"] ?? join(ROOT, "target", "debug", "desk-server");
+    if (!existsSync(binary)) throw new Error(`no desk-server at ${binary}: build it with cargo build -p desk --bins`);
+    this.process = spawn(binary, [socket, ...extra], { stdio: "ignore" });
+  }
+
+  static async start(extra: string[] = [], socket?: string): Promise<Server> {
+    const path = socket ?? join(mkdtempSync(join(tmpdir(), "acton-ts-")), "desk.sock");
+    const server = new Server(path, extra);
+    const deadline = Date.now() + 20_000;
+    while (!(await listening(path))) {
+      if (Date.now() > deadline || server.process.exitCode !== null) throw new Error("desk-server did not start");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return server;
+  }
+
+  kill(): Promise<void> {
+    return this.signal("SIGKILL");
+  }
+
+  stop(): Promise<void> {
+    return this.signal("SIGTERM");
+  }
+
+  private signal(signal: NodeJS.Signals): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return Promise.resolve();
+    return new Promise((done) => {
+      this.process.once("exit", () => done());
+      this.process.kill(signal);
+    });
+  }
+}
