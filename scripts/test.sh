@@ -54,6 +54,9 @@ step "TypeScript tools (npm ci, from the lockfile)"
 step "TypeScript: tsc --strict, then node --test (vectors, and clients against a desk-server process)"
 (
   cd tests/typescript
+  # The generated package builds on its own (its tsconfig: strict, .d.ts output).
+  npx tsc -p ../../generated/typescript --noEmit --typeRoots ./node_modules/@types
+  # The tests, the runtime template, the generated package and the every-feature snapshot.
   rm -rf dist
   npx tsc -p .
   ACTON_DESK_SERVER="$PWD/../../target/debug/desk-server" node --test dist/tests/typescript/

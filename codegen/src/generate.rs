@@ -16,11 +16,18 @@ pub enum Target {
     JsonSchema,
     /// A pip-installable package with dataclasses and asyncio clients: `python/`.
     Python,
+    /// An npm package with interfaces and promise-based clients: `typescript/`.
+    TypeScript,
 }
 
 impl Target {
     /// Every target this build can generate.
-    pub const ALL: [Target; 3] = [Target::Rust, Target::Python, Target::JsonSchema];
+    pub const ALL: [Target; 4] = [
+        Target::Rust,
+        Target::Python,
+        Target::TypeScript,
+        Target::JsonSchema,
+    ];
 
     /// The target's name on the command line.
     pub fn name(self) -> &'static str {
@@ -28,6 +35,7 @@ impl Target {
             Self::Rust => "rust",
             Self::JsonSchema => "jsonschema",
             Self::Python => "python",
+            Self::TypeScript => "typescript",
         }
     }
 }
@@ -69,6 +77,12 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
             Target::Python => {
                 for mut file in emit::python::generate(schema, stem) {
                     file.path = Path::new("python").join(&file.path);
+                    files.push(file);
+                }
+            }
+            Target::TypeScript => {
+                for mut file in emit::typescript::generate(schema, stem) {
+                    file.path = Path::new("typescript").join(&file.path);
                     files.push(file);
                 }
             }

@@ -336,7 +336,7 @@ impl Emitter<'_> {
                 quote!(Some(#inner))
             }
             (TypeRef::Scalar(Scalar::Json), value) => {
-                let text = canonical_json(value);
+                let text = super::canonical_json(value);
                 quote!(acton_reactive::ipc::wire::json_literal(#text))
             }
             (TypeRef::Scalar(Scalar::Bool), Value::Bool(b)) => quote!(#b),
@@ -593,30 +593,5 @@ fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
         TypeKind::Struct { fields } => Box::new(fields.iter()),
         TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
         TypeKind::Enum { .. } => Box::new(std::iter::empty()),
-    }
-}
-
-/// JSON text with object keys sorted, independent of serde_json's features.
-fn canonical_json(value: &serde_json::Value) -> String {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries
-                .into_iter()
-                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
-                .collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(canonical_json)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        other => other.to_string(),
     }
 }

@@ -671,3 +671,23 @@ export type Json = null | boolean | number | bigint | string | Json[] | { [key: 
 export function decodeJson(value: unknown): Json {
   return value as Json;
 }
+
+/** An encoder of lists whose items `item` encodes. */
+export const listTo =
+  <T>(item: (value: T) => unknown) =>
+  (value: readonly T[]): unknown[] =>
+    value.map(item);
+
+/** An encoder of string-keyed maps whose values `item` encodes. */
+export const mapTo =
+  <T>(item: (value: T) => unknown) =>
+  (value: Readonly<Record<string, T>>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, element] of Object.entries(value)) out[key] = item(element);
+    return out;
+  };
+
+/** A value that is either absent or present. */
+export function isPresent<T>(value: T | null | undefined): value is T {
+  return value !== null && value !== undefined;
+}

@@ -1,0 +1,552 @@
+//! The TypeScript target: an npm package (ES modules, `.d.ts` via `tsc`) with an
+//! interface (or string-literal union, or discriminated union) per type — TSDoc,
+//! defaults, exact wire form — and a typed client per service, on the bundled
+//! client runtime (`src/runtime.ts`).
+//!
+//! 64-bit integers (`i64`, `u64`) are `bigint`; narrower integers and floats are
+//! `number`; `bytes` are `Uint8Array`.
+//!
+//! The files' layout lives in handlebars templates beside this emitter
+//! (`codegen/templates/typescript/`); this module computes names, types and
+//! conversion expressions.
+
+use std::collections::BTreeSet;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::GeneratedFile;
+use crate::ident::{lower_camel_case, snake_case, upper_camel_case};
+use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
+
+const RUNTIME: &str = include_str!("../../templates/typescript/runtime.ts");
+
+fn templates() -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    let sources = [
+        (
+            "types",
+            include_str!("../../templates/typescript/types.ts.hbs"),
+        ),
+        (
+            "struct",
+            include_str!("../../templates/typescript/struct.ts.hbs"),
+        ),
+        (
+            "enum",
+            include_str!("../../templates/typescript/enum.ts.hbs"),
+        ),
+        (
+            "union",
+            include_str!("../../templates/typescript/union.ts.hbs"),
+        ),
+        (
+            "client",
+            include_str!("../../templates/typescript/client.ts.hbs"),
+        ),
+        (
+            "service",
+            include_str!("../../templates/typescript/service.ts.hbs"),
+        ),
+        (
+            "index",
+            include_str!("../../templates/typescript/index.ts.hbs"),
+        ),
+        (
+            "package",
+            include_str!("../../templates/typescript/package.json.hbs"),
+        ),
+        (
+            "tsconfig",
+            include_str!("../../templates/typescript/tsconfig.json.hbs"),
+        ),
+    ];
+    for (name, source) in sources {
+        // The templates are part of this crate; a broken one fails the tests.
+        if let Err(error) = registry.register_template_string(name, source) {
+            panic!("template {name} does not parse: {error}");
+        }
+    }
+    registry
+}
+
+fn render(registry: &Handlebars<'_>, name: &str, data: &impl Serialize) -> String {
+    let text = registry
+        .render(name, data)
+        .unwrap_or_else(|error| panic!("template {name} does not render: {error}"));
+    text.trim_end().to_owned()
+}
+
+/// A TSDoc comment at `indent`, or nothing.
+fn tsdoc(doc: Option<&str>, indent: usize) -> String {
+    let Some(doc) = doc.map(str::trim).filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    let pad = " ".repeat(indent);
+    let doc = doc.replace("*/", "*\\/");
+    let lines: Vec<&str> = doc.lines().collect();
+    if lines.len() == 1 {
+        return format!("{pad}/** {} */", lines[0]);
+    }
+    let body: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            if l.trim().is_empty() {
+                format!("{pad} *")
+            } else {
+                format!("{pad} * {}", l.trim_end())
+            }
+        })
+        .collect();
+    format!("{pad}/**\n{}\n{pad} */", body.join("\n"))
+}
+
+fn field_doc(field: &Field) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(doc) = &field.doc {
+        parts.push(doc.clone());
+    }
+    if let Some(default) = &field.default {
+        parts.push(format!("Default: `{}`.", super::canonical_json(default)));
+    }
+    if let Some(reason) = &field.deprecated {
+        parts.push(if reason.is_empty() {
+            "@deprecated".to_owned()
+        } else {
+            format!("@deprecated {reason}")
+        });
+    }
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+/// Every file of the package, relative to the target directory.
+pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
+    let registry = templates();
+    let package = schema
+        .package
+        .as_deref()
+        .map_or_else(|| stem.replace('_', "-"), |p| p.replace(['.', '_'], "-"));
+    let emitter = Emitter {
+        schema,
+        helpers: std::cell::RefCell::new(BTreeSet::new()),
+    };
+    let banner = super::banner(schema);
+    let title = schema
+        .doc
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .map_or_else(|| format!("The `{package}` schema."), str::to_owned);
+
+    let definitions: Vec<String> = schema
+        .types
+        .iter()
+        .map(|def| emitter.definition(&registry, def))
+        .collect();
+    let body = definitions.join("\n");
+    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
+    candidates.extend(
+        [
+            "ActonError",
+            "expectRecord",
+            "required",
+            "isPresent",
+            "decodeString",
+        ]
+        .map(str::to_owned),
+    );
+    let mut runtime_imports: Vec<String> = candidates
+        .into_iter()
+        .filter(|n| uses_name(&body, n))
+        .collect();
+    if uses_name(&body, "Json") {
+        runtime_imports.push("type Json".to_owned());
+    }
+    let types_ts = render(
+        &registry,
+        "types",
+        &json!({ "title": title, "banner": banner, "runtime_imports": runtime_imports, "definitions": definitions }),
+    ) + "\n";
+
+    let services: Vec<String> = schema
+        .services
+        .iter()
+        .map(|s| emitter.service(&registry, s))
+        .collect();
+    let client_ts = render(
+        &registry,
+        "client",
+        &json!({
+            "banner": banner,
+            "services": services,
+            "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
+        }),
+    ) + "\n";
+    let index_ts = render(
+        &registry,
+        "index",
+        &json!({ "title": title, "banner": banner }),
+    ) + "\n";
+    let package_json = render(
+        &registry,
+        "package",
+        &json!({
+            "name": package,
+            "version": "0.1.0",
+            "title_plain": title.trim_end_matches('.').replace('"', "'"),
+            "banner": banner.replace('`', "'"),
+        }),
+    ) + "\n";
+    let tsconfig = render(&registry, "tsconfig", &json!({})) + "\n";
+
+    let file = |path: &str, contents: String| GeneratedFile {
+        path: path.into(),
+        contents,
+    };
+    vec![
+        file("package.json", package_json),
+        file("tsconfig.json", tsconfig),
+        file("src/index.ts", index_ts),
+        file("src/types.ts", types_ts),
+        file("src/client.ts", client_ts),
+        file("src/runtime.ts", RUNTIME.to_owned()),
+    ]
+}
+
+/// Whether `code` uses the identifier `name` (as a whole word, not a property).
+fn uses_name(code: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    code.match_indices(name).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + name.len()..].chars().next();
+        !before.is_some_and(|c| is_ident(c) || c == '.') && !after.is_some_and(is_ident)
+    })
+}
+
+fn variant_class(def: &TypeDef, variant: &str) -> String {
+    format!("{}{}", def.name, upper_camel_case(variant))
+}
+
+struct Emitter<'a> {
+    schema: &'a Schema,
+    helpers: std::cell::RefCell<BTreeSet<String>>,
+}
+
+impl Emitter<'_> {
+    fn helper(&self, name: &str) -> String {
+        self.helpers.borrow_mut().insert(name.to_owned());
+        name.to_owned()
+    }
+
+    fn ts_type(&self, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::Scalar(scalar) => match scalar {
+                Scalar::Bool => "boolean".into(),
+                Scalar::I64 | Scalar::U64 => "bigint".into(),
+                Scalar::String => "string".into(),
+                Scalar::Bytes => "Uint8Array".into(),
+                Scalar::Json => "Json".into(),
+                _ => "number".into(),
+            },
+            TypeRef::List(inner) => {
+                let inner = self.ts_type(inner);
+                if inner.contains(' ') {
+                    format!("Array<{inner}>")
+                } else {
+                    format!("{inner}[]")
+                }
+            }
+            TypeRef::Map(inner) => format!("Record<string, {}>", self.ts_type(inner)),
+            TypeRef::Optional(inner) => format!("{} | undefined", self.ts_type(inner)),
+            TypeRef::Named(index) => self.schema.ty(*index).name.clone(),
+        }
+    }
+
+    fn decoder(&self, ty: &TypeRef) -> String {
+        match ty {
+            TypeRef::Scalar(scalar) => match scalar {
+                Scalar::Bool => self.helper("decodeBool"),
+                Scalar::I64 | Scalar::U64 => self.helper("decodeBigInt"),
+                Scalar::F32 | Scalar::F64 => self.helper("decodeFloat"),
+                Scalar::String => self.helper("decodeString"),
+                Scalar::Bytes => self.helper("decodeBytes"),
+                Scalar::Json => self.helper("decodeJson"),
+                _ => self.helper("decodeInt"),
+            },
+            TypeRef::List(inner) => format!("{}({})", self.helper("listOf"), self.decoder(inner)),
+            TypeRef::Map(inner) => format!("{}({})", self.helper("mapOf"), self.decoder(inner)),
+            TypeRef::Optional(inner) => {
+                format!("{}({})", self.helper("optionalOf"), self.decoder(inner))
+            }
+            TypeRef::Named(index) => format!("decode{}", self.schema.ty(*index).name),
+        }
+    }
+
+    /// An encoder for `ty`, or `None` when values go on the wire as they are.
+    fn encoder(&self, ty: &TypeRef) -> Option<String> {
+        match ty {
+            TypeRef::Scalar(_) => None,
+            TypeRef::List(inner) => self
+                .encoder(inner)
+                .map(|e| format!("{}({e})", self.helper("listTo"))),
+            TypeRef::Map(inner) => self
+                .encoder(inner)
+                .map(|e| format!("{}({e})", self.helper("mapTo"))),
+            TypeRef::Optional(inner) => self.encoder(inner),
+            TypeRef::Named(index) => Some(format!("encode{}", self.schema.ty(*index).name)),
+        }
+    }
+
+    fn encode(&self, ty: &TypeRef, value: &str) -> String {
+        match self.encoder(ty) {
+            Some(encoder) => format!("{encoder}({value})"),
+            None => value.to_owned(),
+        }
+    }
+
+    /// A TypeScript expression for a default value.
+    fn literal(&self, value: &Value, ty: &TypeRef) -> String {
+        match (ty, value) {
+            (TypeRef::Optional(_), Value::Null) => "undefined".into(),
+            (TypeRef::Optional(inner), value) => self.literal(value, inner),
+            (TypeRef::Scalar(Scalar::I64 | Scalar::U64), Value::Number(n)) => format!("{n}n"),
+            (TypeRef::Scalar(Scalar::Json), value) => super::canonical_json(value),
+            (TypeRef::List(inner), Value::Array(items)) => {
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(|i| self.literal(i, inner))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            (TypeRef::Map(inner), Value::Object(entries)) => {
+                let mut entries: Vec<(&String, &Value)> = entries.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                let items: Vec<String> = entries
+                    .into_iter()
+                    .map(|(k, v)| {
+                        format!("{}: {}", Value::String(k.clone()), self.literal(v, inner))
+                    })
+                    .collect();
+                format!("{{ {} }}", items.join(", "))
+            }
+            (_, value) => super::canonical_json(value),
+        }
+    }
+
+    fn field_data(&self, owner: &str, field: &Field) -> Value {
+        let optional = matches!(field.ty, TypeRef::Optional(_));
+        let inner = match &field.ty {
+            TypeRef::Optional(inner) => inner.as_ref(),
+            other => other,
+        };
+        let name = &field.name;
+        let decode = if let Some(default) = &field.default {
+            let literal = self.literal(default, &field.ty);
+            format!(
+                "{}(fields[\"{name}\"]) ? {} : {literal}",
+                self.helper("isPresent"),
+                self.decode_expr(inner, &format!("fields[\"{name}\"]"))
+            )
+        } else if optional {
+            self.decode_expr(&field.ty, &format!("fields[\"{name}\"]"))
+        } else {
+            self.decode_expr(
+                &field.ty,
+                &format!("required(fields, \"{name}\", \"{owner}\")"),
+            )
+        };
+        json!({
+            "name": name,
+            "type": self.ts_type(inner),
+            "optional": optional,
+            "doc": tsdoc(field_doc(field).as_deref(), 2),
+            "present_check": optional || field.default.is_some(),
+            "encode": self.encode(&field.ty, &format!("value.{name}")),
+            "encode_present": self.encode(inner, &format!("value.{name}")),
+            "decode": decode,
+            "defaulted": field.default.is_some(),
+        })
+    }
+
+    fn decode_expr(&self, ty: &TypeRef, value: &str) -> String {
+        format!("{}({value})", self.decoder(ty))
+    }
+
+    /// `X` itself, or `X` with its defaulted fields made optional.
+    fn init_type(&self, name: &str, fields: &[Field]) -> String {
+        let defaulted: Vec<String> = fields
+            .iter()
+            .filter(|f| f.default.is_some() && !matches!(f.ty, TypeRef::Optional(_)))
+            .map(|f| format!("\"{}\"", f.name))
+            .collect();
+        if defaulted.is_empty() {
+            name.to_owned()
+        } else {
+            let keys = defaulted.join(" | ");
+            format!("Omit<{name}, {keys}> & Partial<Pick<{name}, {keys}>>")
+        }
+    }
+
+    fn struct_like(
+        &self,
+        registry: &Handlebars<'_>,
+        name: &str,
+        doc: Option<String>,
+        fields: &[Field],
+        tag: Option<(&str, &str)>,
+    ) -> String {
+        render(
+            registry,
+            "struct",
+            &json!({
+                "name": name,
+                "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{name}` message."))), 0),
+                "tag": tag.map(|t| t.0),
+                "tag_value": tag.map(|t| t.1),
+                "fields": fields.iter().map(|f| self.field_data(name, f)).collect::<Vec<_>>(),
+                "init_type": self.init_type(name, fields),
+            }),
+        )
+    }
+
+    fn definition(&self, registry: &Handlebars<'_>, def: &TypeDef) -> String {
+        let doc = match (&def.doc, &def.deprecated) {
+            (doc, Some(reason)) => Some(format!(
+                "{}{}",
+                doc.as_deref()
+                    .map(|d| format!("{d}\n\n"))
+                    .unwrap_or_default(),
+                if reason.is_empty() {
+                    "@deprecated".to_owned()
+                } else {
+                    format!("@deprecated {reason}")
+                }
+            )),
+            (doc, None) => doc.clone(),
+        };
+        match &def.kind {
+            TypeKind::Struct { fields } => self.struct_like(registry, &def.name, doc, fields, None),
+            TypeKind::Enum { variants } => {
+                let alternatives: Vec<String> =
+                    variants.iter().map(|v| format!("\"{}\"", v.name)).collect();
+                render(
+                    registry,
+                    "enum",
+                    &json!({
+                        "name": def.name,
+                        "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` enum.", def.name))), 0),
+                        "alternatives": alternatives.join(" | "),
+                        "values": alternatives.join(", "),
+                    }),
+                )
+            }
+            TypeKind::Union { tag, variants } => {
+                let mut parts: Vec<String> = variants
+                    .iter()
+                    .map(|variant| {
+                        self.struct_like(
+                            registry,
+                            &variant_class(def, &variant.name),
+                            variant.doc.clone(),
+                            &variant.fields,
+                            Some((tag, &variant.name)),
+                        )
+                    })
+                    .collect();
+                let classes: Vec<String> = variants
+                    .iter()
+                    .map(|v| variant_class(def, &v.name))
+                    .collect();
+                parts.push(render(
+                    registry,
+                    "union",
+                    &json!({
+                        "name": def.name,
+                        "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` union.", def.name))), 0),
+                        "tag": tag,
+                        "alternatives": classes.join(" | "),
+                        "init_alternatives": classes.iter().map(|c| format!("{c}Init")).collect::<Vec<_>>().join(" | "),
+                        "variants": variants.iter().map(|v| json!({
+                            "wire_name": v.name,
+                            "class_name": variant_class(def, &v.name),
+                        })).collect::<Vec<_>>(),
+                    }),
+                ));
+                parts.join("\n\n")
+            }
+        }
+    }
+
+    fn request_type(&self, index: TypeIndex) -> String {
+        let def = self.schema.ty(index);
+        match def.kind {
+            TypeKind::Enum { .. } => format!("types.{}", def.name),
+            _ => format!("types.{}Init", def.name),
+        }
+    }
+
+    fn service(&self, registry: &Handlebars<'_>, service: &crate::model::Service) -> String {
+        let class_name = format!("{}Client", upper_camel_case(&service.name));
+        let methods: Vec<Value> = service
+            .methods
+            .iter()
+            .map(|method| {
+                let request = self.schema.ty(method.request);
+                let name = lower_camel_case(&snake_case(&method.name));
+                let wire = &request.wire_name;
+                let param = self.request_type(method.request);
+                let call = format!("{class_name}.SERVICE, \"{wire}\", types.encode{}(request)", request.name);
+                let (code, note) = match method.kind {
+                    MethodKind::Reply(reply) => {
+                        let reply = &self.schema.ty(reply).name;
+                        (
+                            format!("  async {name}(request: {param}): Promise<types.{reply}> {{\n    return types.decode{reply}(await this.connection.request({call}));\n  }}"),
+                            "",
+                        )
+                    }
+                    MethodKind::Stream(item) => {
+                        let item = &self.schema.ty(item).name;
+                        (
+                            format!("  async *{name}(request: {param}): AsyncGenerator<types.{item}> {{\n    for await (const item of this.connection.stream({call})) yield types.decode{item}(item);\n  }}"),
+                            "\n\nYields the stream's items as they arrive.",
+                        )
+                    }
+                    MethodKind::FireAndForget => (
+                        format!("  async {name}(request: {param}): Promise<void> {{\n    await this.connection.send({call});\n  }}"),
+                        "\n\nResolves once the service's mailbox accepted the message.",
+                    ),
+                };
+                let doc = format!("{}{note}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                json!({ "doc": tsdoc(Some(&doc), 2), "code": code })
+            })
+            .collect();
+        let pushes: Vec<Value> = service
+            .pushes
+            .iter()
+            .map(|push| {
+                let def = self.schema.ty(*push);
+                json!({
+                    "method": format!("subscribe{}", def.name),
+                    "type_name": def.name,
+                    "wire_name": def.wire_name,
+                })
+            })
+            .collect();
+        render(
+            registry,
+            "service",
+            &json!({
+                "class_name": class_name,
+                "name": service.name,
+                "doc": tsdoc(Some(service.doc.as_deref().unwrap_or(&format!("Client of the `{}` service.", service.name))), 0),
+                "methods": methods,
+                "pushes": pushes,
+            }),
+        )
+    }
+}

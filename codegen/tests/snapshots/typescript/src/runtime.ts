@@ -1,0 +1,693 @@
+/**
+ * The client side of the acton wire protocol (v2) for Node.js.
+ *
+ * Copied as `runtime.ts` into every TypeScript package `acton-gen` generates. It
+ * needs only Node's `net`; `@msgpack/msgpack`, when installed, enables MessagePack.
+ *
+ * One {@link Connection} carries many calls at once: each answer is matched to its
+ * call by `correlation_id`, in whatever order it arrives. Every failure rejects
+ * with an {@link ActonError} carrying the protocol's error `code`; nothing waits
+ * forever: a lost connection rejects every pending call at once, and every call
+ * has a deadline.
+ *
+ * 64-bit integers: the schema's `i64` and `u64` are `bigint`. MessagePack carries
+ * them exactly. JSON numbers above 2^53 cannot survive `JSON.parse`; such a value
+ * is rejected with `SERIALIZATION_ERROR` rather than silently rounded (use
+ * MessagePack for them). Encoding a `bigint` to JSON is always exact.
+ */
+
+import * as net from "node:net";
+
+export const PROTOCOL_VERSION = 0x02;
+export const MAX_FRAME_SIZE = 16 * 1024 * 1024;
+const CONNECTION_REJECTED = "__acton_connection_rejected__";
+
+/** The encoding of a frame's payload. */
+export enum Format {
+  Json = 0x01,
+  MessagePack = 0x02,
+}
+
+/** The kind of a frame. */
+export enum Kind {
+  Request = 0x01,
+  Response = 0x02,
+  Error = 0x03,
+  Heartbeat = 0x04,
+  Push = 0x05,
+  Subscribe = 0x06,
+  Unsubscribe = 0x07,
+  Discover = 0x08,
+  Stream = 0x09,
+  SubscribePatterns = 0x0a,
+  UnsubscribePatterns = 0x0b,
+}
+
+/** A call failed; `code` is the protocol's error code (`ACTOR_NOT_FOUND`, `TIMEOUT`, ...). */
+export class ActonError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "ActonError";
+    this.code = code;
+  }
+}
+
+/** The connection closed before the answer arrived. */
+export class ConnectionClosed extends ActonError {
+  constructor(message = "the connection to the server is closed") {
+    super("CONNECTION_CLOSED", message);
+    this.name = "ConnectionClosed";
+  }
+}
+
+/** A broadcast received through a subscription. */
+export interface Push {
+  readonly messageType: string;
+  readonly payload: unknown;
+  readonly notificationId: string;
+  readonly timestampMs: number;
+}
+
+/** Options of {@link Connection.connect}. */
+export interface ConnectOptions {
+  /** Payload encoding of the frames this client sends (default JSON). */
+  readonly format?: Format;
+  /** Deadline of each call, in milliseconds (default 30 000); also sent to the server. */
+  readonly timeoutMs?: number;
+}
+
+interface MessagePackCodec {
+  encode(value: unknown, options: { useBigInt64: boolean }): Uint8Array;
+  decode(data: Uint8Array, options: { useBigInt64: boolean }): unknown;
+}
+
+let messagePack: MessagePackCodec | undefined;
+
+async function loadMessagePack(): Promise<MessagePackCodec> {
+  if (messagePack === undefined) {
+    const name = "@msgpack/msgpack";
+    try {
+      messagePack = (await import(name)) as MessagePackCodec;
+    } catch {
+      throw new ActonError("SERIALIZATION_ERROR", "MessagePack needs the `@msgpack/msgpack` package");
+    }
+  }
+  return messagePack;
+}
+
+function jsonEncode(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  switch (typeof value) {
+    case "bigint":
+      return value.toString();
+    case "number":
+      if (!Number.isFinite(value)) throw new ActonError("SERIALIZATION_ERROR", `cannot encode ${value} as JSON`);
+      return JSON.stringify(value);
+    case "string":
+    case "boolean":
+      return JSON.stringify(value);
+    case "object": {
+      if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString("base64"));
+      if (Array.isArray(value)) return `[${value.map(jsonEncode).join(",")}]`;
+      const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${jsonEncode(v)}`).join(",")}}`;
+    }
+    default:
+      throw new ActonError("SERIALIZATION_ERROR", `cannot encode a ${typeof value} as JSON`);
+  }
+}
+
+/** Encodes a payload: JSON without whitespace, or MessagePack maps with field names. */
+export function encodePayload(format: Format, value: unknown, codec?: MessagePackCodec): Uint8Array {
+  if (format === Format.Json) return Buffer.from(jsonEncode(value), "utf8");
+  if (codec === undefined) throw new ActonError("SERIALIZATION_ERROR", "MessagePack is not loaded");
+  return codec.encode(value, { useBigInt64: true });
+}
+
+/** Decodes a payload by its frame's format byte; an empty payload is `null`. */
+export function decodePayload(format: number, data: Uint8Array, codec?: MessagePackCodec): unknown {
+  if (data.length === 0) return null;
+  if (format === Format.Json) return JSON.parse(Buffer.from(data).toString("utf8"));
+  if (format === Format.MessagePack) {
+    if (codec === undefined) throw new ActonError("SERIALIZATION_ERROR", "MessagePack is not loaded");
+    return codec.decode(data, { useBigInt64: true });
+  }
+  throw new ActonError("PROTOCOL_ERROR", `unknown format byte ${format}`);
+}
+
+/** A version-2 frame; `payload === undefined` gives an empty payload. */
+export function encodeFrame(kind: Kind, format: Format, payload: unknown, codec?: MessagePackCodec): Buffer {
+  const body = payload === undefined ? new Uint8Array() : encodePayload(format, payload, codec);
+  const header = Buffer.alloc(7);
+  header.writeUInt32BE(body.length, 0);
+  header[4] = PROTOCOL_VERSION;
+  header[5] = kind;
+  header[6] = format;
+  return Buffer.concat([header, body]);
+}
+
+/** A frame as read: kind, format, payload bytes. */
+export interface RawFrame {
+  readonly kind: number;
+  readonly format: number;
+  readonly payload: Buffer;
+}
+
+/** Cuts complete frames off the front of `buffer`; returns them and the rest. */
+export function splitFrames(buffer: Buffer): { frames: RawFrame[]; rest: Buffer } {
+  const frames: RawFrame[] = [];
+  let at = 0;
+  for (;;) {
+    if (buffer.length - at < 5) break;
+    const length = buffer.readUInt32BE(at);
+    const version = buffer[at + 4];
+    const header = version === 0x02 ? 7 : version === 0x01 ? 6 : -1;
+    if (header < 0) throw new ActonError("UNSUPPORTED_PROTOCOL_VERSION", `version byte ${version}`);
+    if (length > MAX_FRAME_SIZE) throw new ActonError("PROTOCOL_ERROR", `frame of ${length} bytes is above the limit`);
+    if (buffer.length - at < header + length) break;
+    const kind = buffer[at + 5] ?? 0;
+    const format = header === 7 ? (buffer[at + 6] ?? 0) : Format.Json;
+    frames.push({ kind, format, payload: buffer.subarray(at + header, at + header + length) });
+    at += header + length;
+  }
+  return { frames, rest: buffer.subarray(at) };
+}
+
+type Answer = { kind: number; body: Record<string, unknown> };
+
+interface Waiter {
+  resolve(answer: Answer): void;
+  reject(error: ActonError): void;
+}
+
+/** An async queue fed by the connection: items, then an end (or an error). */
+class Channel<T> implements AsyncIterableIterator<T> {
+  private readonly items: T[] = [];
+  private readonly takers: Array<(result: IteratorResult<T>) => void> = [];
+  private readonly failures: Array<(error: ActonError) => void> = [];
+  private ended = false;
+  private error: ActonError | undefined;
+
+  push(item: T): void {
+    const taker = this.takers.shift();
+    this.failures.shift();
+    if (taker !== undefined) taker({ value: item, done: false });
+    else this.items.push(item);
+  }
+
+  end(error?: ActonError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.error = error;
+    for (const taker of this.takers.splice(0)) {
+      const fail = this.failures.shift();
+      if (error !== undefined && fail !== undefined) fail(error);
+      else taker({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const item = this.items.shift();
+    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (this.ended) {
+      return this.error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.error);
+    }
+    return new Promise((resolve, reject) => {
+      this.takers.push(resolve);
+      this.failures.push(reject);
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}
+
+/** Pushes for some message types: `for await (const push of subscription)`. */
+export class Subscription implements AsyncIterable<Push> {
+  private readonly channel = new Channel<Push>();
+
+  constructor(
+    private readonly connection: Connection,
+    readonly types: readonly string[],
+    readonly patterns: readonly string[],
+  ) {}
+
+  /** Whether a push of `messageType` belongs to this subscription. */
+  wants(messageType: string): boolean {
+    if (this.types.includes(messageType)) return true;
+    return this.patterns.some((p) => (p.endsWith("*") ? messageType.startsWith(p.slice(0, -1)) : messageType === p));
+  }
+
+  /** @internal */
+  offer(push: Push): void {
+    this.channel.push(push);
+  }
+
+  /** @internal */
+  end(error?: ActonError): void {
+    this.channel.end(error);
+  }
+
+  /** Stops receiving (the server-side subscription stays until unsubscribed). */
+  close(): void {
+    this.connection.forget(this);
+    this.channel.end();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Push> {
+    return this.channel;
+  }
+}
+
+function errorFrom(body: Record<string, unknown>): ActonError {
+  const code = typeof body["error_code"] === "string" ? body["error_code"] : "UNKNOWN";
+  const message = typeof body["error"] === "string" ? body["error"] : "";
+  return new ActonError(code, message);
+}
+
+/** One connection to an acton server; many calls may run on it at once. */
+export class Connection {
+  private socket: net.Socket;
+  private buffer: Buffer = Buffer.alloc(0);
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly streams = new Map<string, Channel<Answer>>();
+  private readonly subscriptions = new Set<Subscription>();
+  private closedError: ActonError | undefined;
+  private nextId = 1;
+  private readonly prefix = `ts${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  private constructor(
+    socket: net.Socket,
+    readonly path: string,
+    readonly format: Format,
+    public timeoutMs: number,
+    private readonly codec: MessagePackCodec | undefined,
+  ) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  /** Connects to the server listening on the Unix socket `path`. */
+  static async connect(path: string, options: ConnectOptions = {}): Promise<Connection> {
+    const format = options.format ?? Format.Json;
+    const codec = format === Format.MessagePack ? await loadMessagePack() : undefined;
+    const socket = await Connection.open(path);
+    return new Connection(socket, path, format, options.timeoutMs ?? 30_000, codec);
+  }
+
+  private static open(path: string): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.createConnection(path);
+      const fail = (error: Error): void => reject(new ConnectionClosed(`cannot connect to ${path}: ${error.message}`));
+      socket.once("error", fail);
+      socket.once("connect", () => {
+        socket.off("error", fail);
+        resolve(socket);
+      });
+    });
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (error) => this.failAll(new ConnectionClosed(error.message)));
+    socket.on("close", () => this.failAll(new ConnectionClosed()));
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  /** Closes the connection; pending calls reject with {@link ConnectionClosed}. */
+  close(): void {
+    this.failAll(new ConnectionClosed("the connection was closed by the client"));
+    this.socket.destroy();
+  }
+
+  /**
+   * Opens a new socket after the connection was lost. Never automatic, and nothing
+   * is re-sent: only the caller knows whether repeating a call is safe.
+   * Subscriptions ended with the old socket; subscribe again.
+   */
+  async reconnect(): Promise<void> {
+    if (this.closedError === undefined) return;
+    const socket = await Connection.open(this.path);
+    this.socket = socket;
+    this.buffer = Buffer.alloc(0);
+    this.closedError = undefined;
+    this.attach(socket);
+  }
+
+  private id(): string {
+    return `${this.prefix}-${this.nextId++}`;
+  }
+
+  private write(kind: Kind, payload: unknown): void {
+    if (this.closedError !== undefined) throw this.closedError;
+    this.socket.write(encodeFrame(kind, this.format, payload, this.codec));
+  }
+
+  private exchange(kind: Kind, payload: Record<string, unknown>, timeoutMs?: number): Promise<Answer> {
+    const id = String(payload["correlation_id"]);
+    const limit = (timeoutMs ?? this.timeoutMs) + 1000;
+    return new Promise<Answer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new ActonError("TIMEOUT", `no answer within ${limit} ms`));
+      }, limit);
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(id);
+      };
+      this.waiters.set(id, {
+        resolve: (answer) => {
+          settle();
+          resolve(answer);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      });
+      try {
+        this.write(kind, payload);
+      } catch (error) {
+        settle();
+        reject(error);
+      }
+    });
+  }
+
+  private envelope(
+    target: string,
+    messageType: string,
+    payload: unknown,
+    reply: boolean,
+    stream: boolean,
+    timeoutMs?: number,
+  ): Record<string, unknown> {
+    return {
+      correlation_id: this.id(),
+      target,
+      message_type: messageType,
+      payload,
+      expects_reply: reply,
+      expects_stream: stream,
+      response_timeout_ms: timeoutMs ?? this.timeoutMs,
+    };
+  }
+
+  /** Request-response: the reply's payload (decoded), or rejects with {@link ActonError}. */
+  async request(target: string, messageType: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+    const envelope = this.envelope(target, messageType, payload, true, false, timeoutMs);
+    const answer = await this.exchange(Kind.Request, envelope, timeoutMs);
+    if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
+    return answer.body["payload"] ?? null;
+  }
+
+  /** Fire-and-forget: resolves once the target's mailbox accepted the message. */
+  async send(target: string, messageType: string, payload: unknown, timeoutMs?: number): Promise<void> {
+    const envelope = this.envelope(target, messageType, payload, false, false, timeoutMs);
+    const answer = await this.exchange(Kind.Request, envelope, timeoutMs);
+    if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
+  }
+
+  /** Request-stream: yields each item's payload; throws {@link ActonError} if the stream fails. */
+  async *stream(target: string, messageType: string, payload: unknown, timeoutMs?: number): AsyncGenerator<unknown> {
+    const envelope = this.envelope(target, messageType, payload, false, true, timeoutMs);
+    const id = String(envelope["correlation_id"]);
+    const frames = new Channel<Answer>();
+    this.streams.set(id, frames);
+    const limit = (timeoutMs ?? this.timeoutMs) + 1000;
+    const timer = setTimeout(() => frames.end(new ActonError("TIMEOUT", `the stream did not end within ${limit} ms`)), limit);
+    try {
+      this.write(Kind.Request, envelope);
+      for await (const frame of frames) {
+        if (frame.kind !== Kind.Stream) throw errorFrom(frame.body);
+        if (frame.body["is_final"] === true) {
+          if (typeof frame.body["error_code"] === "string") throw errorFrom(frame.body);
+          return;
+        }
+        yield frame.body["payload"] ?? null;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.streams.delete(id);
+    }
+  }
+
+  /** Subscribes to broadcasts of these types (and patterns such as `prices.*`). */
+  async subscribe(messageTypes: readonly string[], patterns: readonly string[] = []): Promise<Subscription> {
+    const subscription = new Subscription(this, messageTypes, patterns);
+    this.subscriptions.add(subscription);
+    try {
+      if (messageTypes.length > 0) {
+        await this.control(Kind.Subscribe, { correlation_id: this.id(), message_types: [...messageTypes] });
+      }
+      if (patterns.length > 0) {
+        await this.control(Kind.SubscribePatterns, { correlation_id: this.id(), patterns: [...patterns] });
+      }
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      throw error;
+    }
+    return subscription;
+  }
+
+  /** @internal */
+  forget(subscription: Subscription): void {
+    this.subscriptions.delete(subscription);
+  }
+
+  /** Ends server-side subscriptions (all of them for an empty list); returns those left. */
+  async unsubscribe(messageTypes: readonly string[] = []): Promise<string[]> {
+    const answer = await this.control(Kind.Unsubscribe, { correlation_id: this.id(), message_types: [...messageTypes] });
+    const left = answer["subscribed_types"];
+    return Array.isArray(left) ? left.map(String) : [];
+  }
+
+  /** What the server offers: actors, message types, protocol version. */
+  discover(): Promise<Record<string, unknown>> {
+    return this.control(Kind.Discover, { correlation_id: this.id(), include_actors: true, include_message_types: true });
+  }
+
+  /** Sends a heartbeat and waits for the server's. */
+  heartbeat(timeoutMs = 5000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete("__heartbeat__");
+        reject(new ActonError("TIMEOUT", `no heartbeat within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set("__heartbeat__", {
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiters.delete("__heartbeat__");
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          this.waiters.delete("__heartbeat__");
+          reject(error);
+        },
+      });
+      try {
+        this.write(Kind.Heartbeat, undefined);
+      } catch (error) {
+        clearTimeout(timer);
+        reject(error);
+      }
+    });
+  }
+
+  private async control(kind: Kind, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const answer = await this.exchange(kind, payload);
+    if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
+    return answer.body;
+  }
+
+  private failAll(error: ActonError): void {
+    if (this.closedError === undefined) this.closedError = error;
+    for (const waiter of [...this.waiters.values()]) waiter.reject(error);
+    this.waiters.clear();
+    for (const stream of this.streams.values()) stream.end(error);
+    for (const subscription of this.subscriptions) subscription.end();
+    this.subscriptions.clear();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    let frames: RawFrame[];
+    try {
+      ({ frames, rest: this.buffer } = splitFrames(this.buffer));
+    } catch (error) {
+      this.failAll(error instanceof ActonError ? error : new ConnectionClosed(String(error)));
+      this.socket.destroy();
+      return;
+    }
+    for (const frame of frames) this.route(frame);
+  }
+
+  private route(frame: RawFrame): void {
+    if (frame.kind === Kind.Heartbeat) {
+      this.waiters.get("__heartbeat__")?.resolve({ kind: frame.kind, body: {} });
+      return;
+    }
+    let body: unknown;
+    try {
+      body = decodePayload(frame.format, frame.payload, this.codec);
+    } catch {
+      return;
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return;
+    const record = body as Record<string, unknown>;
+    if (frame.kind === Kind.Push) {
+      const push: Push = {
+        messageType: String(record["message_type"] ?? ""),
+        payload: record["payload"] ?? null,
+        notificationId: String(record["notification_id"] ?? ""),
+        timestampMs: Number(record["timestamp_ms"] ?? 0),
+      };
+      for (const subscription of this.subscriptions) {
+        if (subscription.wants(push.messageType)) subscription.offer(push);
+      }
+      return;
+    }
+    const id = String(record["correlation_id"] ?? "");
+    if (id === CONNECTION_REJECTED) {
+      this.failAll(errorFrom(record));
+      return;
+    }
+    const stream = this.streams.get(id);
+    if (stream !== undefined) {
+      stream.push({ kind: frame.kind, body: record });
+      return;
+    }
+    this.waiters.get(id)?.resolve({ kind: frame.kind, body: record });
+  }
+}
+
+// --- Helpers of generated code: checked conversions from the wire form. ---
+
+function shapeError(expected: string, value: unknown): ActonError {
+  const found = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+  return new ActonError("SERIALIZATION_ERROR", `expected ${expected}, got ${found}`);
+}
+
+/** `value` as a record, or an error naming what was expected. */
+export function expectRecord(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw shapeError(`an object for ${what}`, value);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A required field's value. */
+export function required(fields: Record<string, unknown>, name: string, owner: string): unknown {
+  if (!(name in fields)) throw new ActonError("SERIALIZATION_ERROR", `${owner} has no field \`${name}\``);
+  return fields[name];
+}
+
+/** A decoder of lists. */
+export const listOf =
+  <T>(item: (value: unknown) => T) =>
+  (value: unknown): T[] => {
+    if (!Array.isArray(value)) throw shapeError("a list", value);
+    return value.map(item);
+  };
+
+/** A decoder of string-keyed maps. */
+export const mapOf =
+  <T>(item: (value: unknown) => T) =>
+  (value: unknown): Record<string, T> => {
+    const record = expectRecord(value, "a map");
+    const out: Record<string, T> = {};
+    for (const [key, element] of Object.entries(record)) out[key] = item(element);
+    return out;
+  };
+
+/** A decoder of optional values (`null` and absence become `undefined`). */
+export const optionalOf =
+  <T>(item: (value: unknown) => T) =>
+  (value: unknown): T | undefined =>
+    value === null || value === undefined ? undefined : item(value);
+
+export function decodeBool(value: unknown): boolean {
+  if (typeof value !== "boolean") throw shapeError("a boolean", value);
+  return value;
+}
+
+/** An integer of at most 32 bits, as a `number`. */
+export function decodeInt(value: unknown): number {
+  if (typeof value === "bigint" && value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    return Number(value);
+  }
+  if (typeof value !== "number" || !Number.isInteger(value)) throw shapeError("an integer", value);
+  return value;
+}
+
+/** A 64-bit integer, as a `bigint`; a JSON number that lost precision is refused. */
+export function decodeBigInt(value: unknown): bigint {
+  if (typeof value === "bigint") return value;
+  if (typeof value !== "number" || !Number.isInteger(value)) throw shapeError("an integer", value);
+  if (!Number.isSafeInteger(value)) {
+    throw new ActonError(
+      "SERIALIZATION_ERROR",
+      `the integer ${value} is beyond 2^53 and lost precision in JSON; use MessagePack for such values`,
+    );
+  }
+  return BigInt(value);
+}
+
+export function decodeFloat(value: unknown): number {
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value !== "number") throw shapeError("a number", value);
+  return value;
+}
+
+export function decodeString(value: unknown): string {
+  if (typeof value !== "string") throw shapeError("a string", value);
+  return value;
+}
+
+/** Binary data: bin in MessagePack, a base64 string in JSON. */
+export function decodeBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") return new Uint8Array(Buffer.from(value, "base64"));
+  throw shapeError("binary data", value);
+}
+
+/** Any JSON value. */
+export type Json = null | boolean | number | bigint | string | Json[] | { [key: string]: Json };
+
+export function decodeJson(value: unknown): Json {
+  return value as Json;
+}
+
+/** An encoder of lists whose items `item` encodes. */
+export const listTo =
+  <T>(item: (value: T) => unknown) =>
+  (value: readonly T[]): unknown[] =>
+    value.map(item);
+
+/** An encoder of string-keyed maps whose values `item` encodes. */
+export const mapTo =
+  <T>(item: (value: T) => unknown) =>
+  (value: Readonly<Record<string, T>>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, element] of Object.entries(value)) out[key] = item(element);
+    return out;
+  };
+
+/** A value that is either absent or present. */
+export function isPresent<T>(value: T | null | undefined): value is T {
+  return value !== null && value !== undefined;
+}
