@@ -55,7 +55,10 @@ step "TypeScript: tsc --strict, then node --test (vectors, and clients against a
 (
   cd tests/typescript
   # The generated package builds on its own (its tsconfig: strict, .d.ts output).
-  npx tsc -p ../../generated/typescript --noEmit --typeRoots ./node_modules/@types
+  package_build="$(mktemp -d)"
+  npx tsc -p ../../generated/typescript --outDir "$package_build" --typeRoots ./node_modules/@types
+  test -f "$package_build/index.d.ts" && test -f "$package_build/client.d.ts"
+  rm -rf "$package_build"
   # The tests, the runtime template, the generated package and the every-feature snapshot.
   rm -rf dist
   npx tsc -p .
