@@ -46,7 +46,11 @@ step "Python: ruff format, ruff check, mypy --strict"
 
 step "Python: pytest (vectors, and the client against a desk-server process)"
 cargo build --locked --quiet -p desk --bins
-ACTON_DESK_SERVER="$PWD/target/debug/desk-server" .venv/bin/python -m pytest -q tests/python
+# Wherever cargo puts its output (CARGO_TARGET_DIR, .cargo/config), ask it.
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export ACTON_DESK_SERVER="$target_dir/debug/desk-server"
+test -x "$ACTON_DESK_SERVER"
+.venv/bin/python -m pytest -q tests/python
 
 step "TypeScript tools (npm ci, from the lockfile)"
 (cd tests/typescript && npm ci --no-audit --no-fund --loglevel=error)
@@ -62,7 +66,7 @@ step "TypeScript: tsc --strict, then node --test (vectors, and clients against a
   # The tests, the runtime template, the generated package and the every-feature snapshot.
   rm -rf dist
   npx tsc -p .
-  ACTON_DESK_SERVER="$PWD/../../target/debug/desk-server" node --test dist/tests/typescript/
+  node --test dist/tests/typescript/
 )
 
 step "fuzz targets build (cargo check; running them needs cargo-fuzz)"
