@@ -18,15 +18,18 @@ pub enum Target {
     Python,
     /// An npm package with interfaces and promise-based clients: `typescript/`.
     TypeScript,
+    /// A Markdown reference of every service, method and type: `docs/<stem>.md`.
+    Docs,
 }
 
 impl Target {
     /// Every target this build can generate.
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::Rust,
         Target::Python,
         Target::TypeScript,
         Target::JsonSchema,
+        Target::Docs,
     ];
 
     /// The target's name on the command line.
@@ -36,6 +39,7 @@ impl Target {
             Self::JsonSchema => "jsonschema",
             Self::Python => "python",
             Self::TypeScript => "typescript",
+            Self::Docs => "docs",
         }
     }
 }
@@ -89,6 +93,11 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
             Target::JsonSchema => {
                 let mut file = emit::jsonschema::generate(schema, stem);
                 file.path = Path::new("jsonschema").join(&file.path);
+                files.push(file);
+            }
+            Target::Docs => {
+                let mut file = emit::markdown::generate(schema, stem);
+                file.path = Path::new("docs").join(&file.path);
                 files.push(file);
             }
         }

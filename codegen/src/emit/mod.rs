@@ -1,6 +1,7 @@
 //! Stage 3: the model → files, one emitter per target.
 
 pub mod jsonschema;
+pub mod markdown;
 pub mod python;
 pub mod rust;
 pub mod typescript;
