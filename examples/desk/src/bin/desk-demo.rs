@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(Some(push)) = tokio::time::timeout(Duration::from_secs(5), updates.next()).await {
         let push = push?;
         println!(
-            "push {:<24} -> {} {:?} {} @ {}",
+            "push {:<23} -> {} {:?} {} @ {}",
             push.message_type,
             push.payload.quote.symbol,
             push.payload.quote.side,
