@@ -27,6 +27,9 @@ cargo test --workspace --all-features --locked
 step "tests (default features)"
 cargo test --workspace --locked
 
+step "API docs build without warnings (broken intra-doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --workspace --all-features --locked
+
 step "benchmarks build"
 cargo bench --workspace --all-features --no-run --locked
 
