@@ -58,6 +58,10 @@ fn templates() -> Handlebars<'static> {
             "pyproject",
             include_str!("../../templates/python/pyproject.toml.hbs"),
         ),
+        (
+            "readme",
+            include_str!("../../templates/python/README.md.hbs"),
+        ),
     ];
     for (name, source) in sources {
         // The templates are part of this crate; a broken one fails the tests.
@@ -153,12 +157,19 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     );
 
     let mut uses_present = false;
+    let mut readme_services = Vec::new();
     let services: Vec<String> = schema
         .services
         .iter()
         .map(|service| {
-            let (text, present) = emitter.service(&registry, service);
+            let (text, present, summary) = emitter.service(&registry, service);
             uses_present |= present;
+            readme_services.push(json!({
+                "class_name": client_class(&service.name),
+                "name": service.name,
+                "doc": service.doc.as_deref().map(str::trim).unwrap_or_default(),
+                "signatures": summary,
+            }));
             text.trim_end().to_owned()
         })
         .collect();
@@ -212,12 +223,26 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         }),
     );
 
+    let readme = render(
+        &registry,
+        "readme",
+        &json!({
+            "banner": super::banner(schema),
+            "distribution": package.replace('_', "-"),
+            "package": package,
+            "doc": schema.doc.as_deref().map(str::trim).unwrap_or_default(),
+            "services": readme_services,
+            "example_client": schema.services.first().map(|s| client_class(&s.name)),
+        }),
+    );
+
     let file = |path: String, contents: String| GeneratedFile {
         path: path.into(),
         contents,
     };
     vec![
         file("pyproject.toml".into(), pyproject),
+        file("README.md".into(), format!("{}\n", readme.trim_end())),
         file(format!("{package}/__init__.py"), init_py),
         file(format!("{package}/types.py"), types_py),
         file(format!("{package}/client.py"), client_py),
@@ -581,8 +606,9 @@ impl Emitter<'_> {
         &self,
         registry: &Handlebars<'_>,
         service: &crate::model::Service,
-    ) -> (String, bool) {
+    ) -> (String, bool, Vec<String>) {
         let mut uses_present = false;
+        let mut summary = Vec::new();
         let methods: Vec<Value> = service
             .methods
             .iter()
@@ -615,6 +641,12 @@ impl Emitter<'_> {
                         format!("        request = {construct}\n        await self.connection.send(self.SERVICE, \"{wire}\", request.to_wire())"),
                     ),
                 };
+                let parameters = if params.is_empty() {
+                    String::new()
+                } else {
+                    params.join(", ")
+                };
+                summary.push(format!("async def {name}({parameters}) -> {returns}"));
                 let signature = if params.is_empty() {
                     format!("async def {name}(self) -> {returns}:")
                 } else {
@@ -641,6 +673,11 @@ impl Emitter<'_> {
             .iter()
             .map(|push| {
                 let def = self.schema.ty(*push);
+                summary.push(format!(
+                    "async def subscribe_{}() -> AsyncGenerator[types.{}, None]",
+                    snake_case(&def.name),
+                    def.name
+                ));
                 json!({
                     "method": format!("subscribe_{}", snake_case(&def.name)),
                     "type_name": def.name,
@@ -660,7 +697,7 @@ impl Emitter<'_> {
                 "pushes": pushes,
             }),
         );
-        (text, uses_present)
+        (text, uses_present, summary)
     }
 
     fn qualified_decode(&self, index: TypeIndex, value: &str) -> String {

@@ -63,6 +63,10 @@ fn templates() -> Handlebars<'static> {
             "tsconfig",
             include_str!("../../templates/typescript/tsconfig.json.hbs"),
         ),
+        (
+            "readme",
+            include_str!("../../templates/typescript/README.md.hbs"),
+        ),
     ];
     for (name, source) in sources {
         // The templates are part of this crate; a broken one fails the tests.
@@ -170,10 +174,20 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         &json!({ "title": title, "banner": banner, "runtime_imports": runtime_imports, "definitions": definitions }),
     ) + "\n";
 
+    let mut readme_services = Vec::new();
     let services: Vec<String> = schema
         .services
         .iter()
-        .map(|s| emitter.service(&registry, s))
+        .map(|service| {
+            let (text, summary) = emitter.service(&registry, service);
+            readme_services.push(json!({
+                "class_name": client_class(&service.name),
+                "name": service.name,
+                "doc": service.doc.as_deref().map(str::trim).unwrap_or_default(),
+                "signatures": summary,
+            }));
+            text
+        })
         .collect();
     let client_ts = render(
         &registry,
@@ -200,6 +214,17 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         }),
     ) + "\n";
     let tsconfig = render(&registry, "tsconfig", &json!({})) + "\n";
+    let readme = render(
+        &registry,
+        "readme",
+        &json!({
+            "banner": banner,
+            "name": package,
+            "doc": schema.doc.as_deref().map(str::trim).unwrap_or_default(),
+            "services": readme_services,
+            "example_client": schema.services.first().map(|s| client_class(&s.name)),
+        }),
+    );
 
     let file = |path: &str, contents: String| GeneratedFile {
         path: path.into(),
@@ -207,6 +232,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     };
     vec![
         file("package.json", package_json),
+        file("README.md", format!("{}\n", readme.trim_end())),
         file("tsconfig.json", tsconfig),
         file("src/index.ts", index_ts),
         file("src/types.ts", types_ts),
@@ -223,6 +249,21 @@ fn uses_name(code: &str, name: &str) -> bool {
         let after = code[at + name.len()..].chars().next();
         !before.is_some_and(|c| is_ident(c) || c == '.') && !after.is_some_and(is_ident)
     })
+}
+
+fn client_class(service: &str) -> String {
+    format!("{}Client", upper_camel_case(service))
+}
+
+/// A method's signature: its code's first line without the opening brace.
+fn signature_of(code: &str) -> String {
+    code.lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('{')
+        .trim_end()
+        .to_owned()
 }
 
 fn variant_class(def: &TypeDef, variant: &str) -> String {
@@ -490,8 +531,14 @@ impl Emitter<'_> {
         }
     }
 
-    fn service(&self, registry: &Handlebars<'_>, service: &crate::model::Service) -> String {
-        let class_name = format!("{}Client", upper_camel_case(&service.name));
+    /// The service's client class, and its methods' signatures (for the README).
+    fn service(
+        &self,
+        registry: &Handlebars<'_>,
+        service: &crate::model::Service,
+    ) -> (String, Vec<String>) {
+        let class_name = client_class(&service.name);
+        let mut summary = Vec::new();
         let methods: Vec<Value> = service
             .methods
             .iter()
@@ -522,6 +569,7 @@ impl Emitter<'_> {
                     ),
                 };
                 let doc = format!("{}{note}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                summary.push(signature_of(&code));
                 json!({ "doc": tsdoc(Some(&doc), 2), "code": code })
             })
             .collect();
@@ -530,6 +578,10 @@ impl Emitter<'_> {
             .iter()
             .map(|push| {
                 let def = self.schema.ty(*push);
+                summary.push(format!(
+                    "async *subscribe{0}(): AsyncGenerator<types.{0}>",
+                    def.name
+                ));
                 json!({
                     "method": format!("subscribe{}", def.name),
                     "type_name": def.name,
@@ -537,7 +589,7 @@ impl Emitter<'_> {
                 })
             })
             .collect();
-        render(
+        let text = render(
             registry,
             "service",
             &json!({
@@ -547,6 +599,7 @@ impl Emitter<'_> {
                 "methods": methods,
                 "pushes": pushes,
             }),
-        )
+        );
+        (text, summary)
     }
 }
