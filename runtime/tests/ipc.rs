@@ -467,9 +467,8 @@ async fn every_request_error_code_reaches_the_client() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_full_mailbox_answers_target_busy() {
-    let server = default_server("busy").await;
+/// An actor that takes one message at a time, with room for one more.
+async fn narrow_actor(server: &Server) {
     let mut narrow = server.runtime.new_actor_with_config::<()>(
         acton_reactive::actor::ActorConfig::new("narrow").mailbox_capacity(1),
     );
@@ -479,9 +478,50 @@ async fn a_full_mailbox_answers_target_busy() {
     });
     let narrow = narrow.start().await;
     server.runtime.ipc_expose("narrow", narrow);
-    let client = client(&server, Format::Json).await;
+}
+
+#[tokio::test]
+async fn a_full_mailbox_makes_requests_wait_for_room_not_fail() {
+    let server = default_server("wait").await;
+    narrow_actor(&server).await;
+    let first = client(&server, Format::Json).await;
+    // One handled, one queued, the rest wait in turn for room (default: up to 5 s).
+    let started = std::time::Instant::now();
     let results = futures_util::future::join_all(
-        (0..5).map(|_| client.send("narrow", "Sleep", &Sleep { ms: 300 })),
+        (0..5).map(|_| first.send("narrow", "Sleep", &Sleep { ms: 100 })),
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // The last one went in once the third had started: after at least 3 × 100 ms.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    // While one connection waits for the mailbox, every other is served.
+    let waiting = client(&server, Format::Json).await;
+    let jam = tokio::spawn(async move {
+        futures_util::future::join_all(
+            (0..4).map(|_| waiting.send("narrow", "Sleep", &Sleep { ms: 200 })),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let other = client(&server, Format::Json).await;
+    let sum: AddResponse = other
+        .request("calculator", "AddRequest", &AddRequest { a: 2, b: 3 })
+        .await
+        .unwrap();
+    assert_eq!(sum, AddResponse { sum: 5 });
+    assert!(jam.await.unwrap().iter().all(Result::is_ok));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_mailbox_that_stays_full_answers_target_busy() {
+    let options = IpcOptions::default().mailbox_wait(Duration::from_millis(100));
+    let server = start_server("busy", IpcConfig::default(), options).await;
+    narrow_actor(&server).await;
+    let first = client(&server, Format::Json).await;
+    let results = futures_util::future::join_all(
+        (0..5).map(|_| first.send("narrow", "Sleep", &Sleep { ms: 300 })),
     )
     .await;
     let busy = results
@@ -490,6 +530,27 @@ async fn a_full_mailbox_answers_target_busy() {
         .count();
     assert!(busy >= 1, "{results:?}");
     assert!(results.iter().any(Result::is_ok));
+    // A stream request that finds the mailbox full is refused with a failed
+    // final STREAM frame. First the accepted sleeps finish, then two more fill
+    // the actor and its mailbox.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let jam = client(&server, Format::Json).await;
+    let jammed = tokio::spawn(async move {
+        futures_util::future::join_all(
+            (0..2).map(|_| jam.send("narrow", "Sleep", &Sleep { ms: 300 })),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let streamer = client(&server, Format::Json).await;
+    let mut stream = streamer
+        .stream::<_, Number>("narrow", "Sleep", &Sleep { ms: 1 })
+        .await
+        .unwrap();
+    let error = stream.next().await.unwrap().unwrap_err();
+    assert_eq!(code(&error), Some(ErrorCode::TargetBusy), "{error}");
+    assert!(stream.next().await.is_none());
+    assert!(jammed.await.unwrap().iter().all(Result::is_ok));
     server.stop().await;
 }
 

@@ -279,6 +279,12 @@ impl ActorHandle {
             })
     }
 
+    /// The mailbox itself, for the IPC connection's bounded wait for room.
+    #[cfg(feature = "ipc")]
+    pub(crate) fn mailbox(&self) -> &mpsc::Sender<Envelope> {
+        &self.inner.mailbox
+    }
+
     fn stopped_error(&self) -> SendError {
         SendError::Stopped {
             actor: self.name().to_owned(),

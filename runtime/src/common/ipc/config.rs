@@ -93,6 +93,7 @@ pub struct IpcOptions {
     pub(crate) drain_timeout: Duration,
     pub(crate) max_patterns: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) mailbox_wait: Duration,
 }
 
 impl Default for IpcOptions {
@@ -106,6 +107,7 @@ impl Default for IpcOptions {
             drain_timeout: Duration::from_secs(5),
             max_patterns: 128,
             write_timeout: Duration::from_secs(30),
+            mailbox_wait: Duration::from_secs(5),
         }
     }
 }
@@ -165,6 +167,18 @@ impl IpcOptions {
     #[must_use]
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// How long a request waits for room in a full mailbox before it is refused
+    /// with TARGET_BUSY (default 5 s; never longer than the request's own
+    /// `response_timeout_ms`; zero refuses at once). While one of its requests
+    /// waits, a connection reads no further frames — backpressure on that client
+    /// alone — but keeps writing the answers of the others. A refused request never
+    /// reached the actor, so it is safe to retry.
+    #[must_use]
+    pub fn mailbox_wait(mut self, wait: Duration) -> Self {
+        self.mailbox_wait = wait;
         self
     }
 

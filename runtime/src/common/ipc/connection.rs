@@ -35,12 +35,18 @@ use super::rate_limit::TokenBucket;
 use super::registry::{IpcTypeRegistry, Outbound};
 use super::request;
 use super::stats::Counters;
-use crate::error::SendError;
-use crate::message::{NoHandler, ReplyTarget, SinkReply, SinkTicket};
+use crate::message::{Envelope, NoHandler, ReplyTarget, SinkReply, SinkTicket};
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;
 
 pub(crate) type ConnectionId = u64;
+
+fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
+    format!(
+        "actor `{target}`'s mailbox ({capacity} messages) stayed full for {} ms; the message was not delivered",
+        waited.as_millis()
+    )
+}
 
 /// Replies (all requests of a connection together) that may wait for the
 /// connection before a handler's `send` waits.
@@ -117,6 +123,43 @@ struct Connection {
     next_key: u64,
     /// Whether the connection holds subscriptions (which keep it from idling out).
     subscribed: bool,
+    /// A request waiting for room in its target's full mailbox. While it waits,
+    /// the connection reads no further frames.
+    parked: Option<Parked>,
+}
+
+/// What a request becomes once its target's mailbox accepted it.
+struct Accepted {
+    key: u64,
+    correlation_id: String,
+    format: Format,
+    mode: Mode,
+    response_timeout_ms: u64,
+    /// Set when the request ends; `None` for fire-and-forget.
+    closed: Option<Arc<AtomicBool>>,
+}
+
+type RoomOutcome = Result<
+    Result<mpsc::OwnedPermit<Envelope>, mpsc::error::SendError<()>>,
+    tokio::time::error::Elapsed,
+>;
+
+/// A request waiting for room in a full mailbox, up to a deadline.
+struct Parked {
+    accepted: Accepted,
+    envelope: Envelope,
+    target: String,
+    capacity: usize,
+    waited: Duration,
+    room: std::pin::Pin<Box<dyn std::future::Future<Output = RoomOutcome> + Send>>,
+}
+
+/// Waits for the parked request's room; never finishes when nothing is parked.
+async fn room_for(parked: &mut Option<Parked>) -> RoomOutcome {
+    match parked {
+        Some(parked) => parked.room.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Serves one accepted connection until the peer leaves, the connection idles out,
@@ -143,6 +186,7 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
         deadlines: DelayQueue::new(),
         next_key: 0,
         subscribed: false,
+        parked: None,
     };
     let mut frames = FramedRead::new(read, FrameCodec::new(shared.options.max_frame_size));
     let mut out = BytesMut::with_capacity(8 * 1024);
@@ -159,14 +203,21 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
     let mut cut_done = false;
 
     loop {
-        if !reading && connection.pending.is_empty() && out.is_empty() && queued.is_empty() {
+        if !reading
+            && connection.pending.is_empty()
+            && connection.parked.is_none()
+            && out.is_empty()
+            && queued.is_empty()
+        {
             break;
         }
         let room = out.len() < HIGH_WATER;
         let in_flight = connection.pending.len();
+        let parked = connection.parked.is_some();
         let may_idle = reading
             && !idle_after.is_zero()
             && in_flight == 0
+            && !parked
             && out.is_empty()
             && !connection.subscribed;
         let was_empty = out.is_empty();
@@ -219,7 +270,10 @@ pub(crate) async fn serve(stream: UnixStream, id: ConnectionId, shared: Arc<List
             Some(expired) = connection.deadlines.next(), if in_flight > 0 => {
                 connection.on_deadline(expired.into_inner(), &mut out);
             }
-            frame = frames.next(), if reading && room && in_flight < shared.options.max_in_flight => {
+            outcome = room_for(&mut connection.parked), if parked => {
+                connection.on_room(outcome, &mut out);
+            }
+            frame = frames.next(), if reading && room && !parked && in_flight < shared.options.max_in_flight => {
                 last_activity = Instant::now();
                 match frame {
                     Some(Ok(frame)) => {
@@ -404,8 +458,18 @@ impl Connection {
         self.fail(out, &pending, ErrorCode::Timeout, message);
     }
 
-    /// Ends every request still in flight with SHUTTING_DOWN.
+    /// Ends every request still in flight (or waiting for a mailbox) with
+    /// SHUTTING_DOWN.
     fn abandon_pending(&mut self, out: &mut BytesMut) {
+        if let Some(parked) = self.parked.take() {
+            let accepted = parked.accepted;
+            self.refuse(
+                out,
+                &accepted,
+                ErrorCode::ShuttingDown,
+                "the server is shutting down".to_owned(),
+            );
+        }
         let keys: Vec<u64> = self.pending.keys().copied().collect();
         for key in keys {
             if let Some(pending) = self.finish(key) {
@@ -529,36 +593,113 @@ impl Connection {
                 (ReplyTarget::Sink(Arc::new(ticket)), Some(closed))
             }
         };
-        if let Err(error) = target.try_dispatch(message, reply_to) {
-            // The ticket came back with the message and was dropped: its end
-            // arrives for a key that is not pending, and is ignored.
-            let code = match error {
-                SendError::TargetBusy { .. } => ErrorCode::TargetBusy,
-                SendError::Stopped { .. } | SendError::ReplyClosed => ErrorCode::ActorNotFound,
-            };
-            refuse(self, out, code, error.to_string());
-            return;
+        let accepted = Accepted {
+            key,
+            correlation_id: header.correlation_id,
+            format,
+            mode,
+            response_timeout_ms: header.response_timeout_ms,
+            closed,
+        };
+        // A refused envelope carries its ticket: dropped, its end arrives for a key
+        // that is not pending, and is ignored.
+        match target.mailbox().try_send(Envelope::new(message, reply_to)) {
+            Ok(()) => self.accept(accepted, out),
+            Err(mpsc::error::TrySendError::Full(envelope)) => {
+                let waited = shared
+                    .options
+                    .mailbox_wait
+                    .min(Duration::from_millis(accepted.response_timeout_ms))
+                    .min(MAX_DEADLINE);
+                if waited.is_zero() {
+                    let message = busy_message(&header.target, target.mailbox_capacity(), waited);
+                    self.refuse(out, &accepted, ErrorCode::TargetBusy, message);
+                    return;
+                }
+                let room = Box::pin(tokio::time::timeout(
+                    waited,
+                    target.mailbox().clone().reserve_owned(),
+                ));
+                self.parked = Some(Parked {
+                    accepted,
+                    envelope,
+                    target: header.target.into_owned(),
+                    capacity: target.mailbox_capacity(),
+                    waited,
+                    room,
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                let message = format!("actor `{}` has stopped", header.target);
+                self.refuse(out, &accepted, ErrorCode::ActorNotFound, message);
+            }
         }
-        let Some(closed) = closed else {
-            let delivered = IpcResponse::success(header.correlation_id.as_str(), Delivered::new());
-            out.extend_from_slice(&value_frame(MessageKind::Response, format, &delivered));
+    }
+
+    /// The parked request's wait is over: it goes in, or is refused.
+    fn on_room(&mut self, outcome: RoomOutcome, out: &mut BytesMut) {
+        let Some(parked) = self.parked.take() else {
+            return;
+        };
+        match outcome {
+            Ok(Ok(permit)) => {
+                permit.send(parked.envelope);
+                self.accept(parked.accepted, out);
+            }
+            Ok(Err(_)) => {
+                let message = format!("actor `{}` has stopped", parked.target);
+                self.refuse(out, &parked.accepted, ErrorCode::ActorNotFound, message);
+            }
+            Err(_) => {
+                let message = busy_message(&parked.target, parked.capacity, parked.waited);
+                self.refuse(out, &parked.accepted, ErrorCode::TargetBusy, message);
+            }
+        }
+    }
+
+    /// A request the mailbox took: fire-and-forget is answered now, the others
+    /// wait for their replies until their deadline.
+    fn accept(&mut self, accepted: Accepted, out: &mut BytesMut) {
+        let Some(closed) = accepted.closed else {
+            let delivered =
+                IpcResponse::success(accepted.correlation_id.as_str(), Delivered::new());
+            out.extend_from_slice(&value_frame(
+                MessageKind::Response,
+                accepted.format,
+                &delivered,
+            ));
             return;
         };
         let deadline = self.deadlines.insert(
-            key,
-            Duration::from_millis(header.response_timeout_ms).min(MAX_DEADLINE),
+            accepted.key,
+            Duration::from_millis(accepted.response_timeout_ms).min(MAX_DEADLINE),
         );
         self.pending.insert(
-            key,
+            accepted.key,
             Pending {
-                correlation_id: header.correlation_id,
-                format,
-                mode,
+                correlation_id: accepted.correlation_id,
+                format: accepted.format,
+                mode: accepted.mode,
                 sequence: 0,
                 deadline,
                 closed,
             },
         );
+    }
+
+    /// Refuses a request that never reached its actor: an ERROR frame, or a
+    /// failed final STREAM frame for a stream request.
+    fn refuse(&self, out: &mut BytesMut, accepted: &Accepted, code: ErrorCode, message: String) {
+        let frame = match accepted.mode {
+            Mode::Stream => final_stream_frame(
+                accepted.format,
+                &accepted.correlation_id,
+                0,
+                Some((code, message)),
+            ),
+            _ => error_frame(accepted.format, &accepted.correlation_id, code, message),
+        };
+        self.error(out, frame);
     }
 
     fn on_subscribe(&mut self, frame: Frame, subscribe: bool, out: &mut BytesMut) {
