@@ -20,6 +20,7 @@
 pub mod builder;
 pub mod check;
 pub mod diagnostic;
+pub mod diff;
 pub mod emit;
 pub mod generate;
 pub mod ident;

@@ -5,6 +5,7 @@
 //! acton-gen schema/messages.yaml --out gen --target rust
 //! acton-gen schema/messages.yaml --check          # CI: fail if generated/ is stale
 //! acton-gen validate schema/messages.yaml         # only check the schema
+//! acton-gen diff old.yaml schema/messages.yaml    # CI: fail on breaking changes
 //! ```
 
 use std::path::PathBuf;
@@ -50,6 +51,14 @@ enum Command {
         /// The schema file.
         schema: PathBuf,
     },
+    /// Classify every change between two versions of a schema as compatible or
+    /// breaking for peers built from the old one; exit with 1 on a breaking change.
+    Diff {
+        /// The old (published) schema.
+        old: PathBuf,
+        /// The new schema.
+        new: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,7 +79,47 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::Diff { old, new }) => run_diff(&old, &new),
         None => run_generate(cli.generate),
+    }
+}
+
+fn run_diff(old_path: &std::path::Path, new_path: &std::path::Path) -> ExitCode {
+    let (old, new) = match (
+        acton_codegen::load_schema(old_path),
+        acton_codegen::load_schema(new_path),
+    ) {
+        (Ok(old), Ok(new)) => (old, new),
+        (old, new) => {
+            for diagnostics in [old.err(), new.err()].into_iter().flatten() {
+                eprintln!("{diagnostics}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let changes = acton_codegen::diff::compare(&old, &new);
+    if changes.is_empty() {
+        println!("no changes on the wire");
+        return ExitCode::SUCCESS;
+    }
+    for change in &changes {
+        println!("{change}");
+    }
+    let breaking = changes.iter().filter(|c| c.is_breaking()).count();
+    let noun = if changes.len() == 1 {
+        "change"
+    } else {
+        "changes"
+    };
+    println!(
+        "{} {noun}: {breaking} breaking, {} compatible",
+        changes.len(),
+        changes.len() - breaking
+    );
+    if breaking > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
