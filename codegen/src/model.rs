@@ -44,6 +44,20 @@ pub struct TypeDef {
     pub kind: TypeKind,
 }
 
+impl TypeDef {
+    /// Every field the type holds: a struct's, or those of all a union's
+    /// variants; none for an enum.
+    pub fn fields(&self) -> Box<dyn Iterator<Item = &Field> + '_> {
+        match &self.kind {
+            TypeKind::Struct { fields } => Box::new(fields.iter()),
+            TypeKind::Union { variants, .. } => {
+                Box::new(variants.iter().flat_map(|v| v.fields.iter()))
+            }
+            TypeKind::Enum { .. } => Box::new(std::iter::empty()),
+        }
+    }
+}
+
 /// The three kinds of named types.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeKind {

@@ -76,8 +76,8 @@ pub fn render(schema: &Schema) -> String {
     }
     document.insert("$defs".into(), Value::Object(definitions));
     document.insert("x-acton-services".into(), Value::Object(services));
-    let mut text =
-        serde_json::to_string_pretty(&sorted(Value::Object(document))).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&super::sorted_keys(Value::Object(document)))
+        .unwrap_or_default();
     text.push('\n');
     text
 }
@@ -214,20 +214,5 @@ fn number(value: i128) -> Value {
         Value::from(v)
     } else {
         Value::from(0)
-    }
-}
-
-/// The value with every object's keys in sorted order, whether or not serde_json's
-/// `preserve_order` feature is on somewhere in the build: the output must not
-/// depend on how the generator was compiled.
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
     }
 }

@@ -8,6 +8,13 @@ pub mod typescript;
 
 use std::path::PathBuf;
 
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ident::upper_camel_case;
+use crate::model::TypeDef;
+
 /// A file an emitter produces, relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
@@ -27,26 +34,59 @@ pub(crate) fn banner(schema: &crate::Schema) -> String {
 
 /// JSON text with object keys sorted: generated output must not depend on whether
 /// serde_json's `preserve_order` feature is on somewhere in the build.
-pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
-    use serde_json::Value;
+pub(crate) fn canonical_json(value: &Value) -> String {
+    sorted_keys(value.clone()).to_string()
+}
+
+/// The value with every object's keys in sorted order, whether or not serde_json's
+/// `preserve_order` feature is on somewhere in the build: the output must not
+/// depend on how the generator was compiled.
+pub(crate) fn sorted_keys(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries
-                .into_iter()
-                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
-                .collect();
-            format!("{{{}}}", inner.join(","))
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
         }
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(canonical_json)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        other => other.to_string(),
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
     }
+}
+
+/// The client class of a service in the Python and TypeScript packages.
+pub(crate) fn client_class(service: &str) -> String {
+    format!("{}Client", upper_camel_case(service))
+}
+
+/// The class (Python) or interface (TypeScript) of a union's variant.
+pub(crate) fn variant_class(def: &TypeDef, variant: &str) -> String {
+    format!("{}{}", def.name, upper_camel_case(variant))
+}
+
+/// A registry of a target's handlebars templates, `(name, source)`; output is not
+/// escaped (the templates produce code, not HTML) and a missing variable is an
+/// error.
+pub(crate) fn templates(sources: &[(&str, &str)]) -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    for (name, source) in sources {
+        // The templates are part of this crate; a broken one fails the tests.
+        if let Err(error) = registry.register_template_string(name, source) {
+            panic!("template {name} does not parse: {error}");
+        }
+    }
+    registry
+}
+
+/// Renders a template of this crate with `data`.
+pub(crate) fn render(registry: &Handlebars<'_>, name: &str, data: &impl Serialize) -> String {
+    registry
+        .render(name, data)
+        .unwrap_or_else(|error| panic!("template {name} does not render: {error}"))
 }

@@ -10,11 +10,10 @@
 use std::collections::BTreeSet;
 
 use handlebars::Handlebars;
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::GeneratedFile;
-use crate::ident::{snake_case, upper_camel_case};
+use super::{client_class, render, variant_class, GeneratedFile};
+use crate::ident::snake_case;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 /// Python's hard keywords: a field named like one gets a trailing `_`.
@@ -31,9 +30,6 @@ const RESERVED_MEMBERS: &[&str] = &["to_wire", "from_wire", "WIRE_NAME", "TAG"];
 const RUNTIME: &str = include_str!("../../templates/python/runtime.py");
 
 fn templates() -> Handlebars<'static> {
-    let mut registry = Handlebars::new();
-    registry.set_strict_mode(true);
-    registry.register_escape_fn(handlebars::no_escape);
     let sources = [
         ("types", include_str!("../../templates/python/types.py.hbs")),
         (
@@ -63,19 +59,7 @@ fn templates() -> Handlebars<'static> {
             include_str!("../../templates/python/README.md.hbs"),
         ),
     ];
-    for (name, source) in sources {
-        // The templates are part of this crate; a broken one fails the tests.
-        if let Err(error) = registry.register_template_string(name, source) {
-            panic!("template {name} does not parse: {error}");
-        }
-    }
-    registry
-}
-
-fn render(registry: &Handlebars<'_>, name: &str, data: &impl Serialize) -> String {
-    registry
-        .render(name, data)
-        .unwrap_or_else(|error| panic!("template {name} does not render: {error}"))
+    super::templates(&sources)
 }
 
 /// The Python package name for a schema: its `package` (dots become `_`), else the
@@ -138,10 +122,10 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .into_iter()
         .filter(|name| uses_name(&body, name))
         .collect();
-    let uses_field = schema
-        .types
-        .iter()
-        .any(|def| fields_of(def).any(|f| f.default.is_some() && mutable_default(&f.ty)));
+    let uses_field = schema.types.iter().any(|def| {
+        def.fields()
+            .any(|f| f.default.is_some() && mutable_default(&f.ty))
+    });
     let types_py = render(
         &registry,
         "types",
@@ -288,10 +272,6 @@ fn uses_name(code: &str, name: &str) -> bool {
     })
 }
 
-fn client_class(service: &str) -> String {
-    format!("{}Client", upper_camel_case(service))
-}
-
 /// The names a type contributes to the package (a union adds its variant classes).
 fn exported_names(def: &TypeDef) -> Vec<String> {
     let mut names = vec![def.name.clone()];
@@ -300,10 +280,6 @@ fn exported_names(def: &TypeDef) -> Vec<String> {
         names.push(format!("decode_{}", snake_case(&def.name)));
     }
     names
-}
-
-fn variant_class(def: &TypeDef, variant: &str) -> String {
-    format!("{}{}", def.name, upper_camel_case(variant))
 }
 
 /// A legal Python attribute name for a wire field name.
@@ -814,13 +790,5 @@ fn python_value(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
-    }
-}
-
-fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
-    match &def.kind {
-        TypeKind::Struct { fields } => Box::new(fields.iter()),
-        TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
-        TypeKind::Enum { .. } => Box::new(std::iter::empty()),
     }
 }

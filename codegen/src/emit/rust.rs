@@ -172,7 +172,7 @@ impl Emitter<'_> {
         self.schema
             .types
             .iter()
-            .any(|def| fields_of(def).any(|field| walk(&field.ty, test)))
+            .any(|def| def.fields().any(|field| walk(&field.ty, test)))
     }
 
     fn rust_type(&self, ty: &TypeRef, boxed: bool) -> TokenStream {
@@ -585,13 +585,5 @@ fn scoped_fields(def: &TypeDef) -> Vec<(String, &Field)> {
             })
             .collect(),
         TypeKind::Enum { .. } => Vec::new(),
-    }
-}
-
-fn fields_of(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
-    match &def.kind {
-        TypeKind::Struct { fields } => Box::new(fields.iter()),
-        TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
-        TypeKind::Enum { .. } => Box::new(std::iter::empty()),
     }
 }

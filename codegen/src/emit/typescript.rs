@@ -16,16 +16,13 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::GeneratedFile;
-use crate::ident::{lower_camel_case, snake_case, upper_camel_case};
+use super::{client_class, variant_class, GeneratedFile};
+use crate::ident::{lower_camel_case, snake_case};
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 const RUNTIME: &str = include_str!("../../templates/typescript/runtime.ts");
 
 fn templates() -> Handlebars<'static> {
-    let mut registry = Handlebars::new();
-    registry.set_strict_mode(true);
-    registry.register_escape_fn(handlebars::no_escape);
     let sources = [
         (
             "types",
@@ -68,20 +65,12 @@ fn templates() -> Handlebars<'static> {
             include_str!("../../templates/typescript/README.md.hbs"),
         ),
     ];
-    for (name, source) in sources {
-        // The templates are part of this crate; a broken one fails the tests.
-        if let Err(error) = registry.register_template_string(name, source) {
-            panic!("template {name} does not parse: {error}");
-        }
-    }
-    registry
+    super::templates(&sources)
 }
 
+/// Renders a template, without the trailing blank lines templates leave.
 fn render(registry: &Handlebars<'_>, name: &str, data: &impl Serialize) -> String {
-    let text = registry
-        .render(name, data)
-        .unwrap_or_else(|error| panic!("template {name} does not render: {error}"));
-    text.trim_end().to_owned()
+    super::render(registry, name, data).trim_end().to_owned()
 }
 
 /// A TSDoc comment at `indent`, or nothing.
@@ -251,10 +240,6 @@ fn uses_name(code: &str, name: &str) -> bool {
     })
 }
 
-fn client_class(service: &str) -> String {
-    format!("{}Client", upper_camel_case(service))
-}
-
 /// A method's signature: its code's first line without the opening brace.
 fn signature_of(code: &str) -> String {
     code.lines()
@@ -264,10 +249,6 @@ fn signature_of(code: &str) -> String {
         .trim_end_matches('{')
         .trim_end()
         .to_owned()
-}
-
-fn variant_class(def: &TypeDef, variant: &str) -> String {
-    format!("{}{}", def.name, upper_camel_case(variant))
 }
 
 struct Emitter<'a> {

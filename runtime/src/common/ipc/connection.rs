@@ -41,6 +41,22 @@ use crate::signal::Signal;
 
 pub(crate) type ConnectionId = u64;
 
+/// The frame that ends a request with a failure: an ERROR frame, or for a stream
+/// request a failed final STREAM frame after `sequence` items.
+fn failure_frame(
+    format: Format,
+    mode: Mode,
+    correlation_id: &str,
+    sequence: u32,
+    code: ErrorCode,
+    message: String,
+) -> Bytes {
+    match mode {
+        Mode::Stream => final_stream_frame(format, correlation_id, sequence, Some((code, message))),
+        _ => error_frame(format, correlation_id, code, message),
+    }
+}
+
 fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
     format!(
         "actor `{target}`'s mailbox ({capacity} messages) stayed full for {} ms; the message was not delivered",
@@ -357,15 +373,14 @@ impl Connection {
 
     /// Ends a request with a failure: an ERROR frame, or a failed final STREAM frame.
     fn fail(&self, out: &mut BytesMut, pending: &Pending, code: ErrorCode, message: String) {
-        let frame = match pending.mode {
-            Mode::Stream => final_stream_frame(
-                pending.format,
-                &pending.correlation_id,
-                pending.sequence,
-                Some((code, message)),
-            ),
-            _ => error_frame(pending.format, &pending.correlation_id, code, message),
-        };
+        let frame = failure_frame(
+            pending.format,
+            pending.mode,
+            &pending.correlation_id,
+            pending.sequence,
+            code,
+            message,
+        );
         self.error(out, frame);
     }
 
@@ -527,12 +542,7 @@ impl Connection {
         };
         let mode = Mode::of(&header);
         let refuse = |connection: &Self, out: &mut BytesMut, code: ErrorCode, message: String| {
-            let frame = match mode {
-                Mode::Stream => {
-                    final_stream_frame(format, &header.correlation_id, 0, Some((code, message)))
-                }
-                _ => error_frame(format, &header.correlation_id, code, message),
-            };
+            let frame = failure_frame(format, mode, &header.correlation_id, 0, code, message);
             connection.error(out, frame);
         };
 
@@ -690,15 +700,14 @@ impl Connection {
     /// Refuses a request that never reached its actor: an ERROR frame, or a
     /// failed final STREAM frame for a stream request.
     fn refuse(&self, out: &mut BytesMut, accepted: &Accepted, code: ErrorCode, message: String) {
-        let frame = match accepted.mode {
-            Mode::Stream => final_stream_frame(
-                accepted.format,
-                &accepted.correlation_id,
-                0,
-                Some((code, message)),
-            ),
-            _ => error_frame(accepted.format, &accepted.correlation_id, code, message),
-        };
+        let frame = failure_frame(
+            accepted.format,
+            accepted.mode,
+            &accepted.correlation_id,
+            0,
+            code,
+            message,
+        );
         self.error(out, frame);
     }
 

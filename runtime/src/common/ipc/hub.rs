@@ -29,7 +29,21 @@ struct Subscriber {
     patterns: BTreeSet<String>,
 }
 
+/// One of a subscriber's two sets of names.
+#[derive(Clone, Copy)]
+enum Names {
+    Types,
+    Patterns,
+}
+
 impl Subscriber {
+    fn names(&mut self, which: Names) -> &mut BTreeSet<String> {
+        match which {
+            Names::Types => &mut self.types,
+            Names::Patterns => &mut self.patterns,
+        }
+    }
+
     fn wants(&self, type_name: &str) -> bool {
         self.types.contains(type_name)
             || self
@@ -37,6 +51,21 @@ impl Subscriber {
                 .iter()
                 .any(|pattern| pattern_matches(pattern, type_name))
     }
+}
+
+/// The connection's subscriber, created empty on its first subscription.
+fn entry<'a>(
+    subscribers: &'a mut HashMap<ConnectionId, Subscriber>,
+    connection: ConnectionId,
+    queue: &mpsc::Sender<Bytes>,
+    format: Format,
+) -> &'a mut Subscriber {
+    subscribers.entry(connection).or_insert_with(|| Subscriber {
+        queue: queue.clone(),
+        format,
+        types: BTreeSet::new(),
+        patterns: BTreeSet::new(),
+    })
 }
 
 /// `*` matches every name, `prefix*` every name that starts with `prefix`, and any
@@ -74,12 +103,7 @@ impl SubscriptionHub {
         types: Vec<String>,
     ) -> Vec<String> {
         let mut subscribers = self.write();
-        let subscriber = subscribers.entry(connection).or_insert_with(|| Subscriber {
-            queue: queue.clone(),
-            format,
-            types: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-        });
+        let subscriber = entry(&mut subscribers, connection, queue, format);
         subscriber.format = format;
         subscriber.types.extend(types);
         subscriber.types.iter().cloned().collect()
@@ -87,22 +111,7 @@ impl SubscriptionHub {
 
     /// Removes types (all of them for an empty list); returns what remains.
     pub(crate) fn unsubscribe(&self, connection: ConnectionId, types: &[String]) -> Vec<String> {
-        let mut subscribers = self.write();
-        let Some(subscriber) = subscribers.get_mut(&connection) else {
-            return Vec::new();
-        };
-        if types.is_empty() {
-            subscriber.types.clear();
-        } else {
-            for name in types {
-                subscriber.types.remove(name);
-            }
-        }
-        let remaining = subscriber.types.iter().cloned().collect();
-        if subscriber.types.is_empty() && subscriber.patterns.is_empty() {
-            subscribers.remove(&connection);
-        }
-        remaining
+        self.remove_names(connection, Names::Types, types)
     }
 
     /// Adds patterns, up to `limit` per connection; returns the patterns held, or
@@ -116,12 +125,7 @@ impl SubscriptionHub {
         limit: usize,
     ) -> Result<Vec<String>, Vec<String>> {
         let mut subscribers = self.write();
-        let subscriber = subscribers.entry(connection).or_insert_with(|| Subscriber {
-            queue: queue.clone(),
-            format,
-            types: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-        });
+        let subscriber = entry(&mut subscribers, connection, queue, format);
         let added = patterns
             .iter()
             .filter(|p| !subscriber.patterns.contains(*p))
@@ -141,18 +145,30 @@ impl SubscriptionHub {
         connection: ConnectionId,
         patterns: &[String],
     ) -> Vec<String> {
+        self.remove_names(connection, Names::Patterns, patterns)
+    }
+
+    /// Removes names from one set (all of them for an empty list); returns what
+    /// remains of it. A connection left with no subscriptions is forgotten.
+    fn remove_names(
+        &self,
+        connection: ConnectionId,
+        which: Names,
+        names: &[String],
+    ) -> Vec<String> {
         let mut subscribers = self.write();
         let Some(subscriber) = subscribers.get_mut(&connection) else {
             return Vec::new();
         };
-        if patterns.is_empty() {
-            subscriber.patterns.clear();
+        let set = subscriber.names(which);
+        if names.is_empty() {
+            set.clear();
         } else {
-            for pattern in patterns {
-                subscriber.patterns.remove(pattern);
+            for name in names {
+                set.remove(name);
             }
         }
-        let remaining = subscriber.patterns.iter().cloned().collect();
+        let remaining = set.iter().cloned().collect();
         if subscriber.types.is_empty() && subscriber.patterns.is_empty() {
             subscribers.remove(&connection);
         }
