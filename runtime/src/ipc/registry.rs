@@ -9,8 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::format::{CodecError, Format};
-use super::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame, MessageKind};
+use crate::ipc::codec::{CodecError, Format};
+use crate::ipc::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame, MessageKind};
 use crate::message::ActonMessage;
 
 /// A type name the registry does not know, or a payload it could not convert.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::format::{CodecError, Format};
-use super::protocol::{CorrelationId, RequestHeader};
+use crate::ipc::protocol::{CorrelationId, RequestHeader};
 
 fn default_timeout_ms() -> u64 {
     30_000

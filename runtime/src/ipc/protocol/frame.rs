@@ -13,7 +13,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_HARD_LIMIT, PROTOCOL_VERSION};
-use crate::common::ipc::format::Format;
+use crate::ipc::Format;
 
 /// The kind of a frame: its header's fifth byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

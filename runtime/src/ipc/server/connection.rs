@@ -21,20 +21,20 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::time::{delay_queue, DelayQueue};
 
-use super::config::{IpcConfig, IpcOptions};
-use super::format::Format;
 use super::hub::SubscriptionHub;
-use super::outbound::{error_frame, final_stream_frame, heartbeat_frame, value_frame};
-use super::protocol::{
+use super::rate_limit::TokenBucket;
+use super::stats::Counters;
+use crate::ipc::codec::envelope as request;
+use crate::ipc::codec::frames::{error_frame, final_stream_frame, heartbeat_frame, value_frame};
+use crate::ipc::config::{IpcConfig, IpcOptions};
+use crate::ipc::protocol::{
     ActorInfo, Delivered, ErrorCode, Frame, FrameCodec, FrameError, IpcDiscoverRequest,
     IpcDiscoverResponse, IpcPatternRequest, IpcResponse, IpcSubscribeRequest,
     IpcSubscriptionResponse, MessageKind, ProtocolVersionInfo, RequestHeader,
     UNKNOWN_CORRELATION_ID,
 };
-use super::rate_limit::TokenBucket;
-use super::registry::{IpcTypeRegistry, Outbound};
-use super::request;
-use super::stats::Counters;
+use crate::ipc::registry::{IpcTypeRegistry, Outbound};
+use crate::ipc::Format;
 use crate::message::{Envelope, NoHandler, ReplyTarget, SinkReply, SinkTicket};
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;

@@ -3,9 +3,11 @@
 
 pub mod frame;
 pub mod messages;
+mod patterns;
 
 pub use frame::{Frame, FrameCodec, FrameError, MessageKind};
 pub use messages::*;
+pub use patterns::pattern_matches;
 
 /// The protocol version this crate speaks and answers with.
 pub const PROTOCOL_VERSION: u8 = 0x02;

@@ -37,9 +37,9 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
-use super::format::{CodecError, Format};
-use super::hub::pattern_matches;
-use super::protocol::{
+use crate::ipc::codec::{CodecError, Format};
+use crate::ipc::protocol::pattern_matches;
+use crate::ipc::protocol::{
     ConnectionLimit, CorrelationId, ErrorCode, Frame, FrameCodec, IpcDiscoverRequest,
     IpcDiscoverResponse, IpcEnvelope, IpcPatternRequest, IpcPushNotification, IpcResponse,
     IpcStreamFrame, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,

@@ -85,7 +85,7 @@ impl Format {
     /// As [`encode`](Self::encode).
     pub fn encode_frame<T: Serialize + ?Sized>(
         self,
-        kind: super::protocol::MessageKind,
+        kind: crate::ipc::protocol::MessageKind,
         value: &T,
     ) -> Result<Vec<u8>, CodecError> {
         let mut frame = Vec::with_capacity(128);
@@ -94,7 +94,7 @@ impl Format {
             0,
             0,
             0,
-            super::protocol::PROTOCOL_VERSION,
+            crate::ipc::protocol::PROTOCOL_VERSION,
             kind.as_byte(),
             self.as_byte(),
         ]);

@@ -140,7 +140,7 @@ impl IpcOptions {
     /// Frames waiting to be written to one connection (default 1024). Replies and
     /// stream items wait for room (so a slow reader slows its own streams); PUSH
     /// frames that find the queue full are dropped and counted in
-    /// [`IpcListenerStats::pushes_dropped`](super::IpcListenerStats).
+    /// [`IpcListenerStats::pushes_dropped`](crate::ipc::IpcListenerStats).
     #[must_use]
     pub fn outbound_queue(mut self, frames: usize) -> Self {
         self.outbound_queue = frames.max(1);

@@ -3,8 +3,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
-use super::format::Format;
-use super::protocol::{ErrorCode, IpcResponse, IpcStreamFrame, MessageKind, PROTOCOL_VERSION};
+use crate::ipc::protocol::{ErrorCode, IpcResponse, IpcStreamFrame, MessageKind, PROTOCOL_VERSION};
+use crate::ipc::Format;
 
 /// A complete frame (header and payload).
 pub(crate) fn frame_bytes(kind: MessageKind, format: Format, payload: &[u8]) -> Bytes {

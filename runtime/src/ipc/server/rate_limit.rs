@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::RateLimitConfig;
+use crate::ipc::config::RateLimitConfig;
 
 #[derive(Debug)]
 pub(crate) struct TokenBucket {

@@ -16,10 +16,11 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::connection::ConnectionId;
-use super::format::Format;
-use super::registry::{IpcTypeRegistry, Outbound};
 use super::stats::Counters;
 use crate::broker::BroadcastObserver;
+use crate::ipc::protocol::pattern_matches;
+use crate::ipc::registry::{IpcTypeRegistry, Outbound};
+use crate::ipc::Format;
 use crate::message::ActonMessage;
 
 struct Subscriber {
@@ -66,15 +67,6 @@ fn entry<'a>(
         types: BTreeSet::new(),
         patterns: BTreeSet::new(),
     })
-}
-
-/// `*` matches every name, `prefix*` every name that starts with `prefix`, and any
-/// other pattern only itself.
-pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
-    }
 }
 
 pub(crate) struct SubscriptionHub {
@@ -246,19 +238,5 @@ impl BroadcastObserver for SubscriptionHub {
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pattern_matches;
-
-    #[test]
-    fn patterns_match_by_prefix_or_exactly() {
-        assert!(pattern_matches("*", "anything"));
-        assert!(pattern_matches("price.*", "price.Update"));
-        assert!(!pattern_matches("price.*", "prices.Update"));
-        assert!(pattern_matches("PriceUpdate", "PriceUpdate"));
-        assert!(!pattern_matches("PriceUpdate", "PriceUpdates"));
     }
 }

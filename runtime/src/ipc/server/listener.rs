@@ -13,16 +13,16 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use super::config::{IpcConfig, IpcOptions};
 use super::connection::{self, ListenerShared};
-use super::format::Format;
 use super::hub::SubscriptionHub;
-use super::outbound::value_frame;
-use super::protocol::{
-    ConnectionLimit, ErrorCode, IpcResponse, MessageKind, CONNECTION_REJECTED_ID,
-};
 use super::stats::{Counters, IpcListenerStats};
 use crate::broker::ObserverGuard;
+use crate::ipc::codec::frames::value_frame;
+use crate::ipc::config::{IpcConfig, IpcOptions};
+use crate::ipc::protocol::{
+    ConnectionLimit, ErrorCode, IpcResponse, MessageKind, CONNECTION_REJECTED_ID,
+};
+use crate::ipc::Format;
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;
 

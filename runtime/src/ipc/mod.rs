@@ -1,34 +1,57 @@
 //! Serving actors to other processes over a Unix domain socket.
 //!
-//! - [`IpcTypeRegistry`]: wire type names ↔ Rust types (`runtime.ipc_registry()`);
-//! - exposure: `runtime.ipc_expose(name, handle)` / `ipc_hide(name)`;
-//! - [`protocol`]: frames and messages of protocol v2;
-//! - [`Format`]: JSON and MessagePack payloads.
+//! A request walks through these modules in order: [`server`] accepts the
+//! connection and reads frames ([`protocol`] says what they mean, [`codec`] turns
+//! their payloads into values), the [`registry`] decodes the message into the type
+//! registered under its name, the exposed actor handles it, and its replies go
+//! back through the connection's bounded outbox to the socket. [`client`] is the
+//! other end, in Rust. [`config`] holds every limit, [`service`] the glue that
+//! generated services are built on.
+//!
+//! ```no_run
+//! use acton_reactive::prelude::*;
+//! use acton_reactive::ipc::IpcConfig;
+//!
+//! #[acton_message(ipc)]
+//! struct Ping;
+//!
+//! #[acton_main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let mut runtime = ActonApp::launch();
+//!     runtime.ipc_registry().register::<Ping>("Ping");
+//!     let mut pinger = runtime.new_actor::<()>();
+//!     pinger.act_on::<Ping>(|_actor, ctx| {
+//!         let reply = ctx.reply_envelope();
+//!         Reply::pending(async move { reply.send(Ping).await })
+//!     });
+//!     let pinger = pinger.start().await;
+//!     runtime.ipc_expose("pinger", pinger);
+//!     let listener = runtime
+//!         .start_ipc_listener_with_config(IpcConfig::default())
+//!         .await?;
+//!     // ... serve until asked to stop ...
+//!     listener.shutdown().await?;
+//!     runtime.shutdown_all().await?;
+//!     Ok(())
+//! }
+//! ```
 
 pub mod client;
+pub mod codec;
 pub mod config;
-mod connection;
-pub mod format;
-mod hub;
-mod listener;
-mod msgpack;
-mod outbound;
 pub mod protocol;
-mod rate_limit;
 pub mod registry;
-mod request;
+pub mod server;
 pub mod service;
-mod stats;
-pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+pub use codec::wire;
+pub use codec::{CodecError, Format};
 pub use config::{IpcConfig, IpcOptions, RateLimitConfig};
-pub use format::{CodecError, Format};
-pub use listener::{IpcError, IpcListenerHandle, ShutdownReport};
 pub use registry::{IpcTypeRegistry, RegistryError};
-pub use stats::IpcListenerStats;
+pub use server::{IpcError, IpcListenerHandle, IpcListenerStats, ShutdownReport};
 
 use crate::actor::ActorHandle;
 use crate::runtime::ActorRuntime;

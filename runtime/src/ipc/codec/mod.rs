@@ -1,0 +1,20 @@
+//! Payload encodings and the bytes of frames: JSON and MessagePack ([`Format`]),
+//! the request envelope split into header and raw payload, the frames the server
+//! builds, and the wire forms of the schema's `bytes` and `json` ([`wire`]).
+//!
+//! ```
+//! use acton_reactive::ipc::Format;
+//!
+//! let bytes = Format::Json.encode(&serde_json::json!({"a": 1})).unwrap();
+//! assert_eq!(bytes, br#"{"a":1}"#);
+//! let back: serde_json::Value = Format::Json.decode(&bytes).unwrap();
+//! assert_eq!(back["a"], 1);
+//! ```
+
+pub(crate) mod envelope;
+mod format;
+pub(crate) mod frames;
+pub(crate) mod msgpack;
+pub mod wire;
+
+pub use format::{CodecError, Format};
