@@ -60,7 +60,7 @@ impl ActonApp {
                 tracker: TaskTracker::new(),
                 next_id: AtomicU64::new(1),
                 #[cfg(feature = "ipc")]
-                ipc: crate::common::ipc::IpcState::default(),
+                ipc: crate::ipc::IpcState::default(),
             }),
         }
     }
@@ -146,7 +146,7 @@ pub(crate) struct RuntimeInner {
     tracker: TaskTracker,
     next_id: AtomicU64,
     #[cfg(feature = "ipc")]
-    ipc: crate::common::ipc::IpcState,
+    ipc: crate::ipc::IpcState,
 }
 
 impl ActorRuntime {
@@ -238,13 +238,18 @@ impl ActorRuntime {
 
     /// Stops every actor gracefully and waits until all have stopped.
     ///
-    /// Every message a mailbox accepted before this call is handled, in-flight
-    /// handlers finish and `before_stop` hooks run. Actors still running after the
+    /// IPC listeners are drained first (feature `ipc`): they stop taking requests
+    /// and answer those in flight, within their drain time, while every actor
+    /// still runs. Then every message a mailbox accepted before this call is
+    /// handled, in-flight handlers finish and `before_stop` hooks run. Actors still running after the
     /// [shutdown timeout](RuntimeConfig::shutdown_timeout) are cancelled and reported.
     ///
     /// # Errors
     /// [`ShutdownError::Timeout`] when some actors had to be cancelled.
     pub async fn shutdown_all(&mut self) -> Result<(), ShutdownError> {
+        // IPC listeners drain first, while the actors that answer them still run.
+        #[cfg(feature = "ipc")]
+        self.inner.ipc.drain_listeners().await;
         self.inner.stop.raise();
         self.inner.tracker.close();
         let timeout = self.inner.config.shutdown_timeout;
@@ -275,7 +280,7 @@ impl ActorRuntime {
     }
 
     #[cfg(feature = "ipc")]
-    pub(crate) fn ipc_state(&self) -> &crate::common::ipc::IpcState {
+    pub(crate) fn ipc_state(&self) -> &crate::ipc::IpcState {
         &self.inner.ipc
     }
 

@@ -262,18 +262,27 @@ async fn subscriptions_receive_broadcasts_as_pushes() {
             .unwrap();
 
         let mut raw = Raw::connect(&server.path).await;
+        // Only registered names may be subscribed to; a refusal changes nothing.
         raw.send(
             MessageKind::Subscribe,
             format,
-            &json!({"correlation_id": "sub", "message_types": ["prices.PriceUpdate", "Other"]}),
+            &json!({"correlation_id": "bad", "message_types": ["prices.PriceUpdate", "Other"]}),
+        )
+        .await;
+        let (kind, answer) = raw.next_json().await;
+        assert_eq!(kind, MessageKind::Error);
+        assert_eq!(answer["correlation_id"], json!("bad"));
+        assert_eq!(answer["error_code"], json!("UNKNOWN_MESSAGE_TYPE"));
+        assert!(answer["error"].as_str().unwrap().contains("`Other`"));
+        raw.send(
+            MessageKind::Subscribe,
+            format,
+            &json!({"correlation_id": "sub", "message_types": ["prices.PriceUpdate", "prices.PriceUpdate"]}),
         )
         .await;
         let (kind, answer) = raw.next_json().await;
         assert_eq!(kind, MessageKind::Response);
-        assert_eq!(
-            answer["subscribed_types"],
-            json!(["Other", "prices.PriceUpdate"])
-        );
+        assert_eq!(answer["subscribed_types"], json!(["prices.PriceUpdate"]));
 
         let update = PriceUpdate {
             symbol: "ACME".into(),
@@ -806,7 +815,7 @@ async fn clients_leaving_mid_request_or_mid_stream_harm_nobody() {
 
 #[tokio::test]
 async fn a_slow_subscriber_loses_pushes_not_memory() {
-    let options = IpcOptions::default().outbound_queue(8);
+    let options = IpcOptions::default().max_outbound_bytes(64 * 1024);
     let server = start_server("slow", IpcConfig::default(), options).await;
     let mut sleepy = Raw::connect(&server.path).await;
     sleepy

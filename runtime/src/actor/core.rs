@@ -49,6 +49,7 @@ impl<S: Send + 'static> ActorCore<S> {
         }
 
         let handle = self.actor.handle().clone();
+        let parked = std::sync::Arc::clone(handle.parked());
         let mut stop_requested = std::pin::pin!(handle.stop_request());
         let mut closing = false;
         let mut fast_run = 0u32;
@@ -72,6 +73,8 @@ impl<S: Send + 'static> ActorCore<S> {
                 }
             }
             fast_run = 0;
+            // Parked handlers wait for a slow receiver: they do not hold a slot.
+            let slots = self.max_concurrent.saturating_add(parked.count());
             tokio::select! {
                 biased;
                 () = &mut stop_requested, if !closing => {
@@ -81,10 +84,12 @@ impl<S: Send + 'static> ActorCore<S> {
                 Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
                     report(self.actor.name(), outcome, "an act_on handler");
                 }
-                envelope = self.mailbox.recv(), if in_flight.len() < self.max_concurrent => {
+                envelope = self.mailbox.recv(), if in_flight.len() < slots => {
                     let Some(envelope) = envelope else { break };
                     self.handle(envelope, &mut in_flight).await;
                 }
+                // At the bound, a handler that parks frees a slot.
+                () = parked.parked(), if in_flight.len() >= slots => {}
             }
         }
         while let Some(outcome) = in_flight.next().await {
@@ -182,11 +187,9 @@ impl<S: Send + 'static> ActorCore<S> {
             ReplyTarget::Channel(replies) => {
                 let _ = replies.try_send(notice());
             }
-            // A shared one may be full: then the requester sees only the end.
+            // A sink takes it without waiting, whatever its state.
             #[cfg(feature = "ipc")]
-            ReplyTarget::Sink(ticket) => {
-                let _ = ticket.replies.try_send((ticket.key, notice()));
-            }
+            ReplyTarget::Sink(sink) => sink.no_handler(*notice()),
             ReplyTarget::Discard | ReplyTarget::Actor(_) => {}
         }
     }

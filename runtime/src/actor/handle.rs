@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::ReplyStream;
+use super::{ParkedHandlers, ReplyStream};
 use crate::broker::Broker;
 use crate::error::{AskError, SendError};
 use crate::message::{ActonMessage, Envelope, NoHandler, ReplyTarget};
@@ -65,6 +65,8 @@ struct HandleInner {
     stopped: Signal,
     broker: Broker,
     children: Mutex<Vec<ActorHandle>>,
+    /// Handlers waiting for a slow receiver's flow control.
+    parked: Arc<ParkedHandlers>,
 }
 
 impl ActorHandle {
@@ -87,6 +89,7 @@ impl ActorHandle {
                 stopped: Signal::default(),
                 broker,
                 children: Mutex::new(Vec::new()),
+                parked: Arc::default(),
             }),
         }
     }
@@ -99,6 +102,11 @@ impl ActorHandle {
     /// The actor's id, unique within its runtime.
     pub fn id(&self) -> ActorId {
         self.inner.id
+    }
+
+    /// The actor's handlers that wait for a slow receiver (see [`ParkedHandlers`]).
+    pub(crate) fn parked(&self) -> &Arc<ParkedHandlers> {
+        &self.inner.parked
     }
 
     /// The capacity of the actor's mailbox.

@@ -13,10 +13,12 @@ mod core;
 mod handle;
 mod handler;
 mod managed;
+mod parked;
 mod stream;
 
 pub use builder::{ActorBuilder, ActorConfig};
 pub use handle::{ActorHandle, ActorId};
 pub use handler::HandlerOutput;
 pub use managed::ManagedActor;
+pub(crate) use parked::ParkedHandlers;
 pub use stream::ReplyStream;

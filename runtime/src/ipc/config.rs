@@ -88,7 +88,10 @@ pub struct IpcOptions {
     pub(crate) max_frame_size: usize,
     pub(crate) socket_mode: u32,
     pub(crate) allowed_uids: Option<Vec<u32>>,
-    pub(crate) outbound_queue: usize,
+    pub(crate) max_connections_per_uid: Option<usize>,
+    pub(crate) rate_limit_per_uid: Option<RateLimitConfig>,
+    pub(crate) max_outbound_bytes: usize,
+    pub(crate) max_request_timeout: Duration,
     pub(crate) max_in_flight: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) max_patterns: usize,
@@ -102,7 +105,10 @@ impl Default for IpcOptions {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             socket_mode: 0o600,
             allowed_uids: None,
-            outbound_queue: 1024,
+            max_connections_per_uid: None,
+            rate_limit_per_uid: None,
+            max_outbound_bytes: 4 * 1024 * 1024,
+            max_request_timeout: Duration::from_secs(3600),
             max_in_flight: 1024,
             drain_timeout: Duration::from_secs(5),
             max_patterns: 128,
@@ -137,13 +143,44 @@ impl IpcOptions {
         self
     }
 
-    /// Frames waiting to be written to one connection (default 1024). Replies and
-    /// stream items wait for room (so a slow reader slows its own streams); PUSH
-    /// frames that find the queue full are dropped and counted in
-    /// [`IpcListenerStats::pushes_dropped`](crate::ipc::IpcListenerStats).
+    /// Connections one user id may hold at once (default: no quota beyond
+    /// `max_connections`). One more is refused like a connection above the limit
+    /// (CONNECTION_LIMIT_REACHED), so that one user cannot take every slot of a
+    /// socket others may open too (`socket_mode` `0o660` or looser).
     #[must_use]
-    pub fn outbound_queue(mut self, frames: usize) -> Self {
-        self.outbound_queue = frames.max(1);
+    pub fn max_connections_per_uid(mut self, connections: usize) -> Self {
+        self.max_connections_per_uid = Some(connections.max(1));
+        self
+    }
+
+    /// A token bucket shared by every connection of one user id (default: none),
+    /// on top of the per-connection [`IpcConfig::rate_limit`]: opening more
+    /// connections does not buy more rate. Like the per-connection bucket, it is
+    /// charged for every frame a client sends.
+    #[must_use]
+    pub fn rate_limit_per_uid(mut self, limit: RateLimitConfig) -> Self {
+        self.rate_limit_per_uid = Some(limit);
+        self
+    }
+
+    /// Bytes of answers one connection may have waiting to be written (default
+    /// 4 MiB; at least 64 KiB). Handlers never wait on a client's socket: a stream
+    /// item or push waits (stream) or is dropped (push) once half of this is
+    /// unread; an answer that does not fit fails with LIMIT_EXCEEDED. A single
+    /// frame always passes when nothing else is waiting.
+    #[must_use]
+    pub fn max_outbound_bytes(mut self, bytes: usize) -> Self {
+        self.max_outbound_bytes = bytes.max(64 * 1024);
+        self
+    }
+
+    /// The longest deadline a request may ask for (default 1 hour): a larger
+    /// `response_timeout_ms` is shortened to it, so a client that went away
+    /// silently cannot hold a slot and a handler for longer. Streams meant to run
+    /// longer need a larger value (`Duration::MAX`: no cap).
+    #[must_use]
+    pub fn max_request_timeout(mut self, timeout: Duration) -> Self {
+        self.max_request_timeout = timeout;
         self
     }
 

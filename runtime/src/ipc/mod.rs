@@ -45,7 +45,7 @@ pub mod server;
 pub mod service;
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 pub use codec::wire;
 pub use codec::{CodecError, Format};
@@ -56,11 +56,13 @@ pub use server::{IpcError, IpcListenerHandle, IpcListenerStats, ShutdownReport};
 use crate::actor::ActorHandle;
 use crate::runtime::ActorRuntime;
 
-/// The runtime's IPC state: its registry and the actors exposed by name.
+/// The runtime's IPC state: its registry, the actors exposed by name, and its
+/// listeners (drained before the actors stop).
 #[derive(Default)]
 pub(crate) struct IpcState {
     registry: Arc<IpcTypeRegistry>,
     exposed: RwLock<HashMap<String, ActorHandle>>,
+    listeners: Mutex<Vec<Weak<server::listener::ListenerCore>>>,
 }
 
 impl std::fmt::Debug for IpcState {
@@ -74,6 +76,33 @@ impl std::fmt::Debug for IpcState {
 impl IpcState {
     pub(crate) fn registry(&self) -> &Arc<IpcTypeRegistry> {
         &self.registry
+    }
+
+    pub(crate) fn add_listener(&self, listener: &Arc<server::listener::ListenerCore>) {
+        let mut listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|listener| listener.strong_count() > 0);
+        listeners.push(Arc::downgrade(listener));
+    }
+
+    /// Drains every running listener: their in-flight requests are answered
+    /// while the actors still run.
+    pub(crate) async fn drain_listeners(&self) {
+        let listeners: Vec<_> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .filter_map(|listener| listener.upgrade())
+            .collect();
+        futures_util::future::join_all(
+            listeners
+                .iter()
+                .map(|listener| listener.shutdown_gracefully()),
+        )
+        .await;
     }
 
     pub(crate) fn exposed(&self, name: &str) -> Option<ActorHandle> {

@@ -51,6 +51,8 @@ pub(crate) enum Outbound<'a> {
         message_type: &'a str,
         source_actor: Option<&'a str>,
         timestamp_ms: u64,
+        /// Notifications this subscriber missed just before this one.
+        dropped: u64,
     },
 }
 
@@ -298,6 +300,7 @@ fn encode_as<T: Serialize + 'static>(
             message_type,
             source_actor,
             timestamp_ms,
+            dropped,
         } => format.encode_frame(
             MessageKind::Push,
             &IpcPushNotification {
@@ -306,6 +309,7 @@ fn encode_as<T: Serialize + 'static>(
                 source_actor: source_actor.map(str::to_owned),
                 payload: value,
                 timestamp_ms,
+                dropped,
             },
         ),
     }

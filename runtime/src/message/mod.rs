@@ -15,7 +15,7 @@ pub use context::MessageContext;
 pub use reply::{FutureBox, OutboundEnvelope, Reply};
 pub(crate) use reply::{NoHandler, ReplyTarget};
 #[cfg(feature = "ipc")]
-pub(crate) use reply::{SinkReply, SinkTicket};
+pub(crate) use reply::{Offer, ReplySink};
 
 /// A value that can be sent to an actor.
 ///

@@ -5,8 +5,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 #[cfg(feature = "ipc")]
-use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(feature = "ipc")]
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -82,37 +80,40 @@ pub(crate) enum ReplyTarget {
     /// Replies are collected by a waiting requester (`ask`, a stream, the IPC layer).
     /// The requester sees the end of the replies once every sender is dropped.
     Channel(mpsc::Sender<Box<dyn ActonMessage>>),
-    /// Replies go, tagged with a key, into a channel that one receiver shares among
-    /// many requests (an IPC connection); the end is announced when the last
-    /// clone of the ticket goes.
+    /// Replies go into a receiver shared by many requests (an IPC connection);
+    /// the end is announced when the last clone of the sink goes.
     #[cfg(feature = "ipc")]
-    Sink(Arc<SinkTicket>),
+    Sink(Arc<dyn ReplySink>),
 }
 
-/// What a [`SinkTicket`]'s receiver gets.
+/// What a [`ReplySink`] does with a reply offered to it.
 #[cfg(feature = "ipc")]
-pub(crate) type SinkReply = (u64, Box<dyn ActonMessage>);
-
-/// The reply path of one request into a shared, keyed reply channel.
-///
-/// Replies travel on the bounded `replies` channel (so a slow receiver slows the
-/// handler); the end of the replies travels on the unbounded `ends` channel when
-/// the ticket is dropped, which cannot wait. A receiver that sees an end first
-/// takes every reply already queued, so no reply is ever overtaken by its end.
-#[cfg(feature = "ipc")]
-pub(crate) struct SinkTicket {
-    pub(crate) key: u64,
-    pub(crate) replies: mpsc::Sender<SinkReply>,
-    pub(crate) ends: mpsc::UnboundedSender<u64>,
-    /// Set by the receiver when it no longer wants replies for this key.
-    pub(crate) closed: Arc<AtomicBool>,
+pub(crate) enum Offer {
+    /// Taken: it is on its way.
+    Taken,
+    /// Nobody wants replies any more (the request ended, the client left).
+    Closed,
+    /// The receiver is behind: wait for [`ReplySink::room`] with `need`, then
+    /// offer the reply again.
+    Behind {
+        reply: Box<dyn ActonMessage>,
+        need: usize,
+    },
 }
 
+/// The reply path of one request into a receiver that serves many (an IPC
+/// connection). Offering never waits on the receiver; the replies end when the
+/// sink is dropped (the last clone of its envelope goes).
 #[cfg(feature = "ipc")]
-impl Drop for SinkTicket {
-    fn drop(&mut self) {
-        let _ = self.ends.send(self.key);
-    }
+pub(crate) trait ReplySink: Send + Sync {
+    /// Takes one reply, or gives it back when the receiver is behind.
+    fn offer(&self, reply: Box<dyn ActonMessage>) -> Offer;
+    /// Completes when a reply of `need` bytes may be taken, or the sink closed.
+    fn room(&self, need: usize) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// The target actor has no handler for the message: the request fails.
+    fn no_handler(&self, notice: NoHandler);
+    /// Whether replies offered now would be refused.
+    fn is_closed(&self) -> bool;
 }
 
 impl fmt::Debug for ReplyTarget {
@@ -122,14 +123,14 @@ impl fmt::Debug for ReplyTarget {
             Self::Actor(handle) => f.debug_tuple("Actor").field(&handle.name()).finish(),
             Self::Channel(_) => f.write_str("Channel"),
             #[cfg(feature = "ipc")]
-            Self::Sink(ticket) => f.debug_tuple("Sink").field(&ticket.key).finish(),
+            Self::Sink(_) => f.write_str("Sink"),
         }
     }
 }
 
 /// Sent on a reply channel when the target actor has no handler for the message's
 /// type, so that the requester can tell "no handler" from "handled, no reply".
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct NoHandler {
     pub(crate) actor: String,
     pub(crate) message_type: &'static str,
@@ -174,15 +175,20 @@ impl OutboundEnvelope {
                 .await
                 .map_err(|_| SendError::ReplyClosed),
             #[cfg(feature = "ipc")]
-            ReplyTarget::Sink(ticket) => {
-                if ticket.closed.load(Ordering::Relaxed) {
-                    return Err(SendError::ReplyClosed);
+            ReplyTarget::Sink(sink) => {
+                let mut reply: Box<dyn ActonMessage> = Box::new(message);
+                loop {
+                    match sink.offer(reply) {
+                        Offer::Taken => return Ok(()),
+                        Offer::Closed => return Err(SendError::ReplyClosed),
+                        // Flow control: a stream whose client reads slowly waits
+                        // here (parked: it holds none of the actor's slots).
+                        Offer::Behind { reply: back, need } => {
+                            reply = back;
+                            sink.room(need).await;
+                        }
+                    }
                 }
-                ticket
-                    .replies
-                    .send((ticket.key, Box::new(message)))
-                    .await
-                    .map_err(|_| SendError::ReplyClosed)
             }
         }
     }
@@ -194,9 +200,7 @@ impl OutboundEnvelope {
             ReplyTarget::Actor(handle) => !handle.is_running(),
             ReplyTarget::Channel(sender) => sender.is_closed(),
             #[cfg(feature = "ipc")]
-            ReplyTarget::Sink(ticket) => {
-                ticket.closed.load(Ordering::Relaxed) || ticket.replies.is_closed()
-            }
+            ReplyTarget::Sink(sink) => sink.is_closed(),
         }
     }
 }

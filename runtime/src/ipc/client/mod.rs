@@ -77,6 +77,17 @@ pub enum ClientError {
         /// The server's explanation.
         message: String,
     },
+    /// The server's process runs as another user than the one required
+    /// ([`ClientOptions::require_server_uid`]): nothing was sent to it.
+    #[error("the server at {path} runs as uid {actual:?}, not the required uid {expected}; nothing was sent")]
+    UnexpectedServer {
+        /// The socket path.
+        path: PathBuf,
+        /// The uid required.
+        expected: u32,
+        /// The server's uid, when the kernel reported one.
+        actual: Option<u32>,
+    },
     /// The connection closed before the answer arrived.
     #[error("the connection to the server is closed")]
     Closed,
@@ -111,6 +122,27 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Pushes buffered per subscription before new ones are dropped (default 1024).
     pub subscription_buffer: usize,
+    /// Connect only to a server running as this user id (default: any). Anyone
+    /// who can write to the socket's directory could have placed a socket there;
+    /// the kernel's report of the peer's credentials cannot be forged.
+    pub require_server_uid: Option<u32>,
+}
+
+impl ClientOptions {
+    /// Requires the server's process to run as `uid` (see
+    /// [`require_server_uid`](Self::require_server_uid)).
+    ///
+    /// ```
+    /// use acton_reactive::ipc::client::ClientOptions;
+    ///
+    /// let options = ClientOptions::default().server_uid(0);
+    /// assert_eq!(options.require_server_uid, Some(0));
+    /// ```
+    #[must_use]
+    pub fn server_uid(mut self, uid: u32) -> Self {
+        self.require_server_uid = Some(uid);
+        self
+    }
 }
 
 impl Default for ClientOptions {
@@ -119,6 +151,7 @@ impl Default for ClientOptions {
             format: Format::Json,
             timeout: Duration::from_secs(30),
             subscription_buffer: 1024,
+            require_server_uid: None,
         }
     }
 }
@@ -216,6 +249,16 @@ impl IpcClient {
                 path: path.to_path_buf(),
                 source,
             })?;
+        if let Some(expected) = options.require_server_uid {
+            let actual = stream.peer_cred().ok().map(|cred| cred.uid());
+            if actual != Some(expected) {
+                return Err(ClientError::UnexpectedServer {
+                    path: path.to_path_buf(),
+                    expected,
+                    actual,
+                });
+            }
+        }
         let (read, mut write) = stream.into_split();
         let (outbound, mut queue) = mpsc::channel::<Bytes>(1024);
         static CLIENTS: AtomicU64 = AtomicU64::new(0);

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::format::{CodecError, Format};
-use crate::ipc::protocol::{CorrelationId, RequestHeader};
+use crate::ipc::protocol::{CorrelationId, RequestHeader, MAX_CORRELATION_ID_LEN};
 
 fn default_timeout_ms() -> u64 {
     30_000
@@ -72,13 +72,15 @@ fn decode_borrowed(_bytes: &[u8]) -> Result<RequestHeader<'_>, CodecError> {
     Err(CodecError::MessagePackDisabled)
 }
 
-/// The correlation id of a payload that is not a valid envelope, when it has one:
-/// an error about it is then matched to the right request.
+/// The correlation id of a payload that is not a valid envelope, when it has one
+/// of an acceptable length: an error about it is then matched to the right
+/// request.
 pub(crate) fn salvage_correlation_id(format: Format, bytes: &[u8]) -> Option<String> {
     format
         .decode::<CorrelationId>(bytes)
         .ok()
         .map(|id| id.correlation_id)
+        .filter(|id| id.len() <= MAX_CORRELATION_ID_LEN)
 }
 
 #[cfg(test)]

@@ -32,6 +32,17 @@ pub enum CodecError {
         /// What the encoder reported.
         reason: String,
     },
+    /// An encoded payload is larger than any peer accepts
+    /// ([`MAX_FRAME_SIZE_HARD_LIMIT`](crate::ipc::protocol::MAX_FRAME_SIZE_HARD_LIMIT)).
+    #[error("the encoded {format:?} payload has {length} bytes, above the {max}-byte frame limit")]
+    TooLarge {
+        /// The format that was encoded.
+        format: Format,
+        /// The payload's length.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
     /// MessagePack was used, but this build has only JSON.
     #[error("MessagePack is not supported by this build (enable the `ipc-messagepack` feature)")]
     MessagePackDisabled,
@@ -82,7 +93,8 @@ impl Format {
     /// header and the payload in one buffer, with no copy of the payload.
     ///
     /// # Errors
-    /// As [`encode`](Self::encode).
+    /// As [`encode`](Self::encode), and [`CodecError::TooLarge`] for a payload above
+    /// the protocol's 16 MiB hard limit, which no conforming peer would accept.
     pub fn encode_frame<T: Serialize + ?Sized>(
         self,
         kind: crate::ipc::protocol::MessageKind,
@@ -108,9 +120,17 @@ impl Format {
             #[cfg(not(feature = "ipc-messagepack"))]
             Self::MessagePack => return Err(CodecError::MessagePackDisabled),
         }
-        let length =
-            u32::try_from(frame.len() - 7).map_err(|_| self.encode_error("payload above 4 GiB"))?;
-        frame[..4].copy_from_slice(&length.to_be_bytes());
+        let length = frame.len() - 7;
+        let max = crate::ipc::protocol::MAX_FRAME_SIZE_HARD_LIMIT;
+        if length > max {
+            return Err(CodecError::TooLarge {
+                format: self,
+                length,
+                max,
+            });
+        }
+        // The hard limit (16 MiB) fits a u32.
+        frame[..4].copy_from_slice(&(length as u32).to_be_bytes());
         Ok(frame)
     }
 

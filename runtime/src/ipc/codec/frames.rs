@@ -69,6 +69,23 @@ pub(crate) fn final_stream_frame(
     )
 }
 
+/// The frame that ends a request with a failure: a failed final STREAM frame
+/// after `sequence` items for a stream request, an ERROR frame for any other.
+pub(crate) fn failure_frame(
+    format: Format,
+    correlation_id: &str,
+    stream: bool,
+    sequence: u32,
+    code: ErrorCode,
+    message: String,
+) -> Bytes {
+    if stream {
+        final_stream_frame(format, correlation_id, sequence, Some((code, message)))
+    } else {
+        error_frame(format, correlation_id, code, message)
+    }
+}
+
 /// A HEARTBEAT: empty payload, JSON format.
 pub(crate) fn heartbeat_frame() -> Bytes {
     frame_bytes(MessageKind::Heartbeat, Format::Json, b"")

@@ -41,6 +41,11 @@ pub enum ErrorCode {
     StreamError,
     /// The peer is not allowed to connect.
     AccessDenied,
+    /// A limit of the server refused the frame or the answer: an oversized
+    /// `correlation_id` or name, a `correlation_id` already in flight, too many
+    /// subscriptions, an answer above the frame size limit, or answers the client
+    /// does not read. The message says which.
+    LimitExceeded,
 }
 
 impl ErrorCode {
@@ -61,11 +66,12 @@ impl ErrorCode {
             Self::UnsupportedProtocolVersion => "UNSUPPORTED_PROTOCOL_VERSION",
             Self::StreamError => "STREAM_ERROR",
             Self::AccessDenied => "ACCESS_DENIED",
+            Self::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::UnknownMessageType,
         Self::ActorNotFound,
         Self::SerializationError,
@@ -80,6 +86,7 @@ impl ErrorCode {
         Self::UnsupportedProtocolVersion,
         Self::StreamError,
         Self::AccessDenied,
+        Self::LimitExceeded,
     ];
 
     /// The code for a wire string, if it is one of ours.
@@ -277,6 +284,16 @@ pub struct IpcPushNotification<P> {
     pub payload: P,
     /// When the server sent it, in milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
+    /// How many notifications for this connection were dropped just before this
+    /// one because the client read too slowly (absent when none were): a
+    /// subscriber can tell that it missed some.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// SUBSCRIBE and UNSUBSCRIBE.

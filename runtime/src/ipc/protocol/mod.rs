@@ -19,6 +19,13 @@ pub const MAX_SUPPORTED_VERSION: u8 = 0x02;
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 1024 * 1024;
 /// No configuration may raise the frame bound above 16 MiB.
 pub const MAX_FRAME_SIZE_HARD_LIMIT: usize = 16 * 1024 * 1024;
+/// The longest `correlation_id` the server accepts, in bytes. A frame with a
+/// longer one is refused (LIMIT_EXCEEDED, answered as `"unknown"`): the server
+/// never keeps or echoes more.
+pub const MAX_CORRELATION_ID_LEN: usize = 256;
+/// The longest subscription pattern, target or type name the server keeps or
+/// echoes, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
 /// The `correlation_id` of answers to frames whose own id is unknown.
 pub const UNKNOWN_CORRELATION_ID: &str = "unknown";
 /// The `correlation_id` of the frame that refuses a connection at the limit.

@@ -1,7 +1,7 @@
-//! The listener: binds the socket file safely, accepts connections within the
-//! limits, and shuts down gracefully.
+//! The listener: places the socket file ([`super::socket`]), accepts connections
+//! within the limits (allow-list, per-uid quota, connection limit), and shuts
+//! down gracefully — also when the runtime shuts down.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,12 +10,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use super::connection::{self, ListenerShared};
+use super::connection::{self, Peer};
 use super::hub::SubscriptionHub;
+use super::socket::{self, PlacedFile};
 use super::stats::{Counters, IpcListenerStats};
+use super::ListenerShared;
 use crate::broker::ObserverGuard;
 use crate::ipc::codec::frames::value_frame;
 use crate::ipc::config::{IpcConfig, IpcOptions};
@@ -26,8 +28,13 @@ use crate::ipc::Format;
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;
 
+/// Connections being refused at once (each gets one frame, then is closed); under
+/// a flood beyond this, further ones are closed without the frame.
+const MAX_REFUSING: usize = 64;
+
 /// The listener could not start (or stop cleanly).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IpcError {
     /// A live server answers on the socket path; it is left alone.
     #[error("a server is already listening on {path}; stop it or choose another socket_path")]
@@ -40,6 +47,24 @@ pub enum IpcError {
     NotASocket {
         /// The socket path.
         path: PathBuf,
+    },
+    /// A stale socket of another user is at the socket path; it is left alone.
+    #[error("{path} is a stale socket of uid {owner}; it is left alone: remove it as that user, or choose another socket_path")]
+    NotOwned {
+        /// The socket path.
+        path: PathBuf,
+        /// The socket file's owner.
+        owner: u32,
+    },
+    /// Whether a server listens on the socket path cannot be told (connecting
+    /// failed with something other than "refused", typically permission denied):
+    /// it may be live, and is left alone.
+    #[error("cannot tell whether a server listens on {path} ({source}); it is left alone: choose another socket_path")]
+    Unverifiable {
+        /// The socket path.
+        path: PathBuf,
+        /// Why connecting failed.
+        source: std::io::Error,
     },
     /// A file-system or socket operation failed.
     #[error("{action} {path}: {source}")]
@@ -64,64 +89,33 @@ pub struct ShutdownReport {
     pub forced_closed: usize,
 }
 
-/// A running listener. Dropping it stops the listener without waiting.
-pub struct IpcListenerHandle {
+/// What a running listener is, shared by its handle and the runtime (which
+/// drains it on `shutdown_all`).
+pub(crate) struct ListenerCore {
     shared: Arc<ListenerShared>,
     tracker: TaskTracker,
-    socket_path: PathBuf,
-    socket_identity: Option<(u64, u64)>,
+    file: PlacedFile,
     observer: Mutex<Option<ObserverGuard>>,
+    /// The outcome of the one graceful shutdown; later callers wait for it.
+    shutdown: OnceCell<ShutdownReport>,
     stopped: AtomicBool,
 }
 
-impl std::fmt::Debug for IpcListenerHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpcListenerHandle")
-            .field("socket_path", &self.socket_path)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-impl IpcListenerHandle {
-    /// The socket file clients connect to.
-    pub fn socket_path(&self) -> &Path {
-        &self.socket_path
+impl ListenerCore {
+    /// Drains and stops the listener; every caller waits for the same drain.
+    pub(crate) async fn shutdown_gracefully(&self) -> ShutdownReport {
+        *self.shutdown.get_or_init(|| self.drain()).await
     }
 
-    /// The listener's counters now.
-    pub fn stats(&self) -> IpcListenerStats {
-        self.shared.counters.snapshot()
-    }
-
-    /// Stops the listener: no new connections, no new requests; in-flight requests
-    /// are answered within the drain time (`IpcOptions::drain_timeout`), then open
-    /// streams get a final frame (SHUTTING_DOWN) and connections close; the socket
-    /// file is removed (unless another server has replaced it meanwhile).
-    ///
-    /// # Errors
-    /// [`IpcError::Io`] when the socket file could not be removed.
-    pub async fn shutdown(&self) -> Result<(), IpcError> {
-        self.shutdown_gracefully().await;
-        self.remove_socket_file()
-    }
-
-    /// [`shutdown`](Self::shutdown), reporting how the drain went; a failure to
-    /// remove the socket file is logged.
-    pub async fn shutdown_gracefully(&self) -> ShutdownReport {
-        if self.stopped.swap(true, Ordering::SeqCst) {
-            return ShutdownReport {
-                drained_gracefully: true,
-                forced_closed: 0,
-            };
-        }
+    async fn drain(&self) -> ShutdownReport {
+        self.stopped.store(true, Ordering::SeqCst);
         self.shared.stop_reading.raise();
         self.tracker.close();
-        let drain = self.shared.options.drain_timeout;
         let mut report = ShutdownReport {
             drained_gracefully: true,
             forced_closed: 0,
         };
+        let drain = self.shared.options.drain_timeout;
         if tokio::time::timeout(drain, self.tracker.wait())
             .await
             .is_err()
@@ -142,37 +136,67 @@ impl IpcListenerHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Err(error) = self.remove_socket_file() {
+        // Only now, with every answer written, does the socket file go.
+        if let Err(error) = self.file.remove() {
             tracing::warn!(%error, "could not remove the socket file");
         }
         report
     }
+}
 
-    /// Removes the socket file if it is still the one this listener created.
-    fn remove_socket_file(&self) -> Result<(), IpcError> {
-        let Ok(metadata) = std::fs::symlink_metadata(&self.socket_path) else {
-            return Ok(());
-        };
-        if Some((metadata.dev(), metadata.ino())) != self.socket_identity {
-            return Ok(());
-        }
-        match std::fs::remove_file(&self.socket_path) {
-            Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(IpcError::Io {
-                action: "removing",
-                path: self.socket_path.clone(),
-                source,
-            }),
-            _ => Ok(()),
-        }
+/// A running listener. Dropping it stops the listener without waiting.
+pub struct IpcListenerHandle {
+    core: Arc<ListenerCore>,
+}
+
+impl std::fmt::Debug for IpcListenerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcListenerHandle")
+            .field("socket_path", &self.core.file.path)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IpcListenerHandle {
+    /// The socket file clients connect to.
+    pub fn socket_path(&self) -> &Path {
+        &self.core.file.path
+    }
+
+    /// The listener's counters now.
+    pub fn stats(&self) -> IpcListenerStats {
+        self.core.shared.counters.snapshot()
+    }
+
+    /// Stops the listener: no new connections, no new requests (frames already
+    /// read are refused with SHUTTING_DOWN); in-flight requests are answered
+    /// within the drain time (`IpcOptions::drain_timeout`), then what is still
+    /// in flight ends with SHUTTING_DOWN and connections close; last, the socket
+    /// file is removed (unless another server has replaced it meanwhile).
+    ///
+    /// # Errors
+    /// [`IpcError::Io`] when the socket file could not be removed.
+    pub async fn shutdown(&self) -> Result<(), IpcError> {
+        self.shutdown_gracefully().await;
+        self.core.file.remove()
+    }
+
+    /// [`shutdown`](Self::shutdown), reporting how the drain went; a failure to
+    /// remove the socket file is logged. Calling it again (or while another call
+    /// runs) waits for the same drain and returns the same report.
+    pub async fn shutdown_gracefully(&self) -> ShutdownReport {
+        self.core.shutdown_gracefully().await
     }
 }
 
 impl Drop for IpcListenerHandle {
     fn drop(&mut self) {
-        if !self.stopped.swap(true, Ordering::SeqCst) {
-            self.shared.stop_reading.raise();
-            self.shared.cut.raise();
-            let _ = self.remove_socket_file();
+        // A drain in progress finishes on its own; otherwise stop at once.
+        if !self.core.stopped.swap(true, Ordering::SeqCst) {
+            self.core.shared.stop_reading.raise();
+            self.core.shared.cut.raise();
+            let _ = self.core.file.remove();
         }
     }
 }
@@ -201,18 +225,20 @@ impl ActorRuntime {
 
     /// Starts serving exposed actors with `config` and further `options`.
     ///
-    /// The listener also stops when the runtime shuts down.
+    /// The listener is drained and stopped when the runtime shuts down
+    /// (`shutdown_all`), before any actor stops.
     ///
     /// # Errors
-    /// [`IpcError::AlreadyServing`] when a live server answers on the socket path,
-    /// [`IpcError::NotASocket`] when another kind of file is there,
-    /// [`IpcError::Io`] when binding fails.
+    /// [`IpcError::AlreadyServing`] when a live server answers on the socket path
+    /// (or may: [`IpcError::Unverifiable`]), [`IpcError::NotASocket`] when another
+    /// kind of file is there, [`IpcError::NotOwned`] for another user's stale
+    /// socket, [`IpcError::Io`] when placing the socket fails.
     pub async fn start_ipc_listener_with_options(
         &self,
         config: IpcConfig,
         options: IpcOptions,
     ) -> Result<IpcListenerHandle, IpcError> {
-        let (listener, socket_identity) = bind(&config.socket_path, options.socket_mode).await?;
+        let (listener, file) = socket::place(&config.socket_path, options.socket_mode).await?;
         let registry = self.ipc_registry();
         let counters = Arc::new(Counters::default());
         let hub = Arc::new(SubscriptionHub::new(
@@ -227,6 +253,7 @@ impl ActorRuntime {
             options,
             counters,
             hub,
+            uids: Mutex::default(),
             stop_reading: Signal::default(),
             cut: Signal::default(),
         });
@@ -238,14 +265,36 @@ impl ActorRuntime {
             Arc::clone(self.stop_signal()),
         ));
         tracing::info!(path = %config.socket_path.display(), "IPC listener started");
-        Ok(IpcListenerHandle {
+        let core = Arc::new(ListenerCore {
             shared,
             tracker,
-            socket_path: config.socket_path,
-            socket_identity,
+            file,
             observer: Mutex::new(Some(observer)),
+            shutdown: OnceCell::new(),
             stopped: AtomicBool::new(false),
-        })
+        });
+        self.ipc_state().add_listener(&core);
+        Ok(IpcListenerHandle { core })
+    }
+}
+
+/// A connection's hold on its slot and its uid's quota, released when its task
+/// ends — also by a panic.
+struct ConnectionSlot {
+    shared: Arc<ListenerShared>,
+    uid: Option<u32>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.shared
+            .counters
+            .connections_active
+            .fetch_sub(1, Ordering::Relaxed);
+        if let Some(uid) = self.uid {
+            self.shared.release_uid(uid);
+        }
     }
 }
 
@@ -255,7 +304,12 @@ async fn accept_loop(
     tracker: TaskTracker,
     runtime_stopping: Arc<Signal>,
 ) {
-    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let limit = shared
+        .config
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(limit));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let next_id = AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {
@@ -277,61 +331,98 @@ async fn accept_loop(
             }
         };
         let counters = &shared.counters;
+        let peer = stream.peer_cred().map_or(Peer::default(), |cred| Peer {
+            uid: Some(cred.uid()),
+            gid: Some(cred.gid()),
+            pid: cred.pid(),
+        });
+        let refuse = |stream: UnixStream, frame: Bytes| {
+            Counters::add(&counters.connections_rejected, 1);
+            // Under a flood of refusals, close without the frame.
+            if let Ok(permit) = Arc::clone(&refusing).try_acquire_owned() {
+                tracker.spawn(async move {
+                    send_refusal(stream, frame).await;
+                    drop(permit);
+                });
+            }
+        };
         if let Some(allowed) = &shared.options.allowed_uids {
-            let uid = stream.peer_cred().ok().map(|cred| cred.uid());
-            if !uid.is_some_and(|uid| allowed.contains(&uid)) {
-                Counters::add(&counters.connections_rejected, 1);
-                tracing::warn!(
-                    ?uid,
-                    "refused a connection from a peer not on the allow-list"
-                );
+            if !peer.uid.is_some_and(|uid| allowed.contains(&uid)) {
+                tracing::warn!(uid = ?peer.uid, "refused a connection from a peer not on the allow-list");
                 let refusal = IpcResponse::<()>::failure(
                     CONNECTION_REJECTED_ID,
                     ErrorCode::AccessDenied,
                     "this peer is not allowed to connect",
                 );
-                tracker.spawn(refuse(
+                refuse(
                     stream,
                     value_frame(MessageKind::Error, Format::Json, &refusal),
-                ));
+                );
                 continue;
             }
         }
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            Counters::add(&counters.connections_rejected, 1);
-            let limit = shared.config.max_connections;
-            let refusal = IpcResponse {
-                correlation_id: CONNECTION_REJECTED_ID.to_owned(),
-                success: false,
-                error: Some(format!("connection limit reached ({limit} connections)")),
-                error_code: Some(ErrorCode::ConnectionLimitReached.as_str().to_owned()),
-                payload: Some(ConnectionLimit { limit }),
-            };
-            tracker.spawn(refuse(
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            refuse(
                 stream,
-                value_frame(MessageKind::Error, Format::Json, &refusal),
-            ));
+                limit_frame(
+                    shared.config.max_connections,
+                    format!(
+                        "connection limit reached ({} connections)",
+                        shared.config.max_connections
+                    ),
+                ),
+            );
             continue;
+        };
+        let uid_limiter = match peer.uid.map(|uid| (uid, shared.admit_uid(uid))) {
+            Some((uid, Err(quota))) => {
+                Counters::add(&counters.connections_rejected_uid_quota, 1);
+                tracing::warn!(uid, quota, "refused a connection above its uid's quota");
+                refuse(
+                    stream,
+                    limit_frame(
+                        quota,
+                        format!("connection limit reached for uid {uid} ({quota} connections)"),
+                    ),
+                );
+                continue;
+            }
+            Some((_, Ok(limiter))) => limiter,
+            None => None,
         };
         Counters::add(&counters.connections_accepted, 1);
         Counters::add(&counters.connections_active, 1);
+        let slot = ConnectionSlot {
+            shared: Arc::clone(&shared),
+            uid: peer.uid,
+            _permit: permit,
+        };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::clone(&shared);
         tracker.spawn(async move {
-            connection::serve(stream, id, Arc::clone(&shared)).await;
-            shared
-                .counters
-                .connections_active
-                .fetch_sub(1, Ordering::Relaxed);
-            drop(slot);
+            let _slot = slot;
+            connection::serve(stream, id, peer, uid_limiter, shared).await;
         });
     }
+}
+
+/// The frame refusing a connection at a limit: CONNECTION_LIMIT_REACHED with
+/// `{"limit": N}`.
+fn limit_frame(limit: usize, message: String) -> Bytes {
+    let refusal = IpcResponse {
+        correlation_id: CONNECTION_REJECTED_ID.to_owned(),
+        success: false,
+        error: Some(message),
+        error_code: Some(ErrorCode::ConnectionLimitReached.as_str().to_owned()),
+        payload: Some(ConnectionLimit { limit }),
+    };
+    value_frame(MessageKind::Error, Format::Json, &refusal)
 }
 
 /// Sends one refusal frame and closes, reading (and discarding) what the client
 /// sends meanwhile so that the close does not turn into a reset that loses the
 /// frame.
-async fn refuse(mut stream: UnixStream, frame: Bytes) {
+async fn send_refusal(mut stream: UnixStream, frame: Bytes) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(&frame).await?;
         stream.shutdown().await?;
@@ -340,83 +431,4 @@ async fn refuse(mut stream: UnixStream, frame: Bytes) {
         Ok::<(), std::io::Error>(())
     })
     .await;
-}
-
-/// Binds the socket: a stale socket file (nobody answers) is replaced, a live one
-/// or a file of another kind is an error. The socket gets `mode` before it appears
-/// under its final name.
-async fn bind(path: &Path, mode: u32) -> Result<(UnixListener, Option<(u64, u64)>), IpcError> {
-    let io = |action: &'static str, source: std::io::Error| IpcError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| io("creating the directory of", e))?;
-    }
-    match std::fs::symlink_metadata(path) {
-        Ok(metadata) if !metadata.file_type().is_socket() => {
-            return Err(IpcError::NotASocket {
-                path: path.to_path_buf(),
-            })
-        }
-        Ok(_) => {
-            match tokio::time::timeout(Duration::from_secs(1), UnixStream::connect(path)).await {
-                Ok(Ok(_live)) => {
-                    return Err(IpcError::AlreadyServing {
-                        path: path.to_path_buf(),
-                    })
-                }
-                Ok(Err(_)) => {
-                    tracing::info!(path = %path.display(), "replacing a stale socket file");
-                    std::fs::remove_file(path).map_err(|e| io("removing the stale socket", e))?;
-                }
-                Err(_) => {
-                    // Something holds the socket but does not accept: treat as live.
-                    return Err(IpcError::AlreadyServing {
-                        path: path.to_path_buf(),
-                    });
-                }
-            }
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(io("inspecting", error)),
-    }
-
-    // Bind under a temporary name, set the mode, then rename into place: the socket
-    // is never reachable under its public name with looser permissions.
-    let temporary = temporary_name(path);
-    let listener = match UnixListener::bind(&temporary) {
-        Ok(listener) => {
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode)).map_err(
-                |e| {
-                    let _ = std::fs::remove_file(&temporary);
-                    io("setting permissions of", e)
-                },
-            )?;
-            std::fs::rename(&temporary, path).map_err(|e| {
-                let _ = std::fs::remove_file(&temporary);
-                io("moving the socket into place at", e)
-            })?;
-            listener
-        }
-        // The temporary name may be too long for a socket address; bind in place.
-        Err(_) => {
-            let listener = UnixListener::bind(path).map_err(|e| io("binding", e))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| io("setting permissions of", e))?;
-            listener
-        }
-    };
-    let identity = std::fs::symlink_metadata(path)
-        .ok()
-        .map(|metadata| (metadata.dev(), metadata.ino()));
-    Ok((listener, identity))
-}
-
-fn temporary_name(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!(".acton-{}-{n}.tmp", std::process::id());
-    path.with_file_name(name)
 }

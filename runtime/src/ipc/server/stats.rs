@@ -1,69 +1,92 @@
-//! Live counters of a listener.
+//! Live counters of a listener: what it served, and what each of its limits
+//! refused.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A snapshot of a listener's counters (see [`IpcListenerHandle::stats`](super::IpcListenerHandle::stats)).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IpcListenerStats {
-    /// Connections accepted and served since the start.
-    pub connections_accepted: u64,
-    /// Connections open now.
-    pub connections_active: u64,
-    /// Connections refused: at the connection limit, or by the peer allow-list.
-    pub connections_rejected: u64,
-    /// REQUEST frames received.
-    pub requests: u64,
-    /// ERROR frames (and failed final STREAM frames) sent.
-    pub errors: u64,
-    /// Requests refused by the rate limiter.
-    pub rate_limited: u64,
-    /// Frames that broke the protocol (the connection was closed after each).
-    pub protocol_errors: u64,
-    /// Bytes read from clients.
-    pub bytes_received: u64,
-    /// Bytes written to clients.
-    pub bytes_sent: u64,
-    /// PUSH frames queued for subscribers.
-    pub pushes_sent: u64,
-    /// PUSH frames dropped because a subscriber's outbound queue was full.
-    pub pushes_dropped: u64,
+/// Declares the public snapshot and the atomic counters behind it, field by field.
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])* $name:ident, )*) => {
+        /// A snapshot of a listener's counters (see
+        /// [`IpcListenerHandle::stats`](super::IpcListenerHandle::stats)).
+        ///
+        /// ```
+        /// use acton_reactive::ipc::IpcListenerStats;
+        ///
+        /// let stats = IpcListenerStats::default();
+        /// assert_eq!(stats.requests, 0);
+        /// assert_eq!(stats.limit_refusals, 0);
+        /// ```
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct IpcListenerStats {
+            $( $(#[doc = $doc])* pub $name: u64, )*
+        }
+
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $( pub(crate) $name: AtomicU64, )*
+        }
+
+        impl Counters {
+            pub(crate) fn snapshot(&self) -> IpcListenerStats {
+                IpcListenerStats {
+                    $( $name: self.$name.load(Ordering::Relaxed), )*
+                }
+            }
+        }
+    };
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) connections_accepted: AtomicU64,
-    pub(crate) connections_active: AtomicU64,
-    pub(crate) connections_rejected: AtomicU64,
-    pub(crate) requests: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) rate_limited: AtomicU64,
-    pub(crate) protocol_errors: AtomicU64,
-    pub(crate) bytes_received: AtomicU64,
-    pub(crate) bytes_sent: AtomicU64,
-    pub(crate) pushes_sent: AtomicU64,
-    pub(crate) pushes_dropped: AtomicU64,
+counters! {
+    /// Connections accepted and served since the start.
+    connections_accepted,
+    /// Connections open now.
+    connections_active,
+    /// Connections refused: at the connection limit, by the peer allow-list, or
+    /// by the per-uid quota.
+    connections_rejected,
+    /// Of those, connections refused because their uid held its quota
+    /// (`IpcOptions::max_connections_per_uid`).
+    connections_rejected_uid_quota,
+    /// REQUEST frames received.
+    requests,
+    /// ERROR frames (and failed final STREAM frames) sent.
+    errors,
+    /// Frames refused by a rate limiter (per connection or per uid).
+    rate_limited,
+    /// Frames that broke the protocol (the connection was closed after each).
+    protocol_errors,
+    /// Frames refused by a size or uniqueness limit: a `correlation_id` or name
+    /// above its length limit, a `correlation_id` already in flight.
+    limit_refusals,
+    /// SUBSCRIBE and SUBSCRIBE_PATTERNS frames refused (unregistered names, names
+    /// too long, too many patterns).
+    subscriptions_refused,
+    /// Answers that failed with LIMIT_EXCEEDED because the client did not read
+    /// and the connection's outbound budget was full.
+    answers_over_budget,
+    /// Replies that could not be encoded (serde failed, or above the 16 MiB
+    /// frame limit); their requests failed with SERIALIZATION_ERROR.
+    answers_unencodable,
+    /// Connections closed because the peer accepted no bytes for the write
+    /// timeout.
+    slow_peers_closed,
+    /// Requests abandoned because their client went away.
+    requests_abandoned,
+    /// Request deadlines shortened to `IpcOptions::max_request_timeout`.
+    deadlines_capped,
+    /// Bytes read from clients.
+    bytes_received,
+    /// Bytes written to clients.
+    bytes_sent,
+    /// PUSH frames queued for subscribers.
+    pushes_sent,
+    /// PUSH frames dropped because a subscriber read too slowly.
+    pushes_dropped,
 }
 
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, amount: u64) {
         counter.fetch_add(amount, Ordering::Relaxed);
-    }
-
-    pub(crate) fn snapshot(&self) -> IpcListenerStats {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        IpcListenerStats {
-            connections_accepted: get(&self.connections_accepted),
-            connections_active: get(&self.connections_active),
-            connections_rejected: get(&self.connections_rejected),
-            requests: get(&self.requests),
-            errors: get(&self.errors),
-            rate_limited: get(&self.rate_limited),
-            protocol_errors: get(&self.protocol_errors),
-            bytes_received: get(&self.bytes_received),
-            bytes_sent: get(&self.bytes_sent),
-            pushes_sent: get(&self.pushes_sent),
-            pushes_dropped: get(&self.pushes_dropped),
-        }
     }
 }

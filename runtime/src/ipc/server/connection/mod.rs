@@ -1,0 +1,235 @@
+//! One client connection's task: a thin loop that moves bytes between the socket
+//! and the connection's protocol state ([`state::Connection`]) and waits on its
+//! timers. Every decision is made in the state machine.
+//!
+//! One task does the reading, the bookkeeping and the writing. Handlers append
+//! their answers to the connection's outbox themselves; the task takes everything
+//! waiting before each write, so pipelined answers share system calls.
+
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+use tokio::time::Instant;
+use tokio_util::codec::{Decoder, FramedRead};
+use tracing::Instrument;
+
+pub(crate) use state::Peer;
+use state::{room_for, Connection};
+
+use super::hub::ConnectionId;
+use super::outbox::Outbox;
+use super::rate_limit::TokenBucket;
+use super::stats::Counters;
+use super::ListenerShared;
+use crate::ipc::protocol::{FrameCodec, FrameError};
+
+/// Unsent bytes above which the connection stops reading requests until the
+/// peer has read some (so a client that never reads cannot make the server
+/// produce without bound).
+const READ_HIGH_WATER: usize = 256 * 1024;
+
+/// How often a connection whose peer closed its side checks whether the peer
+/// is gone altogether (then its requests are abandoned at once).
+const PEER_CHECK: Duration = Duration::from_secs(1);
+
+/// Serves one accepted connection until the peer leaves, the connection idles out,
+/// a frame breaks the protocol, or the listener shuts down.
+pub(crate) async fn serve(
+    stream: UnixStream,
+    id: ConnectionId,
+    peer: Peer,
+    uid_limiter: Option<Arc<std::sync::Mutex<TokenBucket>>>,
+    shared: Arc<ListenerShared>,
+) {
+    let span = tracing::debug_span!(
+        "ipc.connection",
+        connection = id,
+        peer_uid = peer.uid,
+        peer_pid = peer.pid,
+        peer_gid = peer.gid,
+    );
+    let outbox = Arc::new(Outbox::new(shared.options.max_outbound_bytes));
+    let connection = Connection::new(
+        id,
+        Arc::clone(&shared),
+        Arc::clone(&outbox),
+        uid_limiter,
+        span.clone(),
+    );
+    // Whatever way the task ends (even a panic), the connection is closed.
+    let mut connection = CloseOnDrop(connection);
+    run(stream, &mut connection.0, &outbox, &shared, &span)
+        .instrument(span.clone())
+        .await;
+}
+
+/// Closes the connection's state when dropped: on return and on unwind.
+struct CloseOnDrop(Connection);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+async fn run(
+    stream: UnixStream,
+    connection: &mut Connection,
+    outbox: &Outbox,
+    shared: &ListenerShared,
+    span: &tracing::Span,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut frames = FramedRead::new(read, FrameCodec::new(shared.options.max_frame_size));
+    let mut out = BytesMut::with_capacity(8 * 1024);
+    let mut ended = Vec::new();
+
+    let idle_after = shared.config.connection_timeout;
+    let write_timeout = shared.options.write_timeout;
+    let mut last_activity = Instant::now();
+    let mut last_write = Instant::now();
+    let mut idle = std::pin::pin!(tokio::time::sleep(clamp(idle_after)));
+    let mut stalled = std::pin::pin!(tokio::time::sleep(clamp(write_timeout)));
+    let mut peer_check = std::pin::pin!(tokio::time::sleep(PEER_CHECK));
+    let mut stopping = std::pin::pin!(shared.stop_reading.wait());
+    let mut cut = std::pin::pin!(shared.cut.wait());
+    let mut reading = true;
+    // The peer closed its side (or reading failed): it may be gone altogether.
+    let mut peer_closed = false;
+    let mut cut_done = false;
+    let max_in_flight = shared.options.max_in_flight;
+
+    loop {
+        if !reading && connection.is_done() && out.is_empty() && outbox.is_empty() {
+            break;
+        }
+        let unsent = outbox.unsent();
+        let may_read = reading
+            && unsent < READ_HIGH_WATER
+            && !connection.is_parked()
+            && connection.in_flight() < max_in_flight;
+        let may_idle = reading
+            && !idle_after.is_zero()
+            && connection.is_quiet()
+            && unsent == 0
+            && out.is_empty();
+        let in_flight = connection.in_flight() > 0;
+        let parked = connection.is_parked();
+        let was_empty = out.is_empty();
+        tokio::select! {
+            biased;
+            () = &mut cut, if !cut_done => {
+                // The drain time is over: what is still in flight ends now.
+                cut_done = true;
+                reading = false;
+                connection.cut();
+            }
+            () = &mut stopping, if reading => {
+                reading = false;
+                connection.stop_reading();
+                // Frames already read are answered (SHUTTING_DOWN), not lost.
+                let mut codec = FrameCodec::new(shared.options.max_frame_size);
+                while let Ok(Some(frame)) = codec.decode(frames.read_buffer_mut()) {
+                    connection.on_frame_after_stop(&frame);
+                }
+            }
+            () = outbox.ready() => {
+                outbox.take(&mut out, &mut ended);
+                connection.on_ended(&mut ended);
+                last_activity = Instant::now();
+            }
+            Some(expired) = connection.deadlines.next(), if in_flight => {
+                connection.on_deadline(expired.get_ref());
+            }
+            outcome = room_for(&mut connection.parked), if parked => {
+                connection.on_room(outcome);
+            }
+            frame = frames.next(), if may_read => {
+                last_activity = Instant::now();
+                match frame {
+                    Some(Ok(frame)) => {
+                        let header_len = if frame.version == 1 { 6 } else { 7 };
+                        Counters::add(&shared.counters.bytes_received, (header_len + frame.payload.len()) as u64);
+                        connection.on_frame(frame);
+                    }
+                    Some(Err(FrameError::Io(error))) => {
+                        tracing::debug!(parent: span, %error, "read failed");
+                        reading = false;
+                        peer_closed = true;
+                        connection.stop_reading();
+                    }
+                    Some(Err(error)) => {
+                        connection.on_frame_error(&error);
+                        reading = false;
+                        connection.stop_reading();
+                    }
+                    // The peer closed its side; what is in flight is still answered
+                    // while it can read.
+                    None => {
+                        reading = false;
+                        peer_closed = true;
+                        connection.stop_reading();
+                        peer_check.as_mut().reset(Instant::now());
+                    }
+                }
+            }
+            written = write.write(&out), if !out.is_empty() => match written {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    Counters::add(&shared.counters.bytes_sent, n as u64);
+                    out.advance(n);
+                    outbox.written(n);
+                    last_write = Instant::now();
+                }
+            },
+            () = &mut stalled, if !out.is_empty() => {
+                let due = deadline(last_write, write_timeout);
+                if Instant::now() >= due {
+                    Counters::add(&shared.counters.slow_peers_closed, 1);
+                    tracing::warn!(parent: span, ?write_timeout, "peer stopped reading; closing the connection");
+                    break;
+                }
+                stalled.as_mut().reset(due);
+            }
+            // A peer that closed its side may be gone: a write of nothing fails then.
+            () = &mut peer_check, if peer_closed && out.is_empty() && !connection.is_done() => {
+                if write.write(&[]).await.is_err() {
+                    tracing::debug!(parent: span, "peer gone; abandoning its requests");
+                    break;
+                }
+                peer_check.as_mut().reset(Instant::now() + PEER_CHECK);
+            }
+            () = &mut idle, if may_idle => {
+                let due = deadline(last_activity, idle_after);
+                if Instant::now() >= due {
+                    tracing::debug!(parent: span, ?idle_after, "closing idle connection");
+                    break;
+                }
+                idle.as_mut().reset(due);
+            }
+        }
+        if was_empty && !out.is_empty() {
+            last_write = Instant::now();
+        }
+    }
+    // Whatever is still in flight has nobody to answer to: the handlers learn it
+    // from their reply envelopes (CloseOnDrop).
+    let _ = write.shutdown().await;
+}
+
+/// The longest timer tokio takes (about two years); longer means never.
+fn clamp(duration: Duration) -> Duration {
+    duration.min(Duration::from_secs(365 * 24 * 3600))
+}
+
+/// `from + after`, saturating far in the future.
+fn deadline(from: Instant, after: Duration) -> Instant {
+    from.checked_add(clamp(after))
+        .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
+}

@@ -1,0 +1,731 @@
+//! One connection's protocol state, without I/O: frames and timer events go in,
+//! answers come out into the connection's [`Outbox`]. The task around it
+//! (`super::serve`) only moves bytes and waits; every decision — limits,
+//! refusals, dispatch, deadlines, shutdown — is made here, so each case is a unit
+//! test.
+//!
+//! A REQUEST walks forward: the envelope is parsed, checked against the limits
+//! (correlation id length, rate, duplicates), its target and type are looked up,
+//! its payload decoded, and it is put in the actor's mailbox with a reply path
+//! ([`RequestReplies`]) that the handler answers through. Every refusal on the
+//! way goes through one function, [`Connection::refuse`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::time::{delay_queue, DelayQueue};
+
+use crate::ipc::codec::envelope;
+use crate::ipc::codec::frames::{failure_frame, heartbeat_frame, value_frame};
+use crate::ipc::protocol::{
+    ActorInfo, Delivered, ErrorCode, Frame, FrameError, IpcDiscoverRequest, IpcDiscoverResponse,
+    IpcPatternRequest, IpcResponse, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
+    ProtocolVersionInfo, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
+};
+use crate::ipc::server::hub::{shorten, ConnectionId, Refused};
+use crate::ipc::server::outbox::Outbox;
+use crate::ipc::server::rate_limit::TokenBucket;
+use crate::ipc::server::reply::{ReplyPath, ReplyTicket, RequestReplies};
+use crate::ipc::server::stats::Counters;
+use crate::ipc::server::ListenerShared;
+use crate::ipc::Format;
+use crate::message::{Envelope, ReplyTarget};
+
+/// The longest deadline the deadline queue takes (its wheel spans about two years).
+const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Who is on the other end, as the kernel reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) pid: Option<i32>,
+}
+
+/// Where a refusal goes: the frame it answers.
+#[derive(Debug, Clone, Copy)]
+struct Answering<'a> {
+    format: Format,
+    correlation_id: &'a str,
+    /// A stream request is refused with a failed final STREAM frame.
+    stream: bool,
+}
+
+impl<'a> Answering<'a> {
+    fn frame(format: Format, correlation_id: &'a str) -> Self {
+        Self {
+            format,
+            correlation_id,
+            stream: false,
+        }
+    }
+}
+
+/// A request in flight.
+struct Pending {
+    replies: Arc<RequestReplies>,
+    deadline: delay_queue::Key,
+}
+
+/// What a request becomes once its target's mailbox accepted it.
+struct Accepted {
+    correlation_id: Arc<str>,
+    format: Format,
+    /// `None` for fire-and-forget.
+    replies: Option<Arc<RequestReplies>>,
+    deadline: Duration,
+}
+
+pub(crate) type RoomOutcome = Result<
+    Result<mpsc::OwnedPermit<Envelope>, mpsc::error::SendError<()>>,
+    tokio::time::error::Elapsed,
+>;
+
+/// A request waiting for room in a full mailbox, up to a deadline. While one
+/// waits, the connection reads no further frames.
+pub(crate) struct Parked {
+    accepted: Accepted,
+    envelope: Envelope,
+    target: String,
+    capacity: usize,
+    waited: Duration,
+    room: Pin<Box<dyn Future<Output = RoomOutcome> + Send>>,
+}
+
+/// Waits for the parked request's room; never finishes when nothing is parked.
+pub(crate) async fn room_for(parked: &mut Option<Parked>) -> RoomOutcome {
+    match parked {
+        Some(parked) => parked.room.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
+    format!(
+        "actor `{}`'s mailbox ({capacity} messages) stayed full for {} ms; the message was not delivered",
+        shorten(target),
+        waited.as_millis()
+    )
+}
+
+/// The protocol state of one connection.
+pub(crate) struct Connection {
+    id: ConnectionId,
+    shared: Arc<ListenerShared>,
+    outbox: Arc<Outbox>,
+    limiter: Option<TokenBucket>,
+    uid_limiter: Option<Arc<Mutex<TokenBucket>>>,
+    pending: HashMap<Arc<str>, Pending>,
+    /// Deadlines of the requests in flight, by correlation id.
+    pub(crate) deadlines: DelayQueue<Arc<str>>,
+    /// Whether the connection holds subscriptions (which keep it from idling out).
+    subscribed: bool,
+    /// A request waiting for room in its target's full mailbox.
+    pub(crate) parked: Option<Parked>,
+    span: tracing::Span,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        id: ConnectionId,
+        shared: Arc<ListenerShared>,
+        outbox: Arc<Outbox>,
+        uid_limiter: Option<Arc<Mutex<TokenBucket>>>,
+        span: tracing::Span,
+    ) -> Self {
+        Self {
+            id,
+            limiter: shared.config.rate_limit.map(TokenBucket::new),
+            uid_limiter,
+            shared,
+            outbox,
+            pending: HashMap::new(),
+            deadlines: DelayQueue::new(),
+            subscribed: false,
+            parked: None,
+            span,
+        }
+    }
+
+    /// Requests in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether a request waits for room in a full mailbox.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.parked.is_some()
+    }
+
+    /// Whether nothing keeps the connection from idling out: no request in flight
+    /// or waiting, no subscription.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.pending.is_empty() && self.parked.is_none() && !self.subscribed
+    }
+
+    /// Whether the connection has nothing left to answer.
+    pub(crate) fn is_done(&self) -> bool {
+        self.pending.is_empty() && self.parked.is_none()
+    }
+
+    // --- refusals ---------------------------------------------------------------
+
+    /// The one way a frame is refused: an ERROR frame, or for a stream request a
+    /// failed final STREAM frame.
+    fn refuse(&self, to: Answering<'_>, code: ErrorCode, message: String) {
+        Counters::add(&self.shared.counters.errors, 1);
+        tracing::debug!(parent: &self.span, correlation_id = %shorten(to.correlation_id), %code, %message, "refused");
+        self.outbox.force(&failure_frame(
+            to.format,
+            to.correlation_id,
+            to.stream,
+            0,
+            code,
+            message,
+        ));
+    }
+
+    /// Takes a token from the connection's bucket and the uid's; `Err` with the
+    /// time to wait when either is empty.
+    fn charge(&mut self) -> Result<(), Duration> {
+        if let Some(limiter) = &mut self.limiter {
+            limiter.try_acquire()?;
+        }
+        if let Some(limiter) = &self.uid_limiter {
+            limiter
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .try_acquire()?;
+        }
+        Ok(())
+    }
+
+    /// Charges the rate limiters for one frame; refuses it (RATE_LIMITED) when
+    /// they are empty. Returns whether the frame may be served.
+    fn admit(&mut self, to: Answering<'_>) -> bool {
+        match self.charge() {
+            Ok(()) => true,
+            Err(wait) => {
+                Counters::add(&self.shared.counters.rate_limited, 1);
+                let millis = wait.as_millis().max(1);
+                self.refuse(
+                    to,
+                    ErrorCode::RateLimited,
+                    format!("Rate limit exceeded, retry after {millis}ms"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Refuses a correlation id above the length limit; it is never kept or echoed.
+    fn id_too_long(&self, format: Format, correlation_id: &str) -> bool {
+        if correlation_id.len() <= MAX_CORRELATION_ID_LEN {
+            return false;
+        }
+        Counters::add(&self.shared.counters.limit_refusals, 1);
+        self.refuse(
+            Answering::frame(format, UNKNOWN_CORRELATION_ID),
+            ErrorCode::LimitExceeded,
+            format!(
+                "correlation_id of {} bytes is longer than the {MAX_CORRELATION_ID_LEN}-byte limit",
+                correlation_id.len()
+            ),
+        );
+        true
+    }
+
+    /// A payload that is not the frame's expected shape.
+    fn malformed(&mut self, format: Format, payload: &[u8], message: String) {
+        let id = envelope::salvage_correlation_id(format, payload)
+            .unwrap_or_else(|| UNKNOWN_CORRELATION_ID.to_owned());
+        let to = Answering::frame(format, &id);
+        if self.admit(to) {
+            self.refuse(to, ErrorCode::SerializationError, message);
+        }
+    }
+
+    // --- frames -------------------------------------------------------------------
+
+    /// A frame the client sent.
+    pub(crate) fn on_frame(&mut self, frame: Frame) {
+        match frame.kind {
+            MessageKind::Request => self.on_request(&frame),
+            MessageKind::Heartbeat => {
+                // A heartbeat over the rate is not answered (it has no id to refuse).
+                if self.charge().is_ok() {
+                    self.outbox.force(&heartbeat_frame());
+                } else {
+                    Counters::add(&self.shared.counters.rate_limited, 1);
+                }
+            }
+            MessageKind::Subscribe => self.on_subscribe(&frame, true),
+            MessageKind::Unsubscribe => self.on_subscribe(&frame, false),
+            MessageKind::SubscribePatterns => self.on_patterns(&frame, true),
+            MessageKind::UnsubscribePatterns => self.on_patterns(&frame, false),
+            MessageKind::Discover => self.on_discover(&frame),
+            // Server-to-client kinds sent by a client carry nothing to act on, but
+            // they cost like any other frame.
+            _ => {
+                if self.charge().is_err() {
+                    Counters::add(&self.shared.counters.rate_limited, 1);
+                }
+                tracing::debug!(parent: &self.span, kind = ?frame.kind, "ignored a server-to-client frame");
+            }
+        }
+    }
+
+    /// A header that breaks the protocol: one ERROR frame, then the connection
+    /// closes (the byte stream cannot be resynchronised).
+    pub(crate) fn on_frame_error(&mut self, error: &FrameError) {
+        Counters::add(&self.shared.counters.protocol_errors, 1);
+        let code = match error {
+            FrameError::UnsupportedVersion(_) => ErrorCode::UnsupportedProtocolVersion,
+            _ => ErrorCode::ProtocolError,
+        };
+        tracing::debug!(parent: &self.span, %error, "protocol error; closing");
+        self.refuse(
+            Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID),
+            code,
+            error.to_string(),
+        );
+    }
+
+    /// A frame that was already read when the listener began shutting down: a
+    /// request is refused with SHUTTING_DOWN, anything else is dropped.
+    pub(crate) fn on_frame_after_stop(&mut self, frame: &Frame) {
+        if frame.kind != MessageKind::Request || !frame.format.is_supported() {
+            return;
+        }
+        let Ok((header, _)) = envelope::parse(frame.format, &frame.payload) else {
+            return;
+        };
+        if self.id_too_long(frame.format, &header.correlation_id) {
+            return;
+        }
+        let to = Answering {
+            format: frame.format,
+            correlation_id: &header.correlation_id,
+            stream: header.expects_stream,
+        };
+        self.refuse(
+            to,
+            ErrorCode::ShuttingDown,
+            "the server is shutting down".to_owned(),
+        );
+    }
+
+    fn on_request(&mut self, frame: &Frame) {
+        let format = frame.format;
+        let shared = Arc::clone(&self.shared);
+        Counters::add(&shared.counters.requests, 1);
+        if !format.is_supported() {
+            let to = Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID);
+            if self.admit(to) {
+                let message = "MessagePack is not enabled on this server".to_owned();
+                self.refuse(to, ErrorCode::SerializationError, message);
+            }
+            return;
+        }
+        let (header, payload) = match envelope::parse(format, &frame.payload) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let message = format!("not a valid request envelope: {error}");
+                return self.malformed(format, &frame.payload, message);
+            }
+        };
+        if self.id_too_long(format, &header.correlation_id) {
+            return;
+        }
+        let stream = header.expects_stream;
+        let to = Answering {
+            format,
+            correlation_id: &header.correlation_id,
+            stream,
+        };
+        if !self.admit(to) {
+            return;
+        }
+        if self.pending.contains_key(header.correlation_id.as_str()) {
+            Counters::add(&shared.counters.limit_refusals, 1);
+            let message = format!(
+                "correlation_id `{}` is already in flight on this connection",
+                shorten(&header.correlation_id)
+            );
+            return self.refuse(to, ErrorCode::LimitExceeded, message);
+        }
+        let Some(target) = shared.runtime.ipc_state().exposed(&header.target) else {
+            let code = if stream {
+                ErrorCode::StreamError
+            } else {
+                ErrorCode::ActorNotFound
+            };
+            let message = format!("no actor is exposed as `{}`", shorten(&header.target));
+            return self.refuse(to, code, message);
+        };
+        let Some(registration) = shared.registry.by_name(&header.message_type) else {
+            let message = format!(
+                "no message type is registered as `{}`",
+                shorten(&header.message_type)
+            );
+            return self.refuse(to, ErrorCode::UnknownMessageType, message);
+        };
+        // A panic in the type's `Deserialize` is a bad payload like any other.
+        let decoded =
+            std::panic::catch_unwind(AssertUnwindSafe(|| registration.decode(format, payload)));
+        let message = match decoded {
+            Ok(Ok(message)) => message,
+            Ok(Err(error)) => {
+                return self.refuse(to, ErrorCode::SerializationError, error.to_string())
+            }
+            Err(_) => {
+                let message = format!("decoding `{}` panicked", registration.name);
+                return self.refuse(to, ErrorCode::SerializationError, message);
+            }
+        };
+
+        let requested = Duration::from_millis(header.response_timeout_ms);
+        let cap = shared.options.max_request_timeout;
+        if requested > cap {
+            Counters::add(&shared.counters.deadlines_capped, 1);
+        }
+        let deadline = requested.min(cap).min(MAX_DEADLINE);
+        let correlation_id: Arc<str> = Arc::from(header.correlation_id.as_str());
+        let expects_answer = stream || header.expects_reply;
+        let (reply_to, replies) = if expects_answer {
+            let span = tracing::debug_span!(
+                parent: &self.span,
+                "ipc.request",
+                target = %shorten(&header.target),
+                message_type = %registration.name,
+                correlation_id = %correlation_id,
+                outcome = tracing::field::Empty,
+                duration_us = tracing::field::Empty,
+            );
+            let path = ReplyPath {
+                outbox: Arc::clone(&self.outbox),
+                registry: Arc::clone(&shared.registry),
+                counters: Arc::clone(&shared.counters),
+                parked: Arc::clone(target.parked()),
+            };
+            let replies = Arc::new(RequestReplies::new(
+                Arc::clone(&correlation_id),
+                format,
+                stream,
+                path,
+                span,
+            ));
+            let ticket = ReplyTicket(Arc::clone(&replies));
+            (ReplyTarget::Sink(Arc::new(ticket)), Some(replies))
+        } else {
+            (ReplyTarget::Discard, None)
+        };
+        let accepted = Accepted {
+            correlation_id,
+            format,
+            replies,
+            deadline,
+        };
+        // A refused envelope carries its ticket: dropped, it would answer the
+        // request ("finished without replying"); `refuse_accepted` ends it first.
+        match target.mailbox().try_send(Envelope::new(message, reply_to)) {
+            Ok(()) => self.accept(accepted),
+            Err(mpsc::error::TrySendError::Full(envelope)) => {
+                let waited = shared.options.mailbox_wait.min(deadline);
+                if waited.is_zero() {
+                    let message = busy_message(&header.target, target.mailbox_capacity(), waited);
+                    return self.refuse_accepted(&accepted, ErrorCode::TargetBusy, message);
+                }
+                let room = Box::pin(tokio::time::timeout(
+                    waited,
+                    target.mailbox().clone().reserve_owned(),
+                ));
+                self.parked = Some(Parked {
+                    accepted,
+                    envelope,
+                    target: header.target.into_owned(),
+                    capacity: target.mailbox_capacity(),
+                    waited,
+                    room,
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                let message = format!("actor `{}` has stopped", shorten(&header.target));
+                self.refuse_accepted(&accepted, ErrorCode::ActorNotFound, message);
+            }
+        }
+    }
+
+    /// The parked request's wait is over: it goes in, or is refused.
+    pub(crate) fn on_room(&mut self, outcome: RoomOutcome) {
+        let Some(parked) = self.parked.take() else {
+            return;
+        };
+        match outcome {
+            Ok(Ok(permit)) => {
+                permit.send(parked.envelope);
+                self.accept(parked.accepted);
+            }
+            Ok(Err(_)) => {
+                let message = format!("actor `{}` has stopped", shorten(&parked.target));
+                self.refuse_accepted(&parked.accepted, ErrorCode::ActorNotFound, message);
+            }
+            Err(_) => {
+                let message = busy_message(&parked.target, parked.capacity, parked.waited);
+                self.refuse_accepted(&parked.accepted, ErrorCode::TargetBusy, message);
+            }
+        }
+    }
+
+    /// A request the mailbox took: fire-and-forget is answered now, the others
+    /// wait for their replies until their deadline.
+    fn accept(&mut self, accepted: Accepted) {
+        let Some(replies) = accepted.replies else {
+            let delivered = IpcResponse::success(&*accepted.correlation_id, Delivered::new());
+            self.outbox.force(&value_frame(
+                MessageKind::Response,
+                accepted.format,
+                &delivered,
+            ));
+            return;
+        };
+        if replies.has_ended() {
+            // Answered before we got here (a handler that replied at once).
+            return;
+        }
+        let deadline = self
+            .deadlines
+            .insert(Arc::clone(&accepted.correlation_id), accepted.deadline);
+        self.pending
+            .insert(accepted.correlation_id, Pending { replies, deadline });
+    }
+
+    /// Refuses a request that never reached its actor.
+    fn refuse_accepted(&self, accepted: &Accepted, code: ErrorCode, message: String) {
+        match &accepted.replies {
+            // Ends its reply path, so that dropping the envelope adds nothing.
+            Some(replies) => {
+                replies.fail(code, message);
+            }
+            None => self.refuse(
+                Answering::frame(accepted.format, &accepted.correlation_id),
+                code,
+                message,
+            ),
+        }
+    }
+
+    /// Requests that ended from their handler's side: their slots are free.
+    pub(crate) fn on_ended(&mut self, ended: &mut Vec<Arc<RequestReplies>>) {
+        for replies in ended.drain(..) {
+            if let Some(pending) = self.pending.get(&replies.correlation_id) {
+                if Arc::ptr_eq(&pending.replies, &replies) {
+                    if let Some(pending) = self.pending.remove(&replies.correlation_id) {
+                        self.deadlines.remove(&pending.deadline);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A request's deadline passed.
+    pub(crate) fn on_deadline(&mut self, correlation_id: &Arc<str>) {
+        // The deadline queue already dropped this entry.
+        let Some(pending) = self.pending.remove(correlation_id) else {
+            return;
+        };
+        let message = if pending.replies.stream {
+            "the stream did not end within its response_timeout_ms"
+        } else {
+            "no reply within its response_timeout_ms"
+        };
+        pending.replies.fail(ErrorCode::Timeout, message.to_owned());
+    }
+
+    fn on_subscribe(&mut self, frame: &Frame, subscribe: bool) {
+        let format = frame.format;
+        let request: IpcSubscribeRequest = match decode_or_default(format, &frame.payload) {
+            Ok(request) => request,
+            Err(message) => return self.malformed(format, &frame.payload, message),
+        };
+        if self.id_too_long(format, &request.correlation_id) {
+            return;
+        }
+        let to = Answering::frame(format, &request.correlation_id);
+        if !self.admit(to) {
+            return;
+        }
+        let hub = Arc::clone(&self.shared.hub);
+        let types = if subscribe {
+            hub.subscribe(self.id, &self.outbox, format, request.message_types)
+        } else {
+            Ok(hub.unsubscribe(self.id, &request.message_types))
+        };
+        self.subscribed = hub.has_subscriptions(self.id);
+        match types {
+            Ok(types) => {
+                self.answer_subscription(format, request.correlation_id, Some(types), None)
+            }
+            Err(refused) => self.refuse_subscription(to, &refused),
+        }
+    }
+
+    fn on_patterns(&mut self, frame: &Frame, subscribe: bool) {
+        let format = frame.format;
+        let request: IpcPatternRequest = match decode_or_default(format, &frame.payload) {
+            Ok(request) => request,
+            Err(message) => return self.malformed(format, &frame.payload, message),
+        };
+        if self.id_too_long(format, &request.correlation_id) {
+            return;
+        }
+        let to = Answering::frame(format, &request.correlation_id);
+        if !self.admit(to) {
+            return;
+        }
+        let hub = Arc::clone(&self.shared.hub);
+        let limit = self.shared.options.max_patterns;
+        let patterns = if subscribe {
+            hub.subscribe_patterns(self.id, &self.outbox, format, request.patterns, limit)
+        } else {
+            Ok(hub.unsubscribe_patterns(self.id, &request.patterns))
+        };
+        self.subscribed = hub.has_subscriptions(self.id);
+        match patterns {
+            Ok(patterns) => {
+                self.answer_subscription(format, request.correlation_id, None, Some(patterns));
+            }
+            Err(refused) => self.refuse_subscription(to, &refused),
+        }
+    }
+
+    fn answer_subscription(
+        &self,
+        format: Format,
+        correlation_id: String,
+        types: Option<Vec<String>>,
+        patterns: Option<Vec<String>>,
+    ) {
+        let answer = IpcSubscriptionResponse {
+            correlation_id,
+            success: true,
+            error: None,
+            error_code: None,
+            subscribed_types: types,
+            subscribed_patterns: patterns,
+        };
+        self.outbox
+            .force(&value_frame(MessageKind::Response, format, &answer));
+    }
+
+    fn refuse_subscription(&self, to: Answering<'_>, refused: &Refused) {
+        Counters::add(&self.shared.counters.subscriptions_refused, 1);
+        let code = match refused {
+            Refused::UnknownTypes(_) => ErrorCode::UnknownMessageType,
+            Refused::TooLong | Refused::TooManyPatterns { .. } => ErrorCode::LimitExceeded,
+        };
+        self.refuse(to, code, refused.to_string());
+    }
+
+    fn on_discover(&mut self, frame: &Frame) {
+        let format = frame.format;
+        let request: IpcDiscoverRequest = match decode_or_default(format, &frame.payload) {
+            Ok(request) => request,
+            Err(message) => return self.malformed(format, &frame.payload, message),
+        };
+        if self.id_too_long(format, &request.correlation_id) {
+            return;
+        }
+        if !self.admit(Answering::frame(format, &request.correlation_id)) {
+            return;
+        }
+        let shared = &self.shared;
+        let actors = request.include_actors.then(|| {
+            shared
+                .runtime
+                .ipc_state()
+                .exposed_actors()
+                .into_iter()
+                .map(|(name, handle)| ActorInfo {
+                    name,
+                    ern: handle.name().to_owned(),
+                })
+                .collect()
+        });
+        let answer = IpcDiscoverResponse {
+            correlation_id: request.correlation_id,
+            success: true,
+            error: None,
+            protocol_version: Some(ProtocolVersionInfo::current()),
+            actors,
+            message_types: request
+                .include_message_types
+                .then(|| shared.registry.registered_types()),
+        };
+        self.outbox
+            .force(&value_frame(MessageKind::Response, format, &answer));
+    }
+
+    // --- the end ------------------------------------------------------------------
+
+    /// The connection reads no more (shutdown, or the peer closed its side): its
+    /// subscriptions end; what is in flight is still answered.
+    pub(crate) fn stop_reading(&mut self) {
+        self.shared.hub.remove(self.id);
+        self.subscribed = false;
+    }
+
+    /// The drain time is over: every request still in flight (or waiting for a
+    /// mailbox) ends with SHUTTING_DOWN.
+    pub(crate) fn cut(&mut self) {
+        self.stop_reading();
+        if let Some(parked) = self.parked.take() {
+            self.refuse_accepted(
+                &parked.accepted,
+                ErrorCode::ShuttingDown,
+                "the server is shutting down".to_owned(),
+            );
+        }
+        for (_, pending) in self.pending.drain() {
+            self.deadlines.remove(&pending.deadline);
+            pending.replies.fail(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down".to_owned(),
+            );
+        }
+    }
+
+    /// The client is gone: every request in flight is abandoned (its handler
+    /// learns it from its reply envelope), nothing more is written.
+    pub(crate) fn close(&mut self) {
+        self.stop_reading();
+        self.parked = None;
+        let abandoned = self.pending.len() as u64;
+        for (_, pending) in self.pending.drain() {
+            pending.replies.abandon();
+        }
+        self.deadlines.clear();
+        if abandoned > 0 {
+            Counters::add(&self.shared.counters.requests_abandoned, abandoned);
+        }
+        self.outbox.close();
+    }
+}
+
+/// Decodes a control request; an empty payload means "all defaults".
+fn decode_or_default<T: serde::de::DeserializeOwned>(
+    format: Format,
+    payload: &[u8],
+) -> Result<T, String> {
+    let bytes: &[u8] = if payload.is_empty() {
+        format.empty_map()
+    } else {
+        payload
+    };
+    format.decode(bytes).map_err(|error| error.to_string())
+}

@@ -1,0 +1,348 @@
+//! The way back from a handler to its client: one [`RequestReplies`] per request
+//! in flight, shared by the connection (which may end it: deadline, shutdown, the
+//! client gone) and by the handler's reply envelope (a [`ReplyTicket`]).
+//!
+//! Replies are encoded here, in the handler's task, and appended to the
+//! connection's [`Outbox`]: a handler never waits on a socket. Whoever ends a
+//! request first — its answer, its handler dropping the envelope, its deadline —
+//! writes its last frame; everything after is refused, under one lock per request,
+//! so a request is answered exactly once and a stream's frames keep their order.
+
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use super::outbox::{Lane, Outbox};
+use super::stats::Counters;
+use crate::actor::ParkedHandlers;
+use crate::ipc::codec::frames::{failure_frame, final_stream_frame};
+use crate::ipc::protocol::ErrorCode;
+use crate::ipc::registry::{IpcTypeRegistry, Outbound};
+use crate::ipc::Format;
+use crate::message::{ActonMessage, NoHandler, Offer, ReplySink};
+
+/// How a request ended, for its tracing span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Answered,
+    Failed(ErrorCode),
+    /// Nobody listens any more (the client left); nothing was written.
+    Abandoned,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "ok",
+            Self::Failed(code) => code.as_str(),
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ReplyState {
+    ended: bool,
+    /// STREAM frames written so far.
+    sequence: u32,
+}
+
+/// What every frame answering one request needs, shared by its connection and its
+/// handler's reply envelope.
+pub(crate) struct RequestReplies {
+    pub(crate) correlation_id: Arc<str>,
+    pub(crate) format: Format,
+    pub(crate) stream: bool,
+    state: Mutex<ReplyState>,
+    outbox: Arc<Outbox>,
+    registry: Arc<IpcTypeRegistry>,
+    counters: Arc<Counters>,
+    parked: Arc<ParkedHandlers>,
+    span: tracing::Span,
+    started: Option<Instant>,
+}
+
+impl std::fmt::Debug for RequestReplies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestReplies")
+            .field("correlation_id", &self.correlation_id)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a request's replies go.
+pub(crate) struct ReplyPath {
+    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) registry: Arc<IpcTypeRegistry>,
+    pub(crate) counters: Arc<Counters>,
+    /// The target actor's parked handlers (a stream waiting for its client parks).
+    pub(crate) parked: Arc<ParkedHandlers>,
+}
+
+impl RequestReplies {
+    pub(crate) fn new(
+        correlation_id: Arc<str>,
+        format: Format,
+        stream: bool,
+        path: ReplyPath,
+        span: tracing::Span,
+    ) -> Self {
+        let started = (!span.is_disabled()).then(Instant::now);
+        Self {
+            correlation_id,
+            format,
+            stream,
+            state: Mutex::new(ReplyState::default()),
+            outbox: path.outbox,
+            registry: path.registry,
+            counters: path.counters,
+            parked: path.parked,
+            span,
+            started,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ReplyState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the request has ended.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.lock().ended
+    }
+
+    /// Ends the request with a failure (an ERROR frame, or a failed final STREAM
+    /// frame), unless it has already ended. The connection calls this (deadline,
+    /// shutdown) and removes the request itself. Returns whether this call ended it.
+    pub(crate) fn fail(&self, code: ErrorCode, message: String) -> bool {
+        let mut state = self.lock();
+        if state.ended {
+            return false;
+        }
+        state.ended = true;
+        let frame = self.failure_frame(state.sequence, code, message);
+        drop(state);
+        Counters::add(&self.counters.errors, 1);
+        self.outbox.force(&frame);
+        self.record(Outcome::Failed(code));
+        true
+    }
+
+    /// Ends the request without writing anything: its client is gone.
+    pub(crate) fn abandon(&self) {
+        let mut state = self.lock();
+        if !state.ended {
+            state.ended = true;
+            drop(state);
+            self.record(Outcome::Abandoned);
+        }
+    }
+
+    fn failure_frame(&self, sequence: u32, code: ErrorCode, message: String) -> bytes::Bytes {
+        failure_frame(
+            self.format,
+            &self.correlation_id,
+            self.stream,
+            sequence,
+            code,
+            message,
+        )
+    }
+
+    /// Ends the request from the handler's side with `frame` (its last), so that
+    /// the connection frees its slot.
+    fn end_with(self: &Arc<Self>, state: &mut ReplyState, frame: &[u8], outcome: Outcome) {
+        state.ended = true;
+        if let Outcome::Failed(_) = outcome {
+            Counters::add(&self.counters.errors, 1);
+        }
+        self.outbox.force_end(frame, Arc::clone(self));
+        self.record(outcome);
+    }
+
+    fn fail_from_handler(
+        self: &Arc<Self>,
+        state: &mut ReplyState,
+        code: ErrorCode,
+        message: String,
+    ) {
+        let frame = self.failure_frame(state.sequence, code, message);
+        self.end_with(state, &frame, Outcome::Failed(code));
+    }
+
+    fn record(&self, outcome: Outcome) {
+        if let Some(started) = self.started {
+            self.span.record("outcome", outcome.as_str());
+            self.span
+                .record("duration_us", started.elapsed().as_micros() as u64);
+            tracing::debug!(parent: &self.span, outcome = outcome.as_str(), "request ended");
+        }
+    }
+
+    /// Encodes a reply; a panic in the type's `Serialize` is an error like any other.
+    fn encode(&self, reply: &dyn ActonMessage, shape: Outbound<'_>) -> Result<Vec<u8>, String> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.registry.encode(reply, self.format, shape)
+        })) {
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "encoding the reply `{}` panicked",
+                reply.type_name()
+            )),
+        }
+    }
+
+    fn offer(self: &Arc<Self>, reply: Box<dyn ActonMessage>) -> Offer {
+        if self.stream {
+            self.offer_item(reply)
+        } else {
+            self.offer_answer(&*reply)
+        }
+    }
+
+    /// The answer of a request-response call: taken at once, or the call fails.
+    fn offer_answer(self: &Arc<Self>, reply: &dyn ActonMessage) -> Offer {
+        if self.has_ended() {
+            return Offer::Closed;
+        }
+        let encoded = self.encode(
+            reply,
+            Outbound::Response {
+                correlation_id: &self.correlation_id,
+            },
+        );
+        let mut state = self.lock();
+        if state.ended {
+            return Offer::Closed;
+        }
+        match encoded {
+            Ok(frame) => {
+                if self
+                    .outbox
+                    .offer_end(Lane::Answer, &frame, Arc::clone(self))
+                {
+                    state.ended = true;
+                    self.record(Outcome::Answered);
+                } else if self.outbox.is_closed() {
+                    state.ended = true;
+                    drop(state);
+                    self.record(Outcome::Abandoned);
+                    return Offer::Closed;
+                } else {
+                    Counters::add(&self.counters.answers_over_budget, 1);
+                    let message = format!(
+                        "the answer ({} bytes) does not fit the connection's outbound buffer: the client is not reading its answers",
+                        frame.len()
+                    );
+                    self.fail_from_handler(&mut state, ErrorCode::LimitExceeded, message);
+                }
+            }
+            Err(message) => {
+                Counters::add(&self.counters.answers_unencodable, 1);
+                self.fail_from_handler(&mut state, ErrorCode::SerializationError, message);
+            }
+        }
+        Offer::Taken
+    }
+
+    /// One stream item: taken, or given back while the client is behind.
+    fn offer_item(self: &Arc<Self>, reply: Box<dyn ActonMessage>) -> Offer {
+        if !self.outbox.has_room(0) {
+            return Offer::Behind { reply, need: 0 };
+        }
+        let mut state = self.lock();
+        if state.ended || self.outbox.is_closed() {
+            return Offer::Closed;
+        }
+        let encoded = self.encode(
+            &*reply,
+            Outbound::Stream {
+                correlation_id: &self.correlation_id,
+                sequence: state.sequence,
+            },
+        );
+        match encoded {
+            Ok(frame) => {
+                if self.outbox.offer(Lane::Flow, &frame) {
+                    state.sequence = state.sequence.saturating_add(1);
+                    Offer::Taken
+                } else if self.outbox.is_closed() {
+                    Offer::Closed
+                } else {
+                    Offer::Behind {
+                        reply,
+                        need: frame.len(),
+                    }
+                }
+            }
+            Err(message) => {
+                Counters::add(&self.counters.answers_unencodable, 1);
+                self.fail_from_handler(&mut state, ErrorCode::SerializationError, message);
+                Offer::Closed
+            }
+        }
+    }
+
+    /// The handler dropped its reply envelope: a stream ends; a call that got no
+    /// answer fails.
+    fn finish(self: &Arc<Self>) {
+        let mut state = self.lock();
+        if state.ended {
+            return;
+        }
+        if self.stream {
+            let frame = final_stream_frame(self.format, &self.correlation_id, state.sequence, None);
+            self.end_with(&mut state, &frame, Outcome::Answered);
+        } else {
+            self.fail_from_handler(
+                &mut state,
+                ErrorCode::IoError,
+                "the handler finished without replying".to_owned(),
+            );
+        }
+    }
+}
+
+/// The reply envelope's end of a request: what `ReplyTarget::Sink` holds.
+/// Dropping it (when the handler's last envelope clone goes) ends the request.
+pub(crate) struct ReplyTicket(pub(crate) Arc<RequestReplies>);
+
+impl ReplySink for ReplyTicket {
+    fn offer(&self, reply: Box<dyn ActonMessage>) -> Offer {
+        self.0.offer(reply)
+    }
+
+    fn room(&self, need: usize) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            // While it waits for its client, the handler holds none of its actor's
+            // slots.
+            let _parked = self.0.parked.park();
+            self.0.outbox.wait_room(need).await;
+        })
+    }
+
+    fn no_handler(&self, notice: NoHandler) {
+        let mut state = self.0.lock();
+        if !state.ended {
+            let message = format!(
+                "actor `{}` has no handler for `{}`",
+                notice.actor, notice.message_type
+            );
+            self.0
+                .fail_from_handler(&mut state, ErrorCode::UnknownMessageType, message);
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.has_ended() || self.0.outbox.is_closed()
+    }
+}
+
+impl Drop for ReplyTicket {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
