@@ -729,3 +729,228 @@ fn decode_or_default<T: serde::de::DeserializeOwned>(
     };
     format.decode(bytes).map_err(|error| error.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The connection's decisions, without a socket: frames in, frames out.
+
+    use super::*;
+    use crate::ipc::config::{IpcConfig, IpcOptions, RateLimitConfig};
+    use crate::ipc::server::hub::SubscriptionHub;
+    use crate::ipc::server::ListenerShared;
+    use crate::prelude::*;
+    use crate::signal::Signal;
+    use bytes::BytesMut;
+    use tokio_util::codec::Decoder;
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Add {
+        a: i64,
+        b: i64,
+    }
+
+    struct Harness {
+        connection: Connection,
+        outbox: Arc<Outbox>,
+        shared: Arc<ListenerShared>,
+    }
+
+    async fn harness(config: IpcConfig, options: IpcOptions) -> Harness {
+        let runtime = ActonApp::launch();
+        let registry = runtime.ipc_registry();
+        registry.register::<Add>("Add");
+        let mut adder = runtime.new_actor::<()>();
+        adder.act_on::<Add>(|_actor, ctx| {
+            let sum = ctx.message().a + ctx.message().b;
+            let reply = ctx.reply_envelope();
+            Reply::pending(async move { reply.send(Add { a: sum, b: 0 }).await })
+        });
+        let adder = adder.start().await;
+        runtime.ipc_expose("adder", adder);
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(ListenerShared {
+            hub: Arc::new(SubscriptionHub::new(
+                Arc::clone(&registry),
+                Arc::clone(&counters),
+            )),
+            runtime,
+            registry,
+            config,
+            options,
+            counters,
+            uids: Mutex::default(),
+            stop_reading: Signal::default(),
+            cut: Signal::default(),
+        });
+        let outbox = Arc::new(Outbox::new(shared.options.max_outbound_bytes));
+        let connection = Connection::new(
+            1,
+            Arc::clone(&shared),
+            Arc::clone(&outbox),
+            None,
+            tracing::Span::none(),
+        );
+        Harness {
+            connection,
+            outbox,
+            shared,
+        }
+    }
+
+    fn request(id: &str, message_type: &str, expects_reply: bool) -> Frame {
+        let envelope = serde_json::json!({
+            "correlation_id": id,
+            "target": "adder",
+            "message_type": message_type,
+            "payload": {"a": 1, "b": 2},
+            "expects_reply": expects_reply,
+        });
+        Frame::new(
+            MessageKind::Request,
+            Format::Json,
+            serde_json::to_vec(&envelope).unwrap_or_default(),
+        )
+    }
+
+    impl Harness {
+        /// Every frame the connection produced so far, as (kind, JSON).
+        fn answers(&mut self) -> Vec<(MessageKind, serde_json::Value)> {
+            let mut out = BytesMut::new();
+            let mut ended = Vec::new();
+            self.outbox.take(&mut out, &mut ended);
+            self.outbox.written(out.len());
+            self.connection.on_ended(&mut ended);
+            let mut codec = crate::ipc::protocol::FrameCodec::default();
+            let mut answers = Vec::new();
+            while let Ok(Some(frame)) = codec.decode(&mut out) {
+                let value = if frame.payload.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::from_slice(&frame.payload).unwrap_or_default()
+                };
+                answers.push((frame.kind, value));
+            }
+            answers
+        }
+
+        /// Waits until the connection produced something.
+        async fn settle(&mut self) -> Vec<(MessageKind, serde_json::Value)> {
+            for _ in 0..100 {
+                if !self.outbox.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            self.answers()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_is_answered_and_frees_its_slot() {
+        let mut h = harness(IpcConfig::default(), IpcOptions::default()).await;
+        h.connection.on_frame(request("r1", "Add", true));
+        let answers = h.settle().await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].0, MessageKind::Response);
+        assert_eq!(answers[0].1["payload"]["a"], 3);
+        assert_eq!(h.connection.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn every_refusal_names_its_reason() {
+        let mut h = harness(IpcConfig::default(), IpcOptions::default()).await;
+        h.connection
+            .on_frame(request(&"x".repeat(300), "Add", true));
+        h.connection.on_frame(request("t", "Nope", true));
+        let mut unknown_target = request("u", "Add", true);
+        unknown_target.payload = serde_json::to_vec(&serde_json::json!({
+            "correlation_id": "u", "target": "nobody", "message_type": "Add", "payload": {}
+        }))
+        .unwrap_or_default()
+        .into();
+        h.connection.on_frame(unknown_target);
+        h.connection
+            .on_frame(Frame::new(MessageKind::Request, Format::Json, &b"{"[..]));
+        let codes: Vec<(String, String)> = h
+            .answers()
+            .into_iter()
+            .map(|(_, v)| {
+                (
+                    v["correlation_id"].as_str().unwrap_or("").to_owned(),
+                    v["error_code"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("unknown", "LIMIT_EXCEEDED"),
+            ("t", "UNKNOWN_MESSAGE_TYPE"),
+            ("u", "ACTOR_NOT_FOUND"),
+            ("unknown", "SERIALIZATION_ERROR"),
+        ];
+        assert_eq!(
+            codes,
+            expected.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec()
+        );
+        assert_eq!(h.shared.counters.snapshot().errors, 4);
+    }
+
+    #[tokio::test]
+    async fn the_rate_limit_counts_heartbeats_too() {
+        let config = IpcConfig {
+            rate_limit: Some(RateLimitConfig {
+                requests_per_second: 0,
+                burst_size: 2,
+            }),
+            ..IpcConfig::default()
+        };
+        let mut h = harness(config, IpcOptions::default()).await;
+        h.connection.on_frame(Frame::heartbeat());
+        h.connection.on_frame(Frame::heartbeat());
+        h.connection.on_frame(Frame::heartbeat());
+        h.connection.on_frame(request("r", "Add", true));
+        let answers = h.answers();
+        let kinds: Vec<MessageKind> = answers.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            kinds,
+            [
+                MessageKind::Heartbeat,
+                MessageKind::Heartbeat,
+                MessageKind::Error
+            ]
+        );
+        assert_eq!(answers[2].1["error_code"], "RATE_LIMITED");
+    }
+
+    #[tokio::test]
+    async fn frames_read_before_a_stop_are_refused_with_shutting_down() {
+        let mut h = harness(IpcConfig::default(), IpcOptions::default()).await;
+        h.connection.stop_reading();
+        h.connection
+            .on_frame_after_stop(&request("late", "Add", true));
+        h.connection.on_frame_after_stop(&Frame::heartbeat());
+        let answers = h.answers();
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].1["correlation_id"], "late");
+        assert_eq!(answers[0].1["error_code"], "SHUTTING_DOWN");
+    }
+
+    #[tokio::test]
+    async fn a_deadline_ends_a_request_once() {
+        let mut h = harness(IpcConfig::default(), IpcOptions::default()).await;
+        // Fire-and-forget is answered at once and holds no slot.
+        h.connection.on_frame(request("f", "Add", false));
+        let answers = h.answers();
+        assert_eq!(answers[0].1["payload"]["status"], "delivered");
+        assert_eq!(h.connection.in_flight(), 0);
+        // A request whose deadline passes before its answer is taken.
+        h.connection.on_frame(request("d", "Add", true));
+        let id: Arc<str> = Arc::from("d");
+        h.connection.on_deadline(&id);
+        let answers = h.settle().await;
+        let for_d: Vec<_> = answers
+            .iter()
+            .filter(|(_, v)| v["correlation_id"] == "d")
+            .collect();
+        assert_eq!(for_d.len(), 1, "{answers:?}");
+    }
+}
