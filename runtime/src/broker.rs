@@ -4,6 +4,38 @@
 //! clone of the message to every subscriber of its type, in subscription order.
 //! Observers ([`BroadcastObserver`]) see every broadcast too; the IPC layer uses one
 //! to turn broadcasts of registered types into PUSH frames.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//!
+//! #[acton_message]
+//! struct PriceChanged(f64);
+//!
+//! #[acton_message]
+//! struct Last;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime = ActonApp::launch();
+//! let mut watcher = runtime.new_actor::<f64>();
+//! watcher
+//!     .mutate_on::<PriceChanged>(|actor, ctx| {
+//!         actor.model = ctx.message().0;
+//!         Reply::ready()
+//!     })
+//!     .act_on::<Last>(|actor, ctx| {
+//!         let last = actor.model;
+//!         let reply = ctx.reply_envelope();
+//!         Reply::pending(async move { reply.send(last).await })
+//!     });
+//! let watcher = watcher.start().await;
+//! watcher.subscribe::<PriceChanged>().await;
+//! let delivered = runtime.broker().broadcast(PriceChanged(12.5)).await;
+//! assert_eq!(delivered, 1);
+//! assert_eq!(watcher.ask::<f64>(Last).await?, 12.5);
+//! runtime.shutdown_all().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

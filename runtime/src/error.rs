@@ -1,4 +1,22 @@
 //! The errors of the actor runtime, one type per operation.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//! use acton_reactive::error::AskError;
+//!
+//! #[acton_message]
+//! struct Unknown;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime = ActonApp::launch();
+//! let idle = runtime.new_actor::<()>().start().await;
+//! // Nobody handles `Unknown`: the question fails with a typed error.
+//! let answer = idle.ask::<u32>(Unknown).await;
+//! assert!(matches!(answer, Err(AskError::NoHandler { .. })));
+//! runtime.shutdown_all().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 use std::time::Duration;
 

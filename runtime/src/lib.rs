@@ -37,6 +37,8 @@
 //! - [`broker`]: publish/subscribe by message type;
 //! - [`error`]: one error type per operation.
 
+#![warn(missing_docs)]
+
 pub mod actor;
 pub mod broker;
 pub mod common;

@@ -1,4 +1,19 @@
 //! Everything a typical program needs: `use acton_reactive::prelude::*;`.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//!
+//! #[acton_message]
+//! struct Ping;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime: ActorRuntime = ActonApp::launch();
+//! let pinger: ActorHandle = runtime.new_actor::<()>().start().await;
+//! pinger.send(Ping).await;
+//! runtime.shutdown_all().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 pub use crate::actor::{
     ActorBuilder, ActorConfig, ActorHandle, ActorId, ManagedActor, ReplyStream,

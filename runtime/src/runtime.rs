@@ -1,5 +1,19 @@
 //! [`ActonApp`] launches an [`ActorRuntime`]: the home of every actor, the broker,
 //! and (with the `ipc` feature) the IPC registry and listener.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime = ActonApp::launch();
+//! let actor = runtime.new_actor_with_name::<()>("worker").start().await;
+//! assert_eq!(actor.name(), "worker");
+//! assert_eq!(runtime.actor_count(), 1);
+//! runtime.shutdown_all().await?;
+//! assert_eq!(runtime.actor_count(), 0);
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -7,6 +7,37 @@
 //! returns is awaited before the next message is taken. Handlers registered with
 //! [`ActorBuilder::act_on`] get shared access; the futures they return run
 //! concurrently with each other and with later messages.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//!
+//! #[acton_message]
+//! struct Increment(u64);
+//!
+//! #[acton_message]
+//! struct Total;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime = ActonApp::launch();
+//! let mut counter = runtime.new_actor::<u64>();
+//! counter
+//!     .mutate_on::<Increment>(|actor, ctx| {
+//!         actor.model += ctx.message().0;
+//!         Reply::ready()
+//!     })
+//!     .act_on::<Total>(|actor, ctx| {
+//!         let total = actor.model;
+//!         let reply = ctx.reply_envelope();
+//!         Reply::pending(async move { reply.send(total).await })
+//!     });
+//! let counter: ActorHandle = counter.start().await;
+//! counter.send(Increment(2)).await;
+//! counter.send(Increment(3)).await;
+//! assert_eq!(counter.ask::<u64>(Total).await?, 5);
+//! runtime.shutdown_all().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 mod builder;
 mod core;

@@ -1,5 +1,22 @@
 //! Listener settings: [`IpcConfig`] (the four settings of the IPC Setup guide) and
 //! [`IpcOptions`] (everything else, with safe defaults).
+//!
+//! ```
+//! use acton_reactive::ipc::{IpcConfig, IpcOptions, RateLimitConfig};
+//! use std::time::Duration;
+//!
+//! let config = IpcConfig {
+//!     socket_path: "/run/user/1000/app.sock".into(),
+//!     rate_limit: Some(RateLimitConfig { requests_per_second: 500, burst_size: 50 }),
+//!     ..IpcConfig::default()
+//! };
+//! let options = IpcOptions::default()
+//!     .max_outbound_bytes(1024 * 1024)
+//!     .max_connections_per_uid(8)
+//!     .max_request_timeout(Duration::from_secs(300));
+//! assert_eq!(config.max_connections, 100);
+//! assert_eq!(options.socket_mode_bits(), 0o600);
+//! ```
 
 use std::path::PathBuf;
 use std::time::Duration;

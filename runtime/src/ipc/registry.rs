@@ -1,5 +1,17 @@
 //! The IPC type registry: which Rust type a wire `message_type` name stands for, and
 //! how to turn payload bytes into that type and replies back into bytes.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//!
+//! #[acton_message(ipc)]
+//! struct AddRequest { a: i64, b: i64 }
+//!
+//! let runtime = ActonApp::launch();
+//! let registry = runtime.ipc_registry();
+//! registry.register::<AddRequest>("AddRequest");
+//! assert_eq!(registry.name_of::<AddRequest>().as_deref(), Some("AddRequest"));
+//! ```
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

@@ -3,6 +3,39 @@
 //!
 //! Generated code calls these; they are public so that hand-written services can
 //! do the same.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use acton_reactive::prelude::*;
+//! use acton_reactive::ipc::service::{on_reply, on_stream, StreamSink};
+//!
+//! #[acton_message(ipc)]
+//! struct Square(i64);
+//!
+//! #[acton_message(ipc)]
+//! struct CountTo(u32);
+//!
+//! struct Maths;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime = ActonApp::launch();
+//! let maths = Arc::new(Maths);
+//! let mut actor = runtime.new_actor::<()>();
+//! on_reply(&mut actor, &maths, |_maths, Square(n)| async move { Square(n * n) });
+//! on_stream(&mut actor, &maths, |_maths, CountTo(n), sink: StreamSink<CountTo>| async move {
+//!     for i in 0..n {
+//!         if sink.send(CountTo(i)).await.is_err() {
+//!             return; // nobody reads any more
+//!         }
+//!     }
+//! });
+//! let actor = actor.start().await;
+//! let Square(nine) = actor.ask(Square(3)).await?;
+//! assert_eq!(nine, 9);
+//! runtime.shutdown_all().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 use std::future::Future;
 use std::marker::PhantomData;

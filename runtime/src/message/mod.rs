@@ -4,6 +4,30 @@
 //! `Send + Sync + Debug`. A message travels in an envelope that also carries where
 //! replies go ([`OutboundEnvelope`]); a handler receives both through its
 //! [`MessageContext`] and returns a [`Reply`]-built future.
+//!
+//! ```
+//! use acton_reactive::prelude::*;
+//!
+//! // Any `Send + Sync + Debug + 'static` type is a message; the attribute derives
+//! // what it needs (add `ipc` for types that cross the socket).
+//! #[acton_message]
+//! struct Greet { name: String }
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut runtime = ActonApp::launch();
+//! let mut greeter = runtime.new_actor::<()>();
+//! greeter.act_on::<Greet>(|_actor, ctx| {
+//!     let text = format!("hello, {}", ctx.message().name);
+//!     let reply = ctx.reply_envelope();
+//!     Reply::pending(async move { reply.send(text).await })
+//! });
+//! let greeter = greeter.start().await;
+//! let text: String = greeter.ask(Greet { name: "Ada".into() }).await?;
+//! assert_eq!(text, "hello, Ada");
+//! runtime.shutdown_all().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 
 mod context;
 mod reply;

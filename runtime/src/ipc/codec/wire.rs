@@ -3,6 +3,14 @@
 //! The schema's `bytes` travel as a base64 string (standard alphabet, padded) in
 //! JSON and as `bin` in MessagePack; [`Bytes`] picks the form from the format.
 //! The schema's `json` is any value: [`Json`].
+//!
+//! ```
+//! use acton_reactive::ipc::wire::{json_literal, Bytes};
+//!
+//! let data = Bytes::from(vec![1, 2, 3]);
+//! assert_eq!(serde_json::to_string(&data).unwrap(), r#""AQID""#);
+//! assert_eq!(json_literal("[1, 2]"), serde_json::json!([1, 2]));
+//! ```
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};

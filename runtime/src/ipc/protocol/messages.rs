@@ -3,6 +3,16 @@
 //! Types with a payload are generic over it: the server encodes `IpcResponse<&T>`
 //! straight from a reply of type `T`, and a client decodes `IpcResponse<T>` straight
 //! into the type it expects, with no intermediate value tree.
+//!
+//! ```
+//! use acton_reactive::ipc::protocol::{ErrorCode, IpcResponse};
+//!
+//! let answer: IpcResponse<serde_json::Value> = serde_json::from_str(
+//!     r#"{"correlation_id": "c1", "success": false, "error": "slow down", "error_code": "RATE_LIMITED"}"#,
+//! ).unwrap();
+//! assert_eq!(answer.code(), Some(ErrorCode::RateLimited));
+//! assert!(answer.payload.is_none());
+//! ```
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,14 @@
 //! The wire protocol (v2): frames ([`frame`]) and the messages they carry
 //! ([`messages`]). `docs/protocol.md` is the prose version of this module.
+//!
+//! ```
+//! use acton_reactive::ipc::protocol::{Frame, MessageKind, ErrorCode};
+//! use acton_reactive::ipc::Format;
+//!
+//! let frame = Frame::new(MessageKind::Heartbeat, Format::Json, Vec::new());
+//! assert_eq!(frame.to_bytes().unwrap(), [0, 0, 0, 0, 2, 4, 1]);
+//! assert_eq!(ErrorCode::parse("LIMIT_EXCEEDED"), Some(ErrorCode::LimitExceeded));
+//! ```
 
 pub mod frame;
 pub mod messages;
