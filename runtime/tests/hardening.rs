@@ -152,11 +152,14 @@ async fn slow_readers_cannot_stall_an_actor_for_everyone() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Another client of the same actor is served within normal latency, again
     // and again.
+    let mut slowest = Duration::ZERO;
     for _ in 0..20 {
         let took = latency(&server.path).await;
         assert!(took < Duration::from_secs(1), "answered after {took:?}");
+        slowest = slowest.max(took);
     }
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    eprintln!("slowest answer beside 4000 unread streams: {slowest:?}; RSS grew {grown_mib} MiB");
     // 20 connections × 64 KiB budget, plus socket buffers and 4000 parked streams.
     assert!(grown_mib < 200, "RSS grew {grown_mib} MiB");
     drop(sleepers);
@@ -522,7 +525,12 @@ const CHILD_SOCKET: &str = "ACTON_HARDENING_CHILD_SOCKET";
 /// child entry point below); returns what it printed.
 fn serve_as_nobody(path: &std::path::Path) -> String {
     use std::os::unix::process::CommandExt;
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
+    // A copy of this binary that `nobody` can run, wherever the checkout lives.
+    let directory = path.parent().unwrap();
+    let binary = directory.join("hardening-child");
+    std::fs::copy(std::env::current_exe().unwrap(), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let output = std::process::Command::new(&binary)
         .args([
             "--exact",
             "cross_user_child_entry",
@@ -534,7 +542,12 @@ fn serve_as_nobody(path: &std::path::Path) -> String {
         .gid(65534)
         .output()
         .unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let _ = std::fs::remove_file(&binary);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[tokio::test]
