@@ -22,7 +22,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::BytesMut;
 use tokio::sync::Notify;
 
-use super::reply::RequestReplies;
+/// A request that ended from its handler's side: the connection frees its slot.
+/// `serial` tells it from a later request that reuses the correlation id.
+#[derive(Debug, Clone)]
+pub(crate) struct Ended {
+    pub(crate) correlation_id: Arc<str>,
+    pub(crate) serial: u64,
+}
 
 /// What a producer appends, which decides the rule it is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +48,7 @@ struct State {
     /// Bytes appended and not yet written to the socket.
     unsent: usize,
     /// Requests that ended by their handler's side since the last take.
-    ended: Vec<Arc<RequestReplies>>,
+    ended: Vec<Ended>,
     /// Producers waiting for room.
     waiting: usize,
     /// The connection is gone: nothing more is taken.
@@ -109,7 +115,7 @@ impl Outbox {
     }
 
     /// [`offer`](Self::offer), and when taken, records that `request` ended.
-    pub(crate) fn offer_end(&self, lane: Lane, frame: &[u8], request: Arc<RequestReplies>) -> bool {
+    pub(crate) fn offer_end(&self, lane: Lane, frame: &[u8], request: Ended) -> bool {
         let mut state = self.lock();
         if state.closed || !self.fits(&state, lane, frame.len()) {
             return false;
@@ -133,7 +139,7 @@ impl Outbox {
 
     /// Appends `frame` and records that `request` ended (by its handler's side),
     /// so that the connection frees its slot.
-    pub(crate) fn force_end(&self, frame: &[u8], request: Arc<RequestReplies>) {
+    pub(crate) fn force_end(&self, frame: &[u8], request: Ended) {
         self.offer_end(Lane::Forced, frame, request);
     }
 
@@ -189,7 +195,7 @@ impl Outbox {
 
     /// The connection's task takes every waiting byte (appended to `out`) and
     /// every request that ended.
-    pub(crate) fn take(&self, out: &mut BytesMut, ended: &mut Vec<Arc<RequestReplies>>) {
+    pub(crate) fn take(&self, out: &mut BytesMut, ended: &mut Vec<Ended>) {
         let mut state = self.lock();
         if out.is_empty() {
             std::mem::swap(out, &mut state.buffer);

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::outbox::{Lane, Outbox};
+use super::outbox::{Ended, Lane, Outbox};
 use super::stats::Counters;
 use crate::actor::ParkedHandlers;
 use crate::ipc::codec::frames::{failure_frame, final_stream_frame};
@@ -52,6 +52,8 @@ struct ReplyState {
 /// handler's reply envelope.
 pub(crate) struct RequestReplies {
     pub(crate) correlation_id: Arc<str>,
+    /// Unique per request of the connection.
+    pub(crate) serial: u64,
     pub(crate) format: Format,
     pub(crate) stream: bool,
     state: Mutex<ReplyState>,
@@ -84,6 +86,7 @@ pub(crate) struct ReplyPath {
 impl RequestReplies {
     pub(crate) fn new(
         correlation_id: Arc<str>,
+        serial: u64,
         format: Format,
         stream: bool,
         path: ReplyPath,
@@ -92,6 +95,7 @@ impl RequestReplies {
         let started = (!span.is_disabled()).then(Instant::now);
         Self {
             correlation_id,
+            serial,
             format,
             stream,
             state: Mutex::new(ReplyState::default()),
@@ -101,6 +105,13 @@ impl RequestReplies {
             parked: path.parked,
             span,
             started,
+        }
+    }
+
+    fn ended(&self) -> Ended {
+        Ended {
+            correlation_id: Arc::clone(&self.correlation_id),
+            serial: self.serial,
         }
     }
 
@@ -158,7 +169,7 @@ impl RequestReplies {
         if let Outcome::Failed(_) = outcome {
             Counters::add(&self.counters.errors, 1);
         }
-        self.outbox.force_end(frame, Arc::clone(self));
+        self.outbox.force_end(frame, self.ended());
         self.record(outcome);
     }
 
@@ -220,10 +231,7 @@ impl RequestReplies {
         }
         match encoded {
             Ok(frame) => {
-                if self
-                    .outbox
-                    .offer_end(Lane::Answer, &frame, Arc::clone(self))
-                {
+                if self.outbox.offer_end(Lane::Answer, &frame, self.ended()) {
                     state.ended = true;
                     self.record(Outcome::Answered);
                 } else if self.outbox.is_closed() {

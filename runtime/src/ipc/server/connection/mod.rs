@@ -6,6 +6,7 @@
 //! their answers to the connection's outbox themselves; the task takes everything
 //! waiting before each write, so pipelined answers share system calls.
 
+mod dispatch;
 mod state;
 
 use std::sync::Arc;
@@ -19,8 +20,9 @@ use tokio::time::Instant;
 use tokio_util::codec::{Decoder, FramedRead};
 use tracing::Instrument;
 
+use dispatch::room_for;
+use state::Connection;
 pub(crate) use state::Peer;
-use state::{room_for, Connection};
 
 use super::hub::ConnectionId;
 use super::outbox::Outbox;

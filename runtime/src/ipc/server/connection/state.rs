@@ -4,40 +4,32 @@
 //! refusals, dispatch, deadlines, shutdown — is made here, so each case is a unit
 //! test.
 //!
-//! A REQUEST walks forward: the envelope is parsed, checked against the limits
-//! (correlation id length, rate, duplicates), its target and type are looked up,
-//! its payload decoded, and it is put in the actor's mailbox with a reply path
-//! ([`RequestReplies`]) that the handler answers through. Every refusal on the
-//! way goes through one function, [`Connection::refuse`].
+//! This file holds the state, the control frames (heartbeat, subscriptions,
+//! discovery) and the end of a connection; a REQUEST's way to its actor is in
+//! `dispatch`. Every refusal, on either path, goes through one function,
+//! [`Connection::refuse`].
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::time::{delay_queue, DelayQueue};
 
+use super::dispatch::Parked;
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::{failure_frame, heartbeat_frame, value_frame};
 use crate::ipc::protocol::{
-    ActorInfo, Delivered, ErrorCode, Frame, FrameError, IpcDiscoverRequest, IpcDiscoverResponse,
-    IpcPatternRequest, IpcResponse, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
+    ActorInfo, ErrorCode, Frame, FrameError, IpcDiscoverRequest, IpcDiscoverResponse,
+    IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
     ProtocolVersionInfo, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
 };
 use crate::ipc::server::hub::{shorten, ConnectionId, Refused};
 use crate::ipc::server::outbox::Outbox;
 use crate::ipc::server::rate_limit::TokenBucket;
-use crate::ipc::server::reply::{ReplyPath, ReplyTicket, RequestReplies};
+use crate::ipc::server::reply::RequestReplies;
 use crate::ipc::server::stats::Counters;
 use crate::ipc::server::ListenerShared;
 use crate::ipc::Format;
-use crate::message::{Envelope, ReplyTarget};
-
-/// The longest deadline the deadline queue takes (its wheel spans about two years).
-const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Who is on the other end, as the kernel reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,15 +41,15 @@ pub(crate) struct Peer {
 
 /// Where a refusal goes: the frame it answers.
 #[derive(Debug, Clone, Copy)]
-struct Answering<'a> {
-    format: Format,
-    correlation_id: &'a str,
+pub(super) struct Answering<'a> {
+    pub(super) format: Format,
+    pub(super) correlation_id: &'a str,
     /// A stream request is refused with a failed final STREAM frame.
-    stream: bool,
+    pub(super) stream: bool,
 }
 
 impl<'a> Answering<'a> {
-    fn frame(format: Format, correlation_id: &'a str) -> Self {
+    pub(super) fn frame(format: Format, correlation_id: &'a str) -> Self {
         Self {
             format,
             correlation_id,
@@ -67,67 +59,28 @@ impl<'a> Answering<'a> {
 }
 
 /// A request in flight.
-struct Pending {
-    replies: Arc<RequestReplies>,
-    deadline: delay_queue::Key,
-}
-
-/// What a request becomes once its target's mailbox accepted it.
-struct Accepted {
-    correlation_id: Arc<str>,
-    format: Format,
-    /// `None` for fire-and-forget.
-    replies: Option<Arc<RequestReplies>>,
-    deadline: Duration,
-}
-
-pub(crate) type RoomOutcome = Result<
-    Result<mpsc::OwnedPermit<Envelope>, mpsc::error::SendError<()>>,
-    tokio::time::error::Elapsed,
->;
-
-/// A request waiting for room in a full mailbox, up to a deadline. While one
-/// waits, the connection reads no further frames.
-pub(crate) struct Parked {
-    accepted: Accepted,
-    envelope: Envelope,
-    target: String,
-    capacity: usize,
-    waited: Duration,
-    room: Pin<Box<dyn Future<Output = RoomOutcome> + Send>>,
-}
-
-/// Waits for the parked request's room; never finishes when nothing is parked.
-pub(crate) async fn room_for(parked: &mut Option<Parked>) -> RoomOutcome {
-    match parked {
-        Some(parked) => parked.room.as_mut().await,
-        None => std::future::pending().await,
-    }
-}
-
-fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
-    format!(
-        "actor `{}`'s mailbox ({capacity} messages) stayed full for {} ms; the message was not delivered",
-        shorten(target),
-        waited.as_millis()
-    )
+pub(super) struct Pending {
+    pub(super) replies: Arc<RequestReplies>,
+    pub(super) deadline: delay_queue::Key,
 }
 
 /// The protocol state of one connection.
 pub(crate) struct Connection {
-    id: ConnectionId,
-    shared: Arc<ListenerShared>,
-    outbox: Arc<Outbox>,
+    pub(super) id: ConnectionId,
+    pub(super) shared: Arc<ListenerShared>,
+    pub(super) outbox: Arc<Outbox>,
     limiter: Option<TokenBucket>,
     uid_limiter: Option<Arc<Mutex<TokenBucket>>>,
-    pending: HashMap<Arc<str>, Pending>,
+    pub(super) pending: HashMap<Arc<str>, Pending>,
     /// Deadlines of the requests in flight, by correlation id.
     pub(crate) deadlines: DelayQueue<Arc<str>>,
     /// Whether the connection holds subscriptions (which keep it from idling out).
     subscribed: bool,
     /// A request waiting for room in its target's full mailbox.
     pub(crate) parked: Option<Parked>,
-    span: tracing::Span,
+    /// Numbers the requests of the connection.
+    pub(super) next_serial: u64,
+    pub(super) span: tracing::Span,
 }
 
 impl Connection {
@@ -148,6 +101,7 @@ impl Connection {
             deadlines: DelayQueue::new(),
             subscribed: false,
             parked: None,
+            next_serial: 0,
             span,
         }
     }
@@ -177,7 +131,7 @@ impl Connection {
 
     /// The one way a frame is refused: an ERROR frame, or for a stream request a
     /// failed final STREAM frame.
-    fn refuse(&self, to: Answering<'_>, code: ErrorCode, message: String) {
+    pub(super) fn refuse(&self, to: Answering<'_>, code: ErrorCode, message: String) {
         Counters::add(&self.shared.counters.errors, 1);
         tracing::debug!(parent: &self.span, correlation_id = %shorten(to.correlation_id), %code, %message, "refused");
         self.outbox.force(&failure_frame(
@@ -207,7 +161,7 @@ impl Connection {
 
     /// Charges the rate limiters for one frame; refuses it (RATE_LIMITED) when
     /// they are empty. Returns whether the frame may be served.
-    fn admit(&mut self, to: Answering<'_>) -> bool {
+    pub(super) fn admit(&mut self, to: Answering<'_>) -> bool {
         match self.charge() {
             Ok(()) => true,
             Err(wait) => {
@@ -224,7 +178,7 @@ impl Connection {
     }
 
     /// Refuses a correlation id above the length limit; it is never kept or echoed.
-    fn id_too_long(&self, format: Format, correlation_id: &str) -> bool {
+    pub(super) fn id_too_long(&self, format: Format, correlation_id: &str) -> bool {
         if correlation_id.len() <= MAX_CORRELATION_ID_LEN {
             return false;
         }
@@ -241,7 +195,7 @@ impl Connection {
     }
 
     /// A payload that is not the frame's expected shape.
-    fn malformed(&mut self, format: Format, payload: &[u8], message: String) {
+    pub(super) fn malformed(&mut self, format: Format, payload: &[u8], message: String) {
         let id = envelope::salvage_correlation_id(format, payload)
             .unwrap_or_else(|| UNKNOWN_CORRELATION_ID.to_owned());
         let to = Answering::frame(format, &id);
@@ -318,233 +272,6 @@ impl Connection {
             ErrorCode::ShuttingDown,
             "the server is shutting down".to_owned(),
         );
-    }
-
-    fn on_request(&mut self, frame: &Frame) {
-        let format = frame.format;
-        let shared = Arc::clone(&self.shared);
-        Counters::add(&shared.counters.requests, 1);
-        if !format.is_supported() {
-            let to = Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID);
-            if self.admit(to) {
-                let message = "MessagePack is not enabled on this server".to_owned();
-                self.refuse(to, ErrorCode::SerializationError, message);
-            }
-            return;
-        }
-        let (header, payload) = match envelope::parse(format, &frame.payload) {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                let message = format!("not a valid request envelope: {error}");
-                return self.malformed(format, &frame.payload, message);
-            }
-        };
-        if self.id_too_long(format, &header.correlation_id) {
-            return;
-        }
-        let stream = header.expects_stream;
-        let to = Answering {
-            format,
-            correlation_id: &header.correlation_id,
-            stream,
-        };
-        if !self.admit(to) {
-            return;
-        }
-        if self.pending.contains_key(header.correlation_id.as_str()) {
-            Counters::add(&shared.counters.limit_refusals, 1);
-            let message = format!(
-                "correlation_id `{}` is already in flight on this connection",
-                shorten(&header.correlation_id)
-            );
-            return self.refuse(to, ErrorCode::LimitExceeded, message);
-        }
-        let Some(target) = shared.runtime.ipc_state().exposed(&header.target) else {
-            let code = if stream {
-                ErrorCode::StreamError
-            } else {
-                ErrorCode::ActorNotFound
-            };
-            let message = format!("no actor is exposed as `{}`", shorten(&header.target));
-            return self.refuse(to, code, message);
-        };
-        let Some(registration) = shared.registry.by_name(&header.message_type) else {
-            let message = format!(
-                "no message type is registered as `{}`",
-                shorten(&header.message_type)
-            );
-            return self.refuse(to, ErrorCode::UnknownMessageType, message);
-        };
-        // A panic in the type's `Deserialize` is a bad payload like any other.
-        let decoded =
-            std::panic::catch_unwind(AssertUnwindSafe(|| registration.decode(format, payload)));
-        let message = match decoded {
-            Ok(Ok(message)) => message,
-            Ok(Err(error)) => {
-                return self.refuse(to, ErrorCode::SerializationError, error.to_string())
-            }
-            Err(_) => {
-                let message = format!("decoding `{}` panicked", registration.name);
-                return self.refuse(to, ErrorCode::SerializationError, message);
-            }
-        };
-
-        let requested = Duration::from_millis(header.response_timeout_ms);
-        let cap = shared.options.max_request_timeout;
-        if requested > cap {
-            Counters::add(&shared.counters.deadlines_capped, 1);
-        }
-        let deadline = requested.min(cap).min(MAX_DEADLINE);
-        let correlation_id: Arc<str> = Arc::from(header.correlation_id.as_str());
-        let expects_answer = stream || header.expects_reply;
-        let (reply_to, replies) = if expects_answer {
-            let span = tracing::debug_span!(
-                parent: &self.span,
-                "ipc.request",
-                target = %shorten(&header.target),
-                message_type = %registration.name,
-                correlation_id = %correlation_id,
-                outcome = tracing::field::Empty,
-                duration_us = tracing::field::Empty,
-            );
-            let path = ReplyPath {
-                outbox: Arc::clone(&self.outbox),
-                registry: Arc::clone(&shared.registry),
-                counters: Arc::clone(&shared.counters),
-                parked: Arc::clone(target.parked()),
-            };
-            let replies = Arc::new(RequestReplies::new(
-                Arc::clone(&correlation_id),
-                format,
-                stream,
-                path,
-                span,
-            ));
-            let ticket = ReplyTicket(Arc::clone(&replies));
-            (ReplyTarget::Sink(Arc::new(ticket)), Some(replies))
-        } else {
-            (ReplyTarget::Discard, None)
-        };
-        let accepted = Accepted {
-            correlation_id,
-            format,
-            replies,
-            deadline,
-        };
-        // A refused envelope carries its ticket: dropped, it would answer the
-        // request ("finished without replying"); `refuse_accepted` ends it first.
-        match target.mailbox().try_send(Envelope::new(message, reply_to)) {
-            Ok(()) => self.accept(accepted),
-            Err(mpsc::error::TrySendError::Full(envelope)) => {
-                let waited = shared.options.mailbox_wait.min(deadline);
-                if waited.is_zero() {
-                    let message = busy_message(&header.target, target.mailbox_capacity(), waited);
-                    return self.refuse_accepted(&accepted, ErrorCode::TargetBusy, message);
-                }
-                let room = Box::pin(tokio::time::timeout(
-                    waited,
-                    target.mailbox().clone().reserve_owned(),
-                ));
-                self.parked = Some(Parked {
-                    accepted,
-                    envelope,
-                    target: header.target.into_owned(),
-                    capacity: target.mailbox_capacity(),
-                    waited,
-                    room,
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                let message = format!("actor `{}` has stopped", shorten(&header.target));
-                self.refuse_accepted(&accepted, ErrorCode::ActorNotFound, message);
-            }
-        }
-    }
-
-    /// The parked request's wait is over: it goes in, or is refused.
-    pub(crate) fn on_room(&mut self, outcome: RoomOutcome) {
-        let Some(parked) = self.parked.take() else {
-            return;
-        };
-        match outcome {
-            Ok(Ok(permit)) => {
-                permit.send(parked.envelope);
-                self.accept(parked.accepted);
-            }
-            Ok(Err(_)) => {
-                let message = format!("actor `{}` has stopped", shorten(&parked.target));
-                self.refuse_accepted(&parked.accepted, ErrorCode::ActorNotFound, message);
-            }
-            Err(_) => {
-                let message = busy_message(&parked.target, parked.capacity, parked.waited);
-                self.refuse_accepted(&parked.accepted, ErrorCode::TargetBusy, message);
-            }
-        }
-    }
-
-    /// A request the mailbox took: fire-and-forget is answered now, the others
-    /// wait for their replies until their deadline.
-    fn accept(&mut self, accepted: Accepted) {
-        let Some(replies) = accepted.replies else {
-            let delivered = IpcResponse::success(&*accepted.correlation_id, Delivered::new());
-            self.outbox.force(&value_frame(
-                MessageKind::Response,
-                accepted.format,
-                &delivered,
-            ));
-            return;
-        };
-        if replies.has_ended() {
-            // Answered before we got here (a handler that replied at once).
-            return;
-        }
-        let deadline = self
-            .deadlines
-            .insert(Arc::clone(&accepted.correlation_id), accepted.deadline);
-        self.pending
-            .insert(accepted.correlation_id, Pending { replies, deadline });
-    }
-
-    /// Refuses a request that never reached its actor.
-    fn refuse_accepted(&self, accepted: &Accepted, code: ErrorCode, message: String) {
-        match &accepted.replies {
-            // Ends its reply path, so that dropping the envelope adds nothing.
-            Some(replies) => {
-                replies.fail(code, message);
-            }
-            None => self.refuse(
-                Answering::frame(accepted.format, &accepted.correlation_id),
-                code,
-                message,
-            ),
-        }
-    }
-
-    /// Requests that ended from their handler's side: their slots are free.
-    pub(crate) fn on_ended(&mut self, ended: &mut Vec<Arc<RequestReplies>>) {
-        for replies in ended.drain(..) {
-            if let Some(pending) = self.pending.get(&replies.correlation_id) {
-                if Arc::ptr_eq(&pending.replies, &replies) {
-                    if let Some(pending) = self.pending.remove(&replies.correlation_id) {
-                        self.deadlines.remove(&pending.deadline);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A request's deadline passed.
-    pub(crate) fn on_deadline(&mut self, correlation_id: &Arc<str>) {
-        // The deadline queue already dropped this entry.
-        let Some(pending) = self.pending.remove(correlation_id) else {
-            return;
-        };
-        let message = if pending.replies.stream {
-            "the stream did not end within its response_timeout_ms"
-        } else {
-            "no reply within its response_timeout_ms"
-        };
-        pending.replies.fail(ErrorCode::Timeout, message.to_owned());
     }
 
     fn on_subscribe(&mut self, frame: &Frame, subscribe: bool) {
@@ -684,13 +411,7 @@ impl Connection {
     /// mailbox) ends with SHUTTING_DOWN.
     pub(crate) fn cut(&mut self) {
         self.stop_reading();
-        if let Some(parked) = self.parked.take() {
-            self.refuse_accepted(
-                &parked.accepted,
-                ErrorCode::ShuttingDown,
-                "the server is shutting down".to_owned(),
-            );
-        }
+        self.refuse_parked(ErrorCode::ShuttingDown, "the server is shutting down");
         for (_, pending) in self.pending.drain() {
             self.deadlines.remove(&pending.deadline);
             pending.replies.fail(

@@ -1,0 +1,311 @@
+//! A REQUEST's way from the connection to its actor: the envelope is parsed,
+//! checked against the limits (correlation id length, rate, duplicates), its target
+//! and type are looked up, its payload decoded, and it goes into the actor's
+//! mailbox — at once, or after waiting for room — with the reply path
+//! ([`RequestReplies`]) its handler answers through. Deadlines and the ends of
+//! requests come back here.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::state::{Answering, Connection, Pending};
+use crate::ipc::codec::envelope;
+use crate::ipc::codec::frames::value_frame;
+use crate::ipc::protocol::{
+    Delivered, ErrorCode, Frame, IpcResponse, MessageKind, UNKNOWN_CORRELATION_ID,
+};
+use crate::ipc::server::hub::shorten;
+use crate::ipc::server::outbox::Ended;
+use crate::ipc::server::reply::{ReplyPath, ReplyTicket, RequestReplies};
+use crate::ipc::server::stats::Counters;
+use crate::ipc::Format;
+use crate::message::{Envelope, ReplyTarget};
+
+/// The longest deadline the deadline queue takes (its wheel spans about two years).
+const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// What a request becomes once its target's mailbox accepted it.
+struct Accepted {
+    correlation_id: Arc<str>,
+    format: Format,
+    /// `None` for fire-and-forget.
+    replies: Option<Arc<RequestReplies>>,
+    deadline: Duration,
+}
+
+pub(crate) type RoomOutcome = Result<
+    Result<mpsc::OwnedPermit<Envelope>, mpsc::error::SendError<()>>,
+    tokio::time::error::Elapsed,
+>;
+
+/// A request waiting for room in a full mailbox, up to a deadline. While one
+/// waits, the connection reads no further frames.
+pub(crate) struct Parked {
+    accepted: Accepted,
+    envelope: Envelope,
+    target: String,
+    capacity: usize,
+    waited: Duration,
+    room: Pin<Box<dyn Future<Output = RoomOutcome> + Send>>,
+}
+
+/// Waits for the parked request's room; never finishes when nothing is parked.
+pub(crate) async fn room_for(parked: &mut Option<Parked>) -> RoomOutcome {
+    match parked {
+        Some(parked) => parked.room.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
+    format!(
+        "actor `{}`'s mailbox ({capacity} messages) stayed full for {} ms; the message was not delivered",
+        shorten(target),
+        waited.as_millis()
+    )
+}
+
+impl Connection {
+    pub(super) fn on_request(&mut self, frame: &Frame) {
+        let format = frame.format;
+        let shared = Arc::clone(&self.shared);
+        Counters::add(&shared.counters.requests, 1);
+        if !format.is_supported() {
+            let to = Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID);
+            if self.admit(to) {
+                let message = "MessagePack is not enabled on this server".to_owned();
+                self.refuse(to, ErrorCode::SerializationError, message);
+            }
+            return;
+        }
+        let (header, payload) = match envelope::parse(format, &frame.payload) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let message = format!("not a valid request envelope: {error}");
+                return self.malformed(format, &frame.payload, message);
+            }
+        };
+        if self.id_too_long(format, &header.correlation_id) {
+            return;
+        }
+        let stream = header.expects_stream;
+        let to = Answering {
+            format,
+            correlation_id: &header.correlation_id,
+            stream,
+        };
+        if !self.admit(to) {
+            return;
+        }
+        if self.pending.contains_key(header.correlation_id.as_str()) {
+            Counters::add(&shared.counters.limit_refusals, 1);
+            let message = format!(
+                "correlation_id `{}` is already in flight on this connection",
+                shorten(&header.correlation_id)
+            );
+            return self.refuse(to, ErrorCode::LimitExceeded, message);
+        }
+        let Some(target) = shared.runtime.ipc_state().exposed(&header.target) else {
+            let code = if stream {
+                ErrorCode::StreamError
+            } else {
+                ErrorCode::ActorNotFound
+            };
+            let message = format!("no actor is exposed as `{}`", shorten(&header.target));
+            return self.refuse(to, code, message);
+        };
+        let Some(registration) = shared.registry.by_name(&header.message_type) else {
+            let message = format!(
+                "no message type is registered as `{}`",
+                shorten(&header.message_type)
+            );
+            return self.refuse(to, ErrorCode::UnknownMessageType, message);
+        };
+        // A panic in the type's `Deserialize` is a bad payload like any other.
+        let decoded =
+            std::panic::catch_unwind(AssertUnwindSafe(|| registration.decode(format, payload)));
+        let message = match decoded {
+            Ok(Ok(message)) => message,
+            Ok(Err(error)) => {
+                return self.refuse(to, ErrorCode::SerializationError, error.to_string())
+            }
+            Err(_) => {
+                let message = format!("decoding `{}` panicked", registration.name);
+                return self.refuse(to, ErrorCode::SerializationError, message);
+            }
+        };
+
+        let requested = Duration::from_millis(header.response_timeout_ms);
+        let cap = shared.options.max_request_timeout;
+        if requested > cap {
+            Counters::add(&shared.counters.deadlines_capped, 1);
+        }
+        let deadline = requested.min(cap).min(MAX_DEADLINE);
+        let correlation_id: Arc<str> = Arc::from(header.correlation_id.as_str());
+        let expects_answer = stream || header.expects_reply;
+        let (reply_to, replies) = if expects_answer {
+            let span = tracing::debug_span!(
+                parent: &self.span,
+                "ipc.request",
+                target = %shorten(&header.target),
+                message_type = %registration.name,
+                correlation_id = %correlation_id,
+                outcome = tracing::field::Empty,
+                duration_us = tracing::field::Empty,
+            );
+            let path = ReplyPath {
+                outbox: Arc::clone(&self.outbox),
+                registry: Arc::clone(&shared.registry),
+                counters: Arc::clone(&shared.counters),
+                parked: Arc::clone(target.parked()),
+            };
+            self.next_serial += 1;
+            let replies = Arc::new(RequestReplies::new(
+                Arc::clone(&correlation_id),
+                self.next_serial,
+                format,
+                stream,
+                path,
+                span,
+            ));
+            let ticket = ReplyTicket(Arc::clone(&replies));
+            (ReplyTarget::Sink(Arc::new(ticket)), Some(replies))
+        } else {
+            (ReplyTarget::Discard, None)
+        };
+        let accepted = Accepted {
+            correlation_id,
+            format,
+            replies,
+            deadline,
+        };
+        // A refused envelope carries its ticket: dropped, it would answer the
+        // request ("finished without replying"); `refuse_accepted` ends it first.
+        match target.mailbox().try_send(Envelope::new(message, reply_to)) {
+            Ok(()) => self.accept(accepted),
+            Err(mpsc::error::TrySendError::Full(envelope)) => {
+                let waited = shared.options.mailbox_wait.min(deadline);
+                if waited.is_zero() {
+                    let message = busy_message(&header.target, target.mailbox_capacity(), waited);
+                    return self.refuse_accepted(&accepted, ErrorCode::TargetBusy, message);
+                }
+                let room = Box::pin(tokio::time::timeout(
+                    waited,
+                    target.mailbox().clone().reserve_owned(),
+                ));
+                self.parked = Some(Parked {
+                    accepted,
+                    envelope,
+                    target: header.target.into_owned(),
+                    capacity: target.mailbox_capacity(),
+                    waited,
+                    room,
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                let message = format!("actor `{}` has stopped", shorten(&header.target));
+                self.refuse_accepted(&accepted, ErrorCode::ActorNotFound, message);
+            }
+        }
+    }
+
+    /// The parked request's wait is over: it goes in, or is refused.
+    pub(crate) fn on_room(&mut self, outcome: RoomOutcome) {
+        let Some(parked) = self.parked.take() else {
+            return;
+        };
+        match outcome {
+            Ok(Ok(permit)) => {
+                permit.send(parked.envelope);
+                self.accept(parked.accepted);
+            }
+            Ok(Err(_)) => {
+                let message = format!("actor `{}` has stopped", shorten(&parked.target));
+                self.refuse_accepted(&parked.accepted, ErrorCode::ActorNotFound, message);
+            }
+            Err(_) => {
+                let message = busy_message(&parked.target, parked.capacity, parked.waited);
+                self.refuse_accepted(&parked.accepted, ErrorCode::TargetBusy, message);
+            }
+        }
+    }
+
+    /// A request the mailbox took: fire-and-forget is answered now, the others
+    /// wait for their replies until their deadline.
+    fn accept(&mut self, accepted: Accepted) {
+        let Some(replies) = accepted.replies else {
+            let delivered = IpcResponse::success(&*accepted.correlation_id, Delivered::new());
+            self.outbox.force(&value_frame(
+                MessageKind::Response,
+                accepted.format,
+                &delivered,
+            ));
+            return;
+        };
+        if replies.has_ended() {
+            // Answered before we got here (a handler that replied at once).
+            return;
+        }
+        let deadline = self
+            .deadlines
+            .insert(Arc::clone(&accepted.correlation_id), accepted.deadline);
+        self.pending
+            .insert(accepted.correlation_id, Pending { replies, deadline });
+    }
+
+    /// Refuses a request that never reached its actor.
+    fn refuse_accepted(&self, accepted: &Accepted, code: ErrorCode, message: String) {
+        match &accepted.replies {
+            // Ends its reply path, so that dropping the envelope adds nothing.
+            Some(replies) => {
+                replies.fail(code, message);
+            }
+            None => self.refuse(
+                Answering::frame(accepted.format, &accepted.correlation_id),
+                code,
+                message,
+            ),
+        }
+    }
+
+    /// Requests that ended from their handler's side: their slots are free.
+    pub(crate) fn on_ended(&mut self, ended: &mut Vec<Ended>) {
+        for ended in ended.drain(..) {
+            let current = self
+                .pending
+                .get(&ended.correlation_id)
+                .is_some_and(|pending| pending.replies.serial == ended.serial);
+            if current {
+                if let Some(pending) = self.pending.remove(&ended.correlation_id) {
+                    self.deadlines.remove(&pending.deadline);
+                }
+            }
+        }
+    }
+
+    /// A request's deadline passed.
+    pub(crate) fn on_deadline(&mut self, correlation_id: &Arc<str>) {
+        // The deadline queue already dropped this entry.
+        let Some(pending) = self.pending.remove(correlation_id) else {
+            return;
+        };
+        let message = if pending.replies.stream {
+            "the stream did not end within its response_timeout_ms"
+        } else {
+            "no reply within its response_timeout_ms"
+        };
+        pending.replies.fail(ErrorCode::Timeout, message.to_owned());
+    }
+
+    /// Refuses the request waiting for a mailbox, if one is.
+    pub(super) fn refuse_parked(&mut self, code: ErrorCode, message: &str) {
+        if let Some(parked) = self.parked.take() {
+            self.refuse_accepted(&parked.accepted, code, message.to_owned());
+        }
+    }
+}
