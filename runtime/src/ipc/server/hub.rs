@@ -4,7 +4,7 @@
 //! Subscriptions are bounded: a connection may subscribe only to registered type
 //! names (so it holds at most as many as the registry has), and to at most
 //! `IpcOptions::max_patterns` patterns of at most
-//! [`MAX_NAME_LEN`](crate::ipc::protocol::MAX_NAME_LEN) bytes each.
+//! [`MAX_NAME_LEN`] bytes each.
 //!
 //! A broadcast is encoded at most once per format, then appended to every
 //! subscribed connection's outbox without waiting: a connection that reads too
