@@ -56,6 +56,16 @@ pub enum AskError {
         /// The actor's name.
         actor: String,
     },
+    /// The handler answered with a [`Failure`](crate::message::Failure).
+    #[error("actor `{actor}` failed: {code}: {message}")]
+    Failed {
+        /// The actor's name.
+        actor: String,
+        /// The failure's code.
+        code: String,
+        /// The failure's message.
+        message: String,
+    },
     /// The actor has no handler for the message's type.
     #[error("actor `{actor}` has no handler for `{message_type}`; register one with `act_on` or `mutate_on`")]
     NoHandler {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::{ParkedHandlers, ReplyStream};
 use crate::broker::Broker;
 use crate::error::{AskError, SendError};
-use crate::message::{ActonMessage, Envelope, NoHandler, ReplyTarget};
+use crate::message::{ActonMessage, Envelope, Failure, NoHandler, ReplyTarget};
 use crate::signal::Signal;
 
 /// Identifies an actor within its runtime.
@@ -247,10 +247,17 @@ impl ActorHandle {
                     actor: missing.actor,
                     message_type: missing.message_type,
                 }),
-                Err(_) => Err(AskError::UnexpectedReply {
-                    expected: std::any::type_name::<R>(),
-                    actual,
-                }),
+                Err(other) => match other.downcast::<Failure>() {
+                    Ok(failure) => Err(AskError::Failed {
+                        actor: self.name().to_owned(),
+                        code: failure.code().to_owned(),
+                        message: failure.message().to_owned(),
+                    }),
+                    Err(_) => Err(AskError::UnexpectedReply {
+                        expected: std::any::type_name::<R>(),
+                        actual,
+                    }),
+                },
             },
         }
     }

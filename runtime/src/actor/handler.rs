@@ -44,12 +44,17 @@ pub(crate) type HandlerTable<S> = HashMap<TypeId, Handler<S>, BuildHasherDefault
 /// was routed through it; should it ever, the message is dropped (and its reply
 /// path with it) rather than handed to the wrong handler.
 pub(crate) fn into_context<M: ActonMessage>(envelope: Envelope) -> Option<MessageContext<M>> {
-    let Envelope { message, reply_to } = envelope;
+    let Envelope {
+        message,
+        reply_to,
+        origin,
+    } = envelope;
     let message: Box<dyn Any + Send + Sync> = message;
     let message = message.downcast::<M>().ok()?;
     Some(MessageContext::new(
         *message,
         OutboundEnvelope::new(reply_to),
+        origin,
     ))
 }
 

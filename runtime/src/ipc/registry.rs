@@ -57,6 +57,14 @@ pub(crate) enum Outbound<'a> {
         correlation_id: &'a str,
         sequence: u32,
     },
+    /// The failure of a request, the value being its details: an ERROR frame,
+    /// or for a stream (`sequence` given) a failed final STREAM frame.
+    Failure {
+        correlation_id: &'a str,
+        code: &'a str,
+        message: &'a str,
+        sequence: Option<u32>,
+    },
     /// A PUSH notification.
     Push {
         notification_id: &'a str,
@@ -304,6 +312,37 @@ fn encode_as<T: Serialize + 'static>(
                 is_final: false,
                 error: None,
                 error_code: None,
+                payload: Some(value),
+            },
+        ),
+        Outbound::Failure {
+            correlation_id,
+            code,
+            message,
+            sequence: None,
+        } => format.encode_frame(
+            MessageKind::Error,
+            &IpcResponse {
+                correlation_id: correlation_id.to_owned(),
+                success: false,
+                error: Some(message.to_owned()),
+                error_code: Some(code.to_owned()),
+                payload: Some(value),
+            },
+        ),
+        Outbound::Failure {
+            correlation_id,
+            code,
+            message,
+            sequence: Some(sequence),
+        } => format.encode_frame(
+            MessageKind::Stream,
+            &IpcStreamFrame {
+                correlation_id: correlation_id.to_owned(),
+                sequence,
+                is_final: true,
+                error: Some(message.to_owned()),
+                error_code: Some(code.to_owned()),
                 payload: Some(value),
             },
         ),

@@ -1,6 +1,6 @@
 //! What a handler receives besides its actor: the message and the reply path.
 
-use super::OutboundEnvelope;
+use super::{OutboundEnvelope, RequestOrigin};
 
 /// The context of one message being handled.
 ///
@@ -29,11 +29,22 @@ use super::OutboundEnvelope;
 pub struct MessageContext<M> {
     message: M,
     reply: OutboundEnvelope,
+    origin: Option<RequestOrigin>,
 }
 
 impl<M> MessageContext<M> {
-    pub(crate) fn new(message: M, reply: OutboundEnvelope) -> Self {
-        Self { message, reply }
+    pub(crate) fn new(message: M, reply: OutboundEnvelope, origin: Option<RequestOrigin>) -> Self {
+        Self {
+            message,
+            reply,
+            origin,
+        }
+    }
+
+    /// Where the message came from, when another process sent it over IPC: the
+    /// peer's credentials, the correlation id and the deadline.
+    pub fn origin(&self) -> Option<&RequestOrigin> {
+        self.origin.as_ref()
     }
 
     /// The message being handled.

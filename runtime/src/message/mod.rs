@@ -30,12 +30,16 @@
 //! ```
 
 mod context;
+mod failure;
+mod origin;
 mod reply;
 
 use std::any::Any;
 use std::fmt;
 
 pub use context::MessageContext;
+pub use failure::Failure;
+pub use origin::{PeerCredentials, RequestOrigin};
 pub use reply::{FutureBox, OutboundEnvelope, Reply};
 pub(crate) use reply::{NoHandler, ReplyTarget};
 #[cfg(feature = "ipc")]
@@ -62,11 +66,31 @@ impl<T: Any + Send + Sync + fmt::Debug> ActonMessage for T {
 pub(crate) struct Envelope {
     pub(crate) message: Box<dyn ActonMessage>,
     pub(crate) reply_to: ReplyTarget,
+    /// Where it came from, when another process sent it.
+    pub(crate) origin: Option<RequestOrigin>,
 }
 
 impl Envelope {
     pub(crate) fn new(message: Box<dyn ActonMessage>, reply_to: ReplyTarget) -> Self {
-        Self { message, reply_to }
+        Self {
+            message,
+            reply_to,
+            origin: None,
+        }
+    }
+
+    /// An envelope for a message another process sent.
+    #[cfg_attr(not(feature = "ipc"), allow(dead_code))]
+    pub(crate) fn from_peer(
+        message: Box<dyn ActonMessage>,
+        reply_to: ReplyTarget,
+        origin: RequestOrigin,
+    ) -> Self {
+        Self {
+            message,
+            reply_to,
+            origin: Some(origin),
+        }
     }
 }
 

@@ -114,6 +114,9 @@ pub(crate) trait ReplySink: Send + Sync {
     fn no_handler(&self, notice: NoHandler);
     /// Whether replies offered now would be refused.
     fn is_closed(&self) -> bool;
+    /// Completes once the request has ended (answered, cancelled, timed out, or
+    /// its client went away).
+    fn closed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 impl fmt::Debug for ReplyTarget {
@@ -191,6 +194,26 @@ impl OutboundEnvelope {
                 }
             }
         }
+    }
+
+    /// Completes once replies sent would be dropped: the requester hung up, its
+    /// deadline passed, or (over IPC) the client cancelled or went away. A handler
+    /// can race its work against it to stop early.
+    pub async fn closed(&self) {
+        match &self.target {
+            ReplyTarget::Discard => {}
+            ReplyTarget::Actor(handle) => handle.stopped().await,
+            ReplyTarget::Channel(sender) => sender.closed().await,
+            #[cfg(feature = "ipc")]
+            ReplyTarget::Sink(sink) => sink.closed().await,
+        }
+    }
+
+    /// Whether replies go nowhere by design (the message was sent without a
+    /// reply path), as opposed to a requester that stopped listening.
+    #[cfg_attr(not(feature = "ipc"), allow(dead_code))]
+    pub(crate) fn is_discard(&self) -> bool {
+        matches!(self.target, ReplyTarget::Discard)
     }
 
     /// Whether replies sent now would be dropped.

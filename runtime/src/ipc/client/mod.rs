@@ -72,10 +72,12 @@ pub enum ClientError {
     /// The server answered with an error.
     #[error("server error {code}: {message}")]
     Server {
-        /// The wire error code (see [`ErrorCode`]).
+        /// The wire error code (see [`ErrorCode`]), or a declared error's name.
         code: String,
         /// The server's explanation.
         message: String,
+        /// The error's fields, when it carried any (a declared error's).
+        details: Option<ErrorDetails>,
     },
     /// The server's process runs as another user than the one required
     /// ([`ClientOptions::require_server_uid`]): nothing was sent to it.
@@ -109,6 +111,76 @@ impl ClientError {
             Self::Server { code, .. } | Self::Rejected { code, .. } => ErrorCode::parse(code),
             _ => None,
         }
+    }
+}
+
+/// The fields an error answer carried (the `payload` of an ERROR frame or of a
+/// failed final STREAM frame), still encoded: decode them as the declared error
+/// its code names.
+///
+/// ```
+/// use acton_reactive::ipc::client::ErrorDetails;
+/// use acton_reactive::ipc::Format;
+///
+/// #[derive(serde::Deserialize)]
+/// struct NotFound { key: String }
+///
+/// let details = ErrorDetails::new(Format::Json, br#"{"key": "k1"}"#.to_vec());
+/// let not_found: NotFound = details.decode().unwrap();
+/// assert_eq!(not_found.key, "k1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetails {
+    format: Format,
+    bytes: Bytes,
+}
+
+impl ErrorDetails {
+    /// Details encoded in `format`.
+    pub fn new(format: Format, bytes: impl Into<Bytes>) -> Self {
+        Self {
+            format,
+            bytes: bytes.into(),
+        }
+    }
+
+    /// Decodes the details as `T`.
+    ///
+    /// # Errors
+    /// When they are not a `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, CodecError> {
+        self.format.decode(&self.bytes)
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Their format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The `payload` of an error frame, if it has one.
+    fn of(frame: &Frame) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Payload<'a> {
+            #[serde(borrow, default)]
+            payload: Option<&'a serde_json::value::RawValue>,
+        }
+        let bytes: Vec<u8> = match frame.format {
+            Format::Json => {
+                let outer: Payload<'_> = serde_json::from_slice(&frame.payload).ok()?;
+                let raw = outer.payload?.get();
+                (raw.trim() != "null").then(|| raw.as_bytes().to_vec())?
+            }
+            Format::MessagePack => {
+                let raw = crate::ipc::codec::msgpack::map_value(&frame.payload, "payload")?;
+                (raw != [0xc0]).then(|| raw.to_vec())?
+            }
+        };
+        Some(Self::new(frame.format, bytes))
     }
 }
 
@@ -673,6 +745,7 @@ fn server_error(frame: &Frame) -> ClientError {
             Ok(response) => ClientError::Server {
                 code: response.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
                 message: response.error.unwrap_or_default(),
+                details: ErrorDetails::of(frame),
             },
             Err(error) => ClientError::Codec(error),
         },
@@ -695,6 +768,7 @@ fn decode_response<R: DeserializeOwned>(frame: &Frame) -> Result<R, ClientError>
             message: item
                 .error
                 .unwrap_or_else(|| "unexpected stream frame".to_owned()),
+            details: ErrorDetails::of(frame),
         });
     }
     let response: IpcResponse<R> = frame.format.decode(&frame.payload)?;
@@ -714,6 +788,7 @@ fn decode_control(frame: &Frame) -> Result<IpcSubscriptionResponse, ClientError>
         return Err(ClientError::Server {
             code: response.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
             message: response.error.unwrap_or_default(),
+            details: None,
         });
     }
     Ok(response)
@@ -779,16 +854,36 @@ fn decode_stream_item<R: DeserializeOwned>(frame: &Frame) -> Option<Result<R, Cl
     if frame.kind != MessageKind::Stream {
         return Some(Err(server_error(frame)));
     }
-    let item: IpcStreamFrame<R> = match frame.format.decode(&frame.payload) {
-        Ok(item) => item,
-        Err(error) => return Some(Err(error.into())),
-    };
-    if item.is_final {
-        return item.error_code.map(|code| {
+    let failed = |head: IpcStreamFrame<IgnoredAny>| {
+        head.error_code.map(|code| {
             Err(ClientError::Server {
                 code,
-                message: item.error.unwrap_or_default(),
+                message: head.error.unwrap_or_default(),
+                details: ErrorDetails::of(frame),
             })
+        })
+    };
+    let item: IpcStreamFrame<R> = match frame.format.decode(&frame.payload) {
+        Ok(item) => item,
+        // A failed final frame carries the failure's details, not an R.
+        Err(error) => {
+            return match frame
+                .format
+                .decode::<IpcStreamFrame<IgnoredAny>>(&frame.payload)
+            {
+                Ok(head) if head.is_final => failed(head),
+                _ => Some(Err(error.into())),
+            }
+        }
+    };
+    if item.is_final {
+        return failed(IpcStreamFrame {
+            correlation_id: item.correlation_id,
+            sequence: item.sequence,
+            is_final: true,
+            error: item.error,
+            error_code: item.error_code,
+            payload: None,
         });
     }
     match item.payload {

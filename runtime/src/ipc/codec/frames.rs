@@ -3,7 +3,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
-use crate::ipc::protocol::{ErrorCode, IpcResponse, IpcStreamFrame, MessageKind, PROTOCOL_VERSION};
+use crate::ipc::protocol::{IpcResponse, IpcStreamFrame, MessageKind, PROTOCOL_VERSION};
 use crate::ipc::Format;
 
 /// A complete frame (header and payload).
@@ -34,13 +34,19 @@ pub(crate) fn value_frame<T: Serialize>(kind: MessageKind, format: Format, value
 pub(crate) fn error_frame(
     format: Format,
     correlation_id: &str,
-    code: ErrorCode,
+    code: &str,
     message: impl Into<String>,
 ) -> Bytes {
     value_frame(
         MessageKind::Error,
         format,
-        &IpcResponse::<()>::failure(correlation_id, code, message),
+        &IpcResponse::<()> {
+            correlation_id: correlation_id.to_owned(),
+            success: false,
+            error: Some(message.into()),
+            error_code: Some(code.to_owned()),
+            payload: None,
+        },
     )
 }
 
@@ -49,10 +55,10 @@ pub(crate) fn final_stream_frame(
     format: Format,
     correlation_id: &str,
     sequence: u32,
-    error: Option<(ErrorCode, String)>,
+    error: Option<(&str, String)>,
 ) -> Bytes {
     let (error_code, error) = match error {
-        Some((code, message)) => (Some(code.as_str().to_owned()), Some(message)),
+        Some((code, message)) => (Some(code.to_owned()), Some(message)),
         None => (None, None),
     };
     value_frame(
@@ -76,7 +82,7 @@ pub(crate) fn failure_frame(
     correlation_id: &str,
     stream: bool,
     sequence: u32,
-    code: ErrorCode,
+    code: &str,
     message: String,
 ) -> Bytes {
     if stream {

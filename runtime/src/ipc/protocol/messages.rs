@@ -56,6 +56,11 @@ pub enum ErrorCode {
     /// subscriptions, an answer above the frame size limit, or answers the client
     /// does not read. The message says which.
     LimitExceeded,
+    /// The server has no implementation of the method (a generated handler
+    /// method left at its default body).
+    Unimplemented,
+    /// The handler failed for a reason of its own; the message says which.
+    Internal,
 }
 
 impl ErrorCode {
@@ -77,11 +82,13 @@ impl ErrorCode {
             Self::StreamError => "STREAM_ERROR",
             Self::AccessDenied => "ACCESS_DENIED",
             Self::LimitExceeded => "LIMIT_EXCEEDED",
+            Self::Unimplemented => "UNIMPLEMENTED",
+            Self::Internal => "INTERNAL",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::UnknownMessageType,
         Self::ActorNotFound,
         Self::SerializationError,
@@ -97,6 +104,8 @@ impl ErrorCode {
         Self::StreamError,
         Self::AccessDenied,
         Self::LimitExceeded,
+        Self::Unimplemented,
+        Self::Internal,
     ];
 
     /// The code for a wire string, if it is one of ours.

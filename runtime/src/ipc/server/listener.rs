@@ -13,7 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use super::connection::{self, Peer};
+use super::connection;
 use super::hub::SubscriptionHub;
 use super::socket::{self, PlacedFile};
 use super::stats::{Counters, IpcListenerStats};
@@ -25,6 +25,7 @@ use crate::ipc::protocol::{
     ConnectionLimit, ErrorCode, IpcResponse, MessageKind, CONNECTION_REJECTED_ID,
 };
 use crate::ipc::Format;
+use crate::message::PeerCredentials;
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;
 
@@ -331,11 +332,13 @@ async fn accept_loop(
             }
         };
         let counters = &shared.counters;
-        let peer = stream.peer_cred().map_or(Peer::default(), |cred| Peer {
-            uid: Some(cred.uid()),
-            gid: Some(cred.gid()),
-            pid: cred.pid(),
-        });
+        let peer = stream
+            .peer_cred()
+            .map_or(PeerCredentials::default(), |cred| PeerCredentials {
+                uid: Some(cred.uid()),
+                gid: Some(cred.gid()),
+                pid: cred.pid(),
+            });
         let refuse = |stream: UnixStream, frame: Bytes| {
             Counters::add(&counters.connections_rejected, 1);
             // Under a flood of refusals, close without the frame.

@@ -20,26 +20,13 @@ use crate::ipc::codec::frames::{failure_frame, final_stream_frame};
 use crate::ipc::protocol::ErrorCode;
 use crate::ipc::registry::{IpcTypeRegistry, Outbound};
 use crate::ipc::Format;
-use crate::message::{ActonMessage, NoHandler, Offer, ReplySink};
+use crate::message::{ActonMessage, Failure, NoHandler, Offer, ReplySink};
+use crate::signal::Signal;
 
-/// How a request ended, for its tracing span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Answered,
-    Failed(ErrorCode),
-    /// Nobody listens any more (the client left); nothing was written.
-    Abandoned,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Answered => "ok",
-            Self::Failed(code) => code.as_str(),
-            Self::Abandoned => "abandoned",
-        }
-    }
-}
+/// How a request ended, for its tracing span: `ok`, an error code, or
+/// `abandoned` (nobody listens any more; nothing was written).
+const ANSWERED: &str = "ok";
+const ABANDONED: &str = "abandoned";
 
 #[derive(Debug, Default)]
 struct ReplyState {
@@ -63,6 +50,8 @@ pub(crate) struct RequestReplies {
     parked: Arc<ParkedHandlers>,
     span: tracing::Span,
     started: Option<Instant>,
+    /// Raised when the request ends, whoever ends it.
+    ended: Signal,
 }
 
 impl std::fmt::Debug for RequestReplies {
@@ -105,7 +94,13 @@ impl RequestReplies {
             parked: path.parked,
             span,
             started,
+            ended: Signal::default(),
         }
+    }
+
+    fn mark_ended(&self, state: &mut ReplyState) {
+        state.ended = true;
+        self.ended.raise();
     }
 
     fn ended(&self) -> Ended {
@@ -132,12 +127,12 @@ impl RequestReplies {
         if state.ended {
             return false;
         }
-        state.ended = true;
-        let frame = self.failure_frame(state.sequence, code, message);
+        self.mark_ended(&mut state);
+        let frame = self.failure_frame(state.sequence, code.as_str(), message);
         drop(state);
         Counters::add(&self.counters.errors, 1);
         self.outbox.force(&frame);
-        self.record(Outcome::Failed(code));
+        self.record(code.as_str());
         true
     }
 
@@ -145,13 +140,13 @@ impl RequestReplies {
     pub(crate) fn abandon(&self) {
         let mut state = self.lock();
         if !state.ended {
-            state.ended = true;
+            self.mark_ended(&mut state);
             drop(state);
-            self.record(Outcome::Abandoned);
+            self.record(ABANDONED);
         }
     }
 
-    fn failure_frame(&self, sequence: u32, code: ErrorCode, message: String) -> bytes::Bytes {
+    fn failure_frame(&self, sequence: u32, code: &str, message: String) -> bytes::Bytes {
         failure_frame(
             self.format,
             &self.correlation_id,
@@ -164,9 +159,9 @@ impl RequestReplies {
 
     /// Ends the request from the handler's side with `frame` (its last), so that
     /// the connection frees its slot.
-    fn end_with(self: &Arc<Self>, state: &mut ReplyState, frame: &[u8], outcome: Outcome) {
-        state.ended = true;
-        if let Outcome::Failed(_) = outcome {
+    fn end_with(self: &Arc<Self>, state: &mut ReplyState, frame: &[u8], outcome: &str) {
+        self.mark_ended(state);
+        if outcome != ANSWERED {
             Counters::add(&self.counters.errors, 1);
         }
         self.outbox.force_end(frame, self.ended());
@@ -179,16 +174,48 @@ impl RequestReplies {
         code: ErrorCode,
         message: String,
     ) {
-        let frame = self.failure_frame(state.sequence, code, message);
-        self.end_with(state, &frame, Outcome::Failed(code));
+        let frame = self.failure_frame(state.sequence, code.as_str(), message);
+        self.end_with(state, &frame, code.as_str());
     }
 
-    fn record(&self, outcome: Outcome) {
+    /// A failure the handler sent (a declared error or a `Status`): the request
+    /// ends with it, its details in the frame's `payload`.
+    fn offer_failure(self: &Arc<Self>, failure: &Failure) -> Offer {
+        let mut state = self.lock();
+        if state.ended {
+            return Offer::Closed;
+        }
+        let plain = |state: &ReplyState| {
+            self.failure_frame(state.sequence, failure.code(), failure.message().to_owned())
+        };
+        let frame = match failure.details() {
+            None => plain(&state),
+            Some(details) => {
+                let shape = Outbound::Failure {
+                    correlation_id: &self.correlation_id,
+                    code: failure.code(),
+                    message: failure.message(),
+                    sequence: self.stream.then_some(state.sequence),
+                };
+                match self.encode(details, shape) {
+                    Ok(frame) => frame.into(),
+                    Err(error) => {
+                        tracing::warn!(parent: &self.span, %error, code = failure.code(), "the details of an error could not be encoded; sending it without them");
+                        plain(&state)
+                    }
+                }
+            }
+        };
+        self.end_with(&mut state, &frame, failure.code());
+        Offer::Taken
+    }
+
+    fn record(&self, outcome: &str) {
         if let Some(started) = self.started {
-            self.span.record("outcome", outcome.as_str());
+            self.span.record("outcome", outcome);
             self.span
                 .record("duration_us", started.elapsed().as_micros() as u64);
-            tracing::debug!(parent: &self.span, outcome = outcome.as_str(), "request ended");
+            tracing::debug!(parent: &self.span, outcome, "request ended");
         }
     }
 
@@ -207,6 +234,9 @@ impl RequestReplies {
     }
 
     fn offer(self: &Arc<Self>, reply: Box<dyn ActonMessage>) -> Offer {
+        if let Some(failure) = (&*reply as &dyn std::any::Any).downcast_ref::<Failure>() {
+            return self.offer_failure(failure);
+        }
         if self.stream {
             self.offer_item(reply)
         } else {
@@ -232,12 +262,12 @@ impl RequestReplies {
         match encoded {
             Ok(frame) => {
                 if self.outbox.offer_end(Lane::Answer, &frame, self.ended()) {
-                    state.ended = true;
-                    self.record(Outcome::Answered);
+                    self.mark_ended(&mut state);
+                    self.record(ANSWERED);
                 } else if self.outbox.is_closed() {
-                    state.ended = true;
+                    self.mark_ended(&mut state);
                     drop(state);
-                    self.record(Outcome::Abandoned);
+                    self.record(ABANDONED);
                     return Offer::Closed;
                 } else {
                     Counters::add(&self.counters.answers_over_budget, 1);
@@ -303,7 +333,7 @@ impl RequestReplies {
         }
         if self.stream {
             let frame = final_stream_frame(self.format, &self.correlation_id, state.sequence, None);
-            self.end_with(&mut state, &frame, Outcome::Answered);
+            self.end_with(&mut state, &frame, ANSWERED);
         } else {
             self.fail_from_handler(
                 &mut state,
@@ -346,6 +376,10 @@ impl ReplySink for ReplyTicket {
 
     fn is_closed(&self) -> bool {
         self.0.has_ended() || self.0.outbox.is_closed()
+    }
+
+    fn closed(&self) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.0.ended.wait())
     }
 }
 

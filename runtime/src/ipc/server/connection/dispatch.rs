@@ -24,7 +24,7 @@ use crate::ipc::server::outbox::Ended;
 use crate::ipc::server::reply::{ReplyPath, ReplyTicket, RequestReplies};
 use crate::ipc::server::stats::Counters;
 use crate::ipc::Format;
-use crate::message::{Envelope, ReplyTarget};
+use crate::message::{Envelope, ReplyTarget, RequestOrigin};
 
 /// The longest deadline the deadline queue takes (its wheel spans about two years).
 const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -186,7 +186,15 @@ impl Connection {
         };
         // A refused envelope carries its ticket: dropped, it would answer the
         // request ("finished without replying"); `refuse_accepted` ends it first.
-        match target.mailbox().try_send(Envelope::new(message, reply_to)) {
+        let origin = RequestOrigin::new(
+            self.peer,
+            Arc::clone(&accepted.correlation_id),
+            std::time::Instant::now().checked_add(deadline),
+        );
+        match target
+            .mailbox()
+            .try_send(Envelope::from_peer(message, reply_to, origin))
+        {
             Ok(()) => self.accept(accepted),
             Err(mpsc::error::TrySendError::Full(envelope)) => {
                 let waited = shared.options.mailbox_wait.min(deadline);

@@ -22,7 +22,6 @@ use tracing::Instrument;
 
 use dispatch::room_for;
 use state::Connection;
-pub(crate) use state::Peer;
 
 use super::hub::ConnectionId;
 use super::outbox::Outbox;
@@ -30,6 +29,7 @@ use super::rate_limit::TokenBucket;
 use super::stats::Counters;
 use super::ListenerShared;
 use crate::ipc::protocol::{FrameCodec, FrameError};
+use crate::message::PeerCredentials;
 
 /// Unsent bytes above which the connection stops reading requests until the
 /// peer has read some (so a client that never reads cannot make the server
@@ -45,7 +45,7 @@ const PEER_CHECK: Duration = Duration::from_secs(1);
 pub(crate) async fn serve(
     stream: UnixStream,
     id: ConnectionId,
-    peer: Peer,
+    peer: PeerCredentials,
     uid_limiter: Option<Arc<std::sync::Mutex<TokenBucket>>>,
     shared: Arc<ListenerShared>,
 ) {
@@ -59,6 +59,7 @@ pub(crate) async fn serve(
     let outbox = Arc::new(Outbox::new(shared.options.max_outbound_bytes));
     let connection = Connection::new(
         id,
+        peer,
         Arc::clone(&shared),
         Arc::clone(&outbox),
         uid_limiter,

@@ -30,14 +30,7 @@ use crate::ipc::server::reply::RequestReplies;
 use crate::ipc::server::stats::Counters;
 use crate::ipc::server::ListenerShared;
 use crate::ipc::Format;
-
-/// Who is on the other end, as the kernel reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Peer {
-    pub(crate) uid: Option<u32>,
-    pub(crate) gid: Option<u32>,
-    pub(crate) pid: Option<i32>,
-}
+use crate::message::PeerCredentials;
 
 /// Where a refusal goes: the frame it answers.
 #[derive(Debug, Clone, Copy)]
@@ -80,12 +73,15 @@ pub(crate) struct Connection {
     pub(crate) parked: Option<Parked>,
     /// Numbers the requests of the connection.
     pub(super) next_serial: u64,
+    /// Who is on the other end.
+    pub(super) peer: PeerCredentials,
     pub(super) span: tracing::Span,
 }
 
 impl Connection {
     pub(crate) fn new(
         id: ConnectionId,
+        peer: PeerCredentials,
         shared: Arc<ListenerShared>,
         outbox: Arc<Outbox>,
         uid_limiter: Option<Arc<Mutex<TokenBucket>>>,
@@ -102,6 +98,7 @@ impl Connection {
             subscribed: false,
             parked: None,
             next_serial: 0,
+            peer,
             span,
         }
     }
@@ -139,7 +136,7 @@ impl Connection {
             to.correlation_id,
             to.stream,
             0,
-            code,
+            code.as_str(),
             message,
         ));
     }
@@ -506,6 +503,7 @@ mod tests {
         let outbox = Arc::new(Outbox::new(shared.options.max_outbound_bytes));
         let connection = Connection::new(
             1,
+            PeerCredentials::default(),
             Arc::clone(&shared),
             Arc::clone(&outbox),
             None,
