@@ -1166,3 +1166,54 @@ async fn absurd_limits_do_not_panic() {
     assert_eq!(connections.load(Ordering::Relaxed), 3);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deeply_nested_messagepack_is_refused_not_a_stack_overflow() {
+    let server = hostile_server("deep", IpcConfig::default(), IpcOptions::default()).await;
+    let mut raw = Raw::connect(&server.path).await;
+    // A request whose payload nests 100,000 arrays deep (found by fuzzing: about
+    // 1,000 levels overflowed a worker's stack in a debug build).
+    let depth = 100_000;
+    let mut envelope = vec![0x84u8];
+    for (key, value) in [
+        ("correlation_id", &[0xa4, b'd', b'e', b'e', b'p'][..]),
+        ("target", &[0xaa, b'c', b'a', b'l', b'c', b'u', b'l', b'a', b't', b'o', b'r'][..]),
+        ("message_type", &[0xab, b'A', b'd', b'd', b'R', b'e', b'q', b'u', b'e', b's', b't'][..]),
+    ] {
+        envelope.push(0xa0 | key.len() as u8);
+        envelope.extend_from_slice(key.as_bytes());
+        envelope.extend_from_slice(value);
+    }
+    envelope.extend_from_slice(&[0xa7, b'p', b'a', b'y', b'l', b'o', b'a', b'd']);
+    envelope.extend(std::iter::repeat_n(0x91u8, depth));
+    envelope.push(0xc0);
+    raw.write(
+        &Frame::new(MessageKind::Request, Format::MessagePack, envelope)
+            .to_bytes()
+            .unwrap(),
+    )
+    .await;
+    let (kind, answer) = raw.next_json().await;
+    assert_eq!((kind, error_code(&answer)), (MessageKind::Error, "SERIALIZATION_ERROR"));
+    assert!(answer["error"].as_str().unwrap().contains("deeper than 128"), "{answer}");
+    // The same through a subscription and a registered type's payload.
+    raw.send(
+        MessageKind::Request,
+        Format::MessagePack,
+        &envelope_with_deep_payload(200),
+    )
+    .await;
+    let (kind, answer) = raw.next_json().await;
+    assert_eq!((kind, error_code(&answer)), (MessageKind::Error, "SERIALIZATION_ERROR"));
+    still_serving(&server.path).await;
+    server.stop().await;
+}
+
+/// A well-formed envelope for `AddRequest` whose `payload` nests `depth` lists.
+fn envelope_with_deep_payload(depth: usize) -> serde_json::Value {
+    let mut payload = json!(null);
+    for _ in 0..depth {
+        payload = json!([payload]);
+    }
+    envelope("deep2", "calculator", "AddRequest", payload, true, false)
+}

@@ -53,6 +53,7 @@ pub(crate) fn parse(
             Ok((header, envelope.payload.get().as_bytes()))
         }
         Format::MessagePack => {
+            format.check_depth(bytes)?;
             let header: RequestHeader<'_> =
                 decode_borrowed(bytes).map_err(|e| format.invalid(e))?;
             let payload = super::msgpack::map_value(bytes, "payload")

@@ -137,13 +137,18 @@ impl Format {
     /// Decodes a `T` from `bytes`.
     ///
     /// # Errors
-    /// [`CodecError::Invalid`] when the bytes are malformed or of another shape,
+    /// [`CodecError::Invalid`] when the bytes are malformed or of another shape
+    /// (or, in MessagePack, nest deeper than 128 levels, as serde_json refuses for
+    /// JSON),
     /// [`CodecError::MessagePackDisabled`] without MessagePack support.
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
         match self {
             Self::Json => serde_json::from_slice(bytes).map_err(|e| self.invalid(e)),
             #[cfg(feature = "ipc-messagepack")]
-            Self::MessagePack => rmp_serde::from_slice(bytes).map_err(|e| self.invalid(e)),
+            Self::MessagePack => {
+                self.check_depth(bytes)?;
+                rmp_serde::from_slice(bytes).map_err(|e| self.invalid(e))
+            }
             #[cfg(not(feature = "ipc-messagepack"))]
             Self::MessagePack => Err(CodecError::MessagePackDisabled),
         }
@@ -176,6 +181,16 @@ impl Format {
             }
             Self::MessagePack => bytes == self.empty_map(),
         }
+    }
+
+    /// Refuses MessagePack that nests deeper than JSON may (128 levels): decoding
+    /// it would recurse past what a thread's stack holds.
+    pub(crate) fn check_depth(self, bytes: &[u8]) -> Result<(), CodecError> {
+        let limit = super::msgpack::MAX_DEPTH;
+        if self == Self::MessagePack && !super::msgpack::nests_within(bytes, limit) {
+            return Err(self.invalid(format!("values nest deeper than {limit} levels")));
+        }
+        Ok(())
     }
 
     pub(crate) fn invalid(self, error: impl std::fmt::Display) -> CodecError {

@@ -75,6 +75,44 @@ pub(crate) fn final_stream_frame(
     )
 }
 
+/// [`failure_frame`] with `payload` (a failure's details).
+pub(crate) fn failure_frame_with<P: Serialize>(
+    format: Format,
+    correlation_id: &str,
+    stream: bool,
+    sequence: u32,
+    code: &str,
+    message: String,
+    payload: P,
+) -> Bytes {
+    if stream {
+        value_frame(
+            MessageKind::Stream,
+            format,
+            &IpcStreamFrame {
+                correlation_id: correlation_id.to_owned(),
+                sequence,
+                is_final: true,
+                error: Some(message),
+                error_code: Some(code.to_owned()),
+                payload: Some(payload),
+            },
+        )
+    } else {
+        value_frame(
+            MessageKind::Error,
+            format,
+            &IpcResponse {
+                correlation_id: correlation_id.to_owned(),
+                success: false,
+                error: Some(message),
+                error_code: Some(code.to_owned()),
+                payload: Some(payload),
+            },
+        )
+    }
+}
+
 /// The frame that ends a request with a failure: a failed final STREAM frame
 /// after `sequence` items for a stream request, an ERROR frame for any other.
 pub(crate) fn failure_frame(

@@ -20,6 +20,68 @@ pub(crate) fn map_value<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
     None
 }
 
+/// How deep MessagePack values may nest (as deep as serde_json lets JSON nest).
+/// Decoders recurse once per level: a limit keeps a hostile payload from
+/// exhausting a thread's stack.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Whether the values in `bytes` nest at most `limit` arrays and maps deep.
+/// Malformed bytes count as shallow: the decoder then reports what is wrong.
+/// Walks iteratively, in constant stack space.
+pub(crate) fn nests_within(bytes: &[u8], limit: usize) -> bool {
+    // The children still to read of each open array or map, innermost last.
+    let mut open: Vec<u64> = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        // Close the containers whose children have all been read.
+        while open.last() == Some(&0) {
+            open.pop();
+        }
+        if let Some(remaining) = open.last_mut() {
+            *remaining -= 1;
+        }
+        let marker = bytes[at];
+        at += 1;
+        let header = |width: usize, at: &mut usize| read_be(bytes, at, width);
+        let (skip, children) = match marker {
+            0x80..=0x8f => (0, 2 * u64::from(marker & 0x0f)),
+            0x90..=0x9f => (0, u64::from(marker & 0x0f)),
+            0xdc => match header(2, &mut at) {
+                Some(n) => (0, n),
+                None => return true,
+            },
+            0xdd => match header(4, &mut at) {
+                Some(n) => (0, n),
+                None => return true,
+            },
+            0xde => match header(2, &mut at) {
+                Some(n) => (0, 2 * n),
+                None => return true,
+            },
+            0xdf => match header(4, &mut at) {
+                Some(n) => (0, 2 * n),
+                None => return true,
+            },
+            _ => {
+                // A scalar: skip it whole.
+                let mut end = at - 1;
+                if skip_values(bytes, &mut end, 1).is_none() {
+                    return true;
+                }
+                (end - at, 0)
+            }
+        };
+        at += usize::try_from(skip).unwrap_or(usize::MAX).min(bytes.len() - at.min(bytes.len()));
+        if children > 0 {
+            if open.len() >= limit {
+                return false;
+            }
+            open.push(children);
+        }
+    }
+    true
+}
+
 fn map_len(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let marker = *bytes.get(*at)?;
     *at += 1;
@@ -156,6 +218,29 @@ mod tests {
         let expected = rmp_serde::to_vec_named(&sample()).unwrap();
         assert_eq!(map_value(&bytes, "payload"), Some(&expected[..]));
         assert_eq!(map_value(&bytes, "missing"), None);
+    }
+
+    #[test]
+    fn nesting_is_measured_without_recursion() {
+        // [[[...]]] 100_000 deep, in 100_000 bytes.
+        let deep = vec![0x91u8; 100_000];
+        assert!(!nests_within(&deep, MAX_DEPTH));
+        let mut ok = vec![0x91u8; MAX_DEPTH - 1];
+        ok.push(0xc0);
+        assert!(nests_within(&ok, MAX_DEPTH));
+        // Siblings do not add up: a map of many shallow arrays.
+        let wide = rmp_serde::to_vec_named(&std::collections::BTreeMap::from([
+            ("a", vec![vec![1]; 3]),
+            ("b", vec![vec![2]; 3]),
+        ]))
+        .unwrap();
+        assert!(nests_within(&wide, 3));
+        assert!(!nests_within(&wide, 2));
+        let bytes = rmp_serde::to_vec_named(&sample()).unwrap();
+        assert!(nests_within(&bytes, MAX_DEPTH));
+        for cut in 0..bytes.len() {
+            let _ = nests_within(&bytes[..cut], 4);
+        }
     }
 
     #[test]
