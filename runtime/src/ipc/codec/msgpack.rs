@@ -71,7 +71,7 @@ pub(crate) fn nests_within(bytes: &[u8], limit: usize) -> bool {
                 (end - at, 0)
             }
         };
-        at += usize::try_from(skip).unwrap_or(usize::MAX).min(bytes.len() - at.min(bytes.len()));
+        at = at.saturating_add(skip).min(bytes.len());
         if children > 0 {
             if open.len() >= limit {
                 return false;
