@@ -53,6 +53,11 @@ cargo build --locked --quiet -p desk --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 export ACTON_DESK_SERVER="$target_dir/debug/desk-server"
 test -x "$ACTON_DESK_SERVER"
+# The published crate's example Python client, from its package (tests/published).
+cargo fetch --locked --manifest-path tests/published/Cargo.toml
+published_dir="$(cargo metadata --locked --format-version 1 --manifest-path tests/published/Cargo.toml | python3 -c 'import json, os, sys; print(next(os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "acton-reactive"))')"
+export ACTON_REACTIVE10_PYTHON="$published_dir/examples/ipc_client_libraries/python/acton_ipc.py"
+test -f "$ACTON_REACTIVE10_PYTHON"
 .venv/bin/python -m pytest -q tests/python
 
 step "TypeScript tools (npm ci, from the lockfile)"

@@ -37,28 +37,45 @@ pub fn check(document: &Document, source: &str, report: &mut Reporter<'_>) -> Op
         }
     }
 
+    // Types and errors share one namespace: errors are numbered after the types.
+    let decls: Vec<&TypeDecl> = document.types.iter().chain(&document.errors).collect();
+    let first_error = document.types.len();
     let mut names: HashMap<&str, TypeIndex> = HashMap::new();
-    for (i, decl) in document.types.iter().enumerate() {
+    for (i, decl) in decls.iter().enumerate() {
         check_type_name(&decl.name, report);
-        names.insert(decl.name.value.as_str(), TypeIndex(i));
+        if i >= first_error {
+            check_error_name(&decl.name, report);
+            check_error_fields(decl, report);
+        }
+        if let Some(first) = names.insert(decl.name.value.as_str(), TypeIndex(i)) {
+            let first = decls[first.0];
+            report.error(
+                decl.name.span,
+                format!(
+                    "`{}` is declared twice (first on line {})",
+                    decl.name.value, first.name.span.line
+                ),
+                Some("types and errors share one namespace: rename one of them".to_owned()),
+            );
+        }
     }
     let resolver = Resolver {
         names: &names,
-        document,
+        decls: &decls,
+        first_error,
     };
 
-    let mut types: Vec<TypeDef> = document
-        .types
+    let package = document.package.as_ref().map(|p| p.value.as_str());
+    let mut types: Vec<TypeDef> = decls
         .iter()
-        .map(|decl| {
-            resolver.type_def(
-                decl,
-                document.package.as_ref().map(|p| p.value.as_str()),
-                report,
-            )
+        .enumerate()
+        .map(|(i, decl)| {
+            let mut def = resolver.type_def(decl, package, report);
+            def.is_error = i >= first_error;
+            def
         })
         .collect();
-    let field_spans: Vec<Vec<Span>> = document.types.iter().map(field_spans).collect();
+    let field_spans: Vec<Vec<Span>> = decls.iter().map(|decl| field_spans(decl)).collect();
     check_recursion(&mut types, &field_spans, report);
 
     let services = document
@@ -119,6 +136,89 @@ fn check_type_name(name: &Located<String>, report: &mut Reporter<'_>) {
     }
 }
 
+/// The error codes of the protocol (docs/protocol.md): an error may not take one
+/// of their names, which clients already give a meaning.
+pub(crate) const PROTOCOL_ERROR_CODES: [&str; 17] = [
+    "UNKNOWN_MESSAGE_TYPE",
+    "ACTOR_NOT_FOUND",
+    "SERIALIZATION_ERROR",
+    "TARGET_BUSY",
+    "CONNECTION_CLOSED",
+    "PROTOCOL_ERROR",
+    "IO_ERROR",
+    "TIMEOUT",
+    "RATE_LIMITED",
+    "SHUTTING_DOWN",
+    "CONNECTION_LIMIT_REACHED",
+    "UNSUPPORTED_PROTOCOL_VERSION",
+    "STREAM_ERROR",
+    "ACCESS_DENIED",
+    "LIMIT_EXCEEDED",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+];
+
+/// Members every generated exception class has (Python's `ActonError`,
+/// TypeScript's `ActonError` and `Error`, and the generated classes' own): an
+/// error's field may not take one of their names.
+const EXCEPTION_MEMBERS: &[&str] = &[
+    "code",
+    "message",
+    "name",
+    "stack",
+    "cause",
+    "args",
+    "serverMessage",
+    "server_message",
+    "wireName",
+    "WIRE_NAME",
+    "fromFailure",
+    "from_failure",
+    "toWire",
+    "to_wire",
+    "with_traceback",
+    "add_note",
+    "retryAfterMs",
+    "retry_after_ms",
+];
+
+fn check_error_fields(decl: &TypeDecl, report: &mut Reporter<'_>) {
+    let TypeBody::Struct(fields) = &decl.body else {
+        return;
+    };
+    for field in fields {
+        if EXCEPTION_MEMBERS.contains(&field.name.value.as_str())
+            || field.name.value.starts_with("__")
+        {
+            report.error(
+                field.name.span,
+                format!(
+                    "field `{}` of error `{}` would hide a member every error already has",
+                    field.name.value, decl.name.value
+                ),
+                Some(format!(
+                    "errors are exceptions in Python and TypeScript, whose `code`, `message`, `name`, ... are taken: rename it, for example `{}_value`",
+                    field.name.value
+                )),
+            );
+        }
+    }
+}
+
+fn check_error_name(name: &Located<String>, report: &mut Reporter<'_>) {
+    let text = name.value.as_str();
+    if PROTOCOL_ERROR_CODES.contains(&text) {
+        report.error(
+            name.span,
+            format!("error `{text}` has the name of a protocol error code"),
+            Some(format!(
+                "clients already read `{text}` as the protocol's own error; choose another name, such as `{}Error`",
+                ident::upper_camel_case(&text.to_lowercase())
+            )),
+        );
+    }
+}
+
 fn field_spans(decl: &TypeDecl) -> Vec<Span> {
     match &decl.body {
         TypeBody::Struct(fields) => fields.iter().map(|f| f.name.span).collect(),
@@ -132,7 +232,10 @@ fn field_spans(decl: &TypeDecl) -> Vec<Span> {
 
 struct Resolver<'a> {
     names: &'a HashMap<&'a str, TypeIndex>,
-    document: &'a Document,
+    /// Every declaration: the types, then the errors.
+    decls: &'a [&'a TypeDecl],
+    /// The index of the first error in `decls`.
+    first_error: usize,
 }
 
 impl Resolver<'_> {
@@ -236,6 +339,7 @@ impl Resolver<'_> {
             doc: decl.doc.clone(),
             deprecated: decl.deprecated.clone(),
             kind,
+            is_error: false,
         }
     }
 
@@ -335,6 +439,14 @@ impl Resolver<'_> {
                 if let Some(scalar) = Scalar::from_name(name) {
                     TypeRef::Scalar(scalar)
                 } else if let Some(index) = self.names.get(name.as_str()) {
+                    if self.is_error(*index) {
+                        report.error(
+                            text.span.sub(*offset, name.len()),
+                            format!("`{name}` is an error, not a type"),
+                            Some(ERRORS_ONLY_IN_LISTS.to_owned()),
+                        );
+                        return None;
+                    }
                     TypeRef::Named(*index)
                 } else {
                     report.error(
@@ -391,9 +503,7 @@ impl Resolver<'_> {
         if let Some(familiar) = familiar {
             return format!("did you mean `{familiar}`?");
         }
-        let candidates = self
-            .document
-            .types
+        let candidates = self.decls[..self.first_error]
             .iter()
             .map(|t| t.name.value.as_str())
             .chain(Scalar::ALL.iter().map(|(n, _)| *n));
@@ -468,7 +578,7 @@ impl Resolver<'_> {
                 .try_for_each(|item| self.default_fits(item, inner)),
             (TypeRef::Map(_), _) => Err("expected a mapping, such as `{}`".to_owned()),
             (TypeRef::Named(index), value) => {
-                let decl = &self.document.types[index.0];
+                let decl = self.decls[index.0];
                 match (&decl.body, value) {
                     (TypeBody::Enum(variants), Value::String(name)) if variants.iter().any(|v| &v.name.value == name) => Ok(()),
                     (TypeBody::Enum(variants), _) => Err(format!(
@@ -491,6 +601,22 @@ impl Resolver<'_> {
                 ),
             );
         }
+        let service_errors = self.errors(&decl.errors, report);
+        let exclusive = match decl.exclusive.as_ref().map(|e| (e, e.value.as_str())) {
+            None | Some((_, "false")) => false,
+            Some((_, "true")) => true,
+            Some((value, other)) => {
+                report.error(
+                    value.span,
+                    format!("`exclusive` is `true` or `false`, not `{other}`"),
+                    Some(
+                        "`exclusive: true` makes handlers take `&mut self` and run one at a time"
+                            .to_owned(),
+                    ),
+                );
+                false
+            }
+        };
         let mut requests: HashMap<TypeIndex, &Located<String>> = HashMap::new();
         let mut method_names: HashMap<String, &Located<String>> = HashMap::new();
         let mut methods = Vec::new();
@@ -556,12 +682,30 @@ impl Resolver<'_> {
                     Some("the request type routes a call to its method: give each method its own request type".to_owned()),
                 );
             }
+            let mut errors = self.errors(&method.errors, report);
+            if kind == Some(MethodKind::FireAndForget) {
+                if let Some(first) = method.errors.first() {
+                    report.error(
+                        first.span,
+                        format!("fire-and-forget method `{}` cannot fail with an error", name.value),
+                        Some("its caller hears back once the message is delivered, before it is handled: give it a `reply` to report errors".to_owned()),
+                    );
+                }
+                errors.clear();
+            } else {
+                for error in &service_errors {
+                    if !errors.contains(error) {
+                        errors.push(*error);
+                    }
+                }
+            }
             if let Some(kind) = kind {
                 methods.push(Method {
                     name: name.value.clone(),
                     doc: method.doc.clone(),
                     request,
                     kind,
+                    errors,
                 });
             }
         }
@@ -584,12 +728,26 @@ impl Resolver<'_> {
             doc: decl.doc.clone(),
             methods,
             pushes,
+            errors: service_errors,
+            exclusive,
         }
+    }
+
+    fn is_error(&self, index: TypeIndex) -> bool {
+        index.0 >= self.first_error
     }
 
     /// A reference that must name a declared type (requests, replies, pushes).
     fn named(&self, name: &Located<String>, report: &mut Reporter<'_>) -> Option<TypeIndex> {
         if let Some(index) = self.names.get(name.value.as_str()) {
+            if self.is_error(*index) {
+                report.error(
+                    name.span,
+                    format!("`{}` is an error, not a type", name.value),
+                    Some(ERRORS_ONLY_IN_LISTS.to_owned()),
+                );
+                return None;
+            }
             return Some(*index);
         }
         let hint = if Scalar::from_name(&name.value).is_some() || name.value.contains('<') {
@@ -607,7 +765,43 @@ impl Resolver<'_> {
         );
         None
     }
+
+    /// Resolves an `errors:` list: declared errors, each once.
+    fn errors(&self, names: &[Located<String>], report: &mut Reporter<'_>) -> Vec<TypeIndex> {
+        let mut errors = Vec::new();
+        for name in names {
+            let Some(index) = self.names.get(name.value.as_str()).copied() else {
+                report.error(
+                    name.span,
+                    format!("unknown error `{}`", name.value),
+                    Some("declare it under the top-level `errors:` section".to_owned()),
+                );
+                continue;
+            };
+            if !self.is_error(index) {
+                report.error(
+                    name.span,
+                    format!("`{}` is a type, not an error", name.value),
+                    Some(
+                        "declare it under `errors:` instead of `types:` to fail with it".to_owned(),
+                    ),
+                );
+            } else if errors.contains(&index) {
+                report.error(
+                    name.span,
+                    format!("`{}` is listed twice", name.value),
+                    Some("remove one".to_owned()),
+                );
+            } else {
+                errors.push(index);
+            }
+        }
+        errors
+    }
 }
+
+const ERRORS_ONLY_IN_LISTS: &str =
+    "errors travel only as the failure of a call: list it in a method's or service's `errors:`";
 
 /// Rejects types that contain themselves without indirection (an infinite
 /// value), and marks optional fields on a cycle as recursive (to be boxed).

@@ -126,7 +126,7 @@ impl Diff<'_> {
 
     fn types(&mut self) {
         for old_def in &self.old.types {
-            let subject = format!("type {}", old_def.name);
+            let subject = format!("{} {}", noun(old_def), old_def.name);
             match self.new.types.iter().find(|t| t.name == old_def.name) {
                 None => self.breaking(
                     &subject,
@@ -138,7 +138,10 @@ impl Diff<'_> {
         }
         for new_def in &self.new.types {
             if !self.old.types.iter().any(|t| t.name == new_def.name) {
-                self.compatible(&format!("type {}", new_def.name), "was added".to_owned());
+                self.compatible(
+                    &format!("{} {}", noun(new_def), new_def.name),
+                    "was added".to_owned(),
+                );
             }
         }
     }
@@ -146,6 +149,14 @@ impl Diff<'_> {
     fn type_changes(&mut self, subject: &str, old_def: &TypeDef, new_def: &TypeDef) {
         if old_def.deprecated.is_none() && new_def.deprecated.is_some() {
             self.compatible(subject, "was deprecated".to_owned());
+        }
+        if old_def.is_error != new_def.is_error {
+            self.breaking(
+                subject,
+                format!("changed from {} to {}", noun(old_def), noun(new_def)),
+                Some("errors travel only as failures, types only as messages: declare a new one"),
+            );
+            return;
         }
         match (&old_def.kind, &new_def.kind) {
             (TypeKind::Struct { fields: old }, TypeKind::Struct { fields: new }) => {
@@ -407,6 +418,42 @@ impl Diff<'_> {
                 Some("add a new method instead"),
             );
         }
+        let old_errors: Vec<&str> = old
+            .errors
+            .iter()
+            .map(|e| self.old.ty(*e).name.as_str())
+            .collect();
+        let new_errors: Vec<&str> = new
+            .errors
+            .iter()
+            .map(|e| self.new.ty(*e).name.as_str())
+            .collect();
+        for name in &old_errors {
+            if !new_errors.contains(name) {
+                self.breaking(
+                    subject,
+                    format!("no longer declares the error `{name}`; code written against the old schema handles it by name"),
+                    Some("keep declaring it: a method may declare an error it no longer sends"),
+                );
+            }
+        }
+        for name in &new_errors {
+            if !old_errors.contains(name) {
+                self.compatible(
+                    subject,
+                    format!("may now fail with `{name}`; old clients see it as an error code and a message"),
+                );
+            }
+        }
+    }
+}
+
+/// What a declaration is called in a change's subject.
+fn noun(def: &TypeDef) -> &'static str {
+    if def.is_error {
+        "error"
+    } else {
+        "type"
     }
 }
 

@@ -12,7 +12,7 @@ pub struct Schema {
     pub package: Option<String>,
     /// `doc:`.
     pub doc: Option<String>,
-    /// Every named type, in file order.
+    /// Every named type, in file order, then every error (`is_error`).
     pub types: Vec<TypeDef>,
     /// Every service, in file order.
     pub services: Vec<Service>,
@@ -22,6 +22,15 @@ impl Schema {
     /// The type at `index`.
     pub fn ty(&self, index: TypeIndex) -> &TypeDef {
         &self.types[index.0]
+    }
+
+    /// The declared errors.
+    pub fn errors(&self) -> impl Iterator<Item = (TypeIndex, &TypeDef)> {
+        self.types
+            .iter()
+            .enumerate()
+            .filter(|(_, def)| def.is_error)
+            .map(|(i, def)| (TypeIndex(i), def))
     }
 }
 
@@ -42,6 +51,9 @@ pub struct TypeDef {
     pub deprecated: Option<String>,
     /// What it is.
     pub kind: TypeKind,
+    /// Declared under `errors:`: a struct that travels only as the failure of a
+    /// call (an ERROR frame's `error_code` and `payload`), never as a message.
+    pub is_error: bool,
 }
 
 impl TypeDef {
@@ -232,6 +244,10 @@ pub struct Service {
     pub methods: Vec<Method>,
     /// Types it broadcasts, which clients may subscribe to.
     pub pushes: Vec<TypeIndex>,
+    /// Errors every method that answers may fail with (`errors:`).
+    pub errors: Vec<TypeIndex>,
+    /// `exclusive: true`: handlers take `&mut self` and run one at a time.
+    pub exclusive: bool,
 }
 
 /// A method.
@@ -245,6 +261,9 @@ pub struct Method {
     pub request: TypeIndex,
     /// How it answers.
     pub kind: MethodKind,
+    /// Every error it may fail with: its own, then its service's (none for
+    /// fire-and-forget).
+    pub errors: Vec<TypeIndex>,
 }
 
 /// How a method answers.

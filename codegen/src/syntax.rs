@@ -23,6 +23,8 @@ pub struct Document {
     pub doc: Option<String>,
     /// `types:`, in file order.
     pub types: Vec<TypeDecl>,
+    /// `errors:`, in file order (each a struct-shaped declaration).
+    pub errors: Vec<TypeDecl>,
     /// `services:`, in file order.
     pub services: Vec<ServiceDecl>,
 }
@@ -102,6 +104,10 @@ pub struct ServiceDecl {
     pub methods: Vec<MethodDecl>,
     /// `pushes:`.
     pub pushes: Vec<Located<String>>,
+    /// `errors:`: errors every method may fail with.
+    pub errors: Vec<Located<String>>,
+    /// `exclusive: true`: handlers take `&mut self` and run one at a time.
+    pub exclusive: Option<Located<String>>,
 }
 
 /// A method of a service.
@@ -117,6 +123,8 @@ pub struct MethodDecl {
     pub reply: Option<Located<String>>,
     /// `stream:`.
     pub stream: Option<Located<String>>,
+    /// `errors:`: the errors this method may fail with.
+    pub errors: Vec<Located<String>>,
 }
 
 /// Parses `file`; problems go to `report`. The returned document holds what could
@@ -148,12 +156,13 @@ pub fn parse(file: &SourceFile, report: &mut Reporter<'_>) -> Option<Document> {
             "package" => document.package = scalar(value, "package", report),
             "doc" => document.doc = scalar(value, "doc", report).map(|d| d.value),
             "types" => document.types = types(value, report),
+            "errors" => document.errors = errors(value, report),
             "services" => document.services = services(value, report),
             other => unknown_key(
                 key,
                 other,
                 "the schema",
-                &["acton", "package", "doc", "types", "services"],
+                &["acton", "package", "doc", "types", "errors", "services"],
                 report,
             ),
         }
@@ -345,6 +354,74 @@ fn types(node: &Node, report: &mut Reporter<'_>) -> Vec<TypeDecl> {
         .iter()
         .filter_map(|(name, body)| type_decl(key_name(name), body, report))
         .collect()
+}
+
+fn errors(node: &Node, report: &mut Reporter<'_>) -> Vec<TypeDecl> {
+    let Some(errors) = mapping(
+        node,
+        "`errors`",
+        "write `errors:` followed by `Name: { doc: ..., fields: {...} }` entries",
+        report,
+    ) else {
+        return Vec::new();
+    };
+    errors
+        .iter()
+        .filter_map(|(name, body)| error_decl(key_name(name), body, report))
+        .collect()
+}
+
+/// An error: like a struct (`doc`, `fields`, `deprecated`), nothing else.
+fn error_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> Option<TypeDecl> {
+    const KEYS: [&str; 3] = ["doc", "fields", "deprecated"];
+    let hint = "an error is `{ doc: ..., fields: {...} }` (both optional)";
+    let mut decl = TypeDecl {
+        name: name.clone(),
+        doc: None,
+        deprecated: None,
+        body: TypeBody::Struct(Vec::new()),
+    };
+    let Some(body) = mapping(node, &format!("error `{}`", name.value), hint, report) else {
+        return matches!(node, Node::Scalar(s) if s.as_str().is_empty()).then_some(decl);
+    };
+    for (key, value) in body.iter() {
+        match key.as_str() {
+            "doc" => decl.doc = scalar(value, "doc", report).map(|d| d.value),
+            "deprecated" => decl.deprecated = deprecation(value, report),
+            "fields" => decl.body = TypeBody::Struct(fields(value, &name.value, report)),
+            other => unknown_key(
+                key,
+                other,
+                &format!("error `{}`", name.value),
+                &KEYS,
+                report,
+            ),
+        }
+    }
+    Some(decl)
+}
+
+/// A list of names: `[A, B]`.
+fn name_list(
+    node: &Node,
+    what: &str,
+    example: &str,
+    report: &mut Reporter<'_>,
+) -> Vec<Located<String>> {
+    match node {
+        Node::Sequence(items) => items
+            .iter()
+            .filter_map(|item| scalar(item, what, report))
+            .collect(),
+        other => {
+            report.error(
+                span_of(other),
+                format!("`{what}` must be a list of names"),
+                Some(format!("write `{example}`")),
+            );
+            Vec::new()
+        }
+    }
 }
 
 fn type_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> Option<TypeDecl> {
@@ -635,32 +712,29 @@ fn services(node: &Node, report: &mut Reporter<'_>) -> Vec<ServiceDecl> {
     };
     let mut out = Vec::new();
     for (name, body) in services.iter() {
-        const KEYS: [&str; 3] = ["doc", "methods", "pushes"];
+        const KEYS: [&str; 5] = ["doc", "methods", "pushes", "errors", "exclusive"];
         let name = key_name(name);
         let mut service = ServiceDecl {
             name: name.clone(),
             doc: None,
             methods: Vec::new(),
             pushes: Vec::new(),
+            errors: Vec::new(),
+            exclusive: None,
         };
         if let Some(body) = mapping(body, &format!("service `{}`", name.value), hint, report) {
             for (key, value) in body.iter() {
                 match key.as_str() {
                     "doc" => service.doc = scalar(value, "doc", report).map(|d| d.value),
                     "methods" => service.methods = methods(value, &name.value, report),
-                    "pushes" => match value {
-                        Node::Sequence(items) => {
-                            service.pushes = items
-                                .iter()
-                                .filter_map(|i| scalar(i, "a push type", report))
-                                .collect();
-                        }
-                        other => report.error(
-                            span_of(other),
-                            "`pushes` must be a list of type names",
-                            Some("write `pushes: [PriceUpdate]`".to_owned()),
-                        ),
-                    },
+                    "pushes" => {
+                        service.pushes =
+                            name_list(value, "pushes", "pushes: [PriceUpdate]", report);
+                    }
+                    "errors" => {
+                        service.errors = name_list(value, "errors", "errors: [NotFound]", report);
+                    }
+                    "exclusive" => service.exclusive = scalar(value, "exclusive", report),
                     other => unknown_key(
                         key,
                         other,
@@ -677,7 +751,7 @@ fn services(node: &Node, report: &mut Reporter<'_>) -> Vec<ServiceDecl> {
 }
 
 fn methods(node: &Node, service: &str, report: &mut Reporter<'_>) -> Vec<MethodDecl> {
-    const KEYS: [&str; 4] = ["request", "reply", "stream", "doc"];
+    const KEYS: [&str; 5] = ["request", "reply", "stream", "errors", "doc"];
     let hint = "write each method as `name: { request: Req, reply: Resp }` (or `stream:`, or neither for fire-and-forget)";
     let Some(methods) = mapping(node, &format!("the methods of `{service}`"), hint, report) else {
         return Vec::new();
@@ -691,6 +765,7 @@ fn methods(node: &Node, service: &str, report: &mut Reporter<'_>) -> Vec<MethodD
             request: None,
             reply: None,
             stream: None,
+            errors: Vec::new(),
         };
         if let Some(body) = mapping(body, &format!("method `{}`", name.value), hint, report) {
             for (key, value) in body.iter() {
@@ -698,6 +773,9 @@ fn methods(node: &Node, service: &str, report: &mut Reporter<'_>) -> Vec<MethodD
                     "request" => method.request = scalar(value, "request", report),
                     "reply" => method.reply = scalar(value, "reply", report),
                     "stream" => method.stream = scalar(value, "stream", report),
+                    "errors" => {
+                        method.errors = name_list(value, "errors", "errors: [NotFound]", report);
+                    }
                     "doc" => method.doc = scalar(value, "doc", report).map(|d| d.value),
                     other => unknown_key(
                         key,

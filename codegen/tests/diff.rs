@@ -27,10 +27,14 @@ types:
         square: { fields: { side: f64 } }
   PriceUpdate:
     fields: { price: f64 }
+errors:
+  NotFound:
+    fields: { key: string }
+  Invalid: {}
 services:
   calculator:
     methods:
-      add: { request: AddRequest, reply: AddResponse }
+      add: { request: AddRequest, reply: AddResponse, errors: [NotFound] }
     pushes: [PriceUpdate]
 ";
 
@@ -199,6 +203,37 @@ const CASES: &[Case] = {
             Breaking,
             "no longer broadcasts `PriceUpdate`",
         ),
+        // Errors.
+        case(
+            "errors: [NotFound]",
+            "errors: [NotFound, Invalid]",
+            Compatible,
+            "method add: may now fail with `Invalid`",
+        ),
+        case(
+            "errors: [NotFound]",
+            "errors: []",
+            Breaking,
+            "method add: no longer declares the error `NotFound`",
+        ),
+        case(
+            "fields: { key: string }",
+            "fields: { key: string, similar: { type: list<string>, default: [] } }",
+            Compatible,
+            "error NotFound field similar: was added",
+        ),
+        case(
+            "fields: { key: string }",
+            "fields: { key: i64 }",
+            Breaking,
+            "error NotFound field key: changed type from `string` to `i64`",
+        ),
+        case(
+            "  Invalid: {}\n",
+            "",
+            Breaking,
+            "error Invalid: was removed",
+        ),
     ]
 };
 
@@ -237,7 +272,7 @@ fn breaking_changes_say_what_to_do_where_there_is_a_way() {
     // Replacing a method reports the removal and the addition.
     let replaced = changes(|s| {
         s.replace(
-            "      add: { request: AddRequest, reply: AddResponse }\n",
+            "      add: { request: AddRequest, reply: AddResponse, errors: [NotFound] }\n",
             "      shape: { request: Shape }\n",
         )
     });

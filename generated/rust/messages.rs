@@ -7,8 +7,7 @@ use std::sync::Arc;
 use acton_reactive::ipc::client::{ClientError, IpcClient};
 use acton_reactive::ipc::service;
 use acton_reactive::prelude::{ActorHandle, ActorRuntime};
-use acton_reactive::ipc::client::ReplyStream;
-use acton_reactive::ipc::service::StreamSink;
+use acton_reactive::ipc::client::TypedStream;
 use acton_reactive::ipc::client::Subscription;
 use acton_reactive::ipc::IpcTypeRegistry;
 use acton_reactive::serde::{Deserialize, Serialize};
@@ -56,6 +55,45 @@ pub struct CountRequest {
 #[serde(crate = "acton_reactive::serde")]
 pub struct Counted {
     pub value: u32,
+}
+
+/// Every factorial from 0! up to `up_to`!, one at a time.
+///
+/// Registered as `FactorialsRequest`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct FactorialsRequest {
+    pub up_to: u32,
+}
+
+/// One factorial of a FactorialsRequest.
+///
+/// Registered as `Factorial`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Factorial {
+    pub n: u32,
+    pub value: u32,
+}
+
+/// Divide one integer by another, rounding toward zero.
+///
+/// Registered as `DivideRequest`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct DivideRequest {
+    pub dividend: i64,
+    pub divisor: i64,
+}
+
+/// The result of a DivideRequest.
+///
+/// Registered as `Quotient`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Quotient {
+    pub quotient: i64,
+    pub remainder: i64,
 }
 
 /// A line for the calculator's log (fire-and-forget).
@@ -112,9 +150,7 @@ pub struct Get {
 #[serde(crate = "acton_reactive::serde")]
 pub struct GetResult {
     pub key: String,
-    /// Absent when nothing is stored under the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Bytes>,
+    pub value: Bytes,
 }
 
 /// Acknowledges a Put.
@@ -246,12 +282,67 @@ pub struct HealthStatus {
     pub uptime_ms: u64,
 }
 
+/// Nothing is stored under the key.
+///
+/// Registered as `NotFound`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct NotFound {
+    /// The key that was looked up.
+    pub key: String,
+}
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Nothing is stored under the key (key: {:?})", self.key)
+    }
+}
+
+impl std::error::Error for NotFound {}
+/// The divisor was zero.
+///
+/// Registered as `DivisionByZero`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct DivisionByZero {
+    /// What was to be divided.
+    pub dividend: i64,
+}
+
+impl std::fmt::Display for DivisionByZero {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "The divisor was zero (dividend: {:?})", self.dividend)
+    }
+}
+
+impl std::error::Error for DivisionByZero {}
+/// A result does not fit its integer type.
+///
+/// Registered as `Overflow`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Overflow {
+    /// The first input whose result does not fit.
+    pub at: u32,
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "A result does not fit its integer type (at: {:?})", self.at)
+    }
+}
+
+impl std::error::Error for Overflow {}
 /// Registers every type of the schema with `registry`, under its wire name.
 pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<AddRequest>("AddRequest");
     registry.register::<AddResponse>("AddResponse");
     registry.register::<CountRequest>("CountRequest");
     registry.register::<Counted>("Counted");
+    registry.register::<FactorialsRequest>("FactorialsRequest");
+    registry.register::<Factorial>("Factorial");
+    registry.register::<DivideRequest>("DivideRequest");
+    registry.register::<Quotient>("Quotient");
     registry.register::<LogEvent>("LogEvent");
     registry.register::<Level>("Level");
     registry.register::<Put>("Put");
@@ -269,6 +360,9 @@ pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<OrderAccepted>("OrderAccepted");
     registry.register::<HealthCheck>("HealthCheck");
     registry.register::<HealthStatus>("HealthStatus");
+    registry.register::<NotFound>("NotFound");
+    registry.register::<DivisionByZero>("DivisionByZero");
+    registry.register::<Overflow>("Overflow");
 }
 
 fn default_add_request_b() -> i64 {
@@ -295,23 +389,210 @@ fn default_quote_attributes() -> BTreeMap<String, f64> {
     BTreeMap::new()
 }
 
+/// How `calculator.divide` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DivideError {
+    /// The divisor was zero.
+    DivisionByZero(DivisionByZero),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<DivisionByZero> for DivideError {
+    fn from(error: DivisionByZero) -> Self {
+        Self::DivisionByZero(error)
+    }
+}
+
+impl From<service::Status> for DivideError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for DivideError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "DivisionByZero" => details.decode().ok().map(Self::DivisionByZero),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for DivideError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DivisionByZero(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for DivideError {}
+impl service::IntoFailure for DivideError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::DivisionByZero(error) => {
+                service::Failure::with_details(
+                    "DivisionByZero",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
+/// How `calculator.factorials` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FactorialsError {
+    /// A result does not fit its integer type.
+    Overflow(Overflow),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<Overflow> for FactorialsError {
+    fn from(error: Overflow) -> Self {
+        Self::Overflow(error)
+    }
+}
+
+impl From<service::Status> for FactorialsError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for FactorialsError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "Overflow" => details.decode().ok().map(Self::Overflow),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for FactorialsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Overflow(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for FactorialsError {}
+impl service::IntoFailure for FactorialsError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::Overflow(error) => {
+                service::Failure::with_details("Overflow", error.to_string(), error)
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
 /// Arithmetic.
 ///
-/// What the `calculator` service does: implement it and pass it to [`serve_calculator`].
+/// What the `calculator` service does: implement it and pass it to [`serve_calculator`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation.
 pub trait CalculatorHandler: Send + Sync + 'static {
     /// Add two numbers.
-    fn add(&self, request: AddRequest) -> impl Future<Output = AddResponse> + Send;
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn add(
+        &self,
+        ctx: service::RequestContext,
+        request: AddRequest,
+    ) -> impl Future<Output = Result<AddResponse, service::Status>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("calculator.add")) }
+    }
+    /// Divide two numbers.
+    ///
+    /// # Errors
+    /// - `DivisionByZero`: The divisor was zero.
+    /// - any other failure, as a `Status`
+    fn divide(
+        &self,
+        ctx: service::RequestContext,
+        request: DivideRequest,
+    ) -> impl Future<Output = Result<Quotient, DivideError>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("calculator.divide").into()) }
+    }
     /// Count up.
     ///
-    /// Send the items into `items`; the stream ends when this returns.
+    /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
     fn count(
         &self,
+        ctx: service::RequestContext,
         request: CountRequest,
-        items: StreamSink<Counted>,
-    ) -> impl Future<Output = ()> + Send;
+        items: service::StreamSink<Counted>,
+    ) -> impl Future<Output = Result<(), service::Status>> + Send {
+        let _ = items;
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("calculator.count")) }
+    }
+    /// Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
+    ///
+    /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
+    ///
+    /// # Errors
+    /// - `Overflow`: A result does not fit its integer type.
+    /// - any other failure, as a `Status`
+    fn factorials(
+        &self,
+        ctx: service::RequestContext,
+        request: FactorialsRequest,
+        items: service::StreamSink<Factorial>,
+    ) -> impl Future<Output = Result<(), FactorialsError>> + Send {
+        let _ = items;
+        let _ = (ctx, request);
+        async move {
+            Err(service::Status::unimplemented("calculator.factorials").into())
+        }
+    }
     /// Write a log line.
-    fn log(&self, request: LogEvent) -> impl Future<Output = ()> + Send;
-    fn health(&self, request: HealthCheck) -> impl Future<Output = HealthStatus> + Send;
+    fn log(
+        &self,
+        ctx: service::RequestContext,
+        request: LogEvent,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, request);
+        async move { service::warn_unimplemented("calculator.log") }
+    }
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn health(
+        &self,
+        ctx: service::RequestContext,
+        request: HealthCheck,
+    ) -> impl Future<Output = Result<HealthStatus, service::Status>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("calculator.health")) }
+    }
 }
 
 /// Starts the `calculator` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `calculator`.
@@ -322,27 +603,45 @@ pub async fn serve_calculator<H: CalculatorHandler>(
     register_all(&runtime.ipc_registry());
     let handler = Arc::new(handler);
     let mut actor = runtime.new_actor_with_name::<()>("calculator");
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: AddRequest| async move { handler.add(request).await },
-    );
-    service::on_stream(
-        &mut actor,
-        &handler,
-        |handler, request: CountRequest, items| async move {
-            handler.count(request, items).await
+        |handler, ctx, request: AddRequest| async move {
+            handler.add(ctx, request).await
         },
     );
-    service::on_message(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: LogEvent| async move { handler.log(request).await },
+        |handler, ctx, request: DivideRequest| async move {
+            handler.divide(ctx, request).await
+        },
     );
-    service::on_reply(
+    service::on_stream_call(
         &mut actor,
         &handler,
-        |handler, request: HealthCheck| async move { handler.health(request).await },
+        |handler, ctx, request: CountRequest, items| async move {
+            handler.count(ctx, request, items).await
+        },
+    );
+    service::on_stream_call(
+        &mut actor,
+        &handler,
+        |handler, ctx, request: FactorialsRequest, items| async move {
+            handler.factorials(ctx, request, items).await
+        },
+    );
+    service::on_message_call(
+        &mut actor,
+        &handler,
+        |handler, ctx, request: LogEvent| async move { handler.log(ctx, request).await },
+    );
+    service::on_call(
+        &mut actor,
+        &handler,
+        |handler, ctx, request: HealthCheck| async move {
+            handler.health(ctx, request).await
+        },
     );
     let handle = actor.start().await;
     runtime.ipc_expose("calculator", handle.clone());
@@ -376,19 +675,49 @@ impl CalculatorClient {
     /// Add two numbers.
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-    pub async fn add(&self, request: AddRequest) -> Result<AddResponse, ClientError> {
-        self.client.request(Self::SERVICE, "AddRequest", &request).await
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn add(
+        &self,
+        request: AddRequest,
+    ) -> Result<AddResponse, service::Status> {
+        Ok(self.client.request(Self::SERVICE, "AddRequest", &request).await?)
+    }
+    /// Divide two numbers.
+    ///
+    /// # Errors
+    /// - `DivisionByZero`: The divisor was zero.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn divide(&self, request: DivideRequest) -> Result<Quotient, DivideError> {
+        Ok(self.client.request(Self::SERVICE, "DivideRequest", &request).await?)
     }
     /// Count up.
     ///
     /// # Errors
-    /// When the request cannot be sent; the stream's own errors arrive as its items.
+    /// - when the request cannot be sent; a failure of the stream arrives as its last item
     pub async fn count(
         &self,
         request: CountRequest,
-    ) -> Result<ReplyStream<Counted>, ClientError> {
-        self.client.stream(Self::SERVICE, "CountRequest", &request).await
+    ) -> Result<TypedStream<Counted, service::Status>, service::Status> {
+        Ok(
+            TypedStream::new(
+                self.client.stream(Self::SERVICE, "CountRequest", &request).await?,
+            ),
+        )
+    }
+    /// Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
+    ///
+    /// # Errors
+    /// - `Overflow`: A result does not fit its integer type.
+    /// - when the request cannot be sent; a failure of the stream arrives as its last item
+    pub async fn factorials(
+        &self,
+        request: FactorialsRequest,
+    ) -> Result<TypedStream<Factorial, FactorialsError>, FactorialsError> {
+        Ok(
+            TypedStream::new(
+                self.client.stream(Self::SERVICE, "FactorialsRequest", &request).await?,
+            ),
+        )
     }
     /// Write a log line.
     ///
@@ -396,33 +725,120 @@ impl CalculatorClient {
     ///
     /// # Errors
     /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
-    pub async fn log(&self, request: LogEvent) -> Result<(), ClientError> {
-        self.client.send(Self::SERVICE, "LogEvent", &request).await
+    pub async fn log(&self, request: LogEvent) -> Result<(), service::Status> {
+        Ok(self.client.send(Self::SERVICE, "LogEvent", &request).await?)
     }
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
     pub async fn health(
         &self,
         request: HealthCheck,
-    ) -> Result<HealthStatus, ClientError> {
-        self.client.request(Self::SERVICE, "HealthCheck", &request).await
+    ) -> Result<HealthStatus, service::Status> {
+        Ok(self.client.request(Self::SERVICE, "HealthCheck", &request).await?)
+    }
+}
+
+/// How `kv_store.get` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GetError {
+    /// Nothing is stored under the key.
+    NotFound(NotFound),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<NotFound> for GetError {
+    fn from(error: NotFound) -> Self {
+        Self::NotFound(error)
+    }
+}
+
+impl From<service::Status> for GetError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for GetError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "NotFound" => details.decode().ok().map(Self::NotFound),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for GetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}
+impl service::IntoFailure for GetError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::NotFound(error) => {
+                service::Failure::with_details("NotFound", error.to_string(), error)
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
     }
 }
 
 /// A key-value store.
 ///
-/// What the `kv_store` service does: implement it and pass it to [`serve_kv_store`].
+/// What the `kv_store` service does: implement it and pass it to [`serve_kv_store`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation.
 pub trait KvStoreHandler: Send + Sync + 'static {
-    fn put(&self, request: Put) -> impl Future<Output = Stored> + Send;
-    fn get(&self, request: Get) -> impl Future<Output = GetResult> + Send;
     ///
-    /// Send the items into `items`; the stream ends when this returns.
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn put(
+        &self,
+        ctx: service::RequestContext,
+        request: Put,
+    ) -> impl Future<Output = Result<Stored, service::Status>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("kv_store.put")) }
+    }
+    ///
+    /// # Errors
+    /// - `NotFound`: Nothing is stored under the key.
+    /// - any other failure, as a `Status`
+    fn get(
+        &self,
+        ctx: service::RequestContext,
+        request: Get,
+    ) -> impl Future<Output = Result<GetResult, GetError>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("kv_store.get").into()) }
+    }
+    ///
+    /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
     fn list_keys(
         &self,
+        ctx: service::RequestContext,
         request: ListKeys,
-        items: StreamSink<KeyName>,
-    ) -> impl Future<Output = ()> + Send;
+        items: service::StreamSink<KeyName>,
+    ) -> impl Future<Output = Result<(), service::Status>> + Send {
+        let _ = items;
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("kv_store.list_keys")) }
+    }
 }
 
 /// Starts the `kv_store` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `kv_store`.
@@ -433,21 +849,21 @@ pub async fn serve_kv_store<H: KvStoreHandler>(
     register_all(&runtime.ipc_registry());
     let handler = Arc::new(handler);
     let mut actor = runtime.new_actor_with_name::<()>("kv_store");
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: Put| async move { handler.put(request).await },
+        |handler, ctx, request: Put| async move { handler.put(ctx, request).await },
     );
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: Get| async move { handler.get(request).await },
+        |handler, ctx, request: Get| async move { handler.get(ctx, request).await },
     );
-    service::on_stream(
+    service::on_stream_call(
         &mut actor,
         &handler,
-        |handler, request: ListKeys, items| async move {
-            handler.list_keys(request, items).await
+        |handler, ctx, request: ListKeys, items| async move {
+            handler.list_keys(ctx, request, items).await
         },
     );
     let handle = actor.start().await;
@@ -481,33 +897,58 @@ impl KvStoreClient {
     }
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-    pub async fn put(&self, request: Put) -> Result<Stored, ClientError> {
-        self.client.request(Self::SERVICE, "Put", &request).await
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn put(&self, request: Put) -> Result<Stored, service::Status> {
+        Ok(self.client.request(Self::SERVICE, "Put", &request).await?)
     }
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-    pub async fn get(&self, request: Get) -> Result<GetResult, ClientError> {
-        self.client.request(Self::SERVICE, "Get", &request).await
+    /// - `NotFound`: Nothing is stored under the key.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn get(&self, request: Get) -> Result<GetResult, GetError> {
+        Ok(self.client.request(Self::SERVICE, "Get", &request).await?)
     }
     ///
     /// # Errors
-    /// When the request cannot be sent; the stream's own errors arrive as its items.
+    /// - when the request cannot be sent; a failure of the stream arrives as its last item
     pub async fn list_keys(
         &self,
         request: ListKeys,
-    ) -> Result<ReplyStream<KeyName>, ClientError> {
-        self.client.stream(Self::SERVICE, "ListKeys", &request).await
+    ) -> Result<TypedStream<KeyName, service::Status>, service::Status> {
+        Ok(
+            TypedStream::new(
+                self.client.stream(Self::SERVICE, "ListKeys", &request).await?,
+            ),
+        )
     }
 }
 
 /// The price feed.
 ///
-/// What the `prices` service does: implement it and pass it to [`serve_prices`].
+/// What the `prices` service does: implement it and pass it to [`serve_prices`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation.
 pub trait PricesHandler: Send + Sync + 'static {
-    fn subscribe(&self, request: Subscribe) -> impl Future<Output = Subscribed> + Send;
-    fn place(&self, request: Order) -> impl Future<Output = OrderAccepted> + Send;
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn subscribe(
+        &self,
+        ctx: service::RequestContext,
+        request: Subscribe,
+    ) -> impl Future<Output = Result<Subscribed, service::Status>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("prices.subscribe")) }
+    }
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn place(
+        &self,
+        ctx: service::RequestContext,
+        request: Order,
+    ) -> impl Future<Output = Result<OrderAccepted, service::Status>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("prices.place")) }
+    }
 }
 
 /// Starts the `prices` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `prices`.
@@ -518,15 +959,17 @@ pub async fn serve_prices<H: PricesHandler>(
     register_all(&runtime.ipc_registry());
     let handler = Arc::new(handler);
     let mut actor = runtime.new_actor_with_name::<()>("prices");
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: Subscribe| async move { handler.subscribe(request).await },
+        |handler, ctx, request: Subscribe| async move {
+            handler.subscribe(ctx, request).await
+        },
     );
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: Order| async move { handler.place(request).await },
+        |handler, ctx, request: Order| async move { handler.place(ctx, request).await },
     );
     let handle = actor.start().await;
     runtime.ipc_expose("prices", handle.clone());
@@ -559,18 +1002,18 @@ impl PricesClient {
     }
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
     pub async fn subscribe(
         &self,
         request: Subscribe,
-    ) -> Result<Subscribed, ClientError> {
-        self.client.request(Self::SERVICE, "Subscribe", &request).await
+    ) -> Result<Subscribed, service::Status> {
+        Ok(self.client.request(Self::SERVICE, "Subscribe", &request).await?)
     }
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-    pub async fn place(&self, request: Order) -> Result<OrderAccepted, ClientError> {
-        self.client.request(Self::SERVICE, "Order", &request).await
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn place(&self, request: Order) -> Result<OrderAccepted, service::Status> {
+        Ok(self.client.request(Self::SERVICE, "Order", &request).await?)
     }
     /// Receives every `PriceUpdate` the service broadcasts.
     ///

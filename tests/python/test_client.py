@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from conftest import Server
-from runtime import ActonError, Connection, ConnectionClosed, Format
+from runtime import ActonError, Connection, ConnectionClosed, Format, RateLimited
 
 FORMATS = [Format.JSON, Format.MSGPACK]
 
@@ -84,6 +84,7 @@ def test_a_burst_past_the_rate_limit_is_refused(rate_limited_server: Server) -> 
             refused = [r for r in results if isinstance(r, ActonError)]
             assert len(refused) == 5
             assert all(r.code == "RATE_LIMITED" and "retry after" in r.message for r in refused)
+            assert all(isinstance(r, RateLimited) and (r.retry_after_ms or 0) >= 1 for r in refused)
 
     run(scenario)
 

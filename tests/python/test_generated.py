@@ -14,14 +14,19 @@ from messages import (
     ActonError,
     AddRequest,
     CalculatorClient,
+    DivisionByZero,
+    ErrorCode,
     Format,
     KvStoreClient,
     Level,
+    NotFound,
     OrderLimit,
     OrderMarket,
+    Overflow,
     PricesClient,
     PriceUpdate,
     Quote,
+    RequestTimeout,
     Side,
     decode_order,
 )
@@ -48,7 +53,6 @@ def test_every_method_kind_through_the_generated_clients(server: Server, fmt: Fo
             stored = await kv.put(key="gen", value=b"\x00\x01\xff", ttl_ms=None)
             assert stored.key == "gen"
             assert (await kv.get(key="gen")).value == b"\x00\x01\xff"
-            assert (await kv.get(key="missing")).value is None
             assert [k.key async for k in kv.list_keys(prefix="ge")] == ["gen"]
 
             prices = PricesClient(calc.connection)
@@ -69,14 +73,50 @@ def test_every_method_kind_through_the_generated_clients(server: Server, fmt: Fo
     run(scenario)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_declared_errors_raise_as_their_own_exceptions(server: Server, fmt: Format) -> None:
+    async def scenario() -> None:
+        async with await CalculatorClient.connect(server.socket, fmt=fmt) as calc:
+            kv = KvStoreClient(calc.connection)
+            with pytest.raises(NotFound) as missing:
+                await kv.get(key="missing")
+            assert missing.value.key == "missing"
+            assert missing.value.code == "NotFound"
+            assert isinstance(missing.value, ActonError)
+            assert "Nothing is stored under the key" in missing.value.message
+
+            with pytest.raises(DivisionByZero) as by_zero:
+                await calc.divide(dividend=7, divisor=0)
+            assert by_zero.value.dividend == 7
+            quotient = await calc.divide(dividend=-7, divisor=2)
+            assert (quotient.quotient, quotient.remainder) == (-3, -1)
+
+            # A stream ends with a declared error after its items.
+            seen: list[int] = []
+
+            async def read_all() -> None:
+                async for item in calc.factorials(up_to=30):
+                    seen.append(item.value)
+
+            with pytest.raises(Overflow) as overflow:
+                await read_all()
+            assert overflow.value.at == 13
+            assert len(seen) == 13
+            assert seen[-1] == 479_001_600
+            assert (await calc.add(a=1, b=1)).sum == 2, "the connection still serves"
+
+    run(scenario)
+
+
 def test_server_errors_raise_with_their_code(server: Server) -> None:
     async def scenario() -> None:
         async with await CalculatorClient.connect(server.socket, timeout=0.3) as calc:
             # The stream outlives its deadline (sent to the server as response_timeout_ms).
-            with pytest.raises(ActonError) as error:
+            with pytest.raises(RequestTimeout) as error:
                 async for _ in calc.count(up_to=100, delay_ms=100):
                     pass
-            assert error.value.code == "TIMEOUT"
+            assert error.value.code == ErrorCode.TIMEOUT
+            assert isinstance(error.value, TimeoutError), "server and client timeouts are one class"
             assert (await calc.add(a=1, b=1)).sum == 2, "the connection still serves"
 
     run(scenario)

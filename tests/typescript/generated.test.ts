@@ -6,8 +6,12 @@ import { test } from "node:test";
 import {
   ActonError,
   CalculatorClient,
+  DivisionByZero,
   Format,
   KvStoreClient,
+  NotFound,
+  Overflow,
+  RequestTimeout,
   PricesClient,
   decodeAddRequest,
   decodeOrder,
@@ -33,8 +37,7 @@ for (const format of [Format.Json, Format.MessagePack]) {
       const kv = new KvStoreClient(calc.connection);
       await kv.put({ key: "ts", value: new Uint8Array([0, 1, 255]) });
       const found = await kv.get({ key: "ts" });
-      assert.deepEqual([...(found.value ?? [])], [0, 1, 255]);
-      assert.equal((await kv.get({ key: "missing" })).value, undefined);
+      assert.deepEqual([...found.value], [0, 1, 255]);
       const keys: string[] = [];
       for await (const k of kv.listKeys({ prefix: "t" })) keys.push(k.key);
       assert.deepEqual(keys, ["ts"]);
@@ -57,6 +60,47 @@ for (const format of [Format.Json, Format.MessagePack]) {
   });
 }
 
+for (const format of [Format.Json, Format.MessagePack]) {
+  test(`declared errors reject as their own classes, with their fields (${Format[format]})`, async () => {
+    const server = await Server.start();
+    const calc = await CalculatorClient.connect(server.socket, { format });
+    try {
+      const kv = new KvStoreClient(calc.connection);
+      const missing = await kv.get({ key: "missing" }).then(
+        () => assert.fail("a missing key must fail"),
+        (error: unknown) => error,
+      );
+      assert.ok(missing instanceof NotFound, String(missing));
+      assert.ok(missing instanceof ActonError);
+      assert.equal(missing.key, "missing");
+      assert.equal(missing.code, "NotFound");
+      assert.match(missing.serverMessage, /Nothing is stored under the key/);
+
+      await assert.rejects(
+        calc.divide({ dividend: 7n, divisor: 0n }),
+        (error: unknown) => error instanceof DivisionByZero && error.dividend === 7n,
+      );
+      const quotient = await calc.divide({ dividend: -7n, divisor: 2n });
+      assert.deepEqual([quotient.quotient, quotient.remainder], [-3n, -1n]);
+
+      // A stream ends with a declared error after its items.
+      const seen: number[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const item of calc.factorials({ up_to: 30 })) seen.push(item.value);
+        })(),
+        (error: unknown) => error instanceof Overflow && error.at === 13,
+      );
+      assert.equal(seen.length, 13);
+      assert.equal(seen[12], 479_001_600);
+      assert.equal((await calc.add({ a: 1n, b: 1n })).sum, 2n, "the connection still serves");
+    } finally {
+      calc.close();
+      await server.stop();
+    }
+  });
+}
+
 test("server errors reject with their code; the connection still serves", async () => {
   const server = await Server.start();
   const calc = await CalculatorClient.connect(server.socket, { timeoutMs: 300 });
@@ -67,7 +111,7 @@ test("server errors reject with their code; the connection still serves", async 
           // keep reading
         }
       })(),
-      (error: ActonError) => error.code === "TIMEOUT",
+      (error: unknown) => error instanceof RequestTimeout && error.code === "TIMEOUT",
     );
     assert.equal((await calc.add({ a: 1n, b: 1n })).sum, 2n);
   } finally {

@@ -12,6 +12,7 @@ import {
   Connection,
   ConnectionClosed,
   Format,
+  RateLimited,
   Kind,
   decodePayload,
   encodeFrame,
@@ -109,7 +110,12 @@ test("errors carry the protocol's code; a burst is rate limited", async () => {
     );
     const refused = results.filter((r) => r.status === "rejected");
     assert.ok(refused.length >= 4, `${refused.length} refused`);
-    for (const r of refused) assert.equal((r as PromiseRejectedResult).reason.code, "RATE_LIMITED");
+    for (const r of refused) {
+      const reason: unknown = (r as PromiseRejectedResult).reason;
+      assert.ok(reason instanceof RateLimited, String(reason));
+      assert.equal(reason.code, "RATE_LIMITED");
+      assert.ok((reason.retryAfterMs ?? 0) >= 1, "the refusal says when to retry");
+    }
   } finally {
     connection.close();
     await server.stop();

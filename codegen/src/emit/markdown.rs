@@ -50,10 +50,23 @@ pub fn render(schema: &Schema, file_stem: &str) -> String {
         }
     }
 
-    if !schema.types.is_empty() {
+    if schema.types.iter().any(|def| !def.is_error) {
         page.line("## Types");
         page.blank();
-        for def in &schema.types {
+        for def in schema.types.iter().filter(|def| !def.is_error) {
+            type_section(&mut page, schema, def);
+        }
+    }
+    if schema.types.iter().any(|def| def.is_error) {
+        page.line("## Errors");
+        page.blank();
+        page.paragraph(
+            "A call that fails with a declared error is answered with an ERROR frame (a \
+             failed final STREAM frame for a stream) whose `error_code` is the error's wire \
+             name and whose `payload` holds its fields. Any call may also fail with a \
+             protocol error code (`TIMEOUT`, `RATE_LIMITED`, ...).",
+        );
+        for def in schema.types.iter().filter(|def| def.is_error) {
             type_section(&mut page, schema, def);
         }
     }
@@ -92,8 +105,8 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
     if service.methods.is_empty() {
         page.paragraph("It has no methods.");
     } else {
-        page.line("| method | kind | request | answer |");
-        page.line("|---|---|---|---|");
+        page.line("| method | kind | request | answer | errors |");
+        page.line("|---|---|---|---|---|");
         for method in &service.methods {
             let (kind, answer) = match method.kind {
                 MethodKind::Reply(reply) => ("request–response", type_link(schema.ty(reply))),
@@ -106,8 +119,18 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
                     "`{\"status\": \"delivered\"}`".to_owned(),
                 ),
             };
+            let errors = if method.errors.is_empty() {
+                "—".to_owned()
+            } else {
+                method
+                    .errors
+                    .iter()
+                    .map(|e| type_link(schema.ty(*e)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             page.line(&format!(
-                "| `{}` | {kind} | {} | {answer} |",
+                "| `{}` | {kind} | {} | {answer} | {errors} |",
                 method.name,
                 type_link(schema.ty(method.request)),
             ));
@@ -141,6 +164,9 @@ fn type_section(page: &mut Page, schema: &Schema, def: &TypeDef) {
     page.line(&format!("### <a id=\"type-{0}\"></a>`{0}`", def.name));
     page.blank();
     let kind = match &def.kind {
+        TypeKind::Struct { .. } if def.is_error => {
+            "error (the `error_code` of an ERROR frame)".to_owned()
+        }
         TypeKind::Struct { fields } if fields.is_empty() => "unit message".to_owned(),
         TypeKind::Struct { .. } => "struct".to_owned(),
         TypeKind::Enum { .. } => "enum (a string on the wire)".to_owned(),
@@ -154,6 +180,9 @@ fn type_section(page: &mut Page, schema: &Schema, def: &TypeDef) {
         page.paragraph(doc);
     }
     match &def.kind {
+        TypeKind::Struct { fields } if fields.is_empty() && def.is_error => {
+            page.paragraph("No fields.");
+        }
         TypeKind::Struct { fields } if fields.is_empty() => {
             page.paragraph("No fields: `null` or `{}` on the wire.");
         }

@@ -63,6 +63,31 @@ pub(crate) fn client_class(service: &str) -> String {
     format!("{}Client", upper_camel_case(service))
 }
 
+/// The Rust enum of the errors a method may fail with: `{Method}Error`, or
+/// `{Service}{Method}Error` when another method of the schema, or a type, would
+/// take the same name.
+pub(crate) fn method_error_enum(schema: &crate::Schema, service: &str, method: &str) -> String {
+    let short = format!("{}Error", upper_camel_case(method));
+    let shared = schema
+        .services
+        .iter()
+        .flat_map(|s| s.methods.iter().map(move |m| (s.name.as_str(), m)))
+        .filter(|(_, m)| {
+            !m.errors.is_empty() && upper_camel_case(&m.name) == upper_camel_case(method)
+        })
+        .count()
+        > 1;
+    let taken = schema
+        .types
+        .iter()
+        .any(|def| upper_camel_case(&def.name) == short);
+    if shared || taken {
+        format!("{}{short}", upper_camel_case(service))
+    } else {
+        short
+    }
+}
+
 /// The class (Python) or interface (TypeScript) of a union's variant.
 pub(crate) fn variant_class(def: &TypeDef, variant: &str) -> String {
     format!("{}{}", def.name, upper_camel_case(variant))

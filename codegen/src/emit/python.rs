@@ -38,6 +38,7 @@ fn templates() -> Handlebars<'static> {
         ),
         ("enum", include_str!("../../templates/python/enum.py.hbs")),
         ("union", include_str!("../../templates/python/union.py.hbs")),
+        ("error", include_str!("../../templates/python/error.py.hbs")),
         (
             "client",
             include_str!("../../templates/python/client.py.hbs"),
@@ -115,6 +116,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
     candidates.extend([
         "ActonError".to_owned(),
+        "DeclaredError".to_owned(),
         "expect_mapping".to_owned(),
         "required".to_owned(),
     ]);
@@ -122,10 +124,14 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .into_iter()
         .filter(|name| uses_name(&body, name))
         .collect();
-    let uses_field = schema.types.iter().any(|def| {
+    let uses_field = schema.types.iter().filter(|def| !def.is_error).any(|def| {
         def.fields()
             .any(|f| f.default.is_some() && mutable_default(&f.ty))
     });
+    let uses_dataclass = schema
+        .types
+        .iter()
+        .any(|def| !def.is_error && !matches!(def.kind, TypeKind::Enum { .. }));
     let types_py = render(
         &registry,
         "types",
@@ -134,6 +140,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "banner": banner,
             "uses_enum": schema.types.iter().any(|t| matches!(t.kind, TypeKind::Enum { .. })),
             "uses_field": uses_field,
+            "uses_dataclass": uses_dataclass,
             "typing_imports": typing.join(", "),
             "runtime_imports": runtime_imports,
             "definitions": definitions,
@@ -180,7 +187,10 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         "ActonError",
         "Connection",
         "ConnectionClosed",
+        "DeclaredError",
+        "ErrorCode",
         "Format",
+        "RateLimited",
         "RequestTimeout",
     ];
     let mut all: Vec<String> = runtime_names
@@ -512,6 +522,7 @@ impl Emitter<'_> {
         let fallback = format!("The `{}` message.", def.name);
         let doc = docstring(described.as_deref(), &fallback, 4);
         match &def.kind {
+            TypeKind::Struct { fields } if def.is_error => self.error(registry, def, fields, &doc),
             TypeKind::Struct { fields } => render(
                 registry,
                 "struct",
@@ -577,6 +588,83 @@ impl Emitter<'_> {
         }
     }
 
+    /// A declared error: an exception class with the error's fields.
+    fn error(
+        &self,
+        registry: &Handlebars<'_>,
+        def: &TypeDef,
+        fields: &[Field],
+        doc: &str,
+    ) -> String {
+        let mut params: Vec<String> = fields
+            .iter()
+            .map(|field| {
+                let name = py_field(&field.name);
+                let annotation = self.annotation(&field.ty);
+                match (&field.default, &field.ty) {
+                    (None, TypeRef::Optional(_)) => format!("{name}: {annotation} = None"),
+                    (None, _) => format!("{name}: {annotation}"),
+                    (Some(value), ty) if !mutable_default(ty) => {
+                        format!("{name}: {annotation} = {}", self.literal(value, ty))
+                    }
+                    (Some(_), _) => format!("{name}: {annotation} | None = None"),
+                }
+            })
+            .collect();
+        params.push("message: str | None = None".to_owned());
+        let one_line = format!("def __init__(self, *, {}) -> None:", params.join(", "));
+        let init_signature = if one_line.len() + 4 <= 100 {
+            one_line
+        } else {
+            let mut lines = vec![
+                "def __init__(".to_owned(),
+                "        self,".to_owned(),
+                "        *,".to_owned(),
+            ];
+            lines.extend(params.iter().map(|p| format!("        {p},")));
+            lines.push("    ) -> None:".to_owned());
+            lines.join("\n")
+        };
+        let summary = def
+            .doc
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .map_or_else(
+                || def.name.clone(),
+                |first| first.trim_end_matches('.').to_owned(),
+            );
+        let field_values: Vec<Value> = fields
+            .iter()
+            .map(|field| {
+                let mut data = self.field_data(field);
+                let name = py_field(&field.name);
+                let init_value = match (&field.default, &field.ty) {
+                    (Some(value), ty) if mutable_default(ty) => {
+                        format!(
+                            "{name} if {name} is not None else {}",
+                            self.literal(value, ty)
+                        )
+                    }
+                    _ => name,
+                };
+                data["init_value"] = Value::String(init_value);
+                data
+            })
+            .collect();
+        render(
+            registry,
+            "error",
+            &json!({
+                "name": def.name,
+                "wire_name": def.wire_name,
+                "doc": doc,
+                "fields": field_values,
+                "init_signature": init_signature,
+                "default_message": python_string(&summary),
+            }),
+        )
+    }
+
     /// A client class; also whether it uses the `present` helper.
     fn service(
         &self,
@@ -597,21 +685,35 @@ impl Emitter<'_> {
                 let (returns, body) = match method.kind {
                     MethodKind::Reply(reply) => {
                         let reply_def = self.schema.ty(reply);
+                        let call = wrap_call(
+                            8,
+                            "answer = await self.connection.request(",
+                            &self.call_arguments(wire, &method.errors),
+                            ")",
+                        );
                         (
                             format!("types.{}", reply_def.name),
                             format!(
-                                "        request = {construct}\n        answer = await self.connection.request(self.SERVICE, \"{wire}\", request.to_wire())\n        return {}",
+                                "        request = {construct}\n{call}\n        return {}",
                                 self.qualified_decode(reply, "answer")
                             ),
                         )
                     }
-                    MethodKind::Stream(item) => (
-                        format!("AsyncGenerator[types.{}, None]", self.schema.ty(item).name),
-                        format!(
-                            "        request = {construct}\n        async for item in self.connection.stream(self.SERVICE, \"{wire}\", request.to_wire()):\n            yield {}",
-                            self.qualified_decode(item, "item")
-                        ),
-                    ),
+                    MethodKind::Stream(item) => {
+                        let call = wrap_call(
+                            8,
+                            "async for item in self.connection.stream(",
+                            &self.call_arguments(wire, &method.errors),
+                            "):",
+                        );
+                        (
+                            format!("AsyncGenerator[types.{}, None]", self.schema.ty(item).name),
+                            format!(
+                                "        request = {construct}\n{call}\n            yield {}",
+                                self.qualified_decode(item, "item")
+                            ),
+                        )
+                    }
                     MethodKind::FireAndForget => (
                         "None".to_owned(),
                         format!("        request = {construct}\n        await self.connection.send(self.SERVICE, \"{wire}\", request.to_wire())"),
@@ -622,7 +724,9 @@ impl Emitter<'_> {
                 } else {
                     params.join(", ")
                 };
-                summary.push(format!("async def {name}({parameters}) -> {returns}"));
+                let raises: Vec<&str> = method.errors.iter().map(|e| self.schema.ty(*e).name.as_str()).collect();
+                let raises = if raises.is_empty() { String::new() } else { format!("  # raises {}", raises.join(", ")) };
+                summary.push(format!("async def {name}({parameters}) -> {returns}{raises}"));
                 let signature = if params.is_empty() {
                     format!("async def {name}(self) -> {returns}:")
                 } else {
@@ -636,7 +740,8 @@ impl Emitter<'_> {
                     MethodKind::Stream(_) => "\n\nYields the stream's items as they arrive.",
                     MethodKind::FireAndForget => "\n\nReturns once the service's mailbox accepted the message.",
                 };
-                let described = format!("{}{kind_note}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                let raises = self.raises(&method.errors);
+                let described = format!("{}{kind_note}{raises}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
                 json!({
                     "signature": signature,
                     "doc": docstring(Some(&described), "", 8),
@@ -674,6 +779,50 @@ impl Emitter<'_> {
             }),
         );
         (text, uses_present, summary)
+    }
+
+    /// The arguments of a generated call into the connection.
+    fn call_arguments(&self, wire: &str, errors: &[TypeIndex]) -> Vec<String> {
+        let mut arguments = vec![
+            "self.SERVICE".to_owned(),
+            python_string(wire),
+            "request.to_wire()".to_owned(),
+        ];
+        if !errors.is_empty() {
+            let classes: Vec<String> = errors
+                .iter()
+                .map(|e| format!("types.{}", self.schema.ty(*e).name))
+                .collect();
+            let tuple = if classes.len() == 1 {
+                format!("({},)", classes[0])
+            } else {
+                format!("({})", classes.join(", "))
+            };
+            arguments.push(format!("errors={tuple}"));
+        }
+        arguments
+    }
+
+    /// A docstring's section listing the declared errors a method raises.
+    fn raises(&self, errors: &[TypeIndex]) -> String {
+        if errors.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                let def = self.schema.ty(*e);
+                let summary = def
+                    .doc
+                    .as_deref()
+                    .and_then(|d| d.lines().next())
+                    .unwrap_or("");
+                format!("Raises `{}`: {summary}", def.name)
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect();
+        format!("\n\n{}", lines.join("\n\n"))
     }
 
     fn qualified_decode(&self, index: TypeIndex, value: &str) -> String {
@@ -758,6 +907,20 @@ impl Emitter<'_> {
             _ => literal.to_owned(),
         }
     }
+}
+
+/// A call laid out so that ruff leaves it as it is under any line length from 88
+/// up: on one line when that fits in 88 columns, else one argument per line with
+/// a trailing comma (which keeps ruff from joining the lines again).
+fn wrap_call(indent: usize, head: &str, arguments: &[String], tail: &str) -> String {
+    let pad = " ".repeat(indent);
+    let one_line = format!("{pad}{head}{}{tail}", arguments.join(", "));
+    if one_line.len() <= 88 {
+        return one_line;
+    }
+    let inner = " ".repeat(indent + 4);
+    let lines: Vec<String> = arguments.iter().map(|a| format!("{inner}{a},")).collect();
+    format!("{pad}{head}\n{}\n{pad}{tail}", lines.join("\n"))
 }
 
 fn python_string(text: &str) -> String {

@@ -11,7 +11,7 @@ use quote::{format_ident, quote};
 use super::GeneratedFile;
 use crate::ident::{snake_case, upper_camel_case, RUST_KEYWORDS};
 use crate::model::{
-    Field, MethodKind, Scalar, Schema, Service, TypeDef, TypeIndex, TypeKind, TypeRef,
+    Field, Method, MethodKind, Scalar, Schema, Service, TypeDef, TypeIndex, TypeKind, TypeRef,
 };
 
 /// Generates the Rust module for `schema`, as `<file_stem>.rs`.
@@ -145,7 +145,7 @@ impl Emitter<'_> {
             .iter()
             .flat_map(|s| &s.methods)
             .any(|m| matches!(m.kind, MethodKind::Stream(_)));
-        let stream_uses = streams.then(|| quote! { use acton_reactive::ipc::client::ReplyStream; use acton_reactive::ipc::service::StreamSink; });
+        let stream_uses = streams.then(|| quote! { use acton_reactive::ipc::client::TypedStream; });
         let pushes = self.schema.services.iter().any(|s| !s.pushes.is_empty());
         let push_uses = pushes.then(|| quote! { use acton_reactive::ipc::client::Subscription; });
         quote! {
@@ -236,12 +236,14 @@ impl Emitter<'_> {
                     .iter()
                     .map(|field| self.field(&def.name, field, true));
                 let doc_sep = def.doc.is_some().then(|| quote!(#[doc = ""]));
+                let error_impls = def.is_error.then(|| self.error_impls(def));
                 quote! {
                     #doc
                     #doc_sep
                     #[doc = #wire_note]
                     #derive
                     pub struct #ident { #(#fields,)* }
+                    #error_impls
                 }
             }
             TypeKind::Enum { variants } => {
@@ -395,6 +397,174 @@ impl Emitter<'_> {
         &self.schema.ty(index).wire_name
     }
 
+    /// The error type of a method: its errors' enum, or `service::Status`.
+    fn error_type(&self, service: &Service, method: &Method) -> TokenStream {
+        if method.errors.is_empty() {
+            quote!(service::Status)
+        } else {
+            let ident = format_ident!(
+                "{}",
+                super::method_error_enum(self.schema, &service.name, &method.name)
+            );
+            quote!(#ident)
+        }
+    }
+
+    /// `# Errors` lines naming a method's declared errors.
+    fn errors_doc(&self, method: &Method, rest: &str) -> TokenStream {
+        let mut lines = vec![String::new(), " # Errors".to_owned()];
+        for error in &method.errors {
+            let def = self.schema.ty(*error);
+            let summary = def
+                .doc
+                .as_deref()
+                .and_then(|d| d.lines().next())
+                .map(|first| format!(": {first}"))
+                .unwrap_or_default();
+            lines.push(format!(" - `{}`{summary}", def.name));
+        }
+        lines.push(format!(" - {rest}"));
+        quote! { #( #[doc = #lines] )* }
+    }
+
+    /// `Display` and `Error` for a declared error: its doc's first line (or its
+    /// name) and its fields.
+    fn error_impls(&self, def: &TypeDef) -> TokenStream {
+        let ident = type_ident(&def.name);
+        let summary = def
+            .doc
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .map_or_else(
+                || def.name.clone(),
+                |first| first.trim_end_matches('.').to_owned(),
+            );
+        let fields: Vec<&Field> = def.fields().collect();
+        let body = if fields.is_empty() {
+            quote! { f.write_str(#summary) }
+        } else {
+            let format = format!(
+                "{} ({})",
+                summary.replace('{', "{{").replace('}', "}}"),
+                fields
+                    .iter()
+                    .map(|field| format!("{}: {{:?}}", field.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let values = fields.iter().map(|field| {
+                let ident = field_ident(&field.name);
+                quote!(self.#ident)
+            });
+            quote! { write!(f, #format, #(#values),*) }
+        };
+        quote! {
+            impl std::fmt::Display for #ident {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    #body
+                }
+            }
+
+            impl std::error::Error for #ident {}
+        }
+    }
+
+    /// The enum of the errors a method may fail with, and its conversions.
+    fn error_enum(&self, service: &Service, method: &Method) -> TokenStream {
+        let ident = format_ident!(
+            "{}",
+            super::method_error_enum(self.schema, &service.name, &method.name)
+        );
+        let doc = format!(" How `{}.{}` can fail.", service.name, method.name);
+        let errors: Vec<(Ident, &TypeDef)> = method
+            .errors
+            .iter()
+            .map(|index| {
+                let def = self.schema.ty(*index);
+                (type_ident(&def.name), def)
+            })
+            .collect();
+        let variants = errors.iter().map(|(variant, def)| {
+            let doc = docs(def.doc.as_deref(), def.deprecated.as_deref());
+            quote! { #doc #variant(#variant) }
+        });
+        let froms = errors.iter().map(|(variant, _)| {
+            quote! {
+                impl From<#variant> for #ident {
+                    fn from(error: #variant) -> Self {
+                        Self::#variant(error)
+                    }
+                }
+            }
+        });
+        let decodes = errors.iter().map(|(variant, def)| {
+            let wire = &def.wire_name;
+            quote! { #wire => details.decode().ok().map(Self::#variant), }
+        });
+        let displays = errors.iter().map(|(variant, _)| {
+            quote! { Self::#variant(error) => std::fmt::Display::fmt(error, f), }
+        });
+        let failures = errors.iter().map(|(variant, def)| {
+            let wire = &def.wire_name;
+            quote! {
+                Self::#variant(error) => service::Failure::with_details(#wire, error.to_string(), error),
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq)]
+            pub enum #ident {
+                #(#variants,)*
+                /// Any other failure: a protocol error (a timeout, a closed
+                /// connection, ...), or a status the handler chose.
+                Status(service::Status),
+            }
+
+            #(#froms)*
+
+            impl From<service::Status> for #ident {
+                fn from(status: service::Status) -> Self {
+                    Self::Status(status)
+                }
+            }
+
+            impl From<ClientError> for #ident {
+                fn from(error: ClientError) -> Self {
+                    if let ClientError::Server { code, details: Some(details), .. } = &error {
+                        let declared = match code.as_str() {
+                            #(#decodes)*
+                            _ => None,
+                        };
+                        if let Some(declared) = declared {
+                            return declared;
+                        }
+                    }
+                    Self::Status(error.into())
+                }
+            }
+
+            impl std::fmt::Display for #ident {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    match self {
+                        #(#displays)*
+                        Self::Status(status) => std::fmt::Display::fmt(status, f),
+                    }
+                }
+            }
+
+            impl std::error::Error for #ident {}
+
+            impl service::IntoFailure for #ident {
+                fn into_failure(self) -> service::Failure {
+                    match self {
+                        #(#failures)*
+                        Self::Status(status) => service::IntoFailure::into_failure(status),
+                    }
+                }
+            }
+        }
+    }
+
     fn service(&self, service: &Service) -> TokenStream {
         let camel = upper_camel_case(&service.name);
         let trait_ident = format_ident!("{}Handler", camel);
@@ -402,75 +572,124 @@ impl Emitter<'_> {
         let serve_ident = format_ident!("serve_{}", snake_case(&service.name));
         let name = &service.name;
         let service_doc = docs(service.doc.as_deref(), None);
+        let receiver = if service.exclusive {
+            quote!(&mut self)
+        } else {
+            quote!(&self)
+        };
+
+        let error_enums = service
+            .methods
+            .iter()
+            .filter(|method| !method.errors.is_empty())
+            .map(|method| self.error_enum(service, method));
 
         let trait_methods = service.methods.iter().map(|method| {
             let ident = field_ident(&method.name);
             let doc = docs(method.doc.as_deref(), None);
             let request = type_ident(&self.schema.ty(method.request).name);
+            let path = format!("{}.{}", service.name, method.name);
+            let error = self.error_type(service, method);
+            let into = (!method.errors.is_empty()).then(|| quote!(.into()));
+            let unimplemented = quote! {
+                let _ = (ctx, request);
+                async move { Err(service::Status::unimplemented(#path) #into) }
+            };
             match method.kind {
                 MethodKind::Reply(reply) => {
                     let reply = type_ident(&self.schema.ty(reply).name);
-                    quote! { #doc fn #ident(&self, request: #request) -> impl Future<Output = #reply> + Send; }
+                    let errors = self.errors_doc(method, "any other failure, as a `Status`");
+                    quote! {
+                        #doc
+                        #errors
+                        fn #ident(#receiver, ctx: service::RequestContext, request: #request) -> impl Future<Output = Result<#reply, #error>> + Send {
+                            #unimplemented
+                        }
+                    }
                 }
                 MethodKind::Stream(item) => {
                     let item = type_ident(&self.schema.ty(item).name);
-                    let note = " Send the items into `items`; the stream ends when this returns.";
+                    let note = " Send the items into `items`; the stream ends when this returns, with the error if it returns one.";
+                    let errors = self.errors_doc(method, "any other failure, as a `Status`");
                     quote! {
                         #doc
                         #[doc = ""]
                         #[doc = #note]
-                        fn #ident(&self, request: #request, items: StreamSink<#item>) -> impl Future<Output = ()> + Send;
+                        #errors
+                        fn #ident(#receiver, ctx: service::RequestContext, request: #request, items: service::StreamSink<#item>) -> impl Future<Output = Result<(), #error>> + Send {
+                            let _ = items;
+                            #unimplemented
+                        }
                     }
                 }
                 MethodKind::FireAndForget => {
-                    quote! { #doc fn #ident(&self, request: #request) -> impl Future<Output = ()> + Send; }
+                    quote! {
+                        #doc
+                        fn #ident(#receiver, ctx: service::RequestContext, request: #request) -> impl Future<Output = ()> + Send {
+                            let _ = (ctx, request);
+                            async move { service::warn_unimplemented(#path) }
+                        }
+                    }
                 }
             }
         });
 
+        let suffix = if service.exclusive { "_exclusive" } else { "" };
+        let on_call = format_ident!("on_call{}", suffix);
+        let on_stream = format_ident!("on_stream_call{}", suffix);
+        let on_message = format_ident!("on_message_call{}", suffix);
+        let handler_binding = if service.exclusive {
+            quote!(mut handler)
+        } else {
+            quote!(handler)
+        };
         let wiring = service.methods.iter().map(|method| {
             let ident = field_ident(&method.name);
             let request = type_ident(&self.schema.ty(method.request).name);
             match method.kind {
                 MethodKind::Reply(_) => quote! {
-                    service::on_reply(&mut actor, &handler, |handler, request: #request| async move { handler.#ident(request).await });
+                    service::#on_call(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { handler.#ident(ctx, request).await });
                 },
                 MethodKind::Stream(_) => quote! {
-                    service::on_stream(&mut actor, &handler, |handler, request: #request, items| async move { handler.#ident(request, items).await });
+                    service::#on_stream(&mut actor, &handler, |#handler_binding, ctx, request: #request, items| async move { handler.#ident(ctx, request, items).await });
                 },
                 MethodKind::FireAndForget => quote! {
-                    service::on_message(&mut actor, &handler, |handler, request: #request| async move { handler.#ident(request).await });
+                    service::#on_message(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { handler.#ident(ctx, request).await });
                 },
             }
         });
+        let wrap = if service.exclusive {
+            quote! { let handler = service::exclusive(handler); }
+        } else {
+            quote! { let handler = Arc::new(handler); }
+        };
 
         let client_methods = service.methods.iter().map(|method| {
             let ident = field_ident(&method.name);
             let doc = docs(method.doc.as_deref(), None);
             let request = type_ident(&self.schema.ty(method.request).name);
             let wire = self.wire_name(method.request);
+            let error = self.error_type(service, method);
             match method.kind {
                 MethodKind::Reply(reply) => {
                     let reply = type_ident(&self.schema.ty(reply).name);
+                    let errors = self.errors_doc(method, "the server's other errors, a timeout or a closed connection, as a `Status`");
                     quote! {
                         #doc
-                        ///
-                        /// # Errors
-                        /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-                        pub async fn #ident(&self, request: #request) -> Result<#reply, ClientError> {
-                            self.client.request(Self::SERVICE, #wire, &request).await
+                        #errors
+                        pub async fn #ident(&self, request: #request) -> Result<#reply, #error> {
+                            Ok(self.client.request(Self::SERVICE, #wire, &request).await?)
                         }
                     }
                 }
                 MethodKind::Stream(item) => {
                     let item = type_ident(&self.schema.ty(item).name);
+                    let errors = self.errors_doc(method, "when the request cannot be sent; a failure of the stream arrives as its last item");
                     quote! {
                         #doc
-                        ///
-                        /// # Errors
-                        /// When the request cannot be sent; the stream's own errors arrive as its items.
-                        pub async fn #ident(&self, request: #request) -> Result<ReplyStream<#item>, ClientError> {
-                            self.client.stream(Self::SERVICE, #wire, &request).await
+                        #errors
+                        pub async fn #ident(&self, request: #request) -> Result<TypedStream<#item, #error>, #error> {
+                            Ok(TypedStream::new(self.client.stream(Self::SERVICE, #wire, &request).await?))
                         }
                     }
                 }
@@ -481,8 +700,8 @@ impl Emitter<'_> {
                     ///
                     /// # Errors
                     /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
-                    pub async fn #ident(&self, request: #request) -> Result<(), ClientError> {
-                        self.client.send(Self::SERVICE, #wire, &request).await
+                    pub async fn #ident(&self, request: #request) -> Result<(), service::Status> {
+                        Ok(self.client.send(Self::SERVICE, #wire, &request).await?)
                     }
                 },
             }
@@ -504,23 +723,37 @@ impl Emitter<'_> {
             }
         });
 
+        let exclusive_note = service.exclusive.then(|| {
+            quote! {
+                #[doc = ""]
+                #[doc = " Exclusive: its methods take `&mut self` and run one at a time, in arrival order."]
+            }
+        });
         let trait_doc = format!(
-            " What the `{name}` service does: implement it and pass it to [`{serve_ident}`]."
+            " What the `{name}` service does: implement it and pass it to [`{serve_ident}`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation."
         );
         let serve_doc = format!(" Starts the `{name}` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `{name}`.");
         let client_doc = format!(" A typed client of the `{name}` service.");
+        let bounds = if service.exclusive {
+            quote!(Send + 'static)
+        } else {
+            quote!(Send + Sync + 'static)
+        };
         quote! {
+            #(#error_enums)*
+
             #service_doc
             #[doc = ""]
             #[doc = #trait_doc]
-            pub trait #trait_ident: Send + Sync + 'static {
+            #exclusive_note
+            pub trait #trait_ident: #bounds {
                 #(#trait_methods)*
             }
 
             #[doc = #serve_doc]
             pub async fn #serve_ident<H: #trait_ident>(runtime: &ActorRuntime, handler: H) -> ActorHandle {
                 register_all(&runtime.ipc_registry());
-                let handler = Arc::new(handler);
+                #wrap
                 let mut actor = runtime.new_actor_with_name::<()>(#name);
                 #(#wiring)*
                 let handle = actor.start().await;

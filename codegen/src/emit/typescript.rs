@@ -41,6 +41,10 @@ fn templates() -> Handlebars<'static> {
             include_str!("../../templates/typescript/union.ts.hbs"),
         ),
         (
+            "error",
+            include_str!("../../templates/typescript/error.ts.hbs"),
+        ),
+        (
             "client",
             include_str!("../../templates/typescript/client.ts.hbs"),
         ),
@@ -143,6 +147,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     candidates.extend(
         [
             "ActonError",
+            "DeclaredError",
             "expectRecord",
             "required",
             "isPresent",
@@ -452,6 +457,7 @@ impl Emitter<'_> {
             (doc, None) => doc.clone(),
         };
         match &def.kind {
+            TypeKind::Struct { fields } if def.is_error => self.error(registry, def, doc, fields),
             TypeKind::Struct { fields } => self.struct_like(registry, &def.name, doc, fields, None),
             TypeKind::Enum { variants } => {
                 let alternatives: Vec<String> =
@@ -504,6 +510,85 @@ impl Emitter<'_> {
         }
     }
 
+    /// A declared error: a class extending the runtime's `DeclaredError`.
+    fn error(
+        &self,
+        registry: &Handlebars<'_>,
+        def: &TypeDef,
+        doc: Option<String>,
+        fields: &[Field],
+    ) -> String {
+        let summary = def
+            .doc
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .map_or_else(
+                || def.name.clone(),
+                |first| first.trim_end_matches('.').to_owned(),
+            );
+        let field_values: Vec<Value> = fields
+            .iter()
+            .map(|field| {
+                let mut data = self.field_data(&def.name, field);
+                let name = &field.name;
+                let inner = match &field.ty {
+                    TypeRef::Optional(inner) => inner.as_ref(),
+                    other => other,
+                };
+                let class_type = if matches!(field.ty, TypeRef::Optional(_)) {
+                    format!("{} | undefined", self.ts_type(inner))
+                } else {
+                    self.ts_type(inner)
+                };
+                let init_value = match &field.default {
+                    Some(default) if !matches!(field.ty, TypeRef::Optional(_)) => {
+                        format!("fields.{name} ?? {}", self.literal(default, &field.ty))
+                    }
+                    _ => format!("fields.{name}"),
+                };
+                data["class_type"] = Value::String(class_type);
+                data["init_value"] = Value::String(init_value);
+                data["encode"] = Value::String(self.encode(&field.ty, &format!("this.{name}")));
+                data["encode_present"] = Value::String(self.encode(inner, &format!("this.{name}")));
+                data
+            })
+            .collect();
+        let init_type = if fields.is_empty() {
+            "Record<string, never>".to_owned()
+        } else {
+            let members: Vec<String> = fields
+                .iter()
+                .map(|field| {
+                    let optional =
+                        field.default.is_some() || matches!(field.ty, TypeRef::Optional(_));
+                    let inner = match &field.ty {
+                        TypeRef::Optional(inner) => inner.as_ref(),
+                        other => other,
+                    };
+                    format!(
+                        "{}{}: {}",
+                        field.name,
+                        if optional { "?" } else { "" },
+                        self.ts_type(inner)
+                    )
+                })
+                .collect();
+            format!("{{ {} }}", members.join("; "))
+        };
+        render(
+            registry,
+            "error",
+            &json!({
+                "name": def.name,
+                "wire_name": def.wire_name,
+                "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` error.", def.name))), 0),
+                "fields": field_values,
+                "init_type": init_type,
+                "default_message": Value::String(summary).to_string(),
+            }),
+        )
+    }
+
     fn request_type(&self, index: TypeIndex) -> String {
         let def = self.schema.ty(index);
         match def.kind {
@@ -528,7 +613,17 @@ impl Emitter<'_> {
                 let name = lower_camel_case(&snake_case(&method.name));
                 let wire = &request.wire_name;
                 let param = self.request_type(method.request);
-                let call = format!("{class_name}.SERVICE, \"{wire}\", types.encode{}(request)", request.name);
+                let errors = if method.errors.is_empty() {
+                    String::new()
+                } else {
+                    let classes: Vec<String> = method
+                        .errors
+                        .iter()
+                        .map(|e| format!("types.{}", self.schema.ty(*e).name))
+                        .collect();
+                    format!(", undefined, [{}]", classes.join(", "))
+                };
+                let call = format!("{class_name}.SERVICE, \"{wire}\", types.encode{}(request){errors}", request.name);
                 let (code, note) = match method.kind {
                     MethodKind::Reply(reply) => {
                         let reply = &self.schema.ty(reply).name;
@@ -549,8 +644,22 @@ impl Emitter<'_> {
                         "\n\nResolves once the service's mailbox accepted the message.",
                     ),
                 };
-                let doc = format!("{}{note}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
-                summary.push(signature_of(&code));
+                let throws: String = method
+                    .errors
+                    .iter()
+                    .map(|e| {
+                        let def = self.schema.ty(*e);
+                        let summary = def.doc.as_deref().and_then(|d| d.lines().next()).unwrap_or("");
+                        format!("\n\n@throws {{@link types.{}}} {summary}", def.name).trim_end().to_owned()
+                    })
+                    .collect();
+                let doc = format!("{}{note}{throws}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                let throws_names: Vec<&str> = method.errors.iter().map(|e| self.schema.ty(*e).name.as_str()).collect();
+                summary.push(if throws_names.is_empty() {
+                    signature_of(&code)
+                } else {
+                    format!("{}  // throws {}", signature_of(&code), throws_names.join(", "))
+                });
                 json!({ "doc": tsdoc(Some(&doc), 2), "code": code })
             })
             .collect();

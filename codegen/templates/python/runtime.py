@@ -18,11 +18,12 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import struct
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any, Final, Protocol, TypeVar
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar, Final, Protocol, Self, TypeVar
 
 try:  # MessagePack is optional.
     import msgpack as _msgpack  # type: ignore[import-untyped]
@@ -33,9 +34,12 @@ __all__ = [
     "ActonError",
     "Connection",
     "ConnectionClosed",
+    "DeclaredError",
+    "ErrorCode",
     "Format",
     "Kind",
     "Push",
+    "RateLimited",
     "RequestTimeout",
     "Subscription",
     "decode_frame_payload",
@@ -72,14 +76,45 @@ class Kind(IntEnum):
     UNSUBSCRIBE_PATTERNS = 0x0B
 
 
-class ActonError(Exception):
-    """A call failed. ``code`` is the protocol's error code (``ACTOR_NOT_FOUND``,
-    ``TIMEOUT``, ``RATE_LIMITED``, ...), or ``CONNECTION_CLOSED`` when the connection
-    went away."""
+class ErrorCode(StrEnum):
+    """The error codes of the protocol. A server may send others (an error a schema
+    declares, or a code of its own): :attr:`ActonError.code` is then a plain ``str``."""
 
-    def __init__(self, code: str, message: str) -> None:
+    UNKNOWN_MESSAGE_TYPE = "UNKNOWN_MESSAGE_TYPE"
+    ACTOR_NOT_FOUND = "ACTOR_NOT_FOUND"
+    SERIALIZATION_ERROR = "SERIALIZATION_ERROR"
+    TARGET_BUSY = "TARGET_BUSY"
+    CONNECTION_CLOSED = "CONNECTION_CLOSED"
+    PROTOCOL_ERROR = "PROTOCOL_ERROR"
+    IO_ERROR = "IO_ERROR"
+    TIMEOUT = "TIMEOUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    CONNECTION_LIMIT_REACHED = "CONNECTION_LIMIT_REACHED"
+    UNSUPPORTED_PROTOCOL_VERSION = "UNSUPPORTED_PROTOCOL_VERSION"
+    STREAM_ERROR = "STREAM_ERROR"
+    ACCESS_DENIED = "ACCESS_DENIED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+    INTERNAL = "INTERNAL"
+
+
+_KNOWN_CODES: Final = frozenset(code.value for code in ErrorCode)
+
+
+def _code(code: str) -> ErrorCode | str:
+    return ErrorCode(code) if code in _KNOWN_CODES else code
+
+
+class ActonError(Exception):
+    """A call failed. ``code`` is the protocol's :class:`ErrorCode` (``ACTOR_NOT_FOUND``,
+    ``TIMEOUT``, ``RATE_LIMITED``, ...), or, as a plain ``str``, the name of an error
+    the schema declares or a code of the server's own; ``message`` is the server's
+    text, for people."""
+
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self.code: ErrorCode | str = _code(code)
         self.message = message
 
 
@@ -87,14 +122,43 @@ class ConnectionClosed(ActonError):
     """The connection closed before the answer arrived."""
 
     def __init__(self, message: str = "the connection to the server is closed") -> None:
-        super().__init__("CONNECTION_CLOSED", message)
+        super().__init__(ErrorCode.CONNECTION_CLOSED, message)
 
 
-class RequestTimeout(ActonError):
-    """No answer within the deadline (on the client's side)."""
+class RequestTimeout(ActonError, TimeoutError):
+    """No answer within the deadline: the client's own, or the server's (``TIMEOUT``)."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__("TIMEOUT", f"no answer within {seconds:g} s")
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.TIMEOUT, message)
+
+    @classmethod
+    def after(cls, seconds: float) -> RequestTimeout:
+        """The client waited `seconds` in vain."""
+        return cls(f"no answer within {seconds:g} s")
+
+
+class RateLimited(ActonError):
+    """The server's rate limit refused the call; retry after ``retry_after_ms``."""
+
+    def __init__(self, message: str, retry_after_ms: int | None) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message)
+        self.retry_after_ms = retry_after_ms
+
+
+class DeclaredError(ActonError):
+    """The base of the errors a schema declares: the generated exception classes
+    (``except messages.NotFound as error: error.key``). ``code`` is the error's wire
+    name."""
+
+    WIRE_NAME: ClassVar[str] = ""
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        raise NotImplementedError
+
+
+_RETRY_AFTER: Final = re.compile(r"retry after (\d+) ?ms")
 
 
 @dataclass(frozen=True)
@@ -164,9 +228,27 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
     return kind, fmt, payload
 
 
-def _error_from(answer: Mapping[str, Any]) -> ActonError:
+def _error_from(answer: Mapping[str, Any], declared: Sequence[type[DeclaredError]] = ()) -> ActonError:
+    """The exception an error answer stands for: one of the `declared` errors when its
+    code names one, else by protocol code."""
     code = str(answer.get("error_code") or "UNKNOWN")
-    return ActonError(code, str(answer.get("error") or ""))
+    message = str(answer.get("error") or "")
+    payload = answer.get("payload")
+    for error in declared:
+        if code == error.WIRE_NAME:
+            try:
+                return error.from_failure(message, payload)
+            except ActonError:
+                break  # fields that do not fit: report it by code
+    if code == ErrorCode.TIMEOUT:
+        return RequestTimeout(message)
+    if code == ErrorCode.RATE_LIMITED:
+        retry = payload.get("retry_after_ms") if isinstance(payload, dict) else None
+        if not isinstance(retry, int):
+            found = _RETRY_AFTER.search(message)
+            retry = int(found.group(1)) if found else None
+        return RateLimited(message, retry)
+    return ActonError(code, message)
 
 
 class Subscription:
@@ -305,7 +387,7 @@ class Connection:
             try:
                 return await asyncio.wait_for(future, limit)
             except TimeoutError:
-                raise RequestTimeout(limit) from None
+                raise RequestTimeout.after(limit) from None
         finally:
             self._waiters.pop(correlation_id, None)
 
@@ -322,12 +404,21 @@ class Connection:
             "response_timeout_ms": int((timeout if timeout is not None else self.timeout) * 1000),
         }
 
-    async def request(self, target: str, message_type: str, payload: object, *, timeout: float | None = None) -> Any:
-        """Request-response: the reply's payload (decoded), or :class:`ActonError`."""
+    async def request(
+        self,
+        target: str,
+        message_type: str,
+        payload: object,
+        *,
+        timeout: float | None = None,
+        errors: Sequence[type[DeclaredError]] = (),
+    ) -> Any:
+        """Request-response: the reply's payload (decoded), or :class:`ActonError` (one
+        of the `errors` the method declares, when its code names one)."""
         envelope = self._envelope(target, message_type, payload, reply=True, stream=False, timeout=timeout)
         kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, timeout)
         if kind != Kind.RESPONSE or not answer.get("success", False):
-            raise _error_from(answer)
+            raise _error_from(answer, errors)
         return answer.get("payload")
 
     async def send(self, target: str, message_type: str, payload: object, *, timeout: float | None = None) -> None:
@@ -338,10 +429,17 @@ class Connection:
             raise _error_from(answer)
 
     async def stream(
-        self, target: str, message_type: str, payload: object, *, timeout: float | None = None
+        self,
+        target: str,
+        message_type: str,
+        payload: object,
+        *,
+        timeout: float | None = None,
+        errors: Sequence[type[DeclaredError]] = (),
     ) -> AsyncGenerator[Any, None]:
-        """Request-stream: yields each item's payload; raises :class:`ActonError`
-        if the stream fails."""
+        """Request-stream: yields each item's payload; raises :class:`ActonError` (one
+        of the `errors` the method declares, when its code names one) if the stream
+        fails."""
         envelope = self._envelope(target, message_type, payload, reply=False, stream=True, timeout=timeout)
         correlation_id = envelope["correlation_id"]
         items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue()
@@ -355,14 +453,14 @@ class Connection:
                 try:
                     kind, _fmt, frame = await asyncio.wait_for(items.get(), max(remaining, 0.0))
                 except TimeoutError:
-                    raise RequestTimeout(limit) from None
+                    raise RequestTimeout.after(limit) from None
                 if kind == -1:
                     raise frame  # the connection failed
                 if kind != Kind.STREAM:
-                    raise _error_from(frame)
+                    raise _error_from(frame, errors)
                 if frame.get("is_final"):
                     if frame.get("error_code"):
-                        raise _error_from(frame)
+                        raise _error_from(frame, errors)
                     return
                 yield frame.get("payload")
         finally:
@@ -411,7 +509,7 @@ class Connection:
             try:
                 await asyncio.wait_for(future, timeout)
             except TimeoutError:
-                raise RequestTimeout(timeout) from None
+                raise RequestTimeout.after(timeout) from None
         finally:
             self._waiters.pop("__heartbeat__", None)
 

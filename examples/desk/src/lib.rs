@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use acton_reactive::ipc::service::StreamSink;
+use acton_reactive::ipc::service::{RequestContext, Status, StreamSink};
 use acton_reactive::ipc::{IpcConfig, IpcListenerHandle};
 use acton_reactive::prelude::*;
 use example_messages::*;
@@ -29,34 +29,78 @@ impl Default for Calculator {
 }
 
 impl CalculatorHandler for Calculator {
-    async fn add(&self, request: AddRequest) -> AddResponse {
-        AddResponse {
+    async fn add(&self, _ctx: RequestContext, request: AddRequest) -> Result<AddResponse, Status> {
+        Ok(AddResponse {
             sum: request.a.wrapping_add(request.b),
-        }
+        })
     }
 
-    async fn count(&self, request: CountRequest, items: StreamSink<Counted>) {
+    async fn divide(
+        &self,
+        _ctx: RequestContext,
+        request: DivideRequest,
+    ) -> Result<Quotient, DivideError> {
+        let DivideRequest { dividend, divisor } = request;
+        if divisor == 0 {
+            return Err(DivisionByZero { dividend }.into());
+        }
+        // i64::MIN / -1 overflows: wrap, as `add` does.
+        Ok(Quotient {
+            quotient: dividend.wrapping_div(divisor),
+            remainder: dividend.wrapping_rem(divisor),
+        })
+    }
+
+    async fn factorials(
+        &self,
+        _ctx: RequestContext,
+        request: FactorialsRequest,
+        items: StreamSink<Factorial>,
+    ) -> Result<(), FactorialsError> {
+        let mut value: u32 = 1;
+        for n in 0..=request.up_to {
+            if n > 1 {
+                value = value.checked_mul(n).ok_or(Overflow { at: n })?;
+            }
+            if items.send(Factorial { n, value }).await.is_err() {
+                break; // nobody listens any more
+            }
+        }
+        Ok(())
+    }
+
+    async fn count(
+        &self,
+        _ctx: RequestContext,
+        request: CountRequest,
+        items: StreamSink<Counted>,
+    ) -> Result<(), Status> {
         for value in 0..request.up_to {
             if request.delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(request.delay_ms)).await;
             }
             if items.send(Counted { value }).await.is_err() {
-                return; // nobody listens any more
+                break; // nobody listens any more
             }
         }
+        Ok(())
     }
 
-    async fn log(&self, request: LogEvent) {
+    async fn log(&self, _ctx: RequestContext, request: LogEvent) {
         if let Ok(mut log) = self.log.lock() {
             log.push((request.level, request.line));
         }
     }
 
-    async fn health(&self, _request: HealthCheck) -> HealthStatus {
-        HealthStatus {
+    async fn health(
+        &self,
+        _ctx: RequestContext,
+        _request: HealthCheck,
+    ) -> Result<HealthStatus, Status> {
+        Ok(HealthStatus {
             status: "ok".to_owned(),
             uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        }
+        })
     }
 }
 
@@ -82,7 +126,7 @@ impl KvStore {
 }
 
 impl KvStoreHandler for KvStore {
-    async fn put(&self, request: Put) -> Stored {
+    async fn put(&self, _ctx: RequestContext, request: Put) -> Result<Stored, Status> {
         let expires = request
             .ttl_ms
             .map(|ttl| Instant::now() + Duration::from_millis(ttl));
@@ -91,28 +135,37 @@ impl KvStoreHandler for KvStore {
             expires,
         };
         let previous = self.entries().insert(request.key.clone(), entry);
-        Stored {
+        Ok(Stored {
             key: request.key,
             replaced: previous.is_some(),
-        }
+        })
     }
 
-    async fn get(&self, request: Get) -> GetResult {
+    async fn get(&self, _ctx: RequestContext, request: Get) -> Result<GetResult, GetError> {
         let mut entries = self.entries();
         let live = entries
             .get(&request.key)
             .filter(|entry| entry.expires.is_none_or(|at| at > Instant::now()))
             .map(|entry| entry.value.clone());
-        if live.is_none() {
-            entries.remove(&request.key);
-        }
-        GetResult {
-            key: request.key,
-            value: live.map(Into::into),
+        match live {
+            Some(value) => Ok(GetResult {
+                key: request.key,
+                value: value.into(),
+            }),
+            None => {
+                // Expired entries go on the first read that finds them stale.
+                entries.remove(&request.key);
+                Err(NotFound { key: request.key }.into())
+            }
         }
     }
 
-    async fn list_keys(&self, request: ListKeys, items: StreamSink<KeyName>) {
+    async fn list_keys(
+        &self,
+        _ctx: RequestContext,
+        request: ListKeys,
+        items: StreamSink<KeyName>,
+    ) -> Result<(), Status> {
         let mut keys: Vec<String> = self
             .entries()
             .keys()
@@ -122,9 +175,10 @@ impl KvStoreHandler for KvStore {
         keys.sort();
         for key in keys {
             if items.send(KeyName { key }).await.is_err() {
-                return;
+                break;
             }
         }
+        Ok(())
     }
 }
 
@@ -136,17 +190,21 @@ pub struct Prices {
 }
 
 impl PricesHandler for Prices {
-    async fn subscribe(&self, request: Subscribe) -> Subscribed {
-        Subscribed {
+    async fn subscribe(
+        &self,
+        _ctx: RequestContext,
+        request: Subscribe,
+    ) -> Result<Subscribed, Status> {
+        Ok(Subscribed {
             symbols: request.symbols,
-        }
+        })
     }
 
-    async fn place(&self, order: Order) -> OrderAccepted {
-        OrderAccepted {
+    async fn place(&self, _ctx: RequestContext, order: Order) -> Result<OrderAccepted, Status> {
+        Ok(OrderAccepted {
             id: self.next_order.fetch_add(1, Ordering::Relaxed) + 1,
             order,
-        }
+        })
     }
 }
 

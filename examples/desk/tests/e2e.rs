@@ -83,9 +83,49 @@ async fn every_method_kind_through_the_generated_code() {
             .unwrap();
         assert!(!stored.replaced);
         let found = kv.get(Get { key: key.clone() }).await.unwrap();
-        assert_eq!(found.value, Some(Bytes::from(vec![0, 1, 2, 255])));
-        let missing = kv.get(Get { key: "nope".into() }).await.unwrap();
-        assert_eq!(missing.value, None);
+        assert_eq!(found.value, Bytes::from(vec![0, 1, 2, 255]));
+        // A declared error arrives typed, with its fields.
+        let missing = kv.get(Get { key: "nope".into() }).await.unwrap_err();
+        assert_eq!(missing, GetError::NotFound(NotFound { key: "nope".into() }));
+        let divided = calculator
+            .divide(DivideRequest {
+                dividend: -7,
+                divisor: 2,
+            })
+            .await
+            .unwrap();
+        assert_eq!((divided.quotient, divided.remainder), (-3, -1));
+        let by_zero = calculator
+            .divide(DivideRequest {
+                dividend: 5,
+                divisor: 0,
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&by_zero, DivideError::DivisionByZero(e) if e.dividend == 5),
+            "{by_zero:?}"
+        );
+        assert_eq!(by_zero.to_string(), "The divisor was zero (dividend: 5)");
+        // A stream that ends with a declared error, after its items.
+        let items: Vec<Result<Factorial, FactorialsError>> = calculator
+            .factorials(FactorialsRequest { up_to: 30 })
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(items.len(), 14, "0! ..= 12!, then the error");
+        assert_eq!(
+            items[12].as_ref().unwrap(),
+            &Factorial {
+                n: 12,
+                value: 479_001_600
+            }
+        );
+        assert_eq!(
+            items[13].as_ref().unwrap_err(),
+            &FactorialsError::Overflow(Overflow { at: 13 })
+        );
         let keys: Vec<String> = kv
             .list_keys(ListKeys {
                 prefix: "key-".into(),
@@ -137,7 +177,7 @@ async fn every_method_kind_through_the_generated_code() {
     let nobody = CalculatorClient::new(IpcClient::connect(&path).await.unwrap());
     runtime.ipc_hide("calculator");
     let error = nobody.add(AddRequest { a: 1, b: 1 }).await.unwrap_err();
-    assert_eq!(error.code(), Some(ErrorCode::ActorNotFound));
+    assert_eq!(error.protocol_code(), Some(ErrorCode::ActorNotFound));
 
     listener.shutdown().await.unwrap();
     runtime.shutdown_all().await.unwrap();

@@ -55,8 +55,31 @@ class CalculatorClient:
     ) -> types.AddResponse:
         """Add two numbers."""
         request = types.AddRequest(a=a, b=b)
-        answer = await self.connection.request(self.SERVICE, "AddRequest", request.to_wire())
+        answer = await self.connection.request(
+            self.SERVICE,
+            "AddRequest",
+            request.to_wire(),
+        )
         return types.AddResponse.from_wire(answer)
+
+    async def divide(
+        self,
+        *,
+        dividend: int,
+        divisor: int,
+    ) -> types.Quotient:
+        """Divide two numbers.
+
+        Raises `DivisionByZero`: The divisor was zero.
+        """
+        request = types.DivideRequest(dividend=dividend, divisor=divisor)
+        answer = await self.connection.request(
+            self.SERVICE,
+            "DivideRequest",
+            request.to_wire(),
+            errors=(types.DivisionByZero,),
+        )
+        return types.Quotient.from_wire(answer)
 
     async def count(
         self,
@@ -69,8 +92,32 @@ class CalculatorClient:
         Yields the stream's items as they arrive.
         """
         request = types.CountRequest(up_to=up_to, delay_ms=delay_ms)
-        async for item in self.connection.stream(self.SERVICE, "CountRequest", request.to_wire()):
+        async for item in self.connection.stream(
+            self.SERVICE,
+            "CountRequest",
+            request.to_wire(),
+        ):
             yield types.Counted.from_wire(item)
+
+    async def factorials(
+        self,
+        *,
+        up_to: int,
+    ) -> AsyncGenerator[types.Factorial, None]:
+        """Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
+
+        Yields the stream's items as they arrive.
+
+        Raises `Overflow`: A result does not fit its integer type.
+        """
+        request = types.FactorialsRequest(up_to=up_to)
+        async for item in self.connection.stream(
+            self.SERVICE,
+            "FactorialsRequest",
+            request.to_wire(),
+            errors=(types.Overflow,),
+        ):
+            yield types.Factorial.from_wire(item)
 
     async def log(
         self,
@@ -88,7 +135,11 @@ class CalculatorClient:
     async def health(self) -> types.HealthStatus:
         """Calls `health`."""
         request = types.HealthCheck()
-        answer = await self.connection.request(self.SERVICE, "HealthCheck", request.to_wire())
+        answer = await self.connection.request(
+            self.SERVICE,
+            "HealthCheck",
+            request.to_wire(),
+        )
         return types.HealthStatus.from_wire(answer)
 
 
@@ -142,9 +193,17 @@ class KvStoreClient:
         *,
         key: str,
     ) -> types.GetResult:
-        """Calls `get`."""
+        """Calls `get`.
+
+        Raises `NotFound`: Nothing is stored under the key.
+        """
         request = types.Get(key=key)
-        answer = await self.connection.request(self.SERVICE, "Get", request.to_wire())
+        answer = await self.connection.request(
+            self.SERVICE,
+            "Get",
+            request.to_wire(),
+            errors=(types.NotFound,),
+        )
         return types.GetResult.from_wire(answer)
 
     async def list_keys(
@@ -157,7 +216,11 @@ class KvStoreClient:
         Yields the stream's items as they arrive.
         """
         request = types.ListKeys(prefix=prefix)
-        async for item in self.connection.stream(self.SERVICE, "ListKeys", request.to_wire()):
+        async for item in self.connection.stream(
+            self.SERVICE,
+            "ListKeys",
+            request.to_wire(),
+        ):
             yield types.KeyName.from_wire(item)
 
 
@@ -201,7 +264,11 @@ class PricesClient:
     ) -> types.Subscribed:
         """Calls `subscribe`."""
         request = types.Subscribe(symbols=symbols)
-        answer = await self.connection.request(self.SERVICE, "Subscribe", request.to_wire())
+        answer = await self.connection.request(
+            self.SERVICE,
+            "Subscribe",
+            request.to_wire(),
+        )
         return types.Subscribed.from_wire(answer)
 
     async def place(

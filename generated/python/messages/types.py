@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self, TypeAlias
 
 from ._runtime import (
     ActonError,
+    DeclaredError,
     decode_bool,
     decode_bytes,
     decode_float,
@@ -171,6 +172,110 @@ class Counted:
 
 
 @dataclass(kw_only=True)
+class FactorialsRequest:
+    """Every factorial from 0! up to `up_to`!, one at a time."""
+
+    WIRE_NAME: ClassVar[str] = "FactorialsRequest"
+    up_to: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["up_to"] = self.up_to
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "FactorialsRequest")
+        values: dict[str, Any] = {}
+        value = required(fields, "up_to", "FactorialsRequest")
+        values["up_to"] = decode_int(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class Factorial:
+    """One factorial of a FactorialsRequest."""
+
+    WIRE_NAME: ClassVar[str] = "Factorial"
+    n: int
+    value: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["n"] = self.n
+        wire["value"] = self.value
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Factorial")
+        values: dict[str, Any] = {}
+        value = required(fields, "n", "Factorial")
+        values["n"] = decode_int(value)
+        value = required(fields, "value", "Factorial")
+        values["value"] = decode_int(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class DivideRequest:
+    """Divide one integer by another, rounding toward zero."""
+
+    WIRE_NAME: ClassVar[str] = "DivideRequest"
+    dividend: int
+    divisor: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["dividend"] = self.dividend
+        wire["divisor"] = self.divisor
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "DivideRequest")
+        values: dict[str, Any] = {}
+        value = required(fields, "dividend", "DivideRequest")
+        values["dividend"] = decode_int(value)
+        value = required(fields, "divisor", "DivideRequest")
+        values["divisor"] = decode_int(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class Quotient:
+    """The result of a DivideRequest."""
+
+    WIRE_NAME: ClassVar[str] = "Quotient"
+    quotient: int
+    remainder: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["quotient"] = self.quotient
+        wire["remainder"] = self.remainder
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Quotient")
+        values: dict[str, Any] = {}
+        value = required(fields, "quotient", "Quotient")
+        values["quotient"] = decode_int(value)
+        value = required(fields, "remainder", "Quotient")
+        values["remainder"] = decode_int(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
 class LogEvent:
     """A line for the calculator's log (fire-and-forget)."""
 
@@ -259,15 +364,13 @@ class GetResult:
 
     WIRE_NAME: ClassVar[str] = "GetResult"
     key: str
-    value: bytes | None = None
-    """Absent when nothing is stored under the key."""
+    value: bytes
 
     def to_wire(self) -> dict[str, Any]:
         """The wire form: a dict keyed by wire field names."""
         wire: dict[str, Any] = {}
         wire["key"] = self.key
-        if self.value is not None:
-            wire["value"] = self.value
+        wire["value"] = self.value
         return wire
 
     @classmethod
@@ -277,8 +380,8 @@ class GetResult:
         values: dict[str, Any] = {}
         value = required(fields, "key", "GetResult")
         values["key"] = decode_str(value)
-        if (value := fields.get("value")) is not None:
-            values["value"] = decode_bytes(value)
+        value = required(fields, "value", "GetResult")
+        values["value"] = decode_bytes(value)
         return cls(**values)
 
 
@@ -640,3 +743,90 @@ class HealthStatus:
         value = required(fields, "uptime_ms", "HealthStatus")
         values["uptime_ms"] = decode_int(value)
         return cls(**values)
+
+
+class NotFound(DeclaredError):
+    """Nothing is stored under the key."""
+
+    WIRE_NAME: ClassVar[str] = "NotFound"
+    key: str
+    """The key that was looked up."""
+
+    def __init__(self, *, key: str, message: str | None = None) -> None:
+        self.key = key
+        if message is None:
+            message = "Nothing is stored under the key"
+        super().__init__(self.WIRE_NAME, message)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error's fields in their wire form (an ERROR frame's payload)."""
+        wire: dict[str, Any] = {}
+        wire["key"] = self.key
+        return wire
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        fields = expect_mapping({} if payload is None else payload, "NotFound")
+        values: dict[str, Any] = {}
+        value = required(fields, "key", "NotFound")
+        values["key"] = decode_str(value)
+        return cls(**values, message=message)
+
+
+class DivisionByZero(DeclaredError):
+    """The divisor was zero."""
+
+    WIRE_NAME: ClassVar[str] = "DivisionByZero"
+    dividend: int
+    """What was to be divided."""
+
+    def __init__(self, *, dividend: int, message: str | None = None) -> None:
+        self.dividend = dividend
+        if message is None:
+            message = "The divisor was zero"
+        super().__init__(self.WIRE_NAME, message)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error's fields in their wire form (an ERROR frame's payload)."""
+        wire: dict[str, Any] = {}
+        wire["dividend"] = self.dividend
+        return wire
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        fields = expect_mapping({} if payload is None else payload, "DivisionByZero")
+        values: dict[str, Any] = {}
+        value = required(fields, "dividend", "DivisionByZero")
+        values["dividend"] = decode_int(value)
+        return cls(**values, message=message)
+
+
+class Overflow(DeclaredError):
+    """A result does not fit its integer type."""
+
+    WIRE_NAME: ClassVar[str] = "Overflow"
+    at: int
+    """The first input whose result does not fit."""
+
+    def __init__(self, *, at: int, message: str | None = None) -> None:
+        self.at = at
+        if message is None:
+            message = "A result does not fit its integer type"
+        super().__init__(self.WIRE_NAME, message)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error's fields in their wire form (an ERROR frame's payload)."""
+        wire: dict[str, Any] = {}
+        wire["at"] = self.at
+        return wire
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        fields = expect_mapping({} if payload is None else payload, "Overflow")
+        values: dict[str, Any] = {}
+        value = required(fields, "at", "Overflow")
+        values["at"] = decode_int(value)
+        return cls(**values, message=message)

@@ -36,12 +36,32 @@ export class CalculatorClient {
   }
 
   /**
+   * Divide two numbers.
+   *
+   * @throws {@link types.DivisionByZero} The divisor was zero.
+   */
+  async divide(request: types.DivideRequestInit): Promise<types.Quotient> {
+    return types.decodeQuotient(await this.connection.request(CalculatorClient.SERVICE, "DivideRequest", types.encodeDivideRequest(request), undefined, [types.DivisionByZero]));
+  }
+
+  /**
    * Count up.
    *
    * Yields the stream's items as they arrive.
    */
   async *count(request: types.CountRequestInit): AsyncGenerator<types.Counted> {
     for await (const item of this.connection.stream(CalculatorClient.SERVICE, "CountRequest", types.encodeCountRequest(request))) yield types.decodeCounted(item);
+  }
+
+  /**
+   * Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
+   *
+   * Yields the stream's items as they arrive.
+   *
+   * @throws {@link types.Overflow} A result does not fit its integer type.
+   */
+  async *factorials(request: types.FactorialsRequestInit): AsyncGenerator<types.Factorial> {
+    for await (const item of this.connection.stream(CalculatorClient.SERVICE, "FactorialsRequest", types.encodeFactorialsRequest(request), undefined, [types.Overflow])) yield types.decodeFactorial(item);
   }
 
   /**
@@ -87,9 +107,13 @@ export class KvStoreClient {
     return types.decodeStored(await this.connection.request(KvStoreClient.SERVICE, "Put", types.encodePut(request)));
   }
 
-  /** Calls `get`. */
+  /**
+   * Calls `get`.
+   *
+   * @throws {@link types.NotFound} Nothing is stored under the key.
+   */
   async get(request: types.GetInit): Promise<types.GetResult> {
-    return types.decodeGetResult(await this.connection.request(KvStoreClient.SERVICE, "Get", types.encodeGet(request)));
+    return types.decodeGetResult(await this.connection.request(KvStoreClient.SERVICE, "Get", types.encodeGet(request), undefined, [types.NotFound]));
   }
 
   /**

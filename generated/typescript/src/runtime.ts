@@ -43,14 +43,50 @@ export enum Kind {
   UnsubscribePatterns = 0x0b,
 }
 
-/** A call failed; `code` is the protocol's error code (`ACTOR_NOT_FOUND`, `TIMEOUT`, ...). */
-export class ActonError extends Error {
-  readonly code: string;
+/** The error codes of the protocol. */
+export const ERROR_CODES = [
+  "UNKNOWN_MESSAGE_TYPE",
+  "ACTOR_NOT_FOUND",
+  "SERIALIZATION_ERROR",
+  "TARGET_BUSY",
+  "CONNECTION_CLOSED",
+  "PROTOCOL_ERROR",
+  "IO_ERROR",
+  "TIMEOUT",
+  "RATE_LIMITED",
+  "SHUTTING_DOWN",
+  "CONNECTION_LIMIT_REACHED",
+  "UNSUPPORTED_PROTOCOL_VERSION",
+  "STREAM_ERROR",
+  "ACCESS_DENIED",
+  "LIMIT_EXCEEDED",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+] as const;
 
-  constructor(code: string, message: string) {
+/** One of the protocol's error codes. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * An error's code: one of the protocol's ({@link ErrorCode}), or any other string
+ * (the name of an error the schema declares, or a code of the server's own). The
+ * `string & {}` keeps editors completing the known codes.
+ */
+export type AnyErrorCode = ErrorCode | (string & {});
+
+/**
+ * A call failed. `code` is the protocol's error code (`ACTOR_NOT_FOUND`, `TIMEOUT`,
+ * ...) or a declared error's name; `serverMessage` is the server's own text.
+ */
+export class ActonError extends Error {
+  readonly code: AnyErrorCode;
+  readonly serverMessage: string;
+
+  constructor(code: AnyErrorCode, message: string) {
     super(`${code}: ${message}`);
     this.name = "ActonError";
     this.code = code;
+    this.serverMessage = message;
   }
 }
 
@@ -60,6 +96,37 @@ export class ConnectionClosed extends ActonError {
     super("CONNECTION_CLOSED", message);
     this.name = "ConnectionClosed";
   }
+}
+
+/** No answer within the deadline: the client's own, or the server's (`TIMEOUT`). */
+export class RequestTimeout extends ActonError {
+  constructor(message: string) {
+    super("TIMEOUT", message);
+    this.name = "RequestTimeout";
+  }
+}
+
+/** The server's rate limit refused the call; retry after `retryAfterMs`. */
+export class RateLimited extends ActonError {
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, retryAfterMs: number | undefined) {
+    super("RATE_LIMITED", message);
+    this.name = "RateLimited";
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * The base of the errors a schema declares: the generated classes
+ * (`if (e instanceof NotFound) e.key`). `code` is the error's wire name.
+ */
+export abstract class DeclaredError extends ActonError {}
+
+/** What a generated error class offers the runtime: its wire name and a decoder. */
+export interface DeclaredErrorClass {
+  readonly wireName: string;
+  fromFailure(message: string, payload: unknown): ActonError;
 }
 
 /** A broadcast received through a subscription. */
@@ -267,9 +334,32 @@ export class Subscription implements AsyncIterable<Push> {
   }
 }
 
-function errorFrom(body: Record<string, unknown>): ActonError {
+/** The error an error answer stands for: one of the `declared` errors when its code names one, else by protocol code. */
+function errorFrom(body: Record<string, unknown>, declared: readonly DeclaredErrorClass[] = []): ActonError {
   const code = typeof body["error_code"] === "string" ? body["error_code"] : "UNKNOWN";
   const message = typeof body["error"] === "string" ? body["error"] : "";
+  const payload = body["payload"];
+  for (const error of declared) {
+    if (error.wireName !== code) continue;
+    try {
+      return error.fromFailure(message, payload);
+    } catch {
+      break; // fields that do not fit: report it by code
+    }
+  }
+  if (code === "TIMEOUT") return new RequestTimeout(message);
+  if (code === "RATE_LIMITED") {
+    let retry: number | undefined;
+    if (typeof payload === "object" && payload !== null) {
+      const value = (payload as Record<string, unknown>)["retry_after_ms"];
+      if (typeof value === "number" || typeof value === "bigint") retry = Number(value);
+    }
+    if (retry === undefined) {
+      const found = /retry after (\d+) ?ms/.exec(message);
+      if (found?.[1] !== undefined) retry = Number(found[1]);
+    }
+    return new RateLimited(message, retry);
+  }
   return new ActonError(code, message);
 }
 
@@ -362,7 +452,7 @@ export class Connection {
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(id);
-        reject(new ActonError("TIMEOUT", `no answer within ${limit} ms`));
+        reject(new RequestTimeout(`no answer within ${limit} ms`));
       }, limit);
       const settle = (): void => {
         clearTimeout(timer);
@@ -406,11 +496,20 @@ export class Connection {
     };
   }
 
-  /** Request-response: the reply's payload (decoded), or rejects with {@link ActonError}. */
-  async request(target: string, messageType: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+  /**
+   * Request-response: the reply's payload (decoded), or rejects with {@link ActonError}
+   * (one of the `errors` the method declares, when its code names one).
+   */
+  async request(
+    target: string,
+    messageType: string,
+    payload: unknown,
+    timeoutMs?: number,
+    errors: readonly DeclaredErrorClass[] = [],
+  ): Promise<unknown> {
     const envelope = this.envelope(target, messageType, payload, true, false, timeoutMs);
     const answer = await this.exchange(Kind.Request, envelope, timeoutMs);
-    if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
+    if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body, errors);
     return answer.body["payload"] ?? null;
   }
 
@@ -421,20 +520,29 @@ export class Connection {
     if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
   }
 
-  /** Request-stream: yields each item's payload; throws {@link ActonError} if the stream fails. */
-  async *stream(target: string, messageType: string, payload: unknown, timeoutMs?: number): AsyncGenerator<unknown> {
+  /**
+   * Request-stream: yields each item's payload; throws {@link ActonError} (one of the
+   * `errors` the method declares, when its code names one) if the stream fails.
+   */
+  async *stream(
+    target: string,
+    messageType: string,
+    payload: unknown,
+    timeoutMs?: number,
+    errors: readonly DeclaredErrorClass[] = [],
+  ): AsyncGenerator<unknown> {
     const envelope = this.envelope(target, messageType, payload, false, true, timeoutMs);
     const id = String(envelope["correlation_id"]);
     const frames = new Channel<Answer>();
     this.streams.set(id, frames);
     const limit = (timeoutMs ?? this.timeoutMs) + 1000;
-    const timer = setTimeout(() => frames.end(new ActonError("TIMEOUT", `the stream did not end within ${limit} ms`)), limit);
+    const timer = setTimeout(() => frames.end(new RequestTimeout(`the stream did not end within ${limit} ms`)), limit);
     try {
       this.write(Kind.Request, envelope);
       for await (const frame of frames) {
-        if (frame.kind !== Kind.Stream) throw errorFrom(frame.body);
+        if (frame.kind !== Kind.Stream) throw errorFrom(frame.body, errors);
         if (frame.body["is_final"] === true) {
-          if (typeof frame.body["error_code"] === "string") throw errorFrom(frame.body);
+          if (typeof frame.body["error_code"] === "string") throw errorFrom(frame.body, errors);
           return;
         }
         yield frame.body["payload"] ?? null;
@@ -485,7 +593,7 @@ export class Connection {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete("__heartbeat__");
-        reject(new ActonError("TIMEOUT", `no heartbeat within ${timeoutMs} ms`));
+        reject(new RequestTimeout(`no heartbeat within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiters.set("__heartbeat__", {
         resolve: () => {

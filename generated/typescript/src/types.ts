@@ -6,6 +6,7 @@
 
 import {
   ActonError,
+  DeclaredError,
   decodeBigInt,
   decodeBool,
   decodeBytes,
@@ -132,6 +133,107 @@ export function decodeCounted(data: unknown): Counted {
   };
 }
 
+/** Every factorial from 0! up to `up_to`!, one at a time. */
+export interface FactorialsRequest {
+  up_to: number;
+}
+
+/** The fields that build a `FactorialsRequest` (those with a default may be left out). */
+export type FactorialsRequestInit = FactorialsRequest;
+
+/** The wire form of `FactorialsRequest`. */
+export function encodeFactorialsRequest(value: FactorialsRequestInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["up_to"] = value.up_to;
+  return wire;
+}
+
+/** Reads `FactorialsRequest` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeFactorialsRequest(data: unknown): FactorialsRequest {
+  const fields = expectRecord(data, "FactorialsRequest");
+  return {
+    up_to: decodeInt(required(fields, "up_to", "FactorialsRequest")),
+  };
+}
+
+/** One factorial of a FactorialsRequest. */
+export interface Factorial {
+  n: number;
+  value: number;
+}
+
+/** The fields that build a `Factorial` (those with a default may be left out). */
+export type FactorialInit = Factorial;
+
+/** The wire form of `Factorial`. */
+export function encodeFactorial(value: FactorialInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["n"] = value.n;
+  wire["value"] = value.value;
+  return wire;
+}
+
+/** Reads `Factorial` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeFactorial(data: unknown): Factorial {
+  const fields = expectRecord(data, "Factorial");
+  return {
+    n: decodeInt(required(fields, "n", "Factorial")),
+    value: decodeInt(required(fields, "value", "Factorial")),
+  };
+}
+
+/** Divide one integer by another, rounding toward zero. */
+export interface DivideRequest {
+  dividend: bigint;
+  divisor: bigint;
+}
+
+/** The fields that build a `DivideRequest` (those with a default may be left out). */
+export type DivideRequestInit = DivideRequest;
+
+/** The wire form of `DivideRequest`. */
+export function encodeDivideRequest(value: DivideRequestInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["dividend"] = value.dividend;
+  wire["divisor"] = value.divisor;
+  return wire;
+}
+
+/** Reads `DivideRequest` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeDivideRequest(data: unknown): DivideRequest {
+  const fields = expectRecord(data, "DivideRequest");
+  return {
+    dividend: decodeBigInt(required(fields, "dividend", "DivideRequest")),
+    divisor: decodeBigInt(required(fields, "divisor", "DivideRequest")),
+  };
+}
+
+/** The result of a DivideRequest. */
+export interface Quotient {
+  quotient: bigint;
+  remainder: bigint;
+}
+
+/** The fields that build a `Quotient` (those with a default may be left out). */
+export type QuotientInit = Quotient;
+
+/** The wire form of `Quotient`. */
+export function encodeQuotient(value: QuotientInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["quotient"] = value.quotient;
+  wire["remainder"] = value.remainder;
+  return wire;
+}
+
+/** Reads `Quotient` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeQuotient(data: unknown): Quotient {
+  const fields = expectRecord(data, "Quotient");
+  return {
+    quotient: decodeBigInt(required(fields, "quotient", "Quotient")),
+    remainder: decodeBigInt(required(fields, "remainder", "Quotient")),
+  };
+}
+
 /** A line for the calculator's log (fire-and-forget). */
 export interface LogEvent {
   /** Default: `"info"`. */
@@ -234,8 +336,7 @@ export function decodeGet(data: unknown): Get {
 /** What a Get found. */
 export interface GetResult {
   key: string;
-  /** Absent when nothing is stored under the key. */
-  value?: Uint8Array;
+  value: Uint8Array;
 }
 
 /** The fields that build a `GetResult` (those with a default may be left out). */
@@ -245,7 +346,7 @@ export type GetResultInit = GetResult;
 export function encodeGetResult(value: GetResultInit): Record<string, unknown> {
   const wire: Record<string, unknown> = {};
   wire["key"] = value.key;
-  if (isPresent(value.value)) wire["value"] = value.value;
+  wire["value"] = value.value;
   return wire;
 }
 
@@ -254,7 +355,7 @@ export function decodeGetResult(data: unknown): GetResult {
   const fields = expectRecord(data, "GetResult");
   return {
     key: decodeString(required(fields, "key", "GetResult")),
-    value: optionalOf(decodeBytes)(fields["value"]),
+    value: decodeBytes(required(fields, "value", "GetResult")),
   };
 }
 
@@ -635,4 +736,100 @@ export function decodeHealthStatus(data: unknown): HealthStatus {
     status: decodeString(required(fields, "status", "HealthStatus")),
     uptime_ms: decodeBigInt(required(fields, "uptime_ms", "HealthStatus")),
   };
+}
+
+/** Nothing is stored under the key. */
+export class NotFound extends DeclaredError {
+  /** The error's name on the wire (the ERROR frame's `error_code`). */
+  static readonly wireName = "NotFound";
+  /** The key that was looked up. */
+  readonly key: string;
+
+  constructor(fields: { key: string }, message?: string) {
+    super(NotFound.wireName, message ?? "Nothing is stored under the key");
+    this.name = "NotFound";
+    this.key = fields.key;
+  }
+
+  /** Reads the error from an ERROR frame's message and payload. */
+  static fromFailure(message: string, payload: unknown): NotFound {
+    const fields = expectRecord(payload ?? {}, "NotFound");
+    return new NotFound(
+      {
+        key: decodeString(required(fields, "key", "NotFound")),
+      },
+      message,
+    );
+  }
+
+  /** The error's fields in their wire form (an ERROR frame's payload). */
+  toWire(): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    wire["key"] = this.key;
+    return wire;
+  }
+}
+
+/** The divisor was zero. */
+export class DivisionByZero extends DeclaredError {
+  /** The error's name on the wire (the ERROR frame's `error_code`). */
+  static readonly wireName = "DivisionByZero";
+  /** What was to be divided. */
+  readonly dividend: bigint;
+
+  constructor(fields: { dividend: bigint }, message?: string) {
+    super(DivisionByZero.wireName, message ?? "The divisor was zero");
+    this.name = "DivisionByZero";
+    this.dividend = fields.dividend;
+  }
+
+  /** Reads the error from an ERROR frame's message and payload. */
+  static fromFailure(message: string, payload: unknown): DivisionByZero {
+    const fields = expectRecord(payload ?? {}, "DivisionByZero");
+    return new DivisionByZero(
+      {
+        dividend: decodeBigInt(required(fields, "dividend", "DivisionByZero")),
+      },
+      message,
+    );
+  }
+
+  /** The error's fields in their wire form (an ERROR frame's payload). */
+  toWire(): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    wire["dividend"] = this.dividend;
+    return wire;
+  }
+}
+
+/** A result does not fit its integer type. */
+export class Overflow extends DeclaredError {
+  /** The error's name on the wire (the ERROR frame's `error_code`). */
+  static readonly wireName = "Overflow";
+  /** The first input whose result does not fit. */
+  readonly at: number;
+
+  constructor(fields: { at: number }, message?: string) {
+    super(Overflow.wireName, message ?? "A result does not fit its integer type");
+    this.name = "Overflow";
+    this.at = fields.at;
+  }
+
+  /** Reads the error from an ERROR frame's message and payload. */
+  static fromFailure(message: string, payload: unknown): Overflow {
+    const fields = expectRecord(payload ?? {}, "Overflow");
+    return new Overflow(
+      {
+        at: decodeInt(required(fields, "at", "Overflow")),
+      },
+      message,
+    );
+  }
+
+  /** The error's fields in their wire form (an ERROR frame's payload). */
+  toWire(): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    wire["at"] = this.at;
+    return wire;
+  }
 }

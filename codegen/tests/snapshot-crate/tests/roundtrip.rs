@@ -129,7 +129,34 @@ fn wire_names_and_shapes() {
 fn every_type_is_registered_under_its_package_name() {
     let registry = acton_reactive::ipc::IpcTypeRegistry::new();
     register_all(&registry);
-    assert_eq!(registry.len(), 10);
+    // 12 types and 3 errors (an error's fields travel as a registered type).
+    assert_eq!(registry.len(), 15);
     assert!(registry.is_registered("shop.Scalars"));
     assert!(registry.is_registered("shop.Tree"));
+    assert!(registry.is_registered("shop.Missing"));
+}
+
+#[test]
+fn declared_errors_round_trip_and_read_well() {
+    let missing = Missing {
+        key: "k".into(),
+        similar: vec!["kk".into()],
+    };
+    assert_eq!(both_ways(&missing), json!({"key": "k", "similar": ["kk"]}));
+    assert_eq!(
+        missing.to_string(),
+        r#"Nothing under that key (key: "k", similar: ["kk"])"#
+    );
+    let defaulted: Missing = serde_json::from_value(json!({"key": "k"})).unwrap();
+    assert!(defaulted.similar.is_empty());
+    assert_eq!(Forbidden {}.to_string(), "The caller may not do this");
+    // A method's enum: its errors, and Status for anything else.
+    let error: FindError = Throttled {
+        retry_in: Some(3),
+        reason: Colour::Red,
+    }
+    .into();
+    assert!(matches!(error, FindError::Throttled(_)));
+    let error: FindError = acton_reactive::ipc::service::Status::internal("x").into();
+    assert_eq!(error.to_string(), "INTERNAL: x");
 }

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use acton_reactive::ipc::client::{ClientError, IpcClient};
 use acton_reactive::ipc::service;
 use acton_reactive::prelude::{ActorHandle, ActorRuntime};
-use acton_reactive::ipc::client::ReplyStream;
-use acton_reactive::ipc::service::StreamSink;
+use acton_reactive::ipc::client::TypedStream;
 use acton_reactive::ipc::client::Subscription;
 use acton_reactive::ipc::IpcTypeRegistry;
 use acton_reactive::serde::{Deserialize, Serialize};
@@ -176,6 +175,73 @@ pub struct Pong {
     pub at: u64,
 }
 
+/// Registered as `shop.Lookup`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Lookup {
+    pub key: String,
+}
+
+/// Registered as `shop.Tally`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Tally {
+    pub total: u64,
+}
+
+/// Nothing under that key.
+///
+/// Registered as `shop.Missing`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Missing {
+    /// What was looked up.
+    pub key: String,
+    #[serde(default = "default_missing_similar")]
+    pub similar: Vec<String>,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f, "Nothing under that key (key: {:?}, similar: {:?})", self.key, self
+            .similar
+        )
+    }
+}
+
+impl std::error::Error for Missing {}
+/// The caller may not do this.
+///
+/// Registered as `shop.Forbidden`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Forbidden {}
+impl std::fmt::Display for Forbidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("The caller may not do this")
+    }
+}
+
+impl std::error::Error for Forbidden {}
+/// Registered as `shop.Throttled`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Throttled {
+    /// Seconds to wait, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in: Option<u32>,
+    #[serde(default = "default_throttled_reason")]
+    pub reason: Colour,
+}
+
+impl std::fmt::Display for Throttled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Throttled (retry_in: {:?}, reason: {:?})", self.retry_in, self.reason)
+    }
+}
+
+impl std::error::Error for Throttled {}
 /// Registers every type of the schema with `registry`, under its wire name.
 pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<Scalars>("shop.Scalars");
@@ -188,6 +254,11 @@ pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<Old>("shop.Old");
     registry.register::<Ping>("shop.Ping");
     registry.register::<Pong>("shop.Pong");
+    registry.register::<Lookup>("shop.Lookup");
+    registry.register::<Tally>("shop.Tally");
+    registry.register::<Missing>("shop.Missing");
+    registry.register::<Forbidden>("shop.Forbidden");
+    registry.register::<Throttled>("shop.Throttled");
 }
 
 fn default_defaults_count() -> u32 {
@@ -242,22 +313,300 @@ fn default_shape_rectangle_label() -> String {
     String::from("rectangle")
 }
 
+fn default_missing_similar() -> Vec<String> {
+    Vec::new()
+}
+
+fn default_throttled_reason() -> Colour {
+    Colour::Red
+}
+
+/// How `shop.ping` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PingError {
+    /// The caller may not do this.
+    Forbidden(Forbidden),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<Forbidden> for PingError {
+    fn from(error: Forbidden) -> Self {
+        Self::Forbidden(error)
+    }
+}
+
+impl From<service::Status> for PingError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for PingError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "shop.Forbidden" => details.decode().ok().map(Self::Forbidden),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for PingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Forbidden(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for PingError {}
+impl service::IntoFailure for PingError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::Forbidden(error) => {
+                service::Failure::with_details(
+                    "shop.Forbidden",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
+/// How `shop.trees` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TreesError {
+    /// Nothing under that key.
+    Missing(Missing),
+    /// The caller may not do this.
+    Forbidden(Forbidden),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<Missing> for TreesError {
+    fn from(error: Missing) -> Self {
+        Self::Missing(error)
+    }
+}
+
+impl From<Forbidden> for TreesError {
+    fn from(error: Forbidden) -> Self {
+        Self::Forbidden(error)
+    }
+}
+
+impl From<service::Status> for TreesError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for TreesError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "shop.Missing" => details.decode().ok().map(Self::Missing),
+                "shop.Forbidden" => details.decode().ok().map(Self::Forbidden),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for TreesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing(error) => std::fmt::Display::fmt(error, f),
+            Self::Forbidden(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for TreesError {}
+impl service::IntoFailure for TreesError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::Missing(error) => {
+                service::Failure::with_details("shop.Missing", error.to_string(), error)
+            }
+            Self::Forbidden(error) => {
+                service::Failure::with_details(
+                    "shop.Forbidden",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
+/// How `shop.find` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FindError {
+    /// Nothing under that key.
+    Missing(Missing),
+    Throttled(Throttled),
+    /// The caller may not do this.
+    Forbidden(Forbidden),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<Missing> for FindError {
+    fn from(error: Missing) -> Self {
+        Self::Missing(error)
+    }
+}
+
+impl From<Throttled> for FindError {
+    fn from(error: Throttled) -> Self {
+        Self::Throttled(error)
+    }
+}
+
+impl From<Forbidden> for FindError {
+    fn from(error: Forbidden) -> Self {
+        Self::Forbidden(error)
+    }
+}
+
+impl From<service::Status> for FindError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for FindError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "shop.Missing" => details.decode().ok().map(Self::Missing),
+                "shop.Throttled" => details.decode().ok().map(Self::Throttled),
+                "shop.Forbidden" => details.decode().ok().map(Self::Forbidden),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for FindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing(error) => std::fmt::Display::fmt(error, f),
+            Self::Throttled(error) => std::fmt::Display::fmt(error, f),
+            Self::Forbidden(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for FindError {}
+impl service::IntoFailure for FindError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::Missing(error) => {
+                service::Failure::with_details("shop.Missing", error.to_string(), error)
+            }
+            Self::Throttled(error) => {
+                service::Failure::with_details(
+                    "shop.Throttled",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Forbidden(error) => {
+                service::Failure::with_details(
+                    "shop.Forbidden",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
 /// Every kind of method.
 ///
-/// What the `shop` service does: implement it and pass it to [`serve_shop`].
+/// What the `shop` service does: implement it and pass it to [`serve_shop`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation.
 pub trait ShopHandler: Send + Sync + 'static {
     /// Request-response.
-    fn ping(&self, request: Ping) -> impl Future<Output = Pong> + Send;
+    ///
+    /// # Errors
+    /// - `Forbidden`: The caller may not do this.
+    /// - any other failure, as a `Status`
+    fn ping(
+        &self,
+        ctx: service::RequestContext,
+        request: Ping,
+    ) -> impl Future<Output = Result<Pong, PingError>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("shop.ping").into()) }
+    }
     /// Request-stream.
     ///
-    /// Send the items into `items`; the stream ends when this returns.
+    /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
+    ///
+    /// # Errors
+    /// - `Missing`: Nothing under that key.
+    /// - `Forbidden`: The caller may not do this.
+    /// - any other failure, as a `Status`
     fn trees(
         &self,
+        ctx: service::RequestContext,
         request: Tree,
-        items: StreamSink<Tree>,
-    ) -> impl Future<Output = ()> + Send;
+        items: service::StreamSink<Tree>,
+    ) -> impl Future<Output = Result<(), TreesError>> + Send {
+        let _ = items;
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("shop.trees").into()) }
+    }
     /// Fire-and-forget.
-    fn shapes(&self, request: Shape) -> impl Future<Output = ()> + Send;
+    fn shapes(
+        &self,
+        ctx: service::RequestContext,
+        request: Shape,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, request);
+        async move { service::warn_unimplemented("shop.shapes") }
+    }
+    ///
+    /// # Errors
+    /// - `Missing`: Nothing under that key.
+    /// - `Throttled`
+    /// - `Forbidden`: The caller may not do this.
+    /// - any other failure, as a `Status`
+    fn find(
+        &self,
+        ctx: service::RequestContext,
+        request: Lookup,
+    ) -> impl Future<Output = Result<Scalars, FindError>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("shop.find").into()) }
+    }
 }
 
 /// Starts the `shop` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `shop`.
@@ -268,22 +617,27 @@ pub async fn serve_shop<H: ShopHandler>(
     register_all(&runtime.ipc_registry());
     let handler = Arc::new(handler);
     let mut actor = runtime.new_actor_with_name::<()>("shop");
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: Ping| async move { handler.ping(request).await },
+        |handler, ctx, request: Ping| async move { handler.ping(ctx, request).await },
     );
-    service::on_stream(
+    service::on_stream_call(
         &mut actor,
         &handler,
-        |handler, request: Tree, items| async move {
-            handler.trees(request, items).await
+        |handler, ctx, request: Tree, items| async move {
+            handler.trees(ctx, request, items).await
         },
     );
-    service::on_message(
+    service::on_message_call(
         &mut actor,
         &handler,
-        |handler, request: Shape| async move { handler.shapes(request).await },
+        |handler, ctx, request: Shape| async move { handler.shapes(ctx, request).await },
+    );
+    service::on_call(
+        &mut actor,
+        &handler,
+        |handler, ctx, request: Lookup| async move { handler.find(ctx, request).await },
     );
     let handle = actor.start().await;
     runtime.ipc_expose("shop", handle.clone());
@@ -317,16 +671,26 @@ impl ShopClient {
     /// Request-response.
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-    pub async fn ping(&self, request: Ping) -> Result<Pong, ClientError> {
-        self.client.request(Self::SERVICE, "shop.Ping", &request).await
+    /// - `Forbidden`: The caller may not do this.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn ping(&self, request: Ping) -> Result<Pong, PingError> {
+        Ok(self.client.request(Self::SERVICE, "shop.Ping", &request).await?)
     }
     /// Request-stream.
     ///
     /// # Errors
-    /// When the request cannot be sent; the stream's own errors arrive as its items.
-    pub async fn trees(&self, request: Tree) -> Result<ReplyStream<Tree>, ClientError> {
-        self.client.stream(Self::SERVICE, "shop.Tree", &request).await
+    /// - `Missing`: Nothing under that key.
+    /// - `Forbidden`: The caller may not do this.
+    /// - when the request cannot be sent; a failure of the stream arrives as its last item
+    pub async fn trees(
+        &self,
+        request: Tree,
+    ) -> Result<TypedStream<Tree, TreesError>, TreesError> {
+        Ok(
+            TypedStream::new(
+                self.client.stream(Self::SERVICE, "shop.Tree", &request).await?,
+            ),
+        )
     }
     /// Fire-and-forget.
     ///
@@ -334,8 +698,17 @@ impl ShopClient {
     ///
     /// # Errors
     /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
-    pub async fn shapes(&self, request: Shape) -> Result<(), ClientError> {
-        self.client.send(Self::SERVICE, "shop.Shape", &request).await
+    pub async fn shapes(&self, request: Shape) -> Result<(), service::Status> {
+        Ok(self.client.send(Self::SERVICE, "shop.Shape", &request).await?)
+    }
+    ///
+    /// # Errors
+    /// - `Missing`: Nothing under that key.
+    /// - `Throttled`
+    /// - `Forbidden`: The caller may not do this.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn find(&self, request: Lookup) -> Result<Scalars, FindError> {
+        Ok(self.client.request(Self::SERVICE, "shop.Lookup", &request).await?)
     }
     /// Receives every `Scalars` the service broadcasts.
     ///
@@ -354,9 +727,19 @@ impl ShopClient {
 }
 
 ///
-/// What the `other_service` service does: implement it and pass it to [`serve_other_service`].
+/// What the `other_service` service does: implement it and pass it to [`serve_other_service`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation.
 pub trait OtherServiceHandler: Send + Sync + 'static {
-    fn compound(&self, request: Compounds) -> impl Future<Output = Defaults> + Send;
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn compound(
+        &self,
+        ctx: service::RequestContext,
+        request: Compounds,
+    ) -> impl Future<Output = Result<Defaults, service::Status>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("other_service.compound")) }
+    }
 }
 
 /// Starts the `other_service` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `other_service`.
@@ -367,10 +750,12 @@ pub async fn serve_other_service<H: OtherServiceHandler>(
     register_all(&runtime.ipc_registry());
     let handler = Arc::new(handler);
     let mut actor = runtime.new_actor_with_name::<()>("other_service");
-    service::on_reply(
+    service::on_call(
         &mut actor,
         &handler,
-        |handler, request: Compounds| async move { handler.compound(request).await },
+        |handler, ctx, request: Compounds| async move {
+            handler.compound(ctx, request).await
+        },
     );
     let handle = actor.start().await;
     runtime.ipc_expose("other_service", handle.clone());
@@ -403,8 +788,201 @@ impl OtherServiceClient {
     }
     ///
     /// # Errors
-    /// The server's error (see `ClientError::code`), a timeout, or a closed connection.
-    pub async fn compound(&self, request: Compounds) -> Result<Defaults, ClientError> {
-        self.client.request(Self::SERVICE, "shop.Compounds", &request).await
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn compound(
+        &self,
+        request: Compounds,
+    ) -> Result<Defaults, service::Status> {
+        Ok(self.client.request(Self::SERVICE, "shop.Compounds", &request).await?)
+    }
+}
+
+/// How `counter.bump` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BumpError {
+    Throttled(Throttled),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<Throttled> for BumpError {
+    fn from(error: Throttled) -> Self {
+        Self::Throttled(error)
+    }
+}
+
+impl From<service::Status> for BumpError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for BumpError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "shop.Throttled" => details.decode().ok().map(Self::Throttled),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for BumpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Throttled(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for BumpError {}
+impl service::IntoFailure for BumpError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::Throttled(error) => {
+                service::Failure::with_details(
+                    "shop.Throttled",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
+/// Exclusive handlers take `&mut self`.
+///
+/// What the `counter` service does: implement it and pass it to [`serve_counter`]. Every method has a default that fails with `UNIMPLEMENTED`, so a method added to the schema does not break an implementation.
+///
+/// Exclusive: its methods take `&mut self` and run one at a time, in arrival order.
+pub trait CounterHandler: Send + 'static {
+    ///
+    /// # Errors
+    /// - `Throttled`
+    /// - any other failure, as a `Status`
+    fn bump(
+        &mut self,
+        ctx: service::RequestContext,
+        request: Old,
+    ) -> impl Future<Output = Result<Tally, BumpError>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("counter.bump").into()) }
+    }
+    ///
+    /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
+    ///
+    /// # Errors
+    /// - any other failure, as a `Status`
+    fn find_one(
+        &mut self,
+        ctx: service::RequestContext,
+        request: Lookup,
+        items: service::StreamSink<Tally>,
+    ) -> impl Future<Output = Result<(), service::Status>> + Send {
+        let _ = items;
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("counter.find_one")) }
+    }
+    fn forget(
+        &mut self,
+        ctx: service::RequestContext,
+        request: Colour,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, request);
+        async move { service::warn_unimplemented("counter.forget") }
+    }
+}
+
+/// Starts the `counter` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `counter`.
+pub async fn serve_counter<H: CounterHandler>(
+    runtime: &ActorRuntime,
+    handler: H,
+) -> ActorHandle {
+    register_all(&runtime.ipc_registry());
+    let handler = service::exclusive(handler);
+    let mut actor = runtime.new_actor_with_name::<()>("counter");
+    service::on_call_exclusive(
+        &mut actor,
+        &handler,
+        |mut handler, ctx, request: Old| async move { handler.bump(ctx, request).await },
+    );
+    service::on_stream_call_exclusive(
+        &mut actor,
+        &handler,
+        |mut handler, ctx, request: Lookup, items| async move {
+            handler.find_one(ctx, request, items).await
+        },
+    );
+    service::on_message_call_exclusive(
+        &mut actor,
+        &handler,
+        |mut handler, ctx, request: Colour| async move {
+            handler.forget(ctx, request).await
+        },
+    );
+    let handle = actor.start().await;
+    runtime.ipc_expose("counter", handle.clone());
+    handle
+}
+
+/// A typed client of the `counter` service.
+#[derive(Clone, Debug)]
+pub struct CounterClient {
+    client: IpcClient,
+}
+
+impl CounterClient {
+    /// The name the service is exposed under.
+    pub const SERVICE: &'static str = "counter";
+    /// Connects to the server listening on `path`.
+    ///
+    /// # Errors
+    /// When the socket cannot be reached.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
+        Ok(Self::new(IpcClient::connect(path).await?))
+    }
+    /// A client on an existing connection (which other clients may share).
+    pub fn new(client: IpcClient) -> Self {
+        Self { client }
+    }
+    /// The underlying connection.
+    pub fn client(&self) -> &IpcClient {
+        &self.client
+    }
+    ///
+    /// # Errors
+    /// - `Throttled`
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn bump(&self, request: Old) -> Result<Tally, BumpError> {
+        Ok(self.client.request(Self::SERVICE, "shop.Old", &request).await?)
+    }
+    ///
+    /// # Errors
+    /// - when the request cannot be sent; a failure of the stream arrives as its last item
+    pub async fn find_one(
+        &self,
+        request: Lookup,
+    ) -> Result<TypedStream<Tally, service::Status>, service::Status> {
+        Ok(
+            TypedStream::new(
+                self.client.stream(Self::SERVICE, "shop.Lookup", &request).await?,
+            ),
+        )
+    }
+    ///
+    /// Returns once the service's mailbox accepted the message.
+    ///
+    /// # Errors
+    /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
+    pub async fn forget(&self, request: Colour) -> Result<(), service::Status> {
+        Ok(self.client.send(Self::SERVICE, "shop.Colour", &request).await?)
     }
 }

@@ -24,6 +24,22 @@ async fn main() -> anyhow::Result<()> {
     let sum = calculator.add(AddRequest { a: 40, b: 2 }).await?;
     println!("calculator.add(40, 2)        -> {}", sum.sum);
 
+    match calculator
+        .divide(DivideRequest {
+            dividend: 7,
+            divisor: 0,
+        })
+        .await
+    {
+        Err(DivideError::DivisionByZero(error)) => {
+            println!(
+                "calculator.divide(7, 0)      -> DivisionByZero (dividend {})",
+                error.dividend
+            );
+        }
+        other => anyhow::bail!("expected DivisionByZero, got {other:?}"),
+    }
+
     let mut count = calculator
         .count(CountRequest {
             up_to: 5,
@@ -61,8 +77,22 @@ async fn main() -> anyhow::Result<()> {
             key: "greeting".into(),
         })
         .await?;
-    let text = got.value.map(|v| String::from_utf8_lossy(&v).into_owned());
+    let text = String::from_utf8_lossy(&got.value).into_owned();
     println!("kv_store.put/get(greeting)   -> {text:?}");
+    match kv
+        .get(Get {
+            key: "nothing".into(),
+        })
+        .await
+    {
+        Err(GetError::NotFound(missing)) => {
+            println!(
+                "kv_store.get(nothing)        -> NotFound (key {:?})",
+                missing.key
+            );
+        }
+        other => anyhow::bail!("expected NotFound, got {other:?}"),
+    }
 
     let accepted = prices
         .place(Order::Limit {

@@ -849,6 +849,39 @@ impl<R: DeserializeOwned> Stream for ReplyStream<R> {
     }
 }
 
+/// A [`ReplyStream`] whose errors are a typed error (a generated method's error
+/// enum, or `Status`): what generated clients return for streams.
+pub struct TypedStream<T, E> {
+    inner: ReplyStream<T>,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<T, E> TypedStream<T, E> {
+    /// Wraps a stream.
+    pub fn new(inner: ReplyStream<T>) -> Self {
+        Self {
+            inner,
+            _error: PhantomData,
+        }
+    }
+}
+
+impl<T, E> std::fmt::Debug for TypedStream<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TypedStream").field(&self.inner).finish()
+    }
+}
+
+impl<T: DeserializeOwned, E: From<ClientError>> Stream for TypedStream<T, E> {
+    type Item = Result<T, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner)
+            .poll_next(cx)
+            .map(|item| item.map(|item| item.map_err(E::from)))
+    }
+}
+
 /// `Some(Ok)` for an item, `None` for a clean end, `Some(Err)` for a failure.
 fn decode_stream_item<R: DeserializeOwned>(frame: &Frame) -> Option<Result<R, ClientError>> {
     if frame.kind != MessageKind::Stream {

@@ -254,6 +254,14 @@ impl Default for Delivered {
     }
 }
 
+/// The payload of a RATE_LIMITED answer: how long to wait before a token is
+/// available again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryAfter {
+    /// Milliseconds until the next request would be accepted.
+    pub retry_after_ms: u64,
+}
+
 /// The payload of the frame refusing a connection at the limit: `{"limit": N}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionLimit {

@@ -303,3 +303,17 @@ pub fn on_message_call_exclusive<H, M, F, Fut>(
         })
     });
 }
+
+/// Wraps a handler for an exclusive service (see [`on_call_exclusive`]).
+pub fn exclusive<H>(handler: H) -> Exclusive<H> {
+    Arc::new(Mutex::new(handler))
+}
+
+/// What the default body of a generated fire-and-forget handler method does:
+/// there is nobody to answer, so it logs that the method is not implemented.
+pub fn warn_unimplemented(method: &str) {
+    tracing::warn!(
+        method,
+        "a fire-and-forget message arrived for a method this server does not implement"
+    );
+}

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self, TypeAlias
 
 from ._runtime import (
     ActonError,
+    DeclaredError,
     decode_bool,
     decode_bytes,
     decode_float,
@@ -485,3 +486,153 @@ class Pong:
         value = required(fields, "at", "Pong")
         values["at"] = decode_int(value)
         return cls(**values)
+
+
+@dataclass(kw_only=True)
+class Lookup:
+    """The `Lookup` message."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Lookup"
+    key: str
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["key"] = self.key
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Lookup")
+        values: dict[str, Any] = {}
+        value = required(fields, "key", "Lookup")
+        values["key"] = decode_str(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class Tally:
+    """The `Tally` message."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Tally"
+    total: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["total"] = self.total
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Tally")
+        values: dict[str, Any] = {}
+        value = required(fields, "total", "Tally")
+        values["total"] = decode_int(value)
+        return cls(**values)
+
+
+class Missing(DeclaredError):
+    """Nothing under that key."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Missing"
+    key: str
+    """What was looked up."""
+    similar: list[str]
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        similar: list[str] | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.key = key
+        self.similar = similar if similar is not None else []
+        if message is None:
+            message = "Nothing under that key"
+        super().__init__(self.WIRE_NAME, message)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error's fields in their wire form (an ERROR frame's payload)."""
+        wire: dict[str, Any] = {}
+        wire["key"] = self.key
+        wire["similar"] = list(self.similar)
+        return wire
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        fields = expect_mapping({} if payload is None else payload, "Missing")
+        values: dict[str, Any] = {}
+        value = required(fields, "key", "Missing")
+        values["key"] = decode_str(value)
+        if (value := fields.get("similar")) is not None:
+            values["similar"] = list_of(decode_str)(value)
+        return cls(**values, message=message)
+
+
+class Forbidden(DeclaredError):
+    """The caller may not do this."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Forbidden"
+
+    def __init__(self, *, message: str | None = None) -> None:
+        if message is None:
+            message = "The caller may not do this"
+        super().__init__(self.WIRE_NAME, message)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error's fields in their wire form (an ERROR frame's payload)."""
+        wire: dict[str, Any] = {}
+        return wire
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        _fields = expect_mapping({} if payload is None else payload, "Forbidden")
+        values: dict[str, Any] = {}
+        return cls(**values, message=message)
+
+
+class Throttled(DeclaredError):
+    """The `Throttled` message."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Throttled"
+    retry_in: int | None
+    """Seconds to wait, when known."""
+    reason: Colour
+
+    def __init__(
+        self,
+        *,
+        retry_in: int | None = None,
+        reason: Colour = Colour.RED,
+        message: str | None = None,
+    ) -> None:
+        self.retry_in = retry_in
+        self.reason = reason
+        if message is None:
+            message = "Throttled"
+        super().__init__(self.WIRE_NAME, message)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error's fields in their wire form (an ERROR frame's payload)."""
+        wire: dict[str, Any] = {}
+        if self.retry_in is not None:
+            wire["retry_in"] = self.retry_in
+        wire["reason"] = self.reason.to_wire()
+        return wire
+
+    @classmethod
+    def from_failure(cls, message: str, payload: Any) -> Self:
+        """The error an ERROR frame carries: its message and its fields."""
+        fields = expect_mapping({} if payload is None else payload, "Throttled")
+        values: dict[str, Any] = {}
+        if (value := fields.get("retry_in")) is not None:
+            values["retry_in"] = decode_int(value)
+        if (value := fields.get("reason")) is not None:
+            values["reason"] = Colour.from_wire(value)
+        return cls(**values, message=message)

@@ -6,6 +6,7 @@
 
 import {
   ActonError,
+  DeclaredError,
   decodeBigInt,
   decodeBool,
   decodeBytes,
@@ -467,4 +468,151 @@ export function decodePong(data: unknown): Pong {
   return {
     at: decodeBigInt(required(fields, "at", "Pong")),
   };
+}
+
+/** The `Lookup` message. */
+export interface Lookup {
+  key: string;
+}
+
+/** The fields that build a `Lookup` (those with a default may be left out). */
+export type LookupInit = Lookup;
+
+/** The wire form of `Lookup`. */
+export function encodeLookup(value: LookupInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["key"] = value.key;
+  return wire;
+}
+
+/** Reads `Lookup` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeLookup(data: unknown): Lookup {
+  const fields = expectRecord(data, "Lookup");
+  return {
+    key: decodeString(required(fields, "key", "Lookup")),
+  };
+}
+
+/** The `Tally` message. */
+export interface Tally {
+  total: bigint;
+}
+
+/** The fields that build a `Tally` (those with a default may be left out). */
+export type TallyInit = Tally;
+
+/** The wire form of `Tally`. */
+export function encodeTally(value: TallyInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["total"] = value.total;
+  return wire;
+}
+
+/** Reads `Tally` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeTally(data: unknown): Tally {
+  const fields = expectRecord(data, "Tally");
+  return {
+    total: decodeBigInt(required(fields, "total", "Tally")),
+  };
+}
+
+/** Nothing under that key. */
+export class Missing extends DeclaredError {
+  /** The error's name on the wire (the ERROR frame's `error_code`). */
+  static readonly wireName = "shop.Missing";
+  /** What was looked up. */
+  readonly key: string;
+  /** Default: `[]`. */
+  readonly similar: string[];
+
+  constructor(fields: { key: string; similar?: string[] }, message?: string) {
+    super(Missing.wireName, message ?? "Nothing under that key");
+    this.name = "Missing";
+    this.key = fields.key;
+    this.similar = fields.similar ?? [];
+  }
+
+  /** Reads the error from an ERROR frame's message and payload. */
+  static fromFailure(message: string, payload: unknown): Missing {
+    const fields = expectRecord(payload ?? {}, "Missing");
+    return new Missing(
+      {
+        key: decodeString(required(fields, "key", "Missing")),
+        similar: isPresent(fields["similar"]) ? listOf(decodeString)(fields["similar"]) : [],
+      },
+      message,
+    );
+  }
+
+  /** The error's fields in their wire form (an ERROR frame's payload). */
+  toWire(): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    wire["key"] = this.key;
+    if (isPresent(this.similar)) wire["similar"] = this.similar;
+    return wire;
+  }
+}
+
+/** The caller may not do this. */
+export class Forbidden extends DeclaredError {
+  /** The error's name on the wire (the ERROR frame's `error_code`). */
+  static readonly wireName = "shop.Forbidden";
+
+  constructor(fields: Record<string, never>, message?: string) {
+    super(Forbidden.wireName, message ?? "The caller may not do this");
+    this.name = "Forbidden";
+  }
+
+  /** Reads the error from an ERROR frame's message and payload. */
+  static fromFailure(message: string, payload: unknown): Forbidden {
+    const _fields = expectRecord(payload ?? {}, "Forbidden");
+    return new Forbidden(
+      {
+      },
+      message,
+    );
+  }
+
+  /** The error's fields in their wire form (an ERROR frame's payload). */
+  toWire(): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    return wire;
+  }
+}
+
+/** The `Throttled` error. */
+export class Throttled extends DeclaredError {
+  /** The error's name on the wire (the ERROR frame's `error_code`). */
+  static readonly wireName = "shop.Throttled";
+  /** Seconds to wait, when known. */
+  readonly retry_in: number | undefined;
+  /** Default: `"red"`. */
+  readonly reason: Colour;
+
+  constructor(fields: { retry_in?: number; reason?: Colour }, message?: string) {
+    super(Throttled.wireName, message ?? "Throttled");
+    this.name = "Throttled";
+    this.retry_in = fields.retry_in;
+    this.reason = fields.reason ?? "red";
+  }
+
+  /** Reads the error from an ERROR frame's message and payload. */
+  static fromFailure(message: string, payload: unknown): Throttled {
+    const fields = expectRecord(payload ?? {}, "Throttled");
+    return new Throttled(
+      {
+        retry_in: optionalOf(decodeInt)(fields["retry_in"]),
+        reason: isPresent(fields["reason"]) ? decodeColour(fields["reason"]) : "red",
+      },
+      message,
+    );
+  }
+
+  /** The error's fields in their wire form (an ERROR frame's payload). */
+  toWire(): Record<string, unknown> {
+    const wire: Record<string, unknown> = {};
+    if (isPresent(this.retry_in)) wire["retry_in"] = this.retry_in;
+    if (isPresent(this.reason)) wire["reason"] = encodeColour(this.reason);
+    return wire;
+  }
 }

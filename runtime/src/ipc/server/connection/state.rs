@@ -17,11 +17,11 @@ use tokio_util::time::{delay_queue, DelayQueue};
 
 use super::dispatch::Parked;
 use crate::ipc::codec::envelope;
-use crate::ipc::codec::frames::{failure_frame, heartbeat_frame, value_frame};
+use crate::ipc::codec::frames::{failure_frame, failure_frame_with, heartbeat_frame, value_frame};
 use crate::ipc::protocol::{
     ActorInfo, ErrorCode, Frame, FrameError, IpcDiscoverRequest, IpcDiscoverResponse,
     IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
-    ProtocolVersionInfo, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
+    ProtocolVersionInfo, RetryAfter, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
 };
 use crate::ipc::server::hub::{shorten, ConnectionId, Refused};
 use crate::ipc::server::outbox::Outbox;
@@ -163,12 +163,21 @@ impl Connection {
             Ok(()) => true,
             Err(wait) => {
                 Counters::add(&self.shared.counters.rate_limited, 1);
-                let millis = wait.as_millis().max(1);
-                self.refuse(
-                    to,
-                    ErrorCode::RateLimited,
+                Counters::add(&self.shared.counters.errors, 1);
+                let millis = u64::try_from(wait.as_millis().max(1)).unwrap_or(u64::MAX);
+                // The message reads as the published crate's; the payload says
+                // the same to programs.
+                self.outbox.force(&failure_frame_with(
+                    to.format,
+                    to.correlation_id,
+                    to.stream,
+                    0,
+                    ErrorCode::RateLimited.as_str(),
                     format!("Rate limit exceeded, retry after {millis}ms"),
-                );
+                    RetryAfter {
+                        retry_after_ms: millis,
+                    },
+                ));
                 false
             }
         }

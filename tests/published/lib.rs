@@ -1,0 +1,1 @@
+//! Nothing to build: this package only brings the published crate's sources.
