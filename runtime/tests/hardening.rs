@@ -1177,8 +1177,18 @@ async fn deeply_nested_messagepack_is_refused_not_a_stack_overflow() {
     let mut envelope = vec![0x84u8];
     for (key, value) in [
         ("correlation_id", &[0xa4, b'd', b'e', b'e', b'p'][..]),
-        ("target", &[0xaa, b'c', b'a', b'l', b'c', b'u', b'l', b'a', b't', b'o', b'r'][..]),
-        ("message_type", &[0xab, b'A', b'd', b'd', b'R', b'e', b'q', b'u', b'e', b's', b't'][..]),
+        (
+            "target",
+            &[
+                0xaa, b'c', b'a', b'l', b'c', b'u', b'l', b'a', b't', b'o', b'r',
+            ][..],
+        ),
+        (
+            "message_type",
+            &[
+                0xab, b'A', b'd', b'd', b'R', b'e', b'q', b'u', b'e', b's', b't',
+            ][..],
+        ),
     ] {
         envelope.push(0xa0 | key.len() as u8);
         envelope.extend_from_slice(key.as_bytes());
@@ -1194,8 +1204,17 @@ async fn deeply_nested_messagepack_is_refused_not_a_stack_overflow() {
     )
     .await;
     let (kind, answer) = raw.next_json().await;
-    assert_eq!((kind, error_code(&answer)), (MessageKind::Error, "SERIALIZATION_ERROR"));
-    assert!(answer["error"].as_str().unwrap().contains("deeper than 128"), "{answer}");
+    assert_eq!(
+        (kind, error_code(&answer)),
+        (MessageKind::Error, "SERIALIZATION_ERROR")
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than 128"),
+        "{answer}"
+    );
     // The same through a subscription and a registered type's payload.
     raw.send(
         MessageKind::Request,
@@ -1204,7 +1223,10 @@ async fn deeply_nested_messagepack_is_refused_not_a_stack_overflow() {
     )
     .await;
     let (kind, answer) = raw.next_json().await;
-    assert_eq!((kind, error_code(&answer)), (MessageKind::Error, "SERIALIZATION_ERROR"));
+    assert_eq!(
+        (kind, error_code(&answer)),
+        (MessageKind::Error, "SERIALIZATION_ERROR")
+    );
     still_serving(&server.path).await;
     server.stop().await;
 }
@@ -1216,4 +1238,69 @@ fn envelope_with_deep_payload(depth: usize) -> serde_json::Value {
         payload = json!([payload]);
     }
     envelope("deep2", "calculator", "AddRequest", payload, true, false)
+}
+
+#[tokio::test]
+async fn a_cancelled_request_ends_without_an_answer_and_frees_its_slot() {
+    let options = IpcOptions::default().max_in_flight(1);
+    let server = hostile_server("cancel", IpcConfig::default(), options).await;
+    let mut raw = Raw::connect(&server.path).await;
+    raw.send_json(MessageKind::Discover, json!({"correlation_id": "d"}))
+        .await;
+    let (_, discovered) = raw.next_json().await;
+    assert_eq!(
+        discovered["protocol_version"]["capabilities"]["cancel"],
+        json!(true)
+    );
+    raw.send_json(
+        MessageKind::Request,
+        envelope(
+            "long",
+            "calculator",
+            "CountRequest",
+            json!({"up_to": 1_000_000, "delay_ms": 5}),
+            false,
+            true,
+        ),
+    )
+    .await;
+    let (_, first) = raw.next_json().await;
+    assert_eq!(first["sequence"], json!(0));
+    raw.send_json(MessageKind::Cancel, json!({"correlation_id": "long"}))
+        .await;
+    // The slot is free (max_in_flight 1): the next request is served. Items
+    // already on their way may arrive first, but never a final frame.
+    raw.send_json(
+        MessageKind::Request,
+        envelope(
+            "add",
+            "calculator",
+            "AddRequest",
+            json!({"a": 1, "b": 2}),
+            true,
+            false,
+        ),
+    )
+    .await;
+    loop {
+        let (kind, frame) = raw.next_json().await;
+        assert_ne!(frame["is_final"], json!(true), "{frame}");
+        if kind == MessageKind::Response {
+            assert_eq!(frame["correlation_id"], json!("add"));
+            break;
+        }
+    }
+    assert_eq!(server.listener.stats().requests_cancelled, 1);
+    // Cancelling what is not in flight does nothing.
+    raw.send_json(MessageKind::Cancel, json!({"correlation_id": "nothing"}))
+        .await;
+    raw.send_json(MessageKind::Heartbeat, json!(null)).await;
+    assert_eq!(raw.next().await.kind, MessageKind::Heartbeat);
+    // The handler learned it: the runtime stops at once.
+    let mut runtime = server.runtime.clone();
+    server.listener.shutdown().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(3), runtime.shutdown_all())
+        .await
+        .expect("the cancelled stream's handler stopped")
+        .unwrap();
 }

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use acton_reactive::ipc::protocol::{
-    ConnectionLimit, Frame, IpcDiscoverRequest, IpcDiscoverResponse, IpcEnvelope,
+    ConnectionLimit, CorrelationId, Frame, IpcDiscoverRequest, IpcDiscoverResponse, IpcEnvelope,
     IpcPatternRequest, IpcPushNotification, IpcResponse, IpcStreamFrame, IpcSubscribeRequest,
     IpcSubscriptionResponse, MessageKind,
 };
@@ -58,6 +58,7 @@ fn encode(kind: &str, format: Format, value: &Value) -> Vec<u8> {
         "patterns" => via::<IpcPatternRequest>(format, value),
         "subscription_response" => via::<IpcSubscriptionResponse>(format, value),
         "discover" => via::<IpcDiscoverRequest>(format, value),
+        "correlation_id" => via::<CorrelationId>(format, value),
         "discover_response" => via::<IpcDiscoverResponse>(format, value),
         "heartbeat" => Vec::new(),
         other => panic!("unknown vector type {other}"),

@@ -74,6 +74,7 @@ class Kind(IntEnum):
     STREAM = 0x09
     SUBSCRIBE_PATTERNS = 0x0A
     UNSUBSCRIBE_PATTERNS = 0x0B
+    CANCEL = 0x10
 
 
 class ErrorCode(StrEnum):

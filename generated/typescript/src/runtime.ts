@@ -41,6 +41,7 @@ export enum Kind {
   Stream = 0x09,
   SubscribePatterns = 0x0a,
   UnsubscribePatterns = 0x0b,
+  Cancel = 0x10,
 }
 
 /** The error codes of the protocol. */

@@ -41,6 +41,10 @@ pub enum MessageKind {
     SubscribePatterns,
     /// `0x0b` client → server: drop name patterns.
     UnsubscribePatterns,
+    /// `0x10` client → server: the client no longer wants the answers of a
+    /// request (`{correlation_id}`); the server ends it without answering. Sent
+    /// only to servers whose discovery lists the `cancel` capability.
+    Cancel,
 }
 
 impl MessageKind {
@@ -58,6 +62,7 @@ impl MessageKind {
             0x09 => Self::Stream,
             0x0a => Self::SubscribePatterns,
             0x0b => Self::UnsubscribePatterns,
+            0x10 => Self::Cancel,
             _ => return None,
         })
     }
@@ -76,6 +81,7 @@ impl MessageKind {
             Self::Stream => 0x09,
             Self::SubscribePatterns => 0x0a,
             Self::UnsubscribePatterns => 0x0b,
+            Self::Cancel => 0x10,
         }
     }
 }

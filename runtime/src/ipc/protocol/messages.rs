@@ -173,8 +173,9 @@ pub(crate) struct RequestHeader<'a> {
     pub(crate) response_timeout_ms: u64,
 }
 
-/// Only the `correlation_id` of a frame, to route it before decoding the rest.
-#[derive(Debug, Clone, Deserialize)]
+/// Only the `correlation_id` of a frame, to route it before decoding the rest;
+/// also the whole payload of a CANCEL frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CorrelationId {
     /// The frame's correlation id.
     #[serde(default = "unknown_id")]
@@ -404,6 +405,10 @@ pub struct ProtocolCapabilities {
     /// DISCOVER.
     #[serde(default)]
     pub discovery: bool,
+    /// CANCEL frames (`0x10`). Absent (false) on servers that close the
+    /// connection on an unknown kind, such as the published crate's.
+    #[serde(default)]
+    pub cancel: bool,
 }
 
 /// The server's protocol version range and capabilities.
@@ -434,6 +439,7 @@ impl ProtocolVersionInfo {
                 streaming: true,
                 push: true,
                 discovery: true,
+                cancel: true,
             },
         }
     }

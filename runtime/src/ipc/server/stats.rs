@@ -73,6 +73,8 @@ counters! {
     slow_peers_closed,
     /// Requests abandoned because their client went away.
     requests_abandoned,
+    /// Requests their client cancelled (CANCEL frames that found their request).
+    requests_cancelled,
     /// Request deadlines shortened to `IpcOptions::max_request_timeout`.
     deadlines_capped,
     /// Bytes read from clients.

@@ -316,4 +316,21 @@ impl Connection {
             self.refuse_accepted(&parked.accepted, code, message.to_owned());
         }
     }
+
+    /// Drops the request waiting for a mailbox if it is `correlation_id`'s;
+    /// returns whether it was.
+    pub(super) fn cancel_parked(&mut self, correlation_id: &str) -> bool {
+        let is_it = self
+            .parked
+            .as_ref()
+            .is_some_and(|parked| &*parked.accepted.correlation_id == correlation_id);
+        if is_it {
+            if let Some(parked) = self.parked.take() {
+                if let Some(replies) = &parked.accepted.replies {
+                    replies.abandon();
+                }
+            }
+        }
+        is_it
+    }
 }

@@ -106,24 +106,21 @@ async fn run(
     // The peer closed its side (or reading failed): it may be gone altogether.
     let mut peer_closed = false;
     let mut cut_done = false;
-    let max_in_flight = shared.options.max_in_flight;
 
     loop {
+        connection.resume();
         if !reading && connection.is_done() && out.is_empty() && outbox.is_empty() {
             break;
         }
         let unsent = outbox.unsent();
-        let may_read = reading
-            && unsent < READ_HIGH_WATER
-            && !connection.is_parked()
-            && connection.in_flight() < max_in_flight;
+        let may_read = reading && unsent < READ_HIGH_WATER && !connection.is_parked();
         let may_idle = reading
             && !idle_after.is_zero()
             && connection.is_quiet()
             && unsent == 0
             && out.is_empty();
         let in_flight = connection.in_flight() > 0;
-        let parked = connection.is_parked();
+        let connection_parked_on_mailbox = connection.parked.is_some();
         let was_empty = out.is_empty();
         tokio::select! {
             biased;
@@ -135,7 +132,7 @@ async fn run(
             }
             () = &mut stopping, if reading => {
                 reading = false;
-                connection.stop_reading();
+                connection.shut();
                 // Frames already read are answered (SHUTTING_DOWN), not lost.
                 let mut codec = FrameCodec::new(shared.options.max_frame_size);
                 while let Ok(Some(frame)) = codec.decode(frames.read_buffer_mut()) {
@@ -150,7 +147,7 @@ async fn run(
             Some(expired) = connection.deadlines.next(), if in_flight => {
                 connection.on_deadline(expired.get_ref());
             }
-            outcome = room_for(&mut connection.parked), if parked => {
+            outcome = room_for(&mut connection.parked), if connection_parked_on_mailbox => {
                 connection.on_room(outcome);
             }
             frame = frames.next(), if may_read => {

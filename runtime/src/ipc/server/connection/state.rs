@@ -19,9 +19,9 @@ use super::dispatch::Parked;
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::{failure_frame, failure_frame_with, heartbeat_frame, value_frame};
 use crate::ipc::protocol::{
-    ActorInfo, ErrorCode, Frame, FrameError, IpcDiscoverRequest, IpcDiscoverResponse,
-    IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
-    ProtocolVersionInfo, RetryAfter, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
+    ActorInfo, CorrelationId, ErrorCode, Frame, FrameError, IpcDiscoverRequest,
+    IpcDiscoverResponse, IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse,
+    MessageKind, ProtocolVersionInfo, RetryAfter, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
 };
 use crate::ipc::server::hub::{shorten, ConnectionId, Refused};
 use crate::ipc::server::outbox::Outbox;
@@ -71,6 +71,9 @@ pub(crate) struct Connection {
     subscribed: bool,
     /// A request waiting for room in its target's full mailbox.
     pub(crate) parked: Option<Parked>,
+    /// A request read while the connection had `max_in_flight` requests: it waits
+    /// for a slot, and meanwhile the connection reads no further frames.
+    held: Option<Frame>,
     /// Numbers the requests of the connection.
     pub(super) next_serial: u64,
     /// Who is on the other end.
@@ -97,6 +100,7 @@ impl Connection {
             deadlines: DelayQueue::new(),
             subscribed: false,
             parked: None,
+            held: None,
             next_serial: 0,
             peer,
             span,
@@ -108,20 +112,30 @@ impl Connection {
         self.pending.len()
     }
 
-    /// Whether a request waits for room in a full mailbox.
+    /// Whether a request waits (for room in a full mailbox, or for a slot): the
+    /// connection reads no further frames meanwhile.
     pub(crate) fn is_parked(&self) -> bool {
-        self.parked.is_some()
+        self.parked.is_some() || self.held.is_some()
+    }
+
+    /// Serves the request held for a slot, if a slot is free now.
+    pub(crate) fn resume(&mut self) {
+        if self.pending.len() < self.shared.options.max_in_flight {
+            if let Some(frame) = self.held.take() {
+                self.on_request(&frame);
+            }
+        }
     }
 
     /// Whether nothing keeps the connection from idling out: no request in flight
     /// or waiting, no subscription.
     pub(crate) fn is_quiet(&self) -> bool {
-        self.pending.is_empty() && self.parked.is_none() && !self.subscribed
+        self.is_done() && !self.subscribed
     }
 
     /// Whether the connection has nothing left to answer.
     pub(crate) fn is_done(&self) -> bool {
-        self.pending.is_empty() && self.parked.is_none()
+        self.pending.is_empty() && self.parked.is_none() && self.held.is_none()
     }
 
     // --- refusals ---------------------------------------------------------------
@@ -215,6 +229,11 @@ impl Connection {
     /// A frame the client sent.
     pub(crate) fn on_frame(&mut self, frame: Frame) {
         match frame.kind {
+            // At the bound of requests in flight, a request waits for a slot; other
+            // frames (a CANCEL that frees one, heartbeats) are still served.
+            MessageKind::Request if self.pending.len() >= self.shared.options.max_in_flight => {
+                self.held = Some(frame);
+            }
             MessageKind::Request => self.on_request(&frame),
             MessageKind::Heartbeat => {
                 // A heartbeat over the rate is not answered (it has no id to refuse).
@@ -229,6 +248,7 @@ impl Connection {
             MessageKind::SubscribePatterns => self.on_patterns(&frame, true),
             MessageKind::UnsubscribePatterns => self.on_patterns(&frame, false),
             MessageKind::Discover => self.on_discover(&frame),
+            MessageKind::Cancel => self.on_cancel(&frame),
             // Server-to-client kinds sent by a client carry nothing to act on, but
             // they cost like any other frame.
             _ => {
@@ -365,6 +385,28 @@ impl Connection {
         self.refuse(to, code, refused.to_string());
     }
 
+    /// CANCEL: the request ends without an answer; its handler learns it from its
+    /// reply envelope (and its context), its slot is free. Nothing is answered,
+    /// whether or not the request was still in flight.
+    fn on_cancel(&mut self, frame: &Frame) {
+        if self.charge().is_err() {
+            Counters::add(&self.shared.counters.rate_limited, 1);
+            return;
+        }
+        let Ok(request) = decode_or_default::<CorrelationId>(frame.format, &frame.payload) else {
+            return;
+        };
+        if self.cancel_parked(&request.correlation_id) {
+            Counters::add(&self.shared.counters.requests_cancelled, 1);
+            return;
+        }
+        if let Some(pending) = self.pending.remove(request.correlation_id.as_str()) {
+            self.deadlines.remove(&pending.deadline);
+            pending.replies.abandon();
+            Counters::add(&self.shared.counters.requests_cancelled, 1);
+        }
+    }
+
     fn on_discover(&mut self, frame: &Frame) {
         let format = frame.format;
         let request: IpcDiscoverRequest = match decode_or_default(format, &frame.payload) {
@@ -413,10 +455,23 @@ impl Connection {
         self.subscribed = false;
     }
 
+    /// The listener shuts down: no further request is served — the one held for a
+    /// slot is refused (SHUTTING_DOWN) — and subscriptions end; what is in flight
+    /// is still answered.
+    pub(crate) fn shut(&mut self) {
+        self.stop_reading();
+        if let Some(frame) = self.held.take() {
+            self.on_frame_after_stop(&frame);
+        }
+    }
+
     /// The drain time is over: every request still in flight (or waiting for a
     /// mailbox) ends with SHUTTING_DOWN.
     pub(crate) fn cut(&mut self) {
         self.stop_reading();
+        if let Some(frame) = self.held.take() {
+            self.on_frame_after_stop(&frame);
+        }
         self.refuse_parked(ErrorCode::ShuttingDown, "the server is shutting down");
         for (_, pending) in self.pending.drain() {
             self.deadlines.remove(&pending.deadline);
@@ -432,6 +487,7 @@ impl Connection {
     pub(crate) fn close(&mut self) {
         self.stop_reading();
         self.parked = None;
+        self.held = None;
         let abandoned = self.pending.len() as u64;
         for (_, pending) in self.pending.drain() {
             pending.replies.abandon();
