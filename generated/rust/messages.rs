@@ -280,6 +280,9 @@ pub struct HealthCheck {}
 pub struct HealthStatus {
     pub status: String,
     pub uptime_ms: u64,
+    /// Streams the calculator is sending now.
+    #[serde(default = "default_health_status_active_streams")]
+    pub active_streams: u32,
 }
 
 /// Nothing is stored under the key.
@@ -387,6 +390,10 @@ fn default_quote_tags() -> Vec<String> {
 
 fn default_quote_attributes() -> BTreeMap<String, f64> {
     BTreeMap::new()
+}
+
+fn default_health_status_active_streams() -> u32 {
+    0
 }
 
 /// How `calculator.divide` can fail.

@@ -113,7 +113,7 @@ def test_server_errors_raise_with_their_code(server: Server) -> None:
         async with await CalculatorClient.connect(server.socket, timeout=0.3) as calc:
             # The stream outlives its deadline (sent to the server as response_timeout_ms).
             with pytest.raises(RequestTimeout) as error:
-                async for _ in calc.count(up_to=100, delay_ms=100):
+                async for _ in calc.count(up_to=100, delay_ms=100, timeout=0.3):
                     pass
             assert error.value.code == ErrorCode.TIMEOUT
             assert isinstance(error.value, TimeoutError), "server and client timeouts are one class"

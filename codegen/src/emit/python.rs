@@ -171,6 +171,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "banner": banner,
             "services": services,
             "uses_present": uses_present,
+            "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
     );
@@ -678,7 +679,11 @@ impl Emitter<'_> {
             .iter()
             .map(|method| {
                 let request = self.schema.ty(method.request);
-                let (params, construct, present) = self.request_parameters(request);
+                let (mut params, construct, present) = self.request_parameters(request);
+                if !params.contains(&"*".to_owned()) {
+                    params.push("*".to_owned());
+                }
+                params.push("timeout: Timeout = DEFAULT_TIMEOUT".to_owned());
                 uses_present |= present;
                 let name = py_field(&snake_case(&method.name));
                 let wire = &request.wire_name;
@@ -716,7 +721,15 @@ impl Emitter<'_> {
                     }
                     MethodKind::FireAndForget => (
                         "None".to_owned(),
-                        format!("        request = {construct}\n        await self.connection.send(self.SERVICE, \"{wire}\", request.to_wire())"),
+                        format!(
+                            "        request = {construct}\n{}",
+                            wrap_call(
+                                8,
+                                "await self.connection.send(",
+                                &self.call_arguments(wire, &[]),
+                                ")"
+                            )
+                        ),
                     ),
                 };
                 let parameters = if params.is_empty() {
@@ -724,9 +737,19 @@ impl Emitter<'_> {
                 } else {
                     params.join(", ")
                 };
-                let raises: Vec<&str> = method.errors.iter().map(|e| self.schema.ty(*e).name.as_str()).collect();
-                let raises = if raises.is_empty() { String::new() } else { format!("  # raises {}", raises.join(", ")) };
-                summary.push(format!("async def {name}({parameters}) -> {returns}{raises}"));
+                let raises: Vec<&str> = method
+                    .errors
+                    .iter()
+                    .map(|e| self.schema.ty(*e).name.as_str())
+                    .collect();
+                let raises = if raises.is_empty() {
+                    String::new()
+                } else {
+                    format!("  # raises {}", raises.join(", "))
+                };
+                summary.push(format!(
+                    "async def {name}({parameters}) -> {returns}{raises}"
+                ));
                 let signature = if params.is_empty() {
                     format!("async def {name}(self) -> {returns}:")
                 } else {
@@ -738,10 +761,18 @@ impl Emitter<'_> {
                 let kind_note = match method.kind {
                     MethodKind::Reply(_) => "",
                     MethodKind::Stream(_) => "\n\nYields the stream's items as they arrive.",
-                    MethodKind::FireAndForget => "\n\nReturns once the service's mailbox accepted the message.",
+                    MethodKind::FireAndForget => {
+                        "\n\nReturns once the service's mailbox accepted the message."
+                    }
                 };
                 let raises = self.raises(&method.errors);
-                let described = format!("{}{kind_note}{raises}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                let described = format!(
+                    "{}{kind_note}{raises}",
+                    method
+                        .doc
+                        .clone()
+                        .unwrap_or_else(|| format!("Calls `{}`.", method.name))
+                );
                 json!({
                     "signature": signature,
                     "doc": docstring(Some(&described), "", 8),
@@ -755,7 +786,7 @@ impl Emitter<'_> {
             .map(|push| {
                 let def = self.schema.ty(*push);
                 summary.push(format!(
-                    "async def subscribe_{}() -> AsyncGenerator[types.{}, None]",
+                    "def subscribe_{}() -> TypedSubscription[types.{}]",
                     snake_case(&def.name),
                     def.name
                 ));
@@ -763,7 +794,7 @@ impl Emitter<'_> {
                     "method": format!("subscribe_{}", snake_case(&def.name)),
                     "type_name": def.name,
                     "wire_name": def.wire_name,
-                    "decode": self.qualified_decode(*push, "push.payload"),
+                    "decode_fn": self.qualified_decoder(*push),
                 })
             })
             .collect();
@@ -787,6 +818,7 @@ impl Emitter<'_> {
             "self.SERVICE".to_owned(),
             python_string(wire),
             "request.to_wire()".to_owned(),
+            "timeout=timeout".to_owned(),
         ];
         if !errors.is_empty() {
             let classes: Vec<String> = errors
@@ -825,6 +857,15 @@ impl Emitter<'_> {
         format!("\n\n{}", lines.join("\n\n"))
     }
 
+    /// The decoder (a callable) of a named type, from the client module.
+    fn qualified_decoder(&self, index: TypeIndex) -> String {
+        let def = self.schema.ty(index);
+        match def.kind {
+            TypeKind::Union { .. } => format!("types.decode_{}", snake_case(&def.name)),
+            _ => format!("types.{}.from_wire", def.name),
+        }
+    }
+
     fn qualified_decode(&self, index: TypeIndex, value: &str) -> String {
         let def = self.schema.ty(index);
         match def.kind {
@@ -843,25 +884,32 @@ impl Emitter<'_> {
                 let mut given = Vec::new();
                 for field in fields {
                     let name = py_field(&field.name);
+                    // The per-call option takes `timeout`: a field of that name is
+                    // the parameter `timeout_` (the field keeps its name).
+                    let param = if name == "timeout" {
+                        "timeout_".to_owned()
+                    } else {
+                        name.clone()
+                    };
                     let annotation = self.qualified_annotation(&field.ty);
                     match (&field.default, &field.ty) {
                         (None, TypeRef::Optional(_)) => {
-                            params.push(format!("{name}: {annotation} = None"));
-                            direct.push(format!("{name}={name}"));
+                            params.push(format!("{param}: {annotation} = None"));
+                            direct.push(format!("{name}={param}"));
                         }
                         (None, _) => {
-                            params.push(format!("{name}: {annotation}"));
-                            direct.push(format!("{name}={name}"));
+                            params.push(format!("{param}: {annotation}"));
+                            direct.push(format!("{name}={param}"));
                         }
                         (Some(value), ty) if !mutable_default(ty) => {
                             let literal = self.literal(value, ty);
                             let literal = self.qualify_literal(&literal, ty);
-                            params.push(format!("{name}: {annotation} = {literal}"));
-                            direct.push(format!("{name}={name}"));
+                            params.push(format!("{param}: {annotation} = {literal}"));
+                            direct.push(format!("{name}={param}"));
                         }
                         (Some(_), _) => {
-                            params.push(format!("{name}: {annotation} | None = None"));
-                            given.push(format!("{name}={name}"));
+                            params.push(format!("{param}: {annotation} | None = None"));
+                            given.push(format!("{name}={param}"));
                         }
                     }
                 }

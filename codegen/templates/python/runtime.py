@@ -20,10 +20,11 @@ import json
 import os
 import re
 import struct
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
-from typing import Any, ClassVar, Final, Protocol, Self, TypeVar
+from enum import Enum, IntEnum, StrEnum
+from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
 try:  # MessagePack is optional.
     import msgpack as _msgpack  # type: ignore[import-untyped]
@@ -31,6 +32,7 @@ except ImportError:  # pragma: no cover - exercised where msgpack is absent
     _msgpack = None
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "ActonError",
     "Connection",
     "ConnectionClosed",
@@ -42,10 +44,14 @@ __all__ = [
     "RateLimited",
     "RequestTimeout",
     "Subscription",
+    "Timeout",
+    "TypedSubscription",
     "decode_frame_payload",
     "encode_frame",
     "read_frame",
 ]
+
+_T = TypeVar("_T")
 
 PROTOCOL_VERSION: Final = 0x02
 HEADER: Final = struct.Struct(">IBBB")
@@ -170,6 +176,8 @@ class Push:
     payload: Any
     notification_id: str
     timestamp_ms: int
+    dropped: int = 0
+    """Pushes the server dropped for this connection just before this one."""
 
 
 def _json_default(value: object) -> object:
@@ -252,14 +260,46 @@ def _error_from(answer: Mapping[str, Any], declared: Sequence[type[DeclaredError
     return ActonError(code, message)
 
 
+class _Default(Enum):
+    """The type of :data:`DEFAULT_TIMEOUT`."""
+
+    TIMEOUT = "the connection's default"
+
+
+DEFAULT_TIMEOUT: Final = _Default.TIMEOUT
+"""A call's timeout when none is given: the connection's ``timeout`` for a call, no
+deadline for a stream."""
+
+Timeout: TypeAlias = "float | _Default | None"
+"""A call's deadline in seconds; ``None`` waits as long as it takes."""
+
+# What a call without a deadline asks the server for (servers cap it: ours at an
+# hour by default).
+_NO_DEADLINE_MS: Final = 365 * 24 * 3600 * 1000
+
+
 class Subscription:
-    """Pushes for some message types; ``async for push in subscription``."""
+    """Pushes of some message types (or name patterns) on one connection.
+
+    A scoped resource: ``async with`` waits until the server has acknowledged the
+    subscription and unsubscribes when the block ends (once the last subscription
+    of the connection to that type has ended); ``async for`` reads the pushes. Its
+    buffer is bounded: when the consumer falls behind, the oldest pushes are
+    dropped, and :attr:`missed` counts them (with those the server reports it had
+    to drop). A lost connection raises :class:`ConnectionClosed` in the consumer.
+    """
 
     def __init__(self, connection: Connection, types: Sequence[str], patterns: Sequence[str]) -> None:
         self._connection = connection
-        self.types = tuple(types)
-        self.patterns = tuple(patterns)
-        self._queue: asyncio.Queue[Push | None] = asyncio.Queue(maxsize=1024)
+        self.types = tuple(dict.fromkeys(types))
+        self.patterns = tuple(dict.fromkeys(patterns))
+        self._buffer: deque[Push] = deque()
+        self._ready = asyncio.Event()
+        self._error: ActonError | None = None
+        self._state = "new"
+        self.missed = 0
+        """Pushes this subscription lost: dropped because it read too slowly, here
+        or on the server."""
 
     def wants(self, message_type: str) -> bool:
         """Whether a push of ``message_type`` belongs to this subscription."""
@@ -267,24 +307,114 @@ class Subscription:
             return True
         return any(message_type.startswith(p[:-1]) if p.endswith("*") else message_type == p for p in self.patterns)
 
-    def _offer(self, push: Push | None) -> None:
-        # A consumer that falls this far behind loses pushes, as the server's queue does.
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(push)
+    @property
+    def active(self) -> bool:
+        """Whether the server has acknowledged it and it has not ended."""
+        return self._state == "active"
 
-    def __aiter__(self) -> Subscription:
+    async def start(self) -> Self:
+        """Subscribes on the server (if no other subscription of the connection
+        holds these types already) and waits for the acknowledgement."""
+        if self._state == "new":
+            self._state = "starting"
+            try:
+                await self._connection._hold(self)
+            except BaseException:
+                self._state = "closed"
+                raise
+            self._state = "active"
+        return self
+
+    async def close(self) -> None:
+        """Stops receiving; the server stops sending once no subscription of the
+        connection wants these types."""
+        if self._state in ("closed", "new"):
+            self._state = "closed"
+            return
+        self._state = "closed"
+        self._ready.set()
+        await self._connection._release(self)
+
+    aclose = close
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Push:
-        push = await self._queue.get()
-        if push is None:
-            raise StopAsyncIteration
-        return push
+        if self._state == "new":
+            await self.start()
+        while not self._buffer:
+            if self._error is not None:
+                raise self._error
+            if self._state == "closed":
+                raise StopAsyncIteration
+            self._ready.clear()
+            await self._ready.wait()
+        return self._buffer.popleft()
+
+    def _offer(self, push: Push, limit: int) -> None:
+        if self._state != "active":
+            return
+        self.missed += push.dropped
+        if len(self._buffer) >= limit:
+            self._buffer.popleft()
+            self.missed += 1
+        self._buffer.append(push)
+        self._ready.set()
+
+    def _fail(self, error: ActonError) -> None:
+        if self._error is None:
+            self._error = error
+        self._ready.set()
+
+
+class TypedSubscription(Generic[_T]):
+    """A :class:`Subscription` whose pushes are decoded as ``_T``: what the
+    ``subscribe_<type>()`` methods of generated clients return.
+
+    ``async with client.subscribe_price_update() as updates: async for update in
+    updates: ...``. Iterating without ``async with`` subscribes on the first item;
+    then call :meth:`close` (or use ``contextlib.aclosing``) to unsubscribe.
+    """
+
+    def __init__(self, subscription: Subscription, decode: Callable[[Any], _T]) -> None:
+        self.subscription = subscription
+        self._decode = decode
+
+    @property
+    def missed(self) -> int:
+        """Pushes lost because the consumer read too slowly."""
+        return self.subscription.missed
+
+    async def start(self) -> Self:
+        """Subscribes and waits for the server's acknowledgement."""
+        await self.subscription.start()
+        return self
 
     async def close(self) -> None:
-        """Stops receiving (the server-side subscription stays until unsubscribed)."""
-        self._connection._subscriptions.discard(self)
-        self._offer(None)
+        """Unsubscribes (see :meth:`Subscription.close`)."""
+        await self.subscription.close()
+
+    aclose = close
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> _T:
+        push = await self.subscription.__anext__()
+        return self._decode(push.payload)
 
 
 async def _open(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -295,7 +425,22 @@ async def _open(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
 
 
 class Connection:
-    """One connection to an acton server; many calls may run on it at once."""
+    """One connection to an acton server; many calls may run on it at once.
+
+    - Every call has a deadline: ``timeout`` seconds by default (a stream, none),
+      or the call's own ``timeout=`` (``None``: no deadline).
+    - Leaving a stream early, cancelling a call's task or passing its deadline
+      tells the server (CANCEL), which stops the handler; servers that do not
+      understand CANCEL (those of the published crate) are left alone.
+    - A quiet connection sends a heartbeat every ``keepalive`` seconds, so that the
+      server's idle timeout never cuts it.
+    - After the connection is lost, the next call opens a new one (unless
+      ``reconnect=False``); nothing is ever re-sent: calls in flight when it was
+      lost raised :class:`ConnectionClosed`.
+    - Buffers are bounded: a stream's (``stream_buffer`` items) stops reading the
+      socket when full, which slows the server's streams to this client's pace; a
+      subscription's (``push_buffer``) drops its oldest pushes.
+    """
 
     def __init__(
         self,
@@ -304,39 +449,87 @@ class Connection:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
+        stream_buffer: int = 1024,
+        push_buffer: int = 1024,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self.format = fmt
         self.timeout = timeout
+        self.keepalive = keepalive
+        self.auto_reconnect = reconnect
+        self.stream_buffer = max(1, stream_buffer)
+        self.push_buffer = max(1, push_buffer)
         self._ids = itertools.count(1)
         self._prefix = f"py{os.getpid()}-{id(self):x}"
         self._waiters: dict[str, asyncio.Future[tuple[int, int, Any]]] = {}
         self._streams: dict[str, asyncio.Queue[tuple[int, int, Any]]] = {}
         self._subscriptions: set[Subscription] = set()
+        self._held: dict[tuple[Kind, str], int] = {}
         self._closed: ActonError | None = None
+        self._user_closed = False
+        self._can_cancel = False
+        self.pushes_received = 0
+        """PUSH frames received on this connection (for diagnostics)."""
+        self._last_sent = asyncio.get_running_loop().time()
         self.path: str | None = None
         self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+        self._keeping = asyncio.get_running_loop().create_task(self._keepalive_loop())
 
     @classmethod
     async def connect(
-        cls, path: str | os.PathLike[str], *, fmt: Format = Format.JSON, timeout: float = 30.0
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
+        stream_buffer: int = 1024,
+        push_buffer: int = 1024,
     ) -> Connection:
         """Connects to the server listening on the Unix socket ``path``."""
         if fmt == Format.MSGPACK and _msgpack is None:
             raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
         reader, writer = await _open(os.fspath(path))
-        connection = cls(reader, writer, fmt=fmt, timeout=timeout)
+        connection = cls(
+            reader,
+            writer,
+            fmt=fmt,
+            timeout=timeout,
+            keepalive=keepalive,
+            reconnect=reconnect,
+            stream_buffer=stream_buffer,
+            push_buffer=push_buffer,
+        )
         connection.path = os.fspath(path)
+        await connection._probe()
         return connection
+
+    async def _probe(self) -> None:
+        """Asks the server what it supports (for CANCEL)."""
+        try:
+            answer = await self._control(
+                Kind.DISCOVER,
+                {"correlation_id": self._next_id(), "include_actors": False, "include_message_types": False},
+                timeout=self.timeout,
+            )
+        except ActonError:
+            self._can_cancel = False
+            return
+        version = answer.get("protocol_version")
+        capabilities = version.get("capabilities") if isinstance(version, dict) else None
+        self._can_cancel = isinstance(capabilities, dict) and capabilities.get("cancel") is True
 
     async def reconnect(self) -> None:
         """Opens a new socket after the connection was lost (or closed).
 
-        Reconnecting is never automatic, and nothing is re-sent: a call that was in
-        flight when the connection went away raised :class:`ConnectionClosed`, and
-        only the caller knows whether repeating it is safe. Subscriptions ended
-        with the old socket; subscribe again.
+        Nothing is re-sent: a call that was in flight when the connection went away
+        raised :class:`ConnectionClosed`, and only the caller knows whether
+        repeating it is safe. Subscriptions ended with the old socket (their
+        consumers saw :class:`ConnectionClosed`); subscribe again.
         """
         if self._closed is None:
             return
@@ -344,7 +537,19 @@ class Connection:
             raise ConnectionClosed("this connection was not opened by path, so it cannot reconnect")
         self._reader, self._writer = await _open(self.path)
         self._closed = None
-        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
+        self._user_closed = False
+        self._held.clear()
+        loop = asyncio.get_running_loop()
+        self._last_sent = loop.time()
+        self._reading = loop.create_task(self._read_loop())
+        if self._keeping.done():
+            self._keeping = loop.create_task(self._keepalive_loop())
+        await self._probe()
+
+    async def _ensure_open(self) -> None:
+        """Reopens a lost connection before a call, when allowed."""
+        if self._closed is not None and self.auto_reconnect and not self._user_closed and self.path is not None:
+            await self.reconnect()
 
     async def __aenter__(self) -> Connection:
         return self
@@ -359,8 +564,10 @@ class Connection:
 
     async def close(self) -> None:
         """Closes the connection; pending calls raise :class:`ConnectionClosed`."""
+        self._user_closed = True
         self._fail_all(ConnectionClosed("the connection was closed by the client"))
         self._reading.cancel()
+        self._keeping.cancel()
         self._writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()
@@ -373,27 +580,54 @@ class Connection:
             raise self._closed
         try:
             self._writer.write(encode_frame(kind, self.format, payload))
+            self._last_sent = asyncio.get_running_loop().time()
             await self._writer.drain()
         except (ConnectionError, OSError) as error:
             self._fail_all(ConnectionClosed(f"writing failed: {error}"))
             raise ConnectionClosed(f"writing failed: {error}") from error
 
-    async def _exchange(self, kind: Kind, payload: dict[str, Any], timeout: float | None) -> tuple[int, int, Any]:
+    def _cancel(self, correlation_id: str) -> None:
+        """Tells the server a request's answers are no longer wanted (never waits)."""
+        if not self._can_cancel or self._closed is not None:
+            return
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+            self._writer.write(encode_frame(Kind.CANCEL, self.format, {"correlation_id": correlation_id}))
+
+    def _limit(self, timeout: Timeout, *, stream: bool) -> float | None:
+        """A call's deadline in seconds, or ``None`` for none."""
+        if isinstance(timeout, _Default):
+            return None if stream else self.timeout
+        if timeout is None or timeout == float("inf"):
+            return None
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive (or None for no deadline), not {timeout}")
+        return float(timeout)
+
+    async def _exchange(self, kind: Kind, payload: dict[str, Any], limit: float | None) -> tuple[int, int, Any]:
         correlation_id = payload["correlation_id"]
         future: asyncio.Future[tuple[int, int, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[correlation_id] = future
+        answered = False
         try:
             await self._send(kind, payload)
-            limit = (timeout if timeout is not None else self.timeout) + 1.0
-            try:
-                return await asyncio.wait_for(future, limit)
-            except TimeoutError:
-                raise RequestTimeout.after(limit) from None
+            if limit is None:
+                result = await future
+            else:
+                try:
+                    # A little longer than the server's own deadline, whose TIMEOUT
+                    # answer says more.
+                    result = await asyncio.wait_for(future, limit + 1.0)
+                except TimeoutError:
+                    raise RequestTimeout.after(limit + 1.0) from None
+            answered = True
+            return result
         finally:
             self._waiters.pop(correlation_id, None)
+            if not answered and kind == Kind.REQUEST:
+                self._cancel(correlation_id)
 
     def _envelope(
-        self, target: str, message_type: str, payload: object, *, reply: bool, stream: bool, timeout: float | None
+        self, target: str, message_type: str, payload: object, *, reply: bool, stream: bool, limit: float | None
     ) -> dict[str, Any]:
         return {
             "correlation_id": self._next_id(),
@@ -402,7 +636,7 @@ class Connection:
             "payload": payload,
             "expects_reply": reply,
             "expects_stream": stream,
-            "response_timeout_ms": int((timeout if timeout is not None else self.timeout) * 1000),
+            "response_timeout_ms": _NO_DEADLINE_MS if limit is None else max(1, int(limit * 1000)),
         }
 
     async def request(
@@ -411,21 +645,27 @@ class Connection:
         message_type: str,
         payload: object,
         *,
-        timeout: float | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         errors: Sequence[type[DeclaredError]] = (),
     ) -> Any:
         """Request-response: the reply's payload (decoded), or :class:`ActonError` (one
         of the `errors` the method declares, when its code names one)."""
-        envelope = self._envelope(target, message_type, payload, reply=True, stream=False, timeout=timeout)
-        kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, timeout)
+        await self._ensure_open()
+        limit = self._limit(timeout, stream=False)
+        envelope = self._envelope(target, message_type, payload, reply=True, stream=False, limit=limit)
+        kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, limit)
         if kind != Kind.RESPONSE or not answer.get("success", False):
             raise _error_from(answer, errors)
         return answer.get("payload")
 
-    async def send(self, target: str, message_type: str, payload: object, *, timeout: float | None = None) -> None:
+    async def send(
+        self, target: str, message_type: str, payload: object, *, timeout: Timeout = DEFAULT_TIMEOUT
+    ) -> None:
         """Fire-and-forget: returns once the target's mailbox accepted the message."""
-        envelope = self._envelope(target, message_type, payload, reply=False, stream=False, timeout=timeout)
-        kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, timeout)
+        await self._ensure_open()
+        limit = self._limit(timeout, stream=False)
+        envelope = self._envelope(target, message_type, payload, reply=False, stream=False, limit=limit)
+        kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, limit)
         if kind != Kind.RESPONSE or not answer.get("success", False):
             raise _error_from(answer)
 
@@ -435,60 +675,114 @@ class Connection:
         message_type: str,
         payload: object,
         *,
-        timeout: float | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         errors: Sequence[type[DeclaredError]] = (),
     ) -> AsyncGenerator[Any, None]:
         """Request-stream: yields each item's payload; raises :class:`ActonError` (one
         of the `errors` the method declares, when its code names one) if the stream
-        fails."""
-        envelope = self._envelope(target, message_type, payload, reply=False, stream=True, timeout=timeout)
+        fails. The deadline, when given, is the whole stream's; leaving the loop
+        early cancels the stream on the server."""
+        await self._ensure_open()
+        limit = self._limit(timeout, stream=True)
+        envelope = self._envelope(target, message_type, payload, reply=False, stream=True, limit=limit)
         correlation_id = envelope["correlation_id"]
-        items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue()
+        items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue(maxsize=self.stream_buffer)
         self._streams[correlation_id] = items
-        limit = (timeout if timeout is not None else self.timeout) + 1.0
-        deadline = asyncio.get_running_loop().time() + limit
+        loop = asyncio.get_running_loop()
+        deadline = None if limit is None else loop.time() + limit + 1.0
+        finished = False
         try:
             await self._send(Kind.REQUEST, envelope)
             while True:
-                remaining = deadline - asyncio.get_running_loop().time()
-                try:
-                    kind, _fmt, frame = await asyncio.wait_for(items.get(), max(remaining, 0.0))
-                except TimeoutError:
-                    raise RequestTimeout.after(limit) from None
+                if deadline is None:
+                    kind, _fmt, frame = await items.get()
+                else:
+                    try:
+                        kind, _fmt, frame = await asyncio.wait_for(items.get(), max(deadline - loop.time(), 0.0))
+                    except TimeoutError:
+                        raise RequestTimeout.after(limit or 0.0) from None
                 if kind == -1:
+                    finished = True
                     raise frame  # the connection failed
                 if kind != Kind.STREAM:
+                    finished = True
                     raise _error_from(frame, errors)
                 if frame.get("is_final"):
+                    finished = True
                     if frame.get("error_code"):
                         raise _error_from(frame, errors)
                     return
                 yield frame.get("payload")
         finally:
             self._streams.pop(correlation_id, None)
+            if not finished:
+                self._cancel(correlation_id)
+
+    def subscription(self, message_types: Sequence[str] = (), patterns: Sequence[str] = ()) -> Subscription:
+        """A subscription to broadcasts of these types (and name patterns such as
+        ``prices.*``), not yet started: ``async with connection.subscription([...]) as
+        pushes: async for push in pushes: ...``."""
+        return Subscription(self, message_types, patterns)
 
     async def subscribe(self, message_types: Sequence[str] = (), patterns: Sequence[str] = ()) -> Subscription:
-        """Subscribes to broadcasts of these types (and name patterns such as
-        ``prices.*``); iterate the returned :class:`Subscription` for the pushes."""
-        subscription = Subscription(self, message_types, patterns)
+        """Subscribes to broadcasts of these types (and name patterns) and waits
+        for the server's acknowledgement; iterate the returned
+        :class:`Subscription`, and close it to unsubscribe."""
+        return await self.subscription(message_types, patterns).start()
+
+    async def _hold(self, subscription: Subscription) -> None:
+        """Counts a subscription in; subscribes on the server to what nothing held yet."""
+        await self._ensure_open()
+        if self._closed is not None:
+            raise self._closed
+        new_types = [t for t in subscription.types if self._held.get((Kind.SUBSCRIBE, t), 0) == 0]
+        new_patterns = [p for p in subscription.patterns if self._held.get((Kind.SUBSCRIBE_PATTERNS, p), 0) == 0]
         self._subscriptions.add(subscription)
+        for name in subscription.types:
+            self._held[(Kind.SUBSCRIBE, name)] = self._held.get((Kind.SUBSCRIBE, name), 0) + 1
+        for name in subscription.patterns:
+            self._held[(Kind.SUBSCRIBE_PATTERNS, name)] = self._held.get((Kind.SUBSCRIBE_PATTERNS, name), 0) + 1
         try:
-            if message_types:
+            if new_types:
+                await self._control(Kind.SUBSCRIBE, {"correlation_id": self._next_id(), "message_types": new_types})
+            if new_patterns:
                 await self._control(
-                    Kind.SUBSCRIBE, {"correlation_id": self._next_id(), "message_types": list(message_types)}
-                )
-            if patterns:
-                await self._control(
-                    Kind.SUBSCRIBE_PATTERNS, {"correlation_id": self._next_id(), "patterns": list(patterns)}
+                    Kind.SUBSCRIBE_PATTERNS, {"correlation_id": self._next_id(), "patterns": new_patterns}
                 )
         except BaseException:
-            self._subscriptions.discard(subscription)
+            await self._release(subscription)
             raise
-        return subscription
+
+    async def _release(self, subscription: Subscription) -> None:
+        """Counts a subscription out; unsubscribes on the server from what nothing holds."""
+        if subscription not in self._subscriptions:
+            return
+        self._subscriptions.discard(subscription)
+        gone: dict[Kind, list[str]] = {Kind.SUBSCRIBE: [], Kind.SUBSCRIBE_PATTERNS: []}
+        for kind, names in ((Kind.SUBSCRIBE, subscription.types), (Kind.SUBSCRIBE_PATTERNS, subscription.patterns)):
+            for name in names:
+                count = self._held.get((kind, name), 0) - 1
+                if count <= 0:
+                    self._held.pop((kind, name), None)
+                    gone[kind].append(name)
+                else:
+                    self._held[(kind, name)] = count
+        if self._closed is not None:
+            return
+        with contextlib.suppress(ActonError):
+            if gone[Kind.SUBSCRIBE]:
+                await self._control(
+                    Kind.UNSUBSCRIBE, {"correlation_id": self._next_id(), "message_types": gone[Kind.SUBSCRIBE]}
+                )
+            if gone[Kind.SUBSCRIBE_PATTERNS]:
+                await self._control(
+                    Kind.UNSUBSCRIBE_PATTERNS,
+                    {"correlation_id": self._next_id(), "patterns": gone[Kind.SUBSCRIBE_PATTERNS]},
+                )
 
     async def unsubscribe(self, message_types: Sequence[str] = ()) -> list[str]:
-        """Ends server-side subscriptions (all of them for an empty list); returns
-        the types still subscribed."""
+        """Ends server-side subscriptions (all of them for an empty list), whatever
+        the local subscriptions hold; returns the types still subscribed."""
         answer = await self._control(
             Kind.UNSUBSCRIBE, {"correlation_id": self._next_id(), "message_types": list(message_types)}
         )
@@ -496,6 +790,7 @@ class Connection:
 
     async def discover(self) -> dict[str, Any]:
         """What the server offers: actors, message types, protocol version."""
+        await self._ensure_open()
         answer = await self._control(
             Kind.DISCOVER, {"correlation_id": self._next_id(), "include_actors": True, "include_message_types": True}
         )
@@ -514,8 +809,8 @@ class Connection:
         finally:
             self._waiters.pop("__heartbeat__", None)
 
-    async def _control(self, kind: Kind, payload: dict[str, Any]) -> dict[str, Any]:
-        answer_kind, _fmt, answer = await self._exchange(kind, payload, None)
+    async def _control(self, kind: Kind, payload: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        answer_kind, _fmt, answer = await self._exchange(kind, payload, timeout or self.timeout)
         if answer_kind != Kind.RESPONSE or not answer.get("success", False):
             raise _error_from(answer)
         result: dict[str, Any] = answer
@@ -528,16 +823,35 @@ class Connection:
             if not future.done():
                 future.set_exception(error)
         for queue in self._streams.values():
+            # The consumer reads the failure after the items it has not read yet;
+            # a full queue loses its oldest item for it.
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
             queue.put_nowait((-1, 0, error))
         for subscription in list(self._subscriptions):
-            subscription._offer(None)
+            subscription._fail(error)
         self._subscriptions.clear()
+        self._held.clear()
+
+    async def _keepalive_loop(self) -> None:
+        """Sends a heartbeat when nothing was sent for ``keepalive`` seconds."""
+        if self.keepalive is None or self.keepalive <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ActonError):
+            while not self._user_closed:
+                quiet = loop.time() - self._last_sent
+                if quiet >= self.keepalive and self._closed is None:
+                    await self._send(Kind.HEARTBEAT, None)
+                    quiet = 0.0
+                await asyncio.sleep(max(self.keepalive - quiet, 0.05))
 
     async def _read_loop(self) -> None:
         try:
             while True:
                 kind, fmt, data = await read_frame(self._reader)
-                self._route(kind, fmt, data)
+                await self._route(kind, fmt, data)
         except ActonError as error:
             self._fail_all(error if isinstance(error, ConnectionClosed) else ConnectionClosed(str(error)))
         except asyncio.CancelledError:
@@ -546,7 +860,7 @@ class Connection:
         except Exception as error:  # a frame we could not decode: the stream is lost
             self._fail_all(ConnectionClosed(f"unreadable frame: {error}"))
 
-    def _route(self, kind: int, fmt: int, data: bytes) -> None:
+    async def _route(self, kind: int, fmt: int, data: bytes) -> None:
         if kind == Kind.HEARTBEAT:
             waiter = self._waiters.get("__heartbeat__")
             if waiter is not None and not waiter.done():
@@ -556,15 +870,18 @@ class Connection:
         if not isinstance(payload, dict):
             return
         if kind == Kind.PUSH:
+            self.pushes_received += 1
+            dropped = payload.get("dropped", 0)
             push = Push(
                 message_type=str(payload.get("message_type", "")),
                 payload=payload.get("payload"),
                 notification_id=str(payload.get("notification_id", "")),
                 timestamp_ms=int(payload.get("timestamp_ms", 0)),
+                dropped=dropped if isinstance(dropped, int) else 0,
             )
-            for subscription in self._subscriptions:
+            for subscription in list(self._subscriptions):
                 if subscription.wants(push.message_type):
-                    subscription._offer(push)
+                    subscription._offer(push, self.push_buffer)
             return
         correlation_id = str(payload.get("correlation_id", ""))
         if correlation_id == CONNECTION_REJECTED:
@@ -572,7 +889,9 @@ class Connection:
             return
         stream = self._streams.get(correlation_id)
         if stream is not None:
-            stream.put_nowait((kind, fmt, payload))
+            # A full stream buffer stops the reading here: the server, writing into
+            # a socket nobody reads, slows this client's streams.
+            await stream.put((kind, fmt, payload))
             return
         waiter = self._waiters.get(correlation_id)
         if waiter is not None and not waiter.done():
@@ -650,9 +969,6 @@ def decode_bytes(value: object) -> bytes:
 def present(**values: Any) -> dict[str, Any]:
     """The keyword arguments that were given (not ``None``)."""
     return {name: value for name, value in values.items() if value is not None}
-
-
-_T = TypeVar("_T")
 
 
 def list_of(item: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:

@@ -54,6 +54,7 @@ impl CalculatorHandler for Calculator {
         Ok(HealthStatus {
             status: "ok".into(),
             uptime_ms: 0,
+            active_streams: 0,
         })
     }
 }

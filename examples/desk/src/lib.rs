@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acton_reactive::ipc::service::{RequestContext, Status, StreamSink};
@@ -12,11 +12,14 @@ use acton_reactive::ipc::{IpcConfig, IpcListenerHandle};
 use acton_reactive::prelude::*;
 use example_messages::*;
 
-/// The calculator: arithmetic, a counting stream, a log.
+/// The calculator: arithmetic, counting streams, a log.
 #[derive(Debug)]
 pub struct Calculator {
     started: Instant,
     log: Mutex<Vec<(Level, String)>>,
+    /// Streams being sent now (reported by `health`): a client that leaves a
+    /// stream can see its handler stop.
+    active_streams: Arc<AtomicU32>,
 }
 
 impl Default for Calculator {
@@ -24,7 +27,24 @@ impl Default for Calculator {
         Self {
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
+            active_streams: Arc::default(),
         }
+    }
+}
+
+/// Counts a stream as active until dropped (when its handler returns).
+struct ActiveStream(Arc<AtomicU32>);
+
+impl ActiveStream {
+    fn start(count: &Arc<AtomicU32>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for ActiveStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -57,6 +77,7 @@ impl CalculatorHandler for Calculator {
         request: FactorialsRequest,
         items: StreamSink<Factorial>,
     ) -> Result<(), FactorialsError> {
+        let _active = ActiveStream::start(&self.active_streams);
         let mut value: u32 = 1;
         for n in 0..=request.up_to {
             if n > 1 {
@@ -75,6 +96,7 @@ impl CalculatorHandler for Calculator {
         request: CountRequest,
         items: StreamSink<Counted>,
     ) -> Result<(), Status> {
+        let _active = ActiveStream::start(&self.active_streams);
         for value in 0..request.up_to {
             if request.delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(request.delay_ms)).await;
@@ -100,6 +122,7 @@ impl CalculatorHandler for Calculator {
         Ok(HealthStatus {
             status: "ok".to_owned(),
             uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            active_streams: self.active_streams.load(Ordering::SeqCst),
         })
     }
 }

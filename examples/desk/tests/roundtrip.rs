@@ -109,6 +109,7 @@ fn every_type_round_trips_in_both_formats() {
     both_ways(&HealthStatus {
         status: "ok".into(),
         uptime_ms: 1,
+        active_streams: 2,
     });
 }
 

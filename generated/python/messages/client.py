@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from . import types
-from ._runtime import Connection, Format
+from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription
 
 
 class CalculatorClient:
@@ -29,16 +29,25 @@ class CalculatorClient:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
     ) -> CalculatorClient:
-        """Connects to the server listening on the Unix socket `path`."""
-        return cls(await Connection.connect(path, fmt=fmt, timeout=timeout))
+        """Connects to the server listening on the Unix socket `path`.
+
+        `timeout` is every call's deadline unless it gives its own (a stream has
+        none unless it gives one); a heartbeat every `keepalive` seconds keeps a
+        quiet connection open; after the connection is lost, the next call opens a
+        new one unless `reconnect` is false (nothing is ever re-sent).
+        """
+        connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
 
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
 
     async def reconnect(self) -> None:
-        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
     async def __aenter__(self) -> CalculatorClient:
@@ -52,6 +61,7 @@ class CalculatorClient:
         *,
         a: int,
         b: int = 0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.AddResponse:
         """Add two numbers."""
         request = types.AddRequest(a=a, b=b)
@@ -59,6 +69,7 @@ class CalculatorClient:
             self.SERVICE,
             "AddRequest",
             request.to_wire(),
+            timeout=timeout,
         )
         return types.AddResponse.from_wire(answer)
 
@@ -67,6 +78,7 @@ class CalculatorClient:
         *,
         dividend: int,
         divisor: int,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.Quotient:
         """Divide two numbers.
 
@@ -77,6 +89,7 @@ class CalculatorClient:
             self.SERVICE,
             "DivideRequest",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.DivisionByZero,),
         )
         return types.Quotient.from_wire(answer)
@@ -86,6 +99,7 @@ class CalculatorClient:
         *,
         up_to: int,
         delay_ms: int = 0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> AsyncGenerator[types.Counted, None]:
         """Count up.
 
@@ -96,6 +110,7 @@ class CalculatorClient:
             self.SERVICE,
             "CountRequest",
             request.to_wire(),
+            timeout=timeout,
         ):
             yield types.Counted.from_wire(item)
 
@@ -103,6 +118,7 @@ class CalculatorClient:
         self,
         *,
         up_to: int,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> AsyncGenerator[types.Factorial, None]:
         """Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
 
@@ -115,6 +131,7 @@ class CalculatorClient:
             self.SERVICE,
             "FactorialsRequest",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.Overflow,),
         ):
             yield types.Factorial.from_wire(item)
@@ -124,21 +141,32 @@ class CalculatorClient:
         *,
         level: types.Level = types.Level.INFO,
         line: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         """Write a log line.
 
         Returns once the service's mailbox accepted the message.
         """
         request = types.LogEvent(level=level, line=line)
-        await self.connection.send(self.SERVICE, "LogEvent", request.to_wire())
+        await self.connection.send(
+            self.SERVICE,
+            "LogEvent",
+            request.to_wire(),
+            timeout=timeout,
+        )
 
-    async def health(self) -> types.HealthStatus:
+    async def health(
+        self,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> types.HealthStatus:
         """Calls `health`."""
         request = types.HealthCheck()
         answer = await self.connection.request(
             self.SERVICE,
             "HealthCheck",
             request.to_wire(),
+            timeout=timeout,
         )
         return types.HealthStatus.from_wire(answer)
 
@@ -158,16 +186,25 @@ class KvStoreClient:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
     ) -> KvStoreClient:
-        """Connects to the server listening on the Unix socket `path`."""
-        return cls(await Connection.connect(path, fmt=fmt, timeout=timeout))
+        """Connects to the server listening on the Unix socket `path`.
+
+        `timeout` is every call's deadline unless it gives its own (a stream has
+        none unless it gives one); a heartbeat every `keepalive` seconds keeps a
+        quiet connection open; after the connection is lost, the next call opens a
+        new one unless `reconnect` is false (nothing is ever re-sent).
+        """
+        connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
 
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
 
     async def reconnect(self) -> None:
-        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
     async def __aenter__(self) -> KvStoreClient:
@@ -182,16 +219,23 @@ class KvStoreClient:
         key: str,
         value: bytes,
         ttl_ms: int | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.Stored:
         """Calls `put`."""
         request = types.Put(key=key, value=value, ttl_ms=ttl_ms)
-        answer = await self.connection.request(self.SERVICE, "Put", request.to_wire())
+        answer = await self.connection.request(
+            self.SERVICE,
+            "Put",
+            request.to_wire(),
+            timeout=timeout,
+        )
         return types.Stored.from_wire(answer)
 
     async def get(
         self,
         *,
         key: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.GetResult:
         """Calls `get`.
 
@@ -202,6 +246,7 @@ class KvStoreClient:
             self.SERVICE,
             "Get",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.NotFound,),
         )
         return types.GetResult.from_wire(answer)
@@ -210,6 +255,7 @@ class KvStoreClient:
         self,
         *,
         prefix: str = "",
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> AsyncGenerator[types.KeyName, None]:
         """Calls `list_keys`.
 
@@ -220,6 +266,7 @@ class KvStoreClient:
             self.SERVICE,
             "ListKeys",
             request.to_wire(),
+            timeout=timeout,
         ):
             yield types.KeyName.from_wire(item)
 
@@ -239,16 +286,25 @@ class PricesClient:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
     ) -> PricesClient:
-        """Connects to the server listening on the Unix socket `path`."""
-        return cls(await Connection.connect(path, fmt=fmt, timeout=timeout))
+        """Connects to the server listening on the Unix socket `path`.
+
+        `timeout` is every call's deadline unless it gives its own (a stream has
+        none unless it gives one); a heartbeat every `keepalive` seconds keeps a
+        quiet connection open; after the connection is lost, the next call opens a
+        new one unless `reconnect` is false (nothing is ever re-sent).
+        """
+        connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
 
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
 
     async def reconnect(self) -> None:
-        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
     async def __aenter__(self) -> PricesClient:
@@ -261,6 +317,7 @@ class PricesClient:
         self,
         *,
         symbols: list[str],
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.Subscribed:
         """Calls `subscribe`."""
         request = types.Subscribe(symbols=symbols)
@@ -268,20 +325,28 @@ class PricesClient:
             self.SERVICE,
             "Subscribe",
             request.to_wire(),
+            timeout=timeout,
         )
         return types.Subscribed.from_wire(answer)
 
     async def place(
         self,
         request: types.Order,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.OrderAccepted:
         """Calls `place`."""
         request = request
-        answer = await self.connection.request(self.SERVICE, "Order", request.to_wire())
+        answer = await self.connection.request(
+            self.SERVICE,
+            "Order",
+            request.to_wire(),
+            timeout=timeout,
+        )
         return types.OrderAccepted.from_wire(answer)
 
-    async def subscribe_price_update(self) -> AsyncGenerator[types.PriceUpdate, None]:
-        """Every `PriceUpdate` the service broadcasts, as it arrives."""
-        subscription = await self.connection.subscribe(["PriceUpdate"])
-        async for push in subscription:
-            yield types.PriceUpdate.from_wire(push.payload)
+    def subscribe_price_update(self) -> TypedSubscription[types.PriceUpdate]:
+        """Every `PriceUpdate` the service broadcasts, as it arrives:
+        `async with client.subscribe_price_update() as updates: async for update in updates: ...`
+        (entering waits until the server has subscribed; leaving unsubscribes)."""
+        return TypedSubscription(self.connection.subscription(["PriceUpdate"]), types.PriceUpdate.from_wire)

@@ -725,12 +725,15 @@ class HealthStatus:
     WIRE_NAME: ClassVar[str] = "HealthStatus"
     status: str
     uptime_ms: int
+    active_streams: int = 0
+    """Streams the calculator is sending now."""
 
     def to_wire(self) -> dict[str, Any]:
         """The wire form: a dict keyed by wire field names."""
         wire: dict[str, Any] = {}
         wire["status"] = self.status
         wire["uptime_ms"] = self.uptime_ms
+        wire["active_streams"] = self.active_streams
         return wire
 
     @classmethod
@@ -742,6 +745,8 @@ class HealthStatus:
         values["status"] = decode_str(value)
         value = required(fields, "uptime_ms", "HealthStatus")
         values["uptime_ms"] = decode_int(value)
+        if (value := fields.get("active_streams")) is not None:
+            values["active_streams"] = decode_int(value)
         return cls(**values)
 
 

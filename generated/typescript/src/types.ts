@@ -716,16 +716,23 @@ export function decodeHealthCheck(data: unknown): HealthCheck {
 export interface HealthStatus {
   status: string;
   uptime_ms: bigint;
+  /**
+   * Streams the calculator is sending now.
+   *
+   * Default: `0`.
+   */
+  active_streams: number;
 }
 
 /** The fields that build a `HealthStatus` (those with a default may be left out). */
-export type HealthStatusInit = HealthStatus;
+export type HealthStatusInit = Omit<HealthStatus, "active_streams"> & Partial<Pick<HealthStatus, "active_streams">>;
 
 /** The wire form of `HealthStatus`. */
 export function encodeHealthStatus(value: HealthStatusInit): Record<string, unknown> {
   const wire: Record<string, unknown> = {};
   wire["status"] = value.status;
   wire["uptime_ms"] = value.uptime_ms;
+  if (isPresent(value.active_streams)) wire["active_streams"] = value.active_streams;
   return wire;
 }
 
@@ -735,6 +742,7 @@ export function decodeHealthStatus(data: unknown): HealthStatus {
   return {
     status: decodeString(required(fields, "status", "HealthStatus")),
     uptime_ms: decodeBigInt(required(fields, "uptime_ms", "HealthStatus")),
+    active_streams: isPresent(fields["active_streams"]) ? decodeInt(fields["active_streams"]) : 0,
   };
 }
 

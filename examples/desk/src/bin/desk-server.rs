@@ -1,6 +1,7 @@
-//! The desk as a server process: `desk-server [SOCKET] [--rate-limit RPS BURST]`
-//! (default socket `/tmp/acton-desk.sock`, no rate limit). Broadcasts a price
-//! update every 100 ms; stops on Ctrl-C or SIGTERM.
+//! The desk as a server process: `desk-server [SOCKET] [--rate-limit RPS BURST]
+//! [--idle-timeout-ms MS]` (default socket `/tmp/acton-desk.sock`, no rate limit,
+//! the default idle timeout of 30 s). Broadcasts a price update every 100 ms;
+//! stops on Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,10 +32,19 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    let idle = match args.iter().position(|a| a == "--idle-timeout-ms") {
+        Some(at) => Duration::from_millis(
+            args.get(at + 1)
+                .ok_or_else(|| anyhow::anyhow!("--idle-timeout-ms needs MS"))?
+                .parse()?,
+        ),
+        None => IpcConfig::default().connection_timeout,
+    };
     let mut runtime = ActonApp::launch();
     let config = IpcConfig {
         socket_path: socket.clone(),
         rate_limit,
+        connection_timeout: idle,
         ..IpcConfig::default()
     };
     let listener = desk::start_with(&runtime, config).await?;

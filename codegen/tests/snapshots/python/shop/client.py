@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from . import types
-from ._runtime import Connection, Format
+from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription
 
 
 class ShopClient:
@@ -29,16 +29,25 @@ class ShopClient:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
     ) -> ShopClient:
-        """Connects to the server listening on the Unix socket `path`."""
-        return cls(await Connection.connect(path, fmt=fmt, timeout=timeout))
+        """Connects to the server listening on the Unix socket `path`.
+
+        `timeout` is every call's deadline unless it gives its own (a stream has
+        none unless it gives one); a heartbeat every `keepalive` seconds keeps a
+        quiet connection open; after the connection is lost, the next call opens a
+        new one unless `reconnect` is false (nothing is ever re-sent).
+        """
+        connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
 
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
 
     async def reconnect(self) -> None:
-        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
     async def __aenter__(self) -> ShopClient:
@@ -47,7 +56,11 @@ class ShopClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def ping(self) -> types.Pong:
+    async def ping(
+        self,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> types.Pong:
         """Request-response.
 
         Raises `Forbidden`: The caller may not do this.
@@ -57,6 +70,7 @@ class ShopClient:
             self.SERVICE,
             "shop.Ping",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.Forbidden,),
         )
         return types.Pong.from_wire(answer)
@@ -67,6 +81,7 @@ class ShopClient:
         value: int,
         left: types.Tree | None = None,
         children: list[types.Tree],
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> AsyncGenerator[types.Tree, None]:
         """Request-stream.
 
@@ -81,6 +96,7 @@ class ShopClient:
             self.SERVICE,
             "shop.Tree",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.Missing, types.Forbidden),
         ):
             yield types.Tree.from_wire(item)
@@ -88,18 +104,26 @@ class ShopClient:
     async def shapes(
         self,
         request: types.Shape,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         """Fire-and-forget.
 
         Returns once the service's mailbox accepted the message.
         """
         request = request
-        await self.connection.send(self.SERVICE, "shop.Shape", request.to_wire())
+        await self.connection.send(
+            self.SERVICE,
+            "shop.Shape",
+            request.to_wire(),
+            timeout=timeout,
+        )
 
     async def find(
         self,
         *,
         key: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.Scalars:
         """Calls `find`.
 
@@ -114,21 +138,22 @@ class ShopClient:
             self.SERVICE,
             "shop.Lookup",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.Missing, types.Throttled, types.Forbidden),
         )
         return types.Scalars.from_wire(answer)
 
-    async def subscribe_scalars(self) -> AsyncGenerator[types.Scalars, None]:
-        """Every `Scalars` the service broadcasts, as it arrives."""
-        subscription = await self.connection.subscribe(["shop.Scalars"])
-        async for push in subscription:
-            yield types.Scalars.from_wire(push.payload)
+    def subscribe_scalars(self) -> TypedSubscription[types.Scalars]:
+        """Every `Scalars` the service broadcasts, as it arrives:
+        `async with client.subscribe_scalars() as updates: async for update in updates: ...`
+        (entering waits until the server has subscribed; leaving unsubscribes)."""
+        return TypedSubscription(self.connection.subscription(["shop.Scalars"]), types.Scalars.from_wire)
 
-    async def subscribe_colour(self) -> AsyncGenerator[types.Colour, None]:
-        """Every `Colour` the service broadcasts, as it arrives."""
-        subscription = await self.connection.subscribe(["shop.Colour"])
-        async for push in subscription:
-            yield types.Colour.from_wire(push.payload)
+    def subscribe_colour(self) -> TypedSubscription[types.Colour]:
+        """Every `Colour` the service broadcasts, as it arrives:
+        `async with client.subscribe_colour() as updates: async for update in updates: ...`
+        (entering waits until the server has subscribed; leaving unsubscribes)."""
+        return TypedSubscription(self.connection.subscription(["shop.Colour"]), types.Colour.from_wire)
 
 
 class OtherServiceClient:
@@ -146,16 +171,25 @@ class OtherServiceClient:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
     ) -> OtherServiceClient:
-        """Connects to the server listening on the Unix socket `path`."""
-        return cls(await Connection.connect(path, fmt=fmt, timeout=timeout))
+        """Connects to the server listening on the Unix socket `path`.
+
+        `timeout` is every call's deadline unless it gives its own (a stream has
+        none unless it gives one); a heartbeat every `keepalive` seconds keeps a
+        quiet connection open; after the connection is lost, the next call opens a
+        new one unless `reconnect` is false (nothing is ever re-sent).
+        """
+        connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
 
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
 
     async def reconnect(self) -> None:
-        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
     async def __aenter__(self) -> OtherServiceClient:
@@ -174,6 +208,7 @@ class OtherServiceClient:
         index: dict[str, list[types.Scalars]],
         sparse: list[str | None],
         nested_optional: dict[str, bytes] | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.Defaults:
         """Calls `compound`."""
         request = types.Compounds(
@@ -189,6 +224,7 @@ class OtherServiceClient:
             self.SERVICE,
             "shop.Compounds",
             request.to_wire(),
+            timeout=timeout,
         )
         return types.Defaults.from_wire(answer)
 
@@ -208,16 +244,25 @@ class CounterClient:
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
+        keepalive: float | None = 10.0,
+        reconnect: bool = True,
     ) -> CounterClient:
-        """Connects to the server listening on the Unix socket `path`."""
-        return cls(await Connection.connect(path, fmt=fmt, timeout=timeout))
+        """Connects to the server listening on the Unix socket `path`.
+
+        `timeout` is every call's deadline unless it gives its own (a stream has
+        none unless it gives one); a heartbeat every `keepalive` seconds keeps a
+        quiet connection open; after the connection is lost, the next call opens a
+        new one unless `reconnect` is false (nothing is ever re-sent).
+        """
+        connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
 
     async def close(self) -> None:
         """Closes the connection."""
         await self.connection.close()
 
     async def reconnect(self) -> None:
-        """Opens a new socket after the connection was lost; nothing is re-sent."""
+        """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
     async def __aenter__(self) -> CounterClient:
@@ -231,6 +276,7 @@ class CounterClient:
         *,
         legacy: str,
         renamed: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> types.Tally:
         """Calls `bump`.
 
@@ -241,6 +287,7 @@ class CounterClient:
             self.SERVICE,
             "shop.Old",
             request.to_wire(),
+            timeout=timeout,
             errors=(types.Throttled,),
         )
         return types.Tally.from_wire(answer)
@@ -249,6 +296,7 @@ class CounterClient:
         self,
         *,
         key: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> AsyncGenerator[types.Tally, None]:
         """Calls `find_one`.
 
@@ -259,16 +307,24 @@ class CounterClient:
             self.SERVICE,
             "shop.Lookup",
             request.to_wire(),
+            timeout=timeout,
         ):
             yield types.Tally.from_wire(item)
 
     async def forget(
         self,
         request: types.Colour,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         """Calls `forget`.
 
         Returns once the service's mailbox accepted the message.
         """
         request = request
-        await self.connection.send(self.SERVICE, "shop.Colour", request.to_wire())
+        await self.connection.send(
+            self.SERVICE,
+            "shop.Colour",
+            request.to_wire(),
+            timeout=timeout,
+        )
