@@ -107,7 +107,7 @@ test("server errors reject with their code; the connection still serves", async 
   try {
     await assert.rejects(
       (async () => {
-        for await (const _ of calc.count({ up_to: 100, delay_ms: 100n })) {
+        for await (const _ of calc.count({ up_to: 100, delay_ms: 100n }, { timeoutMs: 300 })) {
           // keep reading
         }
       })(),

@@ -128,7 +128,7 @@ test("a stream that outlives its deadline fails with TIMEOUT; many calls run at 
   try {
     await assert.rejects(
       (async () => {
-        for await (const _ of connection.stream("calculator", "CountRequest", { up_to: 100, delay_ms: 50 }, 300)) {
+        for await (const _ of connection.stream("calculator", "CountRequest", { up_to: 100, delay_ms: 50 }, { timeoutMs: 300 })) {
           // keep reading
         }
       })(),

@@ -621,26 +621,26 @@ impl Emitter<'_> {
                         .iter()
                         .map(|e| format!("types.{}", self.schema.ty(*e).name))
                         .collect();
-                    format!(", undefined, [{}]", classes.join(", "))
+                    format!(", [{}]", classes.join(", "))
                 };
-                let call = format!("{class_name}.SERVICE, \"{wire}\", types.encode{}(request){errors}", request.name);
+                let call = format!("{class_name}.SERVICE, \"{wire}\", types.encode{}(request), options{errors}", request.name);
                 let (code, note) = match method.kind {
                     MethodKind::Reply(reply) => {
                         let reply = &self.schema.ty(reply).name;
                         (
-                            format!("  async {name}(request: {param}): Promise<types.{reply}> {{\n    return types.decode{reply}(await this.connection.request({call}));\n  }}"),
+                            format!("  async {name}(request: {param}, options?: CallOptions): Promise<types.{reply}> {{\n    return types.decode{reply}(await this.connection.request({call}));\n  }}"),
                             "",
                         )
                     }
                     MethodKind::Stream(item) => {
                         let item = &self.schema.ty(item).name;
                         (
-                            format!("  async *{name}(request: {param}): AsyncGenerator<types.{item}> {{\n    for await (const item of this.connection.stream({call})) yield types.decode{item}(item);\n  }}"),
+                            format!("  async *{name}(request: {param}, options?: CallOptions): AsyncGenerator<types.{item}> {{\n    for await (const item of this.connection.stream({call})) yield types.decode{item}(item);\n  }}"),
                             "\n\nYields the stream's items as they arrive.",
                         )
                     }
                     MethodKind::FireAndForget => (
-                        format!("  async {name}(request: {param}): Promise<void> {{\n    await this.connection.send({call});\n  }}"),
+                        format!("  async {name}(request: {param}, options?: CallOptions): Promise<void> {{\n    await this.connection.send({call});\n  }}"),
                         "\n\nResolves once the service's mailbox accepted the message.",
                     ),
                 };
@@ -669,7 +669,7 @@ impl Emitter<'_> {
             .map(|push| {
                 let def = self.schema.ty(*push);
                 summary.push(format!(
-                    "async *subscribe{0}(): AsyncGenerator<types.{0}>",
+                    "subscribe{0}(): TypedSubscription<types.{0}>",
                     def.name
                 ));
                 json!({

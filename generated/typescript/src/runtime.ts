@@ -136,15 +136,36 @@ export interface Push {
   readonly payload: unknown;
   readonly notificationId: string;
   readonly timestampMs: number;
+  /** Pushes the server dropped for this connection just before this one. */
+  readonly dropped: number;
 }
 
 /** Options of {@link Connection.connect}. */
 export interface ConnectOptions {
   /** Payload encoding of the frames this client sends (default JSON). */
   readonly format?: Format;
-  /** Deadline of each call, in milliseconds (default 30 000); also sent to the server. */
+  /** Deadline of each call, in milliseconds (default 30 000); also sent to the server. A stream has none unless it gives one. */
   readonly timeoutMs?: number;
+  /** A quiet connection sends a heartbeat this often, in milliseconds (default 10 000; `null` for never). */
+  readonly keepaliveMs?: number | null;
+  /** After the connection is lost, the next call opens a new one (default `true`); nothing is ever re-sent. */
+  readonly reconnect?: boolean;
+  /** Items a stream buffers before the client stops reading the socket (default 1024). */
+  readonly streamBuffer?: number;
+  /** Pushes a subscription buffers before it drops the oldest (default 1024). */
+  readonly pushBuffer?: number;
 }
+
+/** Options of one call. */
+export interface CallOptions {
+  /** The call's deadline in milliseconds; `null` for none. Default: the connection's for a call, none for a stream. */
+  readonly timeoutMs?: number | null;
+  /** Aborting it cancels the call (on the server too, when it supports CANCEL). */
+  readonly signal?: AbortSignal;
+}
+
+/** What a call without a deadline asks the server for (servers cap it: ours at an hour by default). */
+const NO_DEADLINE_MS = 365 * 24 * 3600 * 1000;
 
 interface MessagePackCodec {
   encode(value: unknown, options: { useBigInt64: boolean }): Uint8Array;
@@ -257,6 +278,13 @@ class Channel<T> implements AsyncIterableIterator<T> {
   private readonly failures: Array<(error: ActonError) => void> = [];
   private ended = false;
   private error: ActonError | undefined;
+  /** Called when a consumer took an item. */
+  onTake: (() => void) | undefined;
+
+  /** Items waiting to be read. */
+  get size(): number {
+    return this.items.length;
+  }
 
   push(item: T): void {
     const taker = this.takers.shift();
@@ -276,9 +304,17 @@ class Channel<T> implements AsyncIterableIterator<T> {
     }
   }
 
+  /** Drops the oldest item waiting; whether there was one. */
+  dropOldest(): boolean {
+    return this.items.shift() !== undefined;
+  }
+
   next(): Promise<IteratorResult<T>> {
     const item = this.items.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (item !== undefined) {
+      this.onTake?.();
+      return Promise.resolve({ value: item, done: false });
+    }
     if (this.ended) {
       return this.error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.error);
     }
@@ -298,15 +334,32 @@ class Channel<T> implements AsyncIterableIterator<T> {
   }
 }
 
-/** Pushes for some message types: `for await (const push of subscription)`. */
-export class Subscription implements AsyncIterable<Push> {
+/**
+ * Pushes of some message types (or name patterns) on one connection: a scoped
+ * resource. `await subscription.start()` (or `await using`) waits until the server
+ * has acknowledged it; `close()` (or leaving the `await using` scope) unsubscribes,
+ * once no other subscription of the connection wants the types. Its buffer is
+ * bounded: a consumer that falls behind loses the oldest pushes, counted in
+ * `missed` (with those the server reports it dropped). A lost connection rejects
+ * the consumer with {@link ConnectionClosed}.
+ */
+export class Subscription implements AsyncIterableIterator<Push> {
   private readonly channel = new Channel<Push>();
+  private state: "new" | "starting" | "active" | "closed" = "new";
+  private starting: Promise<void> | undefined;
+  /** Pushes this subscription lost because it read too slowly (here or on the server). */
+  missed = 0;
+  readonly types: readonly string[];
+  readonly patterns: readonly string[];
 
   constructor(
     private readonly connection: Connection,
-    readonly types: readonly string[],
-    readonly patterns: readonly string[],
-  ) {}
+    types: readonly string[],
+    patterns: readonly string[],
+  ) {
+    this.types = [...new Set(types)];
+    this.patterns = [...new Set(patterns)];
+  }
 
   /** Whether a push of `messageType` belongs to this subscription. */
   wants(messageType: string): boolean {
@@ -314,24 +367,112 @@ export class Subscription implements AsyncIterable<Push> {
     return this.patterns.some((p) => (p.endsWith("*") ? messageType.startsWith(p.slice(0, -1)) : messageType === p));
   }
 
+  /** Whether the server has acknowledged it and it has not ended. */
+  get active(): boolean {
+    return this.state === "active";
+  }
+
+  /** Subscribes on the server (unless another subscription holds the types) and waits for the acknowledgement. */
+  async start(): Promise<this> {
+    if (this.state === "new") {
+      this.state = "starting";
+      this.starting = this.connection.hold(this).then(
+        () => {
+          if (this.state === "starting") this.state = "active";
+        },
+        (error: unknown) => {
+          this.state = "closed";
+          throw error;
+        },
+      );
+    }
+    await this.starting;
+    return this;
+  }
+
+  /** Stops receiving; the server stops sending once no subscription of the connection wants the types. */
+  async close(): Promise<void> {
+    const was = this.state;
+    this.state = "closed";
+    this.channel.end();
+    if (was === "active" || was === "starting") await this.connection.release(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** @internal */
-  offer(push: Push): void {
+  offer(push: Push, limit: number): void {
+    if (this.state !== "active") return;
+    this.missed += push.dropped;
+    if (this.channel.size >= limit && this.channel.dropOldest()) this.missed += 1;
     this.channel.push(push);
   }
 
   /** @internal */
-  end(error?: ActonError): void {
+  fail(error: ActonError): void {
     this.channel.end(error);
   }
 
-  /** Stops receiving (the server-side subscription stays until unsubscribed). */
-  close(): void {
-    this.connection.forget(this);
-    this.channel.end();
+  async next(): Promise<IteratorResult<Push>> {
+    if (this.state === "new") await this.start();
+    return this.channel.next();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Push> {
-    return this.channel;
+  async return(_value?: unknown): Promise<IteratorResult<Push>> {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/**
+ * A {@link Subscription} whose pushes are decoded as `T`: what the
+ * `subscribe<Type>()` methods of generated clients return.
+ * `await using updates = await client.subscribePriceUpdate().start(); for await (const u of updates) ...`
+ */
+export class TypedSubscription<T> implements AsyncIterableIterator<T> {
+  constructor(
+    readonly subscription: Subscription,
+    private readonly decode: (payload: unknown) => T,
+  ) {}
+
+  /** Pushes lost because the consumer read too slowly. */
+  get missed(): number {
+    return this.subscription.missed;
+  }
+
+  /** Subscribes and waits for the server's acknowledgement. */
+  async start(): Promise<this> {
+    await this.subscription.start();
+    return this;
+  }
+
+  /** Unsubscribes (see {@link Subscription.close}). */
+  close(): Promise<void> {
+    return this.subscription.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    const result = await this.subscription.next();
+    return result.done === true ? { value: undefined, done: true } : { value: this.decode(result.value.payload), done: false };
+  }
+
+  async return(_value?: unknown): Promise<IteratorResult<T>> {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 
@@ -364,16 +505,42 @@ function errorFrom(body: Record<string, unknown>, declared: readonly DeclaredErr
   return new ActonError(code, message);
 }
 
-/** One connection to an acton server; many calls may run on it at once. */
+/**
+ * One connection to an acton server; many calls may run on it at once.
+ *
+ * - Every call has a deadline: `timeoutMs` by default (a stream, none), or the
+ *   call's own (`{ timeoutMs: null }`: none).
+ * - Leaving a stream early, aborting a call's `signal` or passing its deadline tells
+ *   the server (CANCEL), which stops the handler; servers that do not understand
+ *   CANCEL (those of the published crate) are left alone.
+ * - A quiet connection sends a heartbeat every `keepaliveMs`, so that the server's
+ *   idle timeout never cuts it.
+ * - After the connection is lost, the next call opens a new one (unless
+ *   `reconnect: false`); nothing is re-sent: calls in flight when it was lost
+ *   rejected with {@link ConnectionClosed}.
+ * - Buffers are bounded: a full stream buffer stops reading the socket (the server
+ *   then slows this client's streams); a full subscription buffer drops its oldest.
+ */
 export class Connection {
   private socket: net.Socket;
   private buffer: Buffer = Buffer.alloc(0);
   private readonly waiters = new Map<string, Waiter>();
   private readonly streams = new Map<string, Channel<Answer>>();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly held = new Map<string, number>();
   private closedError: ActonError | undefined;
+  private userClosed = false;
+  private canCancel = false;
+  private lastSent = Date.now();
+  private paused = false;
+  private readonly keepalive: ReturnType<typeof setInterval> | undefined;
   private nextId = 1;
   private readonly prefix = `ts${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  /** PUSH frames received on this connection (for diagnostics). */
+  pushesReceived = 0;
+  readonly reconnects: boolean;
+  readonly streamBuffer: number;
+  readonly pushBuffer: number;
 
   private constructor(
     socket: net.Socket,
@@ -381,8 +548,17 @@ export class Connection {
     readonly format: Format,
     public timeoutMs: number,
     private readonly codec: MessagePackCodec | undefined,
+    options: ConnectOptions,
   ) {
     this.socket = socket;
+    this.reconnects = options.reconnect ?? true;
+    this.streamBuffer = Math.max(1, options.streamBuffer ?? 1024);
+    this.pushBuffer = Math.max(1, options.pushBuffer ?? 1024);
+    const keepaliveMs = options.keepaliveMs === undefined ? 10_000 : options.keepaliveMs;
+    if (keepaliveMs !== null && keepaliveMs > 0) {
+      this.keepalive = setInterval(() => this.beat(keepaliveMs), Math.max(50, Math.floor(keepaliveMs / 4)));
+      this.keepalive.unref();
+    }
     this.attach(socket);
   }
 
@@ -391,7 +567,9 @@ export class Connection {
     const format = options.format ?? Format.Json;
     const codec = format === Format.MessagePack ? await loadMessagePack() : undefined;
     const socket = await Connection.open(path);
-    return new Connection(socket, path, format, options.timeoutMs ?? 30_000, codec);
+    const connection = new Connection(socket, path, format, options.timeoutMs ?? 30_000, codec, options);
+    await connection.probe();
+    return connection;
   }
 
   private static open(path: string): Promise<net.Socket> {
@@ -404,6 +582,18 @@ export class Connection {
         resolve(socket);
       });
     });
+  }
+
+  /** Asks the server what it supports (for CANCEL). */
+  private async probe(): Promise<void> {
+    try {
+      const answer = await this.control(Kind.Discover, { correlation_id: this.id(), include_actors: false, include_message_types: false });
+      const version = answer["protocol_version"];
+      const capabilities = typeof version === "object" && version !== null ? (version as Record<string, unknown>)["capabilities"] : undefined;
+      this.canCancel = typeof capabilities === "object" && capabilities !== null && (capabilities as Record<string, unknown>)["cancel"] === true;
+    } catch {
+      this.canCancel = false;
+    }
   }
 
   private attach(socket: net.Socket): void {
@@ -420,14 +610,16 @@ export class Connection {
 
   /** Closes the connection; pending calls reject with {@link ConnectionClosed}. */
   close(): void {
+    this.userClosed = true;
+    if (this.keepalive !== undefined) clearInterval(this.keepalive);
     this.failAll(new ConnectionClosed("the connection was closed by the client"));
     this.socket.destroy();
   }
 
   /**
-   * Opens a new socket after the connection was lost. Never automatic, and nothing
-   * is re-sent: only the caller knows whether repeating a call is safe.
-   * Subscriptions ended with the old socket; subscribe again.
+   * Opens a new socket now, after the connection was lost. Nothing is re-sent:
+   * only the caller knows whether repeating a call is safe. Subscriptions ended
+   * with the old socket (their consumers saw {@link ConnectionClosed}).
    */
   async reconnect(): Promise<void> {
     if (this.closedError === undefined) return;
@@ -435,7 +627,17 @@ export class Connection {
     this.socket = socket;
     this.buffer = Buffer.alloc(0);
     this.closedError = undefined;
+    this.userClosed = false;
+    this.paused = false;
+    this.held.clear();
+    this.lastSent = Date.now();
     this.attach(socket);
+    await this.probe();
+  }
+
+  /** Reopens a lost connection before a call, when allowed. */
+  private async ensureOpen(): Promise<void> {
+    if (this.closedError !== undefined && this.reconnects && !this.userClosed) await this.reconnect();
   }
 
   private id(): string {
@@ -445,20 +647,61 @@ export class Connection {
   private write(kind: Kind, payload: unknown): void {
     if (this.closedError !== undefined) throw this.closedError;
     this.socket.write(encodeFrame(kind, this.format, payload, this.codec));
+    this.lastSent = Date.now();
   }
 
-  private exchange(kind: Kind, payload: Record<string, unknown>, timeoutMs?: number): Promise<Answer> {
+  private beat(keepaliveMs: number): void {
+    if (this.closedError !== undefined || Date.now() - this.lastSent < keepaliveMs) return;
+    try {
+      this.write(Kind.Heartbeat, undefined);
+    } catch {
+      // the connection is gone; the next call reconnects or fails
+    }
+  }
+
+  /** Tells the server a request's answers are no longer wanted (never waits). */
+  private cancel(id: string): void {
+    if (!this.canCancel || this.closedError !== undefined) return;
+    try {
+      this.write(Kind.Cancel, { correlation_id: id });
+    } catch {
+      // nothing to cancel on a closed connection
+    }
+  }
+
+  /** A call's deadline in milliseconds, or `undefined` for none. */
+  private limit(options: CallOptions | undefined, stream: boolean): number | undefined {
+    const given = options?.timeoutMs;
+    if (given === null) return undefined;
+    if (given === undefined) return stream ? undefined : this.timeoutMs;
+    if (!(given > 0)) throw new RangeError(`timeoutMs must be positive (or null for no deadline), not ${given}`);
+    return Number.isFinite(given) ? given : undefined;
+  }
+
+  private exchange(kind: Kind, payload: Record<string, unknown>, limit: number | undefined, signal?: AbortSignal): Promise<Answer> {
     const id = String(payload["correlation_id"]);
-    const limit = (timeoutMs ?? this.timeoutMs) + 1000;
     return new Promise<Answer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(id);
-        reject(new RequestTimeout(`no answer within ${limit} ms`));
-      }, limit);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const settle = (): void => {
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.waiters.delete(id);
       };
+      const giveUp = (error: unknown): void => {
+        settle();
+        if (kind === Kind.Request) this.cancel(id);
+        reject(error);
+      };
+      const onAbort = (): void => giveUp(signal?.reason ?? new Error("aborted"));
+      if (signal?.aborted === true) {
+        reject(signal.reason ?? new Error("aborted"));
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (limit !== undefined) {
+        // A little longer than the server's own deadline, whose TIMEOUT answer says more.
+        timer = setTimeout(() => giveUp(new RequestTimeout(`no answer within ${limit + 1000} ms`)), limit + 1000);
+      }
       this.waiters.set(id, {
         resolve: (answer) => {
           settle();
@@ -484,7 +727,7 @@ export class Connection {
     payload: unknown,
     reply: boolean,
     stream: boolean,
-    timeoutMs?: number,
+    limit: number | undefined,
   ): Record<string, unknown> {
     return {
       correlation_id: this.id(),
@@ -493,7 +736,8 @@ export class Connection {
       payload,
       expects_reply: reply,
       expects_stream: stream,
-      response_timeout_ms: timeoutMs ?? this.timeoutMs,
+      // A bigint: beyond 2^32 a number would go out as a float in MessagePack.
+      response_timeout_ms: limit === undefined ? BigInt(NO_DEADLINE_MS) : Math.max(1, Math.floor(limit)),
     };
   }
 
@@ -505,79 +749,147 @@ export class Connection {
     target: string,
     messageType: string,
     payload: unknown,
-    timeoutMs?: number,
+    options?: CallOptions,
     errors: readonly DeclaredErrorClass[] = [],
   ): Promise<unknown> {
-    const envelope = this.envelope(target, messageType, payload, true, false, timeoutMs);
-    const answer = await this.exchange(Kind.Request, envelope, timeoutMs);
+    await this.ensureOpen();
+    const limit = this.limit(options, false);
+    const envelope = this.envelope(target, messageType, payload, true, false, limit);
+    const answer = await this.exchange(Kind.Request, envelope, limit, options?.signal);
     if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body, errors);
     return answer.body["payload"] ?? null;
   }
 
   /** Fire-and-forget: resolves once the target's mailbox accepted the message. */
-  async send(target: string, messageType: string, payload: unknown, timeoutMs?: number): Promise<void> {
-    const envelope = this.envelope(target, messageType, payload, false, false, timeoutMs);
-    const answer = await this.exchange(Kind.Request, envelope, timeoutMs);
+  async send(target: string, messageType: string, payload: unknown, options?: CallOptions): Promise<void> {
+    await this.ensureOpen();
+    const limit = this.limit(options, false);
+    const envelope = this.envelope(target, messageType, payload, false, false, limit);
+    const answer = await this.exchange(Kind.Request, envelope, limit, options?.signal);
     if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
   }
 
   /**
    * Request-stream: yields each item's payload; throws {@link ActonError} (one of the
-   * `errors` the method declares, when its code names one) if the stream fails.
+   * `errors` the method declares, when its code names one) if the stream fails. The
+   * deadline, when given, is the whole stream's; leaving the loop early (or aborting
+   * the signal) cancels the stream on the server.
    */
   async *stream(
     target: string,
     messageType: string,
     payload: unknown,
-    timeoutMs?: number,
+    options?: CallOptions,
     errors: readonly DeclaredErrorClass[] = [],
   ): AsyncGenerator<unknown> {
-    const envelope = this.envelope(target, messageType, payload, false, true, timeoutMs);
+    await this.ensureOpen();
+    const limit = this.limit(options, true);
+    const envelope = this.envelope(target, messageType, payload, false, true, limit);
     const id = String(envelope["correlation_id"]);
     const frames = new Channel<Answer>();
+    frames.onTake = () => this.maybeResume();
     this.streams.set(id, frames);
-    const limit = (timeoutMs ?? this.timeoutMs) + 1000;
-    const timer = setTimeout(() => frames.end(new RequestTimeout(`the stream did not end within ${limit} ms`)), limit);
+    const timer =
+      limit === undefined
+        ? undefined
+        : setTimeout(() => frames.end(new RequestTimeout(`the stream did not end within ${limit + 1000} ms`)), limit + 1000);
+    const signal = options?.signal;
+    const onAbort = (): void => frames.end(new ActonError("CANCELLED", "the stream was aborted"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let finished = false;
     try {
+      if (signal?.aborted === true) throw signal.reason ?? new Error("aborted");
       this.write(Kind.Request, envelope);
       for await (const frame of frames) {
-        if (frame.kind !== Kind.Stream) throw errorFrom(frame.body, errors);
+        if (frame.kind !== Kind.Stream) {
+          finished = true;
+          throw errorFrom(frame.body, errors);
+        }
         if (frame.body["is_final"] === true) {
+          finished = true;
           if (typeof frame.body["error_code"] === "string") throw errorFrom(frame.body, errors);
           return;
         }
         yield frame.body["payload"] ?? null;
       }
+      finished = true; // the connection ended it
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       this.streams.delete(id);
+      if (!finished) this.cancel(id);
+      this.maybeResume();
     }
   }
 
-  /** Subscribes to broadcasts of these types (and patterns such as `prices.*`). */
+  /** Resumes reading once no stream buffer is full. */
+  private maybeResume(): void {
+    if (!this.paused) return;
+    for (const stream of this.streams.values()) if (stream.size >= this.streamBuffer) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /**
+   * A subscription to broadcasts of these types (and patterns such as `prices.*`),
+   * not yet started: `await subscription.start()`, or read it.
+   */
+  subscription(messageTypes: readonly string[], patterns: readonly string[] = []): Subscription {
+    return new Subscription(this, messageTypes, patterns);
+  }
+
+  /** Subscribes to broadcasts of these types (and patterns) and waits for the acknowledgement. */
   async subscribe(messageTypes: readonly string[], patterns: readonly string[] = []): Promise<Subscription> {
-    const subscription = new Subscription(this, messageTypes, patterns);
+    return this.subscription(messageTypes, patterns).start();
+  }
+
+  /** @internal Counts a subscription in; subscribes on the server to what nothing held yet. */
+  async hold(subscription: Subscription): Promise<void> {
+    await this.ensureOpen();
+    if (this.closedError !== undefined) throw this.closedError;
+    const newTypes = subscription.types.filter((t) => (this.held.get(`t:${t}`) ?? 0) === 0);
+    const newPatterns = subscription.patterns.filter((p) => (this.held.get(`p:${p}`) ?? 0) === 0);
     this.subscriptions.add(subscription);
+    for (const t of subscription.types) this.held.set(`t:${t}`, (this.held.get(`t:${t}`) ?? 0) + 1);
+    for (const p of subscription.patterns) this.held.set(`p:${p}`, (this.held.get(`p:${p}`) ?? 0) + 1);
     try {
-      if (messageTypes.length > 0) {
-        await this.control(Kind.Subscribe, { correlation_id: this.id(), message_types: [...messageTypes] });
-      }
-      if (patterns.length > 0) {
-        await this.control(Kind.SubscribePatterns, { correlation_id: this.id(), patterns: [...patterns] });
-      }
+      if (newTypes.length > 0) await this.control(Kind.Subscribe, { correlation_id: this.id(), message_types: newTypes });
+      if (newPatterns.length > 0) await this.control(Kind.SubscribePatterns, { correlation_id: this.id(), patterns: newPatterns });
     } catch (error) {
-      this.subscriptions.delete(subscription);
+      await this.release(subscription);
       throw error;
     }
-    return subscription;
   }
 
-  /** @internal */
-  forget(subscription: Subscription): void {
-    this.subscriptions.delete(subscription);
+  /** @internal Counts a subscription out; unsubscribes on the server from what nothing holds. */
+  async release(subscription: Subscription): Promise<void> {
+    if (!this.subscriptions.delete(subscription)) return;
+    const goneTypes: string[] = [];
+    const gonePatterns: string[] = [];
+    for (const [names, prefix, gone] of [
+      [subscription.types, "t:", goneTypes],
+      [subscription.patterns, "p:", gonePatterns],
+    ] as const) {
+      for (const name of names) {
+        const count = (this.held.get(prefix + name) ?? 0) - 1;
+        if (count <= 0) {
+          this.held.delete(prefix + name);
+          gone.push(name);
+        } else {
+          this.held.set(prefix + name, count);
+        }
+      }
+    }
+    if (this.closedError !== undefined) return;
+    try {
+      if (goneTypes.length > 0) await this.control(Kind.Unsubscribe, { correlation_id: this.id(), message_types: goneTypes });
+      if (gonePatterns.length > 0) await this.control(Kind.UnsubscribePatterns, { correlation_id: this.id(), patterns: gonePatterns });
+    } catch {
+      // the connection went away meanwhile: nothing is subscribed any more
+    }
   }
 
-  /** Ends server-side subscriptions (all of them for an empty list); returns those left. */
+  /** Ends server-side subscriptions (all of them for an empty list), whatever local subscriptions hold; returns those left. */
   async unsubscribe(messageTypes: readonly string[] = []): Promise<string[]> {
     const answer = await this.control(Kind.Unsubscribe, { correlation_id: this.id(), message_types: [...messageTypes] });
     const left = answer["subscribed_types"];
@@ -585,7 +897,8 @@ export class Connection {
   }
 
   /** What the server offers: actors, message types, protocol version. */
-  discover(): Promise<Record<string, unknown>> {
+  async discover(): Promise<Record<string, unknown>> {
+    await this.ensureOpen();
     return this.control(Kind.Discover, { correlation_id: this.id(), include_actors: true, include_message_types: true });
   }
 
@@ -618,7 +931,7 @@ export class Connection {
   }
 
   private async control(kind: Kind, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const answer = await this.exchange(kind, payload);
+    const answer = await this.exchange(kind, payload, this.timeoutMs);
     if (answer.kind !== Kind.Response || answer.body["success"] !== true) throw errorFrom(answer.body);
     return answer.body;
   }
@@ -628,8 +941,9 @@ export class Connection {
     for (const waiter of [...this.waiters.values()]) waiter.reject(error);
     this.waiters.clear();
     for (const stream of this.streams.values()) stream.end(error);
-    for (const subscription of this.subscriptions) subscription.end();
+    for (const subscription of this.subscriptions) subscription.fail(error);
     this.subscriptions.clear();
+    this.held.clear();
   }
 
   private onData(chunk: Buffer): void {
@@ -659,14 +973,17 @@ export class Connection {
     if (typeof body !== "object" || body === null || Array.isArray(body)) return;
     const record = body as Record<string, unknown>;
     if (frame.kind === Kind.Push) {
+      this.pushesReceived += 1;
+      const dropped = record["dropped"];
       const push: Push = {
         messageType: String(record["message_type"] ?? ""),
         payload: record["payload"] ?? null,
         notificationId: String(record["notification_id"] ?? ""),
         timestampMs: Number(record["timestamp_ms"] ?? 0),
+        dropped: typeof dropped === "number" || typeof dropped === "bigint" ? Number(dropped) : 0,
       };
       for (const subscription of this.subscriptions) {
-        if (subscription.wants(push.messageType)) subscription.offer(push);
+        if (subscription.wants(push.messageType)) subscription.offer(push, this.pushBuffer);
       }
       return;
     }
@@ -678,6 +995,12 @@ export class Connection {
     const stream = this.streams.get(id);
     if (stream !== undefined) {
       stream.push({ kind: frame.kind, body: record });
+      // A full stream buffer stops the reading: the server, writing into a socket
+      // nobody reads, slows this client's streams.
+      if (stream.size >= this.streamBuffer && !this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
       return;
     }
     this.waiters.get(id)?.resolve({ kind: frame.kind, body: record });
