@@ -679,6 +679,15 @@ impl CalculatorClient {
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+    /// This client with another deadline for its calls: `Some(d)` for
+    /// `d` (a stream's, the whole stream's), `None` for none. By default a
+    /// call gets the connection's timeout and a stream none.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
+    }
     /// Add two numbers.
     ///
     /// # Errors
@@ -902,6 +911,15 @@ impl KvStoreClient {
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+    /// This client with another deadline for its calls: `Some(d)` for
+    /// `d` (a stream's, the whole stream's), `None` for none. By default a
+    /// call gets the connection's timeout and a stream none.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
+    }
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -1006,6 +1024,15 @@ impl PricesClient {
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
+    }
+    /// This client with another deadline for its calls: `Some(d)` for
+    /// `d` (a stream's, the whole stream's), `None` for none. By default a
+    /// call gets the connection's timeout and a stream none.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
     }
     ///
     /// # Errors

@@ -866,18 +866,28 @@ async fn more_connections_do_not_buy_more_rate() {
     });
     let server = hostile_server("rateuid", IpcConfig::default(), options).await;
     let mut outcomes = Vec::new();
-    for _ in 0..3 {
-        let client = IpcClient::connect(&server.path).await.unwrap();
-        for _ in 0..2 {
-            let answer: Result<AddResponse, _> = client
-                .request("calculator", "AddRequest", &AddRequest { a: 1, b: 1 })
-                .await;
-            outcomes.push(answer.map_err(|e| e.code()));
+    for c in 0..3 {
+        let mut raw = Raw::connect(&server.path).await;
+        for i in 0..2 {
+            raw.send_json(
+                MessageKind::Request,
+                envelope(
+                    &format!("c{c}r{i}"),
+                    "calculator",
+                    "AddRequest",
+                    json!({"a": 1, "b": 1}),
+                    true,
+                    false,
+                ),
+            )
+            .await;
+            let (_, answer) = raw.next_json().await;
+            outcomes.push(error_code(&answer).to_owned());
         }
     }
     let refused = outcomes
         .iter()
-        .filter(|o| **o == Err(Some(ErrorCode::RateLimited)))
+        .filter(|code| *code == "RATE_LIMITED")
         .count();
     assert_eq!(refused, 2, "{outcomes:?}");
     server.stop().await;

@@ -789,6 +789,14 @@ impl Emitter<'_> {
                     &self.client
                 }
 
+                /// This client with another deadline for its calls: `Some(d)` for
+                /// `d` (a stream's, the whole stream's), `None` for none. By default a
+                /// call gets the connection's timeout and a stream none.
+                #[must_use]
+                pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+                    Self { client: self.client.with_timeout(timeout) }
+                }
+
                 #(#client_methods)*
                 #(#push_methods)*
             }

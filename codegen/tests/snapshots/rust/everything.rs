@@ -668,6 +668,15 @@ impl ShopClient {
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+    /// This client with another deadline for its calls: `Some(d)` for
+    /// `d` (a stream's, the whole stream's), `None` for none. By default a
+    /// call gets the connection's timeout and a stream none.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
+    }
     /// Request-response.
     ///
     /// # Errors
@@ -785,6 +794,15 @@ impl OtherServiceClient {
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
+    }
+    /// This client with another deadline for its calls: `Some(d)` for
+    /// `d` (a stream's, the whole stream's), `None` for none. By default a
+    /// call gets the connection's timeout and a stream none.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
     }
     ///
     /// # Errors
@@ -956,6 +974,15 @@ impl CounterClient {
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
+    }
+    /// This client with another deadline for its calls: `Some(d)` for
+    /// `d` (a stream's, the whole stream's), `None` for none. By default a
+    /// call gets the connection's timeout and a stream none.
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<std::time::Duration>) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
     }
     ///
     /// # Errors

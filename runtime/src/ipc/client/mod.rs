@@ -22,7 +22,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -194,6 +194,12 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Pushes buffered per subscription before new ones are dropped (default 1024).
     pub subscription_buffer: usize,
+    /// Items buffered per stream before the client stops reading the socket, which
+    /// slows the server's streams to the consumer's pace (default 1024).
+    pub stream_buffer: usize,
+    /// A quiet connection sends a heartbeat this often, so that the server's idle
+    /// timeout never cuts it (default 10 s; `None`: never).
+    pub keepalive: Option<Duration>,
     /// Connect only to a server running as this user id (default: any). Anyone
     /// who can write to the socket's directory could have placed a socket there;
     /// the kernel's report of the peer's credentials cannot be forged.
@@ -223,6 +229,8 @@ impl Default for ClientOptions {
             format: Format::Json,
             timeout: Duration::from_secs(30),
             subscription_buffer: 1024,
+            stream_buffer: 1024,
+            keepalive: Some(Duration::from_secs(10)),
             require_server_uid: None,
         }
     }
@@ -231,7 +239,7 @@ impl Default for ClientOptions {
 /// The answer frames a request is waiting for.
 enum Waiter {
     Once(oneshot::Sender<Frame>),
-    Stream(mpsc::UnboundedSender<Frame>),
+    Stream(mpsc::Sender<Frame>),
 }
 
 struct Sink {
@@ -267,13 +275,62 @@ struct Shared {
     next_id: AtomicU64,
     prefix: String,
     options: ClientOptions,
+    /// Whether the server understands CANCEL (from discovery at connect).
+    can_cancel: AtomicBool,
 }
 
 impl Shared {
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
         self.core.routes()
     }
+
+    /// Tells the server a request's answers are no longer wanted (never waits).
+    fn cancel(&self, id: &str) {
+        if !self.can_cancel.load(Ordering::Relaxed) || self.core.closed.is_raised() {
+            return;
+        }
+        let cancel = CorrelationId {
+            correlation_id: id.to_owned(),
+        };
+        if let Ok(frame) = self
+            .options
+            .format
+            .encode_frame(MessageKind::Cancel, &cancel)
+        {
+            let _ = self.outbound.try_send(Bytes::from(frame));
+        }
+    }
+
+    /// A control frame whose answer nobody waits for (an UNSUBSCRIBE on drop).
+    fn send_detached(&self, kind: MessageKind, payload: &impl Serialize) {
+        if self.core.closed.is_raised() {
+            return;
+        }
+        if let Ok(frame) = self.options.format.encode_frame(kind, payload) {
+            let _ = self.outbound.try_send(Bytes::from(frame));
+        }
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.prefix)
+    }
 }
+
+/// A call's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    /// The connection's timeout for a call, none for a stream.
+    Default,
+    /// This long.
+    After(Duration),
+    /// None at all.
+    Never,
+}
+
+/// What a call without a deadline asks the server for (servers cap it: ours at an
+/// hour by default).
+const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -286,6 +343,7 @@ impl Drop for Shared {
 #[derive(Clone)]
 pub struct IpcClient {
     shared: Arc<Shared>,
+    deadline: Deadline,
 }
 
 impl std::fmt::Debug for IpcClient {
@@ -345,16 +403,28 @@ impl IpcClient {
                 CLIENTS.fetch_add(1, Ordering::Relaxed)
             ),
             options,
+            can_cancel: AtomicBool::new(false),
         });
 
         let writer_core = Arc::clone(&core);
+        let keepalive = shared.options.keepalive.filter(|k| !k.is_zero());
+        let heartbeat = Bytes::from(Frame::heartbeat().to_bytes().unwrap_or_default());
         tokio::spawn(async move {
             let writer_closed = &writer_core.closed;
             let mut batch = Vec::with_capacity(8 * 1024);
             loop {
+                // A quiet connection sends a heartbeat, so that the server's idle
+                // timeout never cuts it.
+                let quiet = async {
+                    match keepalive {
+                        Some(every) => tokio::time::sleep(every).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 let frame = tokio::select! {
                     frame = queue.recv() => frame,
                     () = writer_closed.wait() => None,
+                    () = quiet => Some(heartbeat.clone()),
                 };
                 let Some(frame) = frame else { break };
                 batch.clear();
@@ -382,7 +452,16 @@ impl IpcClient {
                     () = reader_shared.closed.wait() => None,
                 };
                 match frame {
-                    Some(Ok(frame)) => route(&reader_shared, frame),
+                    Some(Ok(frame)) => {
+                        // A full stream buffer stops the reading here: the server,
+                        // writing into a socket nobody reads, slows down.
+                        if let Some((sender, frame)) = route(&reader_shared, frame) {
+                            tokio::select! {
+                                _ = sender.send(frame) => {}
+                                () = reader_shared.closed.wait() => break,
+                            }
+                        }
+                    }
                     _ => break,
                 }
             }
@@ -392,7 +471,84 @@ impl IpcClient {
             routes.waiters.clear();
             routes.sinks.clear();
         });
-        Ok(Self { shared })
+        let client = Self {
+            shared,
+            deadline: Deadline::Default,
+        };
+        client.probe().await?;
+        Ok(client)
+    }
+
+    /// Asks the server what it supports (for CANCEL). A server that refuses the
+    /// connection (at its limit, or by its allow-list) says so here.
+    ///
+    /// # Errors
+    /// [`ClientError::Rejected`] when the server refused the connection.
+    async fn probe(&self) -> Result<(), ClientError> {
+        let id = self.next_id();
+        let request = IpcDiscoverRequest {
+            correlation_id: id.clone(),
+            include_actors: false,
+            include_message_types: false,
+        };
+        let cancel = match self
+            .exchange(
+                id,
+                MessageKind::Discover,
+                &request,
+                Some(self.shared.options.timeout),
+            )
+            .await
+        {
+            Ok(frame) if frame.kind == MessageKind::Error => {
+                return match server_error(&frame) {
+                    rejected @ ClientError::Rejected { .. } => {
+                        self.close();
+                        Err(rejected)
+                    }
+                    _ => Ok(()),
+                };
+            }
+            Ok(frame) => frame
+                .format
+                .decode::<IpcDiscoverResponse>(&frame.payload)
+                .ok()
+                .and_then(|answer| answer.protocol_version)
+                .is_some_and(|version| version.capabilities.cancel),
+            Err(_) => false,
+        };
+        self.shared.can_cancel.store(cancel, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// This client with another deadline for its calls: `Some(d)` for `d` (a
+    /// stream's, the whole stream's), `None` for none. By default a call gets
+    /// [`ClientOptions::timeout`] and a stream no deadline. The connection is
+    /// shared.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: acton_reactive::ipc::client::IpcClient) {
+    /// use std::time::Duration;
+    /// let patient = client.with_timeout(None);
+    /// let hasty = client.with_timeout(Some(Duration::from_millis(200)));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            deadline: timeout.map_or(Deadline::Never, Deadline::After),
+        }
+    }
+
+    /// The deadline of a call (`stream: false`) or a stream, `None` for none.
+    fn limit(&self, stream: bool) -> Option<Duration> {
+        match self.deadline {
+            Deadline::Default if stream => None,
+            Deadline::Default => Some(self.shared.options.timeout),
+            Deadline::After(limit) => Some(limit),
+            Deadline::Never => None,
+        }
     }
 
     /// Whether the connection has closed.
@@ -406,8 +562,7 @@ impl IpcClient {
     }
 
     fn next_id(&self) -> String {
-        let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n}", self.shared.prefix)
+        self.shared.next_id()
     }
 
     fn format(&self) -> Format {
@@ -423,6 +578,7 @@ impl IpcClient {
         reply: bool,
         stream: bool,
     ) -> IpcEnvelope<&'a P> {
+        let limit = self.limit(stream).unwrap_or(NO_DEADLINE);
         IpcEnvelope {
             correlation_id: id,
             target: target.to_owned(),
@@ -430,8 +586,7 @@ impl IpcClient {
             payload,
             expects_reply: reply,
             expects_stream: stream,
-            response_timeout_ms: u64::try_from(self.shared.options.timeout.as_millis())
-                .unwrap_or(u64::MAX),
+            response_timeout_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1),
         }
     }
 
@@ -452,29 +607,42 @@ impl IpcClient {
             .map_err(|_| ClientError::Closed)
     }
 
-    /// Sends a frame and waits for the one answer with `id`.
+    /// Sends a frame and waits for the one answer with `id`, up to `limit` (and a
+    /// second more: the server's own TIMEOUT answer says more). A request given
+    /// up on — its future dropped, or its deadline passed — is cancelled on the
+    /// server.
     async fn exchange(
         &self,
         id: String,
         kind: MessageKind,
         payload: &impl Serialize,
+        limit: Option<Duration>,
     ) -> Result<Frame, ClientError> {
         let (sender, answer) = oneshot::channel();
         self.shared
             .routes()
             .waiters
             .insert(id.clone(), Waiter::Once(sender));
-        let _forget = Forget {
+        let mut forget = Forget {
             shared: &self.shared,
             id: &id,
+            cancel: kind == MessageKind::Request,
         };
         self.send_frame(kind, payload).await?;
-        let limit = self.shared.options.timeout + Duration::from_secs(1);
-        match tokio::time::timeout(limit, answer).await {
-            Ok(Ok(frame)) => Ok(frame),
-            Ok(Err(_)) => Err(ClientError::Closed),
-            Err(_) => Err(ClientError::Timeout(limit)),
+        let outcome = match limit {
+            None => answer.await.map_err(|_| ClientError::Closed),
+            Some(limit) => {
+                let limit = limit.saturating_add(Duration::from_secs(1));
+                match tokio::time::timeout(limit, answer).await {
+                    Ok(answer) => answer.map_err(|_| ClientError::Closed),
+                    Err(_) => Err(ClientError::Timeout(limit)),
+                }
+            }
+        };
+        if outcome.is_ok() {
+            forget.cancel = false;
         }
+        outcome
     }
 
     /// Request-response: sends `payload` as `message_type` to `target` and decodes
@@ -491,7 +659,9 @@ impl IpcClient {
     ) -> Result<R, ClientError> {
         let id = self.next_id();
         let envelope = self.envelope(id.clone(), target, message_type, payload, true, false);
-        let frame = self.exchange(id, MessageKind::Request, &envelope).await?;
+        let frame = self
+            .exchange(id, MessageKind::Request, &envelope, self.limit(false))
+            .await?;
         decode_response(&frame)
     }
 
@@ -507,7 +677,9 @@ impl IpcClient {
     ) -> Result<(), ClientError> {
         let id = self.next_id();
         let envelope = self.envelope(id.clone(), target, message_type, payload, false, false);
-        let frame = self.exchange(id, MessageKind::Request, &envelope).await?;
+        let frame = self
+            .exchange(id, MessageKind::Request, &envelope, self.limit(false))
+            .await?;
         decode_response::<IgnoredAny>(&frame).map(|_| ())
     }
 
@@ -523,7 +695,7 @@ impl IpcClient {
         payload: &P,
     ) -> Result<ReplyStream<R>, ClientError> {
         let id = self.next_id();
-        let (sender, frames) = mpsc::unbounded_channel();
+        let (sender, frames) = mpsc::channel(self.shared.options.stream_buffer.max(1));
         self.shared
             .routes()
             .waiters
@@ -533,13 +705,17 @@ impl IpcClient {
             self.shared.routes().waiters.remove(&id);
             return Err(error);
         }
+        let limit = self.limit(true);
         Ok(ReplyStream {
             frames,
             shared: Arc::clone(&self.shared),
             id,
-            deadline: Box::pin(tokio::time::sleep(
-                self.shared.options.timeout + Duration::from_secs(1),
-            )),
+            limit,
+            deadline: limit.map(|limit| {
+                Box::pin(tokio::time::sleep(
+                    limit.saturating_add(Duration::from_secs(1)),
+                ))
+            }),
             done: false,
             _item: PhantomData,
         })
@@ -561,7 +737,14 @@ impl IpcClient {
             correlation_id: id.clone(),
             message_types: types,
         };
-        let frame = self.exchange(id, MessageKind::Subscribe, &request).await?;
+        let frame = self
+            .exchange(
+                id,
+                MessageKind::Subscribe,
+                &request,
+                Some(self.shared.options.timeout),
+            )
+            .await?;
         decode_control(&frame)?;
         Ok(subscription)
     }
@@ -583,7 +766,12 @@ impl IpcClient {
             patterns,
         };
         let frame = self
-            .exchange(id, MessageKind::SubscribePatterns, &request)
+            .exchange(
+                id,
+                MessageKind::SubscribePatterns,
+                &request,
+                Some(self.shared.options.timeout),
+            )
             .await?;
         decode_control(&frame)?;
         Ok(subscription)
@@ -601,7 +789,12 @@ impl IpcClient {
             message_types: message_types.iter().map(|t| (*t).to_owned()).collect(),
         };
         let frame = self
-            .exchange(id, MessageKind::Unsubscribe, &request)
+            .exchange(
+                id,
+                MessageKind::Unsubscribe,
+                &request,
+                Some(self.shared.options.timeout),
+            )
             .await?;
         Ok(decode_control(&frame)?.subscribed_types.unwrap_or_default())
     }
@@ -617,7 +810,14 @@ impl IpcClient {
             include_actors: true,
             include_message_types: true,
         };
-        let frame = self.exchange(id, MessageKind::Discover, &request).await?;
+        let frame = self
+            .exchange(
+                id,
+                MessageKind::Discover,
+                &request,
+                Some(self.shared.options.timeout),
+            )
+            .await?;
         Ok(frame.format.decode(&frame.payload)?)
     }
 
@@ -636,31 +836,39 @@ impl IpcClient {
             pushes,
             shared: Arc::clone(&self.shared),
             key,
+            ended: false,
             _payload: PhantomData,
         }
     }
 }
 
-/// Removes a waiter when the request that registered it ends early.
+/// Removes a waiter when the request that registered it ends, and cancels the
+/// request on the server when it ended without its answer.
 struct Forget<'a> {
     shared: &'a Shared,
     id: &'a str,
+    cancel: bool,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
         self.shared.routes().waiters.remove(self.id);
+        if self.cancel {
+            self.shared.cancel(self.id);
+        }
     }
 }
 
-/// Hands a received frame to whoever waits for it.
-fn route(shared: &Core, frame: Frame) {
+/// Hands a received frame to whoever waits for it; a stream item is returned with
+/// its stream's sender, for the reader to send (waiting while the stream's buffer
+/// is full).
+fn route(shared: &Core, frame: Frame) -> Option<(mpsc::Sender<Frame>, Frame)> {
     match frame.kind {
         MessageKind::Response | MessageKind::Error | MessageKind::Stream => {
             let Ok(CorrelationId { correlation_id }) =
                 frame.format.decode::<CorrelationId>(&frame.payload)
             else {
-                return;
+                return None;
             };
             let mut routes = shared.routes();
             if correlation_id == CONNECTION_REJECTED_ID {
@@ -668,7 +876,7 @@ fn route(shared: &Core, frame: Frame) {
                 for (_, waiter) in routes.waiters.drain() {
                     deliver(waiter, frame.clone());
                 }
-                return;
+                return None;
             }
             let finished = frame.kind != MessageKind::Stream
                 || frame
@@ -679,15 +887,17 @@ fn route(shared: &Core, frame: Frame) {
                 routes.waiters.remove(&correlation_id)
             } else {
                 match routes.waiters.get(&correlation_id) {
-                    Some(Waiter::Stream(sender)) => {
-                        let _ = sender.send(frame);
-                        return;
-                    }
+                    Some(Waiter::Stream(sender)) => return Some((sender.clone(), frame)),
                     _ => routes.waiters.remove(&correlation_id),
                 }
             };
-            if let Some(waiter) = waiter {
-                deliver(waiter, frame);
+            match waiter {
+                Some(Waiter::Stream(sender)) => Some((sender, frame)),
+                Some(waiter) => {
+                    deliver(waiter, frame);
+                    None
+                }
+                None => None,
             }
         }
         MessageKind::Push => {
@@ -697,7 +907,7 @@ fn route(shared: &Core, frame: Frame) {
             }
             let Ok(PushType { message_type }) = frame.format.decode::<PushType>(&frame.payload)
             else {
-                return;
+                return None;
             };
             let routes = shared.routes();
             for sink in routes.sinks.values() {
@@ -710,8 +920,9 @@ fn route(shared: &Core, frame: Frame) {
                     let _ = sink.queue.try_send(frame.clone());
                 }
             }
+            None
         }
-        _ => {}
+        _ => None,
     }
 }
 
@@ -721,7 +932,7 @@ fn deliver(waiter: Waiter, frame: Frame) {
             let _ = sender.send(frame);
         }
         Waiter::Stream(sender) => {
-            let _ = sender.send(frame);
+            let _ = sender.try_send(frame);
         }
     }
 }
@@ -795,11 +1006,17 @@ fn decode_control(frame: &Frame) -> Result<IpcSubscriptionResponse, ClientError>
 }
 
 /// The items of a request-stream, decoded as `R`.
+///
+/// Its buffer is bounded ([`ClientOptions::stream_buffer`]): while it is full the
+/// client reads nothing more from the socket, which slows the server's streams to
+/// the consumer's pace. Dropping it before its end cancels the stream on the
+/// server (when the server supports CANCEL).
 pub struct ReplyStream<R> {
-    frames: mpsc::UnboundedReceiver<Frame>,
+    frames: mpsc::Receiver<Frame>,
     shared: Arc<Shared>,
     id: String,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    limit: Option<Duration>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     done: bool,
     _item: PhantomData<fn() -> R>,
 }
@@ -816,6 +1033,9 @@ impl<R> std::fmt::Debug for ReplyStream<R> {
 impl<R> Drop for ReplyStream<R> {
     fn drop(&mut self) {
         self.shared.routes().waiters.remove(&self.id);
+        if !self.done {
+            self.shared.cancel(&self.id);
+        }
     }
 }
 
@@ -838,13 +1058,20 @@ impl<R: DeserializeOwned> Stream for ReplyStream<R> {
                 self.done = true;
                 Poll::Ready(Some(Err(ClientError::Closed)))
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
+            Poll::Pending => {
+                let expired = self
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                if expired {
                     self.done = true;
-                    Poll::Ready(Some(Err(ClientError::Timeout(self.shared.options.timeout))))
+                    // Given up on: the server stops producing it.
+                    self.shared.cancel(&self.id);
+                    let limit = self.limit.unwrap_or_default();
+                    return Poll::Ready(Some(Err(ClientError::Timeout(limit))));
                 }
-                Poll::Pending => Poll::Pending,
-            },
+                Poll::Pending
+            }
         }
     }
 }
@@ -938,11 +1165,15 @@ pub struct Push<P> {
     pub timestamp_ms: u64,
 }
 
-/// Pushes received for a subscription. Ends when the connection closes.
+/// Pushes received for a subscription: a scoped resource. Creating it waited for
+/// the server's acknowledgement; dropping it unsubscribes from the types and
+/// patterns no other subscription of the connection still wants. A lost
+/// connection ends it with [`ClientError::Closed`].
 pub struct Subscription<P> {
     pushes: mpsc::Receiver<Frame>,
     shared: Arc<Shared>,
     key: u64,
+    ended: bool,
     _payload: PhantomData<fn() -> P>,
 }
 
@@ -956,7 +1187,47 @@ impl<P> std::fmt::Debug for Subscription<P> {
 
 impl<P> Drop for Subscription<P> {
     fn drop(&mut self) {
-        self.shared.routes().sinks.remove(&self.key);
+        let (types, patterns) = {
+            let mut routes = self.shared.routes();
+            let Some(sink) = routes.sinks.remove(&self.key) else {
+                return;
+            };
+            let held = |name: &String, of: fn(&Sink) -> &Vec<String>| {
+                routes.sinks.values().any(|other| of(other).contains(name))
+            };
+            let types: Vec<String> = sink
+                .types
+                .iter()
+                .filter(|t| !held(t, |s| &s.types))
+                .cloned()
+                .collect();
+            let patterns: Vec<String> = sink
+                .patterns
+                .iter()
+                .filter(|p| !held(p, |s| &s.patterns))
+                .cloned()
+                .collect();
+            (types, patterns)
+        };
+        // Nobody else on this connection wants them: the server may stop sending.
+        if !types.is_empty() {
+            self.shared.send_detached(
+                MessageKind::Unsubscribe,
+                &IpcSubscribeRequest {
+                    correlation_id: self.shared.next_id(),
+                    message_types: types,
+                },
+            );
+        }
+        if !patterns.is_empty() {
+            self.shared.send_detached(
+                MessageKind::UnsubscribePatterns,
+                &IpcPatternRequest {
+                    correlation_id: self.shared.next_id(),
+                    patterns,
+                },
+            );
+        }
     }
 }
 
@@ -964,7 +1235,17 @@ impl<P: DeserializeOwned> Stream for Subscription<P> {
     type Item = Result<Push<P>, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.pushes.poll_recv(cx).map(|frame| {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let polled = self.pushes.poll_recv(cx);
+        if let Poll::Ready(None) = polled {
+            // The connection went away: say so once, then end.
+            self.ended = true;
+            let lost = self.shared.core.closed.is_raised();
+            return Poll::Ready(lost.then_some(Err(ClientError::Closed)));
+        }
+        polled.map(|frame| {
             frame.map(|frame| {
                 let push: IpcPushNotification<P> = frame.format.decode(&frame.payload)?;
                 Ok(Push {
