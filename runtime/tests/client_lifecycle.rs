@@ -227,3 +227,53 @@ async fn a_slow_consumer_slows_the_server_and_loses_nothing() {
     assert_eq!(expected, 200_000);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_next_call_after_a_lost_connection_reconnects() {
+    let config = IpcConfig {
+        connection_timeout: Duration::from_millis(200),
+        ..IpcConfig::default()
+    };
+    let server = start_server("lc-reconnect", config, IpcOptions::default()).await;
+    let quiet = ClientOptions {
+        keepalive: None,
+        ..ClientOptions::default()
+    };
+    let client = IpcClient::connect_with(&server.path, quiet.clone())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(client.is_closed(), "the server cut the idle connection");
+    // Every clone shares the new connection.
+    let clone = client.clone();
+    let sum: AddResponse = clone
+        .request("calculator", "AddRequest", &AddRequest { a: 1, b: 1 })
+        .await
+        .unwrap();
+    assert_eq!(sum.sum, 2);
+    assert!(!client.is_closed());
+
+    let strict = IpcClient::connect_with(
+        &server.path,
+        ClientOptions {
+            reconnect: false,
+            ..quiet
+        },
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let error = strict
+        .request::<_, AddResponse>("calculator", "AddRequest", &AddRequest { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Closed), "{error}");
+    // A client closed on purpose stays closed.
+    client.close();
+    let error = client
+        .request::<_, AddResponse>("calculator", "AddRequest", &AddRequest { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Closed), "{error}");
+    server.stop().await;
+}

@@ -200,6 +200,10 @@ pub struct ClientOptions {
     /// A quiet connection sends a heartbeat this often, so that the server's idle
     /// timeout never cuts it (default 10 s; `None`: never).
     pub keepalive: Option<Duration>,
+    /// After the connection is lost, the next call opens a new one (default
+    /// `true`). Nothing is ever re-sent: calls in flight when it was lost failed
+    /// with [`ClientError::Closed`], and streams and subscriptions ended with it.
+    pub reconnect: bool,
     /// Connect only to a server running as this user id (default: any). Anyone
     /// who can write to the socket's directory could have placed a socket there;
     /// the kernel's report of the peer's credentials cannot be forged.
@@ -231,6 +235,7 @@ impl Default for ClientOptions {
             subscription_buffer: 1024,
             stream_buffer: 1024,
             keepalive: Some(Duration::from_secs(10)),
+            reconnect: true,
             require_server_uid: None,
         }
     }
@@ -338,11 +343,30 @@ impl Drop for Shared {
     }
 }
 
+/// Where a client connects, and the connection it uses now (replaced after it was
+/// lost, when reconnecting is allowed).
+struct Link {
+    path: PathBuf,
+    options: ClientOptions,
+    current: Mutex<Arc<Shared>>,
+    reconnecting: tokio::sync::Mutex<()>,
+    closed_by_user: AtomicBool,
+}
+
+impl Link {
+    fn current(&self) -> Arc<Shared> {
+        Arc::clone(&self.current.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 /// A connection to an acton server. Cloning is cheap; clones share the connection,
-/// and requests from any of them are pipelined.
+/// and requests from any of them are pipelined. After the connection is lost, the
+/// next call opens a new one ([`ClientOptions::reconnect`]).
 #[derive(Clone)]
 pub struct IpcClient {
+    /// The connection this handle uses for the call at hand.
     shared: Arc<Shared>,
+    link: Arc<Link>,
     deadline: Deadline,
 }
 
@@ -373,6 +397,54 @@ impl IpcClient {
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
         let path = path.as_ref();
+        let shared = Self::open(path, options.clone()).await?;
+        let client = Self {
+            link: Arc::new(Link {
+                path: path.to_path_buf(),
+                options,
+                current: Mutex::new(Arc::clone(&shared)),
+                reconnecting: tokio::sync::Mutex::new(()),
+                closed_by_user: AtomicBool::new(false),
+            }),
+            shared,
+            deadline: Deadline::Default,
+        };
+        client.probe().await?;
+        Ok(client)
+    }
+
+    /// This handle on the live connection: the current one, or after it was lost
+    /// (and reconnecting is allowed), a new one.
+    async fn live(&self) -> Result<Self, ClientError> {
+        let link = &self.link;
+        let current = link.current();
+        let usable = !current.core.closed.is_raised()
+            || !link.options.reconnect
+            || link.closed_by_user.load(Ordering::Relaxed);
+        if !usable {
+            let _one_at_a_time = link.reconnecting.lock().await;
+            let current = link.current();
+            if current.core.closed.is_raised() {
+                let fresh = Self {
+                    shared: Self::open(&link.path, link.options.clone()).await?,
+                    link: Arc::clone(link),
+                    deadline: self.deadline,
+                };
+                fresh.probe().await?;
+                *link.current.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Arc::clone(&fresh.shared);
+                return Ok(fresh);
+            }
+        }
+        Ok(Self {
+            shared: link.current(),
+            link: Arc::clone(link),
+            deadline: self.deadline,
+        })
+    }
+
+    /// Opens a socket and starts its reader and writer tasks.
+    async fn open(path: &Path, options: ClientOptions) -> Result<Arc<Shared>, ClientError> {
         let stream = UnixStream::connect(path)
             .await
             .map_err(|source| ClientError::Connect {
@@ -471,12 +543,7 @@ impl IpcClient {
             routes.waiters.clear();
             routes.sinks.clear();
         });
-        let client = Self {
-            shared,
-            deadline: Deadline::Default,
-        };
-        client.probe().await?;
-        Ok(client)
+        Ok(shared)
     }
 
     /// Asks the server what it supports (for CANCEL). A server that refuses the
@@ -537,6 +604,7 @@ impl IpcClient {
     pub fn with_timeout(&self, timeout: Option<Duration>) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
+            link: Arc::clone(&self.link),
             deadline: timeout.map_or(Deadline::Never, Deadline::After),
         }
     }
@@ -551,14 +619,16 @@ impl IpcClient {
         }
     }
 
-    /// Whether the connection has closed.
+    /// Whether the connection has closed (the next call may open a new one).
     pub fn is_closed(&self) -> bool {
-        self.shared.core.closed.is_raised()
+        self.link.current().core.closed.is_raised()
     }
 
-    /// Closes the connection; pending requests fail with [`ClientError::Closed`].
+    /// Closes the connection for good; pending requests fail with
+    /// [`ClientError::Closed`], and no call reconnects.
     pub fn close(&self) {
-        self.shared.core.closed.raise();
+        self.link.closed_by_user.store(true, Ordering::Relaxed);
+        self.link.current().core.closed.raise();
     }
 
     fn next_id(&self) -> String {
@@ -597,7 +667,7 @@ impl IpcClient {
     ) -> Result<(), ClientError> {
         let format = self.format();
         let bytes = Bytes::from(format.encode_frame(kind, payload)?);
-        if self.is_closed() {
+        if self.shared.core.closed.is_raised() {
             return Err(ClientError::Closed);
         }
         self.shared
@@ -657,10 +727,11 @@ impl IpcClient {
         message_type: &str,
         payload: &P,
     ) -> Result<R, ClientError> {
-        let id = self.next_id();
-        let envelope = self.envelope(id.clone(), target, message_type, payload, true, false);
-        let frame = self
-            .exchange(id, MessageKind::Request, &envelope, self.limit(false))
+        let this = self.live().await?;
+        let id = this.next_id();
+        let envelope = this.envelope(id.clone(), target, message_type, payload, true, false);
+        let frame = this
+            .exchange(id, MessageKind::Request, &envelope, this.limit(false))
             .await?;
         decode_response(&frame)
     }
@@ -675,10 +746,11 @@ impl IpcClient {
         message_type: &str,
         payload: &P,
     ) -> Result<(), ClientError> {
-        let id = self.next_id();
-        let envelope = self.envelope(id.clone(), target, message_type, payload, false, false);
-        let frame = self
-            .exchange(id, MessageKind::Request, &envelope, self.limit(false))
+        let this = self.live().await?;
+        let id = this.next_id();
+        let envelope = this.envelope(id.clone(), target, message_type, payload, false, false);
+        let frame = this
+            .exchange(id, MessageKind::Request, &envelope, this.limit(false))
             .await?;
         decode_response::<IgnoredAny>(&frame).map(|_| ())
     }
@@ -694,21 +766,22 @@ impl IpcClient {
         message_type: &str,
         payload: &P,
     ) -> Result<ReplyStream<R>, ClientError> {
-        let id = self.next_id();
-        let (sender, frames) = mpsc::channel(self.shared.options.stream_buffer.max(1));
-        self.shared
+        let this = self.live().await?;
+        let id = this.next_id();
+        let (sender, frames) = mpsc::channel(this.shared.options.stream_buffer.max(1));
+        this.shared
             .routes()
             .waiters
             .insert(id.clone(), Waiter::Stream(sender));
-        let envelope = self.envelope(id.clone(), target, message_type, payload, false, true);
-        if let Err(error) = self.send_frame(MessageKind::Request, &envelope).await {
-            self.shared.routes().waiters.remove(&id);
+        let envelope = this.envelope(id.clone(), target, message_type, payload, false, true);
+        if let Err(error) = this.send_frame(MessageKind::Request, &envelope).await {
+            this.shared.routes().waiters.remove(&id);
             return Err(error);
         }
-        let limit = self.limit(true);
+        let limit = this.limit(true);
         Ok(ReplyStream {
             frames,
-            shared: Arc::clone(&self.shared),
+            shared: Arc::clone(&this.shared),
             id,
             limit,
             deadline: limit.map(|limit| {
@@ -730,19 +803,20 @@ impl IpcClient {
         &self,
         message_types: &[&str],
     ) -> Result<Subscription<P>, ClientError> {
+        let this = self.live().await?;
         let types: Vec<String> = message_types.iter().map(|t| (*t).to_owned()).collect();
-        let subscription = self.add_sink(types.clone(), Vec::new());
-        let id = self.next_id();
+        let subscription = this.add_sink(types.clone(), Vec::new());
+        let id = this.next_id();
         let request = IpcSubscribeRequest {
             correlation_id: id.clone(),
             message_types: types,
         };
-        let frame = self
+        let frame = this
             .exchange(
                 id,
                 MessageKind::Subscribe,
                 &request,
-                Some(self.shared.options.timeout),
+                Some(this.shared.options.timeout),
             )
             .await?;
         decode_control(&frame)?;
@@ -758,19 +832,20 @@ impl IpcClient {
         &self,
         patterns: &[&str],
     ) -> Result<Subscription<P>, ClientError> {
+        let this = self.live().await?;
         let patterns: Vec<String> = patterns.iter().map(|p| (*p).to_owned()).collect();
-        let subscription = self.add_sink(Vec::new(), patterns.clone());
-        let id = self.next_id();
+        let subscription = this.add_sink(Vec::new(), patterns.clone());
+        let id = this.next_id();
         let request = IpcPatternRequest {
             correlation_id: id.clone(),
             patterns,
         };
-        let frame = self
+        let frame = this
             .exchange(
                 id,
                 MessageKind::SubscribePatterns,
                 &request,
-                Some(self.shared.options.timeout),
+                Some(this.shared.options.timeout),
             )
             .await?;
         decode_control(&frame)?;
@@ -783,17 +858,18 @@ impl IpcClient {
     /// # Errors
     /// As [`request`](Self::request).
     pub async fn unsubscribe(&self, message_types: &[&str]) -> Result<Vec<String>, ClientError> {
-        let id = self.next_id();
+        let this = self.live().await?;
+        let id = this.next_id();
         let request = IpcSubscribeRequest {
             correlation_id: id.clone(),
             message_types: message_types.iter().map(|t| (*t).to_owned()).collect(),
         };
-        let frame = self
+        let frame = this
             .exchange(
                 id,
                 MessageKind::Unsubscribe,
                 &request,
-                Some(self.shared.options.timeout),
+                Some(this.shared.options.timeout),
             )
             .await?;
         Ok(decode_control(&frame)?.subscribed_types.unwrap_or_default())
@@ -804,18 +880,19 @@ impl IpcClient {
     /// # Errors
     /// As [`request`](Self::request).
     pub async fn discover(&self) -> Result<IpcDiscoverResponse, ClientError> {
-        let id = self.next_id();
+        let this = self.live().await?;
+        let id = this.next_id();
         let request = IpcDiscoverRequest {
             correlation_id: id.clone(),
             include_actors: true,
             include_message_types: true,
         };
-        let frame = self
+        let frame = this
             .exchange(
                 id,
                 MessageKind::Discover,
                 &request,
-                Some(self.shared.options.timeout),
+                Some(this.shared.options.timeout),
             )
             .await?;
         Ok(frame.format.decode(&frame.payload)?)
