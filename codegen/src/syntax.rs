@@ -617,13 +617,39 @@ fn variants(node: &Node, owner: &str, report: &mut Reporter<'_>) -> Vec<VariantD
             .collect(),
         Node::Mapping(entries) => entries
             .iter()
-            .map(|(name, value)| VariantDecl {
-                name: key_name(name),
-                doc: value
-                    .as_mapping()
-                    .and_then(|m| m.get_node("doc"))
-                    .and_then(|d| scalar(d, "doc", report))
-                    .map(|d| d.value),
+            .map(|(name, value)| {
+                let name = key_name(name);
+                let mut doc = None;
+                match value {
+                    // `green:` — a value without documentation.
+                    Node::Scalar(text) if text.as_str().is_empty() => {}
+                    Node::Mapping(fields) => {
+                        for (key, field) in fields.iter() {
+                            match key.as_str() {
+                                "doc" => doc = scalar(field, "doc", report).map(|d| d.value),
+                                other => unknown_key(
+                                    key,
+                                    other,
+                                    &format!("enum value `{}`", name.value),
+                                    &["doc"],
+                                    report,
+                                ),
+                            }
+                        }
+                    }
+                    other => report.error(
+                        span_of(other),
+                        format!(
+                            "enum value `{}` of `{owner}` is given a value; enum values carry none on the wire",
+                            name.value
+                        ),
+                        Some(format!(
+                            "write `{0}:` alone, or `{0}: {{ doc: ... }}`, or list the values: `enum: [{0}, ...]`",
+                            name.value
+                        )),
+                    ),
+                }
+                VariantDecl { name, doc }
             })
             .collect(),
         Node::Scalar(_) => {

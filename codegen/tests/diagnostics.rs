@@ -16,6 +16,20 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "an enum value given a value in the mapping form",
+        schema: "acton: 1\ntypes:\n  Colour:\n    enum: { red: 1, green: }\n",
+        at: "4:18",
+        message: "enum value `red` of `Colour` is given a value",
+        hint: "`red: { doc: ... }`",
+    },
+    Case {
+        name: "an unknown key on an enum value",
+        schema: "acton: 1\ntypes:\n  Colour:\n    enum:\n      red: { docs: Red. }\n",
+        at: "5:14",
+        message: "unknown key `docs`",
+        hint: "did you mean `doc`?",
+    },
+    Case {
         name: "an error named like a protocol error code",
         schema: "acton: 1\nerrors:\n  TIMEOUT: {}\n",
         at: "3:3",

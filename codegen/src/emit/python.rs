@@ -884,10 +884,11 @@ impl Emitter<'_> {
                 let mut given = Vec::new();
                 for field in fields {
                     let name = py_field(&field.name);
-                    // The per-call option takes `timeout`: a field of that name is
-                    // the parameter `timeout_` (the field keeps its name).
-                    let param = if name == "timeout" {
-                        "timeout_".to_owned()
+                    // The method's own `self` and its per-call option `timeout` take
+                    // those names: a field named so is the parameter `self_` /
+                    // `timeout_` (the field keeps its name).
+                    let param = if name == "timeout" || name == "self" {
+                        format!("{name}_")
                     } else {
                         name.clone()
                     };

@@ -27,7 +27,7 @@ from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
 try:  # MessagePack is optional.
-    import msgpack as _msgpack  # type: ignore[import-untyped]
+    import msgpack as _msgpack  # type: ignore[import-untyped, import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - exercised where msgpack is absent
     _msgpack = None
 

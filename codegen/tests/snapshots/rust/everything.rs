@@ -902,7 +902,7 @@ pub trait CounterHandler: Send + 'static {
     fn find_one(
         &mut self,
         ctx: service::RequestContext,
-        request: Lookup,
+        request: Keywords,
         items: service::StreamSink<Tally>,
     ) -> impl Future<Output = Result<(), service::Status>> + Send {
         let _ = items;
@@ -935,7 +935,7 @@ pub async fn serve_counter<H: CounterHandler>(
     service::on_stream_call_exclusive(
         &mut actor,
         &handler,
-        |mut handler, ctx, request: Lookup, items| async move {
+        |mut handler, ctx, request: Keywords, items| async move {
             handler.find_one(ctx, request, items).await
         },
     );
@@ -996,11 +996,11 @@ impl CounterClient {
     /// - when the request cannot be sent; a failure of the stream arrives as its last item
     pub async fn find_one(
         &self,
-        request: Lookup,
+        request: Keywords,
     ) -> Result<TypedStream<Tally, service::Status>, service::Status> {
         Ok(
             TypedStream::new(
-                self.client.stream(Self::SERVICE, "shop.Lookup", &request).await?,
+                self.client.stream(Self::SERVICE, "shop.Keywords", &request).await?,
             ),
         )
     }

@@ -295,17 +295,29 @@ class CounterClient:
     async def find_one(
         self,
         *,
-        key: str,
+        type: str,
+        class_: int,
+        async_: bool,
+        self_: str,
+        camelCase: str,
+        _private: int,
         timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> AsyncGenerator[types.Tally, None]:
         """Calls `find_one`.
 
         Yields the stream's items as they arrive.
         """
-        request = types.Lookup(key=key)
+        request = types.Keywords(
+            type=type,
+            class_=class_,
+            async_=async_,
+            self=self_,
+            camelCase=camelCase,
+            _private=_private,
+        )
         async for item in self.connection.stream(
             self.SERVICE,
-            "shop.Lookup",
+            "shop.Keywords",
             request.to_wire(),
             timeout=timeout,
         ):

@@ -159,8 +159,8 @@ export class CounterClient {
    *
    * Yields the stream's items as they arrive.
    */
-  async *findOne(request: types.LookupInit, options?: CallOptions): AsyncGenerator<types.Tally> {
-    for await (const item of this.connection.stream(CounterClient.SERVICE, "shop.Lookup", types.encodeLookup(request), options)) yield types.decodeTally(item);
+  async *findOne(request: types.KeywordsInit, options?: CallOptions): AsyncGenerator<types.Tally> {
+    for await (const item of this.connection.stream(CounterClient.SERVICE, "shop.Keywords", types.encodeKeywords(request), options)) yield types.decodeTally(item);
   }
 
   /**
