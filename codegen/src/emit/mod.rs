@@ -93,6 +93,18 @@ pub(crate) fn variant_class(def: &TypeDef, variant: &str) -> String {
     format!("{}{}", def.name, upper_camel_case(variant))
 }
 
+/// The message of a declared error in every language: the first line of its doc
+/// without the closing full stop, or its name when it has no doc.
+pub(crate) fn error_summary(def: &TypeDef) -> String {
+    def.doc
+        .as_deref()
+        .and_then(|doc| doc.lines().next())
+        .map_or_else(
+            || def.name.clone(),
+            |first| first.trim_end_matches('.').to_owned(),
+        )
+}
+
 /// A registry of a target's handlebars templates, `(name, source)`; output is not
 /// escaped (the templates produce code, not HTML) and a missing variable is an
 /// error.

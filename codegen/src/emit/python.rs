@@ -626,14 +626,7 @@ impl Emitter<'_> {
             lines.push("    ) -> None:".to_owned());
             lines.join("\n")
         };
-        let summary = def
-            .doc
-            .as_deref()
-            .and_then(|d| d.lines().next())
-            .map_or_else(
-                || def.name.clone(),
-                |first| first.trim_end_matches('.').to_owned(),
-            );
+        let summary = super::error_summary(def);
         let field_values: Vec<Value> = fields
             .iter()
             .map(|field| {

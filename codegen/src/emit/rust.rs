@@ -431,14 +431,7 @@ impl Emitter<'_> {
     /// name) and its fields.
     fn error_impls(&self, def: &TypeDef) -> TokenStream {
         let ident = type_ident(&def.name);
-        let summary = def
-            .doc
-            .as_deref()
-            .and_then(|d| d.lines().next())
-            .map_or_else(
-                || def.name.clone(),
-                |first| first.trim_end_matches('.').to_owned(),
-            );
+        let summary = super::error_summary(def);
         let fields: Vec<&Field> = def.fields().collect();
         let body = if fields.is_empty() {
             quote! { f.write_str(#summary) }

@@ -518,14 +518,7 @@ impl Emitter<'_> {
         doc: Option<String>,
         fields: &[Field],
     ) -> String {
-        let summary = def
-            .doc
-            .as_deref()
-            .and_then(|d| d.lines().next())
-            .map_or_else(
-                || def.name.clone(),
-                |first| first.trim_end_matches('.').to_owned(),
-            );
+        let summary = super::error_summary(def);
         let field_values: Vec<Value> = fields
             .iter()
             .map(|field| {

@@ -98,6 +98,25 @@ pub(crate) struct SubscriptionHub {
     next_notification: AtomicU64,
 }
 
+/// The connection's subscriber, created on its first subscription; it takes the
+/// format of the latest request.
+fn subscriber_entry<'a>(
+    subscribers: &'a mut HashMap<ConnectionId, Subscriber>,
+    connection: ConnectionId,
+    outbox: &Arc<Outbox>,
+    format: Format,
+) -> &'a mut Subscriber {
+    let subscriber = subscribers.entry(connection).or_insert_with(|| Subscriber {
+        outbox: Arc::clone(outbox),
+        format,
+        types: BTreeSet::new(),
+        patterns: BTreeSet::new(),
+        dropped: AtomicU64::new(0),
+    });
+    subscriber.format = format;
+    subscriber
+}
+
 impl SubscriptionHub {
     pub(crate) fn new(registry: Arc<IpcTypeRegistry>, counters: Arc<Counters>) -> Self {
         Self {
@@ -136,14 +155,7 @@ impl SubscriptionHub {
                 .map(|s| s.types.iter().cloned().collect())
                 .unwrap_or_default());
         }
-        let subscriber = subscribers.entry(connection).or_insert_with(|| Subscriber {
-            outbox: Arc::clone(outbox),
-            format,
-            types: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-            dropped: AtomicU64::new(0),
-        });
-        subscriber.format = format;
+        let subscriber = subscriber_entry(&mut subscribers, connection, outbox, format);
         subscriber.types.extend(types);
         Ok(subscriber.types.iter().cloned().collect())
     }
@@ -176,14 +188,7 @@ impl SubscriptionHub {
                 .map(|h| h.iter().cloned().collect())
                 .unwrap_or_default());
         }
-        let subscriber = subscribers.entry(connection).or_insert_with(|| Subscriber {
-            outbox: Arc::clone(outbox),
-            format,
-            types: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-            dropped: AtomicU64::new(0),
-        });
-        subscriber.format = format;
+        let subscriber = subscriber_entry(&mut subscribers, connection, outbox, format);
         subscriber.patterns.extend(patterns);
         Ok(subscriber.patterns.iter().cloned().collect())
     }
