@@ -475,11 +475,5 @@ fn method_kind(schema: &Schema, kind: MethodKind) -> String {
 
 /// A type expression as the schema writes it, comparable across two schemas.
 fn type_text(schema: &Schema, ty: &TypeRef) -> String {
-    match ty {
-        TypeRef::Scalar(scalar) => scalar.name().to_owned(),
-        TypeRef::List(inner) => format!("list<{}>", type_text(schema, inner)),
-        TypeRef::Map(inner) => format!("map<string, {}>", type_text(schema, inner)),
-        TypeRef::Optional(inner) => format!("{}?", type_text(schema, inner)),
-        TypeRef::Named(index) => schema.ty(*index).name.clone(),
-    }
+    ty.schema_text(schema)
 }

@@ -152,6 +152,30 @@ pub enum TypeRef {
     Named(TypeIndex),
 }
 
+impl TypeRef {
+    /// The type as the schema language writes it (`list<Point>?`): the one
+    /// printer of type expressions, for `diff`, the docs and messages.
+    pub fn schema_text(&self, schema: &Schema) -> String {
+        match self {
+            Self::Scalar(scalar) => scalar.name().to_owned(),
+            Self::List(inner) => format!("list<{}>", inner.schema_text(schema)),
+            Self::Map(inner) => format!("map<string, {}>", inner.schema_text(schema)),
+            Self::Optional(inner) => format!("{}?", inner.schema_text(schema)),
+            Self::Named(index) => schema.ty(*index).name.clone(),
+        }
+    }
+
+    /// The named type the expression mentions, if any (`Point` in
+    /// `list<Point>?`): every expression holds at most one.
+    pub fn named(&self) -> Option<TypeIndex> {
+        match self {
+            Self::Scalar(_) => None,
+            Self::List(inner) | Self::Map(inner) | Self::Optional(inner) => inner.named(),
+            Self::Named(index) => Some(*index),
+        }
+    }
+}
+
 /// The built-in scalars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scalar {

@@ -254,14 +254,13 @@ fn deprecation(reason: &str) -> String {
     }
 }
 
-/// A type expression, with named types linked to their sections.
+/// A type expression as the schema writes it, linked to the section of the
+/// named type it mentions.
 fn type_ref(schema: &Schema, ty: &TypeRef) -> String {
-    match ty {
-        TypeRef::Scalar(scalar) => format!("`{}`", scalar.name()),
-        TypeRef::List(inner) => format!("list of {}", type_ref(schema, inner)),
-        TypeRef::Map(inner) => format!("map of string to {}", type_ref(schema, inner)),
-        TypeRef::Optional(inner) => format!("{} or `null`", type_ref(schema, inner)),
-        TypeRef::Named(index) => type_link(schema.ty(*index)),
+    let text = ty.schema_text(schema);
+    match ty.named() {
+        Some(index) => format!("[`{text}`](#type-{})", schema.ty(index).name),
+        None => format!("`{text}`"),
     }
 }
 

@@ -1,245 +1,27 @@
-//! Stage 2: located syntax tree → validated, resolved [`Schema`].
-//!
-//! Every rule of the schema language is checked here, and every violation is
-//! reported (with its position and a hint) before the schema is rejected: a user
-//! fixes all problems in one round.
+//! Resolution: names to type indexes, type expressions to [`TypeRef`]s, defaults
+//! checked against their types, services and their methods.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::diagnostic::Reporter;
 use crate::ident;
 use crate::model::{
-    EnumVariant, Field, Method, MethodKind, Scalar, Schema, Service, TypeDef, TypeIndex, TypeKind,
-    TypeRef, UnionVariant,
+    EnumVariant, Field, Method, MethodKind, Scalar, Service, TypeDef, TypeIndex, TypeKind, TypeRef,
+    UnionVariant,
 };
 use crate::source::{Located, Span};
-use crate::syntax::{Document, FieldDecl, TypeBody, TypeDecl};
+use crate::syntax::{FieldDecl, TypeBody, TypeDecl, TypeExpr};
 
-/// Checks `document` and builds the model; `None` when anything was wrong (the
-/// problems are in `report`).
-pub fn check(document: &Document, source: &str, report: &mut Reporter<'_>) -> Option<Schema> {
-    if let Some(version) = &document.version {
-        if version.value != "1" {
-            report.error(
-                version.span,
-                format!("unsupported schema format version `{}`", version.value),
-                Some("this acton-gen reads `acton: 1`".to_owned()),
-            );
-        }
-    }
-    if let Some(package) = &document.package {
-        if !package.value.split('.').all(ident::is_identifier) {
-            report.error(
-                package.span,
-                format!("`{}` is not a package name", package.value),
-                Some("use identifiers separated by dots, such as `shop` or `acme.shop`".to_owned()),
-            );
-        }
-    }
-
-    // Types and errors share one namespace: errors are numbered after the types.
-    let decls: Vec<&TypeDecl> = document.types.iter().chain(&document.errors).collect();
-    let first_error = document.types.len();
-    let mut names: HashMap<&str, TypeIndex> = HashMap::new();
-    for (i, decl) in decls.iter().enumerate() {
-        check_type_name(&decl.name, report);
-        if i >= first_error {
-            check_error_name(&decl.name, report);
-            check_error_fields(decl, report);
-        }
-        if let Some(first) = names.insert(decl.name.value.as_str(), TypeIndex(i)) {
-            let first = decls[first.0];
-            report.error(
-                decl.name.span,
-                format!(
-                    "`{}` is declared twice (first on line {})",
-                    decl.name.value, first.name.span.line
-                ),
-                Some("types and errors share one namespace: rename one of them".to_owned()),
-            );
-        }
-    }
-    let resolver = Resolver {
-        names: &names,
-        decls: &decls,
-        first_error,
-    };
-
-    let package = document.package.as_ref().map(|p| p.value.as_str());
-    let mut types: Vec<TypeDef> = decls
-        .iter()
-        .enumerate()
-        .map(|(i, decl)| {
-            let mut def = resolver.type_def(decl, package, report);
-            def.is_error = i >= first_error;
-            def
-        })
-        .collect();
-    let field_spans: Vec<Vec<Span>> = decls.iter().map(|decl| field_spans(decl)).collect();
-    check_recursion(&mut types, &field_spans, report);
-
-    let services = document
-        .services
-        .iter()
-        .map(|decl| resolver.service(decl, report))
-        .collect();
-
-    if report.has_errors() {
-        return None;
-    }
-    Some(Schema {
-        source: source.to_owned(),
-        package: document.package.as_ref().map(|p| p.value.clone()),
-        doc: document.doc.clone(),
-        types,
-        services,
-    })
-}
-
-fn check_type_name(name: &Located<String>, report: &mut Reporter<'_>) {
-    let text = &name.value;
-    if !ident::is_identifier(text) {
-        report.error(
-            name.span,
-            format!("`{text}` is not a valid type name"),
-            Some("type names start with a letter and hold only letters, digits and `_` (such as `AddRequest`)".to_owned()),
-        );
-        return;
-    }
-    if Scalar::from_name(text).is_some() || matches!(text.as_str(), "list" | "map") {
-        report.error(
-            name.span,
-            format!("`{text}` is a built-in type and cannot be redefined"),
-            Some("choose another name".to_owned()),
-        );
-        return;
-    }
-    let languages = ident::reserved_in(text);
-    if !languages.is_empty() {
-        report.error(
-            name.span,
-            format!(
-                "type name `{text}` is a reserved word in {}",
-                languages.join(", ")
-            ),
-            Some(format!(
-                "rename it, for example `{}Message`",
-                ident::upper_camel_case(text)
-            )),
-        );
-    } else if ident::RESERVED_TYPE_NAMES.contains(&text.as_str()) {
-        report.error(
-            name.span,
-            format!("type name `{text}` would shadow a type the generated code uses"),
-            Some(format!("rename it, for example `{text}Message`")),
-        );
-    }
-}
-
-/// The error codes of the protocol (docs/protocol.md): an error may not take one
-/// of their names, which clients already give a meaning.
-pub(crate) const PROTOCOL_ERROR_CODES: [&str; 17] = [
-    "UNKNOWN_MESSAGE_TYPE",
-    "ACTOR_NOT_FOUND",
-    "SERIALIZATION_ERROR",
-    "TARGET_BUSY",
-    "CONNECTION_CLOSED",
-    "PROTOCOL_ERROR",
-    "IO_ERROR",
-    "TIMEOUT",
-    "RATE_LIMITED",
-    "SHUTTING_DOWN",
-    "CONNECTION_LIMIT_REACHED",
-    "UNSUPPORTED_PROTOCOL_VERSION",
-    "STREAM_ERROR",
-    "ACCESS_DENIED",
-    "LIMIT_EXCEEDED",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-];
-
-/// Members every generated exception class has (Python's `ActonError`,
-/// TypeScript's `ActonError` and `Error`, and the generated classes' own): an
-/// error's field may not take one of their names.
-const EXCEPTION_MEMBERS: &[&str] = &[
-    "code",
-    "message",
-    "name",
-    "stack",
-    "cause",
-    "args",
-    "serverMessage",
-    "server_message",
-    "wireName",
-    "WIRE_NAME",
-    "fromFailure",
-    "from_failure",
-    "toWire",
-    "to_wire",
-    "with_traceback",
-    "add_note",
-    "retryAfterMs",
-    "retry_after_ms",
-];
-
-fn check_error_fields(decl: &TypeDecl, report: &mut Reporter<'_>) {
-    let TypeBody::Struct(fields) = &decl.body else {
-        return;
-    };
-    for field in fields {
-        if EXCEPTION_MEMBERS.contains(&field.name.value.as_str())
-            || field.name.value.starts_with("__")
-        {
-            report.error(
-                field.name.span,
-                format!(
-                    "field `{}` of error `{}` would hide a member every error already has",
-                    field.name.value, decl.name.value
-                ),
-                Some(format!(
-                    "errors are exceptions in Python and TypeScript, whose `code`, `message`, `name`, ... are taken: rename it, for example `{}_value`",
-                    field.name.value
-                )),
-            );
-        }
-    }
-}
-
-fn check_error_name(name: &Located<String>, report: &mut Reporter<'_>) {
-    let text = name.value.as_str();
-    if PROTOCOL_ERROR_CODES.contains(&text) {
-        report.error(
-            name.span,
-            format!("error `{text}` has the name of a protocol error code"),
-            Some(format!(
-                "clients already read `{text}` as the protocol's own error; choose another name, such as `{}Error`",
-                ident::upper_camel_case(&text.to_lowercase())
-            )),
-        );
-    }
-}
-
-fn field_spans(decl: &TypeDecl) -> Vec<Span> {
-    match &decl.body {
-        TypeBody::Struct(fields) => fields.iter().map(|f| f.name.span).collect(),
-        TypeBody::Union { variants, .. } => variants
-            .iter()
-            .flat_map(|v| v.fields.iter().map(|f| f.name.span))
-            .collect(),
-        TypeBody::Enum(_) => Vec::new(),
-    }
-}
-
-struct Resolver<'a> {
-    names: &'a HashMap<&'a str, TypeIndex>,
+pub(super) struct Resolver<'a> {
+    pub(super) names: &'a HashMap<&'a str, TypeIndex>,
     /// Every declaration: the types, then the errors.
-    decls: &'a [&'a TypeDecl],
+    pub(super) decls: &'a [&'a TypeDecl],
     /// The index of the first error in `decls`.
-    first_error: usize,
+    pub(super) first_error: usize,
 }
 
 impl Resolver<'_> {
-    fn type_def(
+    pub(super) fn type_def(
         &self,
         decl: &TypeDecl,
         package: Option<&str>,
@@ -378,7 +160,7 @@ impl Resolver<'_> {
                         Some("rename one of them".to_owned()),
                     );
                 }
-                let ty = self.type_expr(&decl.ty, report)?;
+                let ty = self.resolve(&decl.expr, &decl.ty, report)?;
                 let default = decl.default.as_ref().and_then(|default| self.check_default(default, &ty, report));
                 Some(Field {
                     name: name.value.clone(),
@@ -392,50 +174,14 @@ impl Resolver<'_> {
             .collect()
     }
 
-    /// Parses and resolves a type expression.
-    fn type_expr(&self, text: &Located<String>, report: &mut Reporter<'_>) -> Option<TypeRef> {
-        let mut parser = TypeParser {
-            text: &text.value,
-            at: 0,
-        };
-        let parsed = parser.expression().and_then(|ty| {
-            parser.skip_spaces();
-            if parser.at < text.value.len() {
-                Err((
-                    parser.at,
-                    text.value.len() - parser.at,
-                    "unexpected text after the type".to_owned(),
-                ))
-            } else {
-                Ok(ty)
-            }
-        });
-        match parsed {
-            Ok(ty) => self.resolve(&ty, text, report),
-            Err((offset, width, message)) => {
-                let hint = if text.value.starts_with("map<") && !text.value.contains(',') {
-                    "inside `{ ... }` a comma ends the value: quote the type (`\"map<string, T>\"`) or write the field in block style"
-                } else {
-                    "types are scalars (`i64`, `string`, ...), `list<T>`, `map<string, T>`, `T?` or type names"
-                };
-                report.error(
-                    text.span.sub(offset, width.max(1)),
-                    format!("`{}` is not a type: {message}", text.value),
-                    Some(hint.to_owned()),
-                );
-                None
-            }
-        }
-    }
-
     fn resolve(
         &self,
-        ty: &ParsedType,
+        ty: &TypeExpr,
         text: &Located<String>,
         report: &mut Reporter<'_>,
     ) -> Option<TypeRef> {
         Some(match ty {
-            ParsedType::Name { name, offset } => {
+            TypeExpr::Name { name, offset } => {
                 if let Some(scalar) = Scalar::from_name(name) {
                     TypeRef::Scalar(scalar)
                 } else if let Some(index) = self.names.get(name.as_str()) {
@@ -457,8 +203,8 @@ impl Resolver<'_> {
                     return None;
                 }
             }
-            ParsedType::List(inner) => TypeRef::List(Box::new(self.resolve(inner, text, report)?)),
-            ParsedType::Map {
+            TypeExpr::List(inner) => TypeRef::List(Box::new(self.resolve(inner, text, report)?)),
+            TypeExpr::Map {
                 key,
                 key_offset,
                 value,
@@ -473,8 +219,8 @@ impl Resolver<'_> {
                 }
                 TypeRef::Map(Box::new(self.resolve(value, text, report)?))
             }
-            ParsedType::Optional { inner, offset } => {
-                if matches!(**inner, ParsedType::Optional { .. }) {
+            TypeExpr::Optional { inner, offset } => {
+                if matches!(**inner, TypeExpr::Optional { .. }) {
                     report.error(
                         text.span.sub(*offset, 1),
                         "a type cannot be optional twice",
@@ -591,7 +337,11 @@ impl Resolver<'_> {
         }
     }
 
-    fn service(&self, decl: &crate::syntax::ServiceDecl, report: &mut Reporter<'_>) -> Service {
+    pub(super) fn service(
+        &self,
+        decl: &crate::syntax::ServiceDecl,
+        report: &mut Reporter<'_>,
+    ) -> Service {
         if !ident::is_field_identifier(&decl.name.value) {
             report.error(
                 decl.name.span,
@@ -802,204 +552,3 @@ impl Resolver<'_> {
 
 const ERRORS_ONLY_IN_LISTS: &str =
     "errors travel only as the failure of a call: list it in a method's or service's `errors:`";
-
-/// Rejects types that contain themselves without indirection (an infinite
-/// value), and marks optional fields on a cycle as recursive (to be boxed).
-fn check_recursion(types: &mut [TypeDef], spans: &[Vec<Span>], report: &mut Reporter<'_>) {
-    // Edges: type -> (field position, target, through an optional?).
-    let edges: Vec<Vec<(usize, TypeIndex, bool)>> = types
-        .iter()
-        .map(|def| {
-            all_fields(def)
-                .enumerate()
-                .filter_map(|(i, field)| match &field.ty {
-                    TypeRef::Named(target) => Some((i, *target, false)),
-                    TypeRef::Optional(inner) => match &**inner {
-                        TypeRef::Named(target) => Some((i, *target, true)),
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect();
-    let reaches = |from: TypeIndex, to: TypeIndex, required_only: bool| -> bool {
-        let mut seen = vec![false; types.len()];
-        let mut stack = vec![from];
-        while let Some(node) = stack.pop() {
-            if node == to {
-                return true;
-            }
-            if std::mem::replace(&mut seen[node.0], true) {
-                continue;
-            }
-            for (_, target, optional) in &edges[node.0] {
-                if !(required_only && *optional) {
-                    stack.push(*target);
-                }
-            }
-        }
-        false
-    };
-    let mut reported: BTreeMap<usize, ()> = BTreeMap::new();
-    let mut recursive: Vec<(usize, usize)> = Vec::new();
-    for (owner, out) in edges.iter().enumerate() {
-        for (position, target, optional) in out {
-            if *optional {
-                if reaches(*target, TypeIndex(owner), false) {
-                    recursive.push((owner, *position));
-                }
-            } else if reaches(*target, TypeIndex(owner), true)
-                && reported.insert(owner, ()).is_none()
-            {
-                let span = spans
-                    .get(owner)
-                    .and_then(|s| s.get(*position))
-                    .copied()
-                    .unwrap_or_default();
-                report.error(
-                    span,
-                    format!("type `{}` contains itself through this field: a value of it would be infinite", types[owner].name),
-                    Some("break the cycle with an optional (`T?`) or a list (`list<T>`)".to_owned()),
-                );
-            }
-        }
-    }
-    for (owner, position) in recursive {
-        if let Some(field) = all_fields_mut(&mut types[owner]).nth(position) {
-            field.recursive = true;
-        }
-    }
-}
-
-fn all_fields(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {
-    match &def.kind {
-        TypeKind::Struct { fields } => Box::new(fields.iter()),
-        TypeKind::Union { variants, .. } => Box::new(variants.iter().flat_map(|v| v.fields.iter())),
-        TypeKind::Enum { .. } => Box::new(std::iter::empty()),
-    }
-}
-
-fn all_fields_mut(def: &mut TypeDef) -> Box<dyn Iterator<Item = &mut Field> + '_> {
-    match &mut def.kind {
-        TypeKind::Struct { fields } => Box::new(fields.iter_mut()),
-        TypeKind::Union { variants, .. } => {
-            Box::new(variants.iter_mut().flat_map(|v| v.fields.iter_mut()))
-        }
-        TypeKind::Enum { .. } => Box::new(std::iter::empty()),
-    }
-}
-
-/// A type expression before resolution.
-#[derive(Debug, Clone, PartialEq)]
-enum ParsedType {
-    Name {
-        name: String,
-        offset: usize,
-    },
-    List(Box<ParsedType>),
-    Map {
-        key: String,
-        key_offset: usize,
-        value: Box<ParsedType>,
-    },
-    Optional {
-        inner: Box<ParsedType>,
-        offset: usize,
-    },
-}
-
-/// `expr := base '?'?` — `base := list<expr> | map<name, expr> | name`.
-struct TypeParser<'a> {
-    text: &'a str,
-    at: usize,
-}
-
-type ParseError = (usize, usize, String);
-
-impl TypeParser<'_> {
-    fn skip_spaces(&mut self) {
-        while self.text[self.at..].starts_with(' ') {
-            self.at += 1;
-        }
-    }
-
-    fn expression(&mut self) -> Result<ParsedType, ParseError> {
-        let mut ty = self.base()?;
-        self.skip_spaces();
-        while self.text[self.at..].starts_with('?') {
-            ty = ParsedType::Optional {
-                inner: Box::new(ty),
-                offset: self.at,
-            };
-            self.at += 1;
-            self.skip_spaces();
-        }
-        Ok(ty)
-    }
-
-    fn name(&mut self) -> Result<(String, usize), ParseError> {
-        self.skip_spaces();
-        let start = self.at;
-        let len = self.text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
-            .count();
-        if len == 0 {
-            let found = self.text[start..]
-                .chars()
-                .next()
-                .map_or("the end".to_owned(), |c| format!("`{c}`"));
-            return Err((start, 1, format!("expected a type name, found {found}")));
-        }
-        self.at += len;
-        Ok((self.text[start..start + len].to_owned(), start))
-    }
-
-    fn expect(&mut self, token: char) -> Result<(), ParseError> {
-        self.skip_spaces();
-        if self.text[self.at..].starts_with(token) {
-            self.at += 1;
-            Ok(())
-        } else {
-            let found = self.text[self.at..]
-                .chars()
-                .next()
-                .map_or("the end".to_owned(), |c| format!("`{c}`"));
-            Err((self.at, 1, format!("expected `{token}`, found {found}")))
-        }
-    }
-
-    fn base(&mut self) -> Result<ParsedType, ParseError> {
-        let (name, offset) = self.name()?;
-        self.skip_spaces();
-        let generic = self.text[self.at..].starts_with('<');
-        match (name.as_str(), generic) {
-            ("list", true) => {
-                self.expect('<')?;
-                let inner = self.expression()?;
-                self.expect('>')?;
-                Ok(ParsedType::List(Box::new(inner)))
-            }
-            ("map", true) => {
-                self.expect('<')?;
-                let (key, key_offset) = self.name()?;
-                self.expect(',')?;
-                let value = self.expression()?;
-                self.expect('>')?;
-                Ok(ParsedType::Map {
-                    key,
-                    key_offset,
-                    value: Box::new(value),
-                })
-            }
-            ("list" | "map", false) => Err((
-                offset,
-                name.len(),
-                format!("`{name}` needs its element type, such as `{name}<...>`"),
-            )),
-            (_, true) => Err((self.at, 1, format!("`{name}` takes no type parameters"))),
-            _ => Ok(ParsedType::Name { name, offset }),
-        }
-    }
-}

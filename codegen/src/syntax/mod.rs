@@ -12,6 +12,10 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use crate::diagnostic::Reporter;
 use crate::source::{Located, SourceFile, Span};
 
+pub mod type_expr;
+
+pub use type_expr::TypeExpr;
+
 /// A parsed schema document.
 #[derive(Debug, Clone, Default)]
 pub struct Document {
@@ -65,6 +69,8 @@ pub struct FieldDecl {
     pub name: Located<String>,
     /// Its type expression, as written.
     pub ty: Located<String>,
+    /// The type expression, parsed.
+    pub expr: TypeExpr,
     /// `doc:`.
     pub doc: Option<String>,
     /// `default:`.
@@ -503,9 +509,11 @@ fn field(
                 );
                 return None;
             }
+            let expr = type_expr::parse(&ty, report)?;
             Some(FieldDecl {
                 name,
                 ty,
+                expr,
                 doc: None,
                 default: None,
                 deprecated: None,
@@ -515,6 +523,10 @@ fn field(
             let mut decl = FieldDecl {
                 name: name.clone(),
                 ty: Located::new(String::new(), name.span),
+                expr: TypeExpr::Name {
+                    name: String::new(),
+                    offset: 0,
+                },
                 doc: None,
                 default: None,
                 deprecated: None,
@@ -551,6 +563,7 @@ fn field(
                 );
                 return None;
             }
+            decl.expr = type_expr::parse(&decl.ty, report)?;
             Some(decl)
         }
         Node::Sequence(_) => {
