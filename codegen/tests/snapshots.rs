@@ -27,11 +27,19 @@ fn every_target_matches_its_snapshot() {
         let path = snapshots.join(&file.path);
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         if expected != file.contents {
-            stale.push(path.display().to_string());
+            let diff = similar::TextDiff::from_lines(&expected, &file.contents);
+            let shown = diff
+                .unified_diff()
+                .context_radius(2)
+                .header("snapshot", "generated")
+                .to_string();
+            stale.push(format!("--- {}\n{shown}", file.path.display()));
         }
     }
     assert!(
         stale.is_empty(),
-        "generated output changed: {stale:?}\nreview, then bless with ACTON_BLESS=1"
+        "generated output changed in {} file(s):\n{}\nreview, then bless with ACTON_BLESS=1",
+        stale.len(),
+        stale.join("\n")
     );
 }
