@@ -12,7 +12,6 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ident::upper_camel_case;
 use crate::model::TypeDef;
 
 /// A file an emitter produces, relative to the output directory.
@@ -56,41 +55,6 @@ pub(crate) fn sorted_keys(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
         other => other,
     }
-}
-
-/// The client class of a service in the Python and TypeScript packages.
-pub(crate) fn client_class(service: &str) -> String {
-    format!("{}Client", upper_camel_case(service))
-}
-
-/// The Rust enum of the errors a method may fail with: `{Method}Error`, or
-/// `{Service}{Method}Error` when another method of the schema, or a type, would
-/// take the same name.
-pub(crate) fn method_error_enum(schema: &crate::Schema, service: &str, method: &str) -> String {
-    let short = format!("{}Error", upper_camel_case(method));
-    let shared = schema
-        .services
-        .iter()
-        .flat_map(|s| s.methods.iter().map(move |m| (s.name.as_str(), m)))
-        .filter(|(_, m)| {
-            !m.errors.is_empty() && upper_camel_case(&m.name) == upper_camel_case(method)
-        })
-        .count()
-        > 1;
-    let taken = schema
-        .types
-        .iter()
-        .any(|def| upper_camel_case(&def.name) == short);
-    if shared || taken {
-        format!("{}{short}", upper_camel_case(service))
-    } else {
-        short
-    }
-}
-
-/// The class (Python) or interface (TypeScript) of a union's variant.
-pub(crate) fn variant_class(def: &TypeDef, variant: &str) -> String {
-    format!("{}{}", def.name, upper_camel_case(variant))
 }
 
 /// The message of a declared error in every language: the first line of its doc

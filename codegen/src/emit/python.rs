@@ -12,20 +12,9 @@ use std::collections::BTreeSet;
 use handlebars::Handlebars;
 use serde_json::{json, Value};
 
-use super::{client_class, render, variant_class, GeneratedFile};
-use crate::ident::snake_case;
+use super::{render, GeneratedFile};
+use crate::ident::python as names;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
-
-/// Python's hard keywords: a field named like one gets a trailing `_`.
-const PYTHON_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
-    "with", "yield",
-];
-
-/// Names generated classes define themselves.
-const RESERVED_MEMBERS: &[&str] = &["to_wire", "from_wire", "WIRE_NAME", "TAG"];
 
 const RUNTIME: &str = include_str!("../../templates/python/runtime.py");
 
@@ -66,10 +55,7 @@ fn templates() -> Handlebars<'static> {
 /// The Python package name for a schema: its `package` (dots become `_`), else the
 /// file stem.
 pub fn package_name(schema: &Schema, stem: &str) -> String {
-    schema
-        .package
-        .as_deref()
-        .map_or_else(|| stem.to_owned(), |p| p.replace('.', "_"))
+    names::package(schema.package.as_deref(), stem)
 }
 
 /// Every file of the package, relative to the target directory.
@@ -156,7 +142,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             let (text, present, summary) = emitter.service(&registry, service);
             uses_present |= present;
             readme_services.push(json!({
-                "class_name": client_class(&service.name),
+                "class_name": names::client(&service.name),
                 "name": service.name,
                 "doc": service.doc.as_deref().map(str::trim).unwrap_or_default(),
                 "signatures": summary,
@@ -179,10 +165,10 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     let mut clients: Vec<String> = schema
         .services
         .iter()
-        .map(|s| client_class(&s.name))
+        .map(|s| names::client(&s.name))
         .collect();
     clients.sort_by_key(|name| isort_key(name));
-    let mut type_names: Vec<String> = schema.types.iter().flat_map(exported_names).collect();
+    let mut type_names: Vec<String> = schema.types.iter().flat_map(names::type_exports).collect();
     type_names.sort_by_key(|name| isort_key(name));
     let runtime_names = [
         "ActonError",
@@ -227,7 +213,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "package": package,
             "doc": schema.doc.as_deref().map(str::trim).unwrap_or_default(),
             "services": readme_services,
-            "example_client": schema.services.first().map(|s| client_class(&s.name)),
+            "example_client": schema.services.first().map(|s| names::client(&s.name)),
         }),
     );
 
@@ -281,25 +267,6 @@ fn uses_name(code: &str, name: &str) -> bool {
             && !after.is_some_and(is_ident)
             && !code[..at].ends_with("def ")
     })
-}
-
-/// The names a type contributes to the package (a union adds its variant classes).
-fn exported_names(def: &TypeDef) -> Vec<String> {
-    let mut names = vec![def.name.clone()];
-    if let TypeKind::Union { variants, .. } = &def.kind {
-        names.extend(variants.iter().map(|v| variant_class(def, &v.name)));
-        names.push(format!("decode_{}", snake_case(&def.name)));
-    }
-    names
-}
-
-/// A legal Python attribute name for a wire field name.
-fn py_field(name: &str) -> String {
-    if PYTHON_KEYWORDS.contains(&name) || RESERVED_MEMBERS.contains(&name) {
-        format!("{name}_")
-    } else {
-        name.to_owned()
-    }
 }
 
 fn mutable_default(ty: &TypeRef) -> bool {
@@ -409,7 +376,7 @@ impl Emitter<'_> {
             TypeRef::Named(index) => {
                 let def = self.schema.ty(*index);
                 match def.kind {
-                    TypeKind::Union { .. } => format!("decode_{}", snake_case(&def.name)),
+                    TypeKind::Union { .. } => names::decode_fn(&def.name),
                     _ => format!("{}.from_wire", def.name),
                 }
             }
@@ -475,7 +442,7 @@ impl Emitter<'_> {
                 format!(
                     "{}.{}",
                     self.schema.ty(*index).name,
-                    snake_case(variant).to_ascii_uppercase()
+                    names::enum_member(variant)
                 )
             }
             (TypeRef::List(inner), Value::Array(items)) => {
@@ -496,7 +463,7 @@ impl Emitter<'_> {
     }
 
     fn field_data(&self, field: &Field) -> Value {
-        let name = py_field(&field.name);
+        let name = names::attribute(&field.name);
         let optional = matches!(field.ty, TypeRef::Optional(_));
         let required = field.default.is_none() && !optional;
         let inner = match &field.ty {
@@ -542,7 +509,7 @@ impl Emitter<'_> {
                     "name": def.name,
                     "doc": doc,
                     "variants": variants.iter().map(|v| json!({
-                        "member": snake_case(&v.name).to_ascii_uppercase(),
+                        "member": names::enum_member(&v.name),
                         "wire_name": v.name,
                         "doc": v.doc.as_deref().map(|d| docstring(Some(d), "", 4)),
                     })).collect::<Vec<_>>(),
@@ -556,7 +523,7 @@ impl Emitter<'_> {
                             registry,
                             "struct",
                             &json!({
-                                "name": variant_class(def, &variant.name),
+                                "name": names::variant_class(&def.name, &variant.name),
                                 "wire_name": def.wire_name,
                                 "doc": docstring(variant.doc.as_deref(), &format!("The `{}` variant of `{}`.", variant.name, def.name), 4),
                                 "tag": tag,
@@ -572,13 +539,13 @@ impl Emitter<'_> {
                     "union",
                     &json!({
                         "name": def.name,
-                        "snake": snake_case(&def.name),
+                        "decode_fn": names::decode_fn(&def.name),
                         "doc": docstring(described.as_deref(), &fallback, 0),
                         "tag": tag,
-                        "alternatives": variants.iter().map(|v| variant_class(def, &v.name)).collect::<Vec<_>>().join(" | "),
+                        "alternatives": variants.iter().map(|v| names::variant_class(&def.name, &v.name)).collect::<Vec<_>>().join(" | "),
                         "variants": variants.iter().map(|v| json!({
                             "wire_name": v.name,
-                            "class_name": variant_class(def, &v.name),
+                            "class_name": names::variant_class(&def.name, &v.name),
                         })).collect::<Vec<_>>(),
                     }),
                 );
@@ -600,7 +567,7 @@ impl Emitter<'_> {
         let mut params: Vec<String> = fields
             .iter()
             .map(|field| {
-                let name = py_field(&field.name);
+                let name = names::attribute(&field.name);
                 let annotation = self.annotation(&field.ty);
                 match (&field.default, &field.ty) {
                     (None, TypeRef::Optional(_)) => format!("{name}: {annotation} = None"),
@@ -631,7 +598,7 @@ impl Emitter<'_> {
             .iter()
             .map(|field| {
                 let mut data = self.field_data(field);
-                let name = py_field(&field.name);
+                let name = names::attribute(&field.name);
                 let init_value = match (&field.default, &field.ty) {
                     (Some(value), ty) if mutable_default(ty) => {
                         format!(
@@ -678,7 +645,7 @@ impl Emitter<'_> {
                 }
                 params.push("timeout: Timeout = DEFAULT_TIMEOUT".to_owned());
                 uses_present |= present;
-                let name = py_field(&snake_case(&method.name));
+                let name = names::method(&method.name);
                 let wire = &request.wire_name;
                 let (returns, body) = match method.kind {
                     MethodKind::Reply(reply) => {
@@ -778,13 +745,13 @@ impl Emitter<'_> {
             .iter()
             .map(|push| {
                 let def = self.schema.ty(*push);
+                let method = names::subscribe_method(&def.name);
                 summary.push(format!(
-                    "def subscribe_{}() -> TypedSubscription[types.{}]",
-                    snake_case(&def.name),
+                    "def {method}() -> TypedSubscription[types.{}]",
                     def.name
                 ));
                 json!({
-                    "method": format!("subscribe_{}", snake_case(&def.name)),
+                    "method": method,
                     "type_name": def.name,
                     "wire_name": def.wire_name,
                     "decode_fn": self.qualified_decoder(*push),
@@ -795,7 +762,7 @@ impl Emitter<'_> {
             registry,
             "service",
             &json!({
-                "class_name": client_class(&service.name),
+                "class_name": names::client(&service.name),
                 "name": service.name,
                 "doc": docstring(service.doc.as_deref(), &format!("Client of the `{}` service.", service.name), 4),
                 "methods": methods,
@@ -854,7 +821,7 @@ impl Emitter<'_> {
     fn qualified_decoder(&self, index: TypeIndex) -> String {
         let def = self.schema.ty(index);
         match def.kind {
-            TypeKind::Union { .. } => format!("types.decode_{}", snake_case(&def.name)),
+            TypeKind::Union { .. } => format!("types.{}", names::decode_fn(&def.name)),
             _ => format!("types.{}.from_wire", def.name),
         }
     }
@@ -862,7 +829,7 @@ impl Emitter<'_> {
     fn qualified_decode(&self, index: TypeIndex, value: &str) -> String {
         let def = self.schema.ty(index);
         match def.kind {
-            TypeKind::Union { .. } => format!("types.decode_{}({value})", snake_case(&def.name)),
+            TypeKind::Union { .. } => format!("types.{}({value})", names::decode_fn(&def.name)),
             _ => format!("types.{}.from_wire({value})", def.name),
         }
     }
@@ -876,15 +843,8 @@ impl Emitter<'_> {
                 let mut direct = Vec::new();
                 let mut given = Vec::new();
                 for field in fields {
-                    let name = py_field(&field.name);
-                    // The method's own `self` and its per-call option `timeout` take
-                    // those names: a field named so is the parameter `self_` /
-                    // `timeout_` (the field keeps its name).
-                    let param = if name == "timeout" || name == "self" {
-                        format!("{name}_")
-                    } else {
-                        name.clone()
-                    };
+                    let name = names::attribute(&field.name);
+                    let param = names::parameter(&field.name);
                     let annotation = self.qualified_annotation(&field.ty);
                     match (&field.default, &field.ty) {
                         (None, TypeRef::Optional(_)) => {

@@ -9,7 +9,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use super::GeneratedFile;
-use crate::ident::{snake_case, upper_camel_case, RUST_KEYWORDS};
+use crate::ident::rust as names;
 use crate::model::{
     Field, Method, MethodKind, Scalar, Schema, Service, TypeDef, TypeIndex, TypeKind, TypeRef,
 };
@@ -60,23 +60,28 @@ struct Emitter<'a> {
     schema: &'a Schema,
 }
 
-/// A Rust identifier for a schema name, escaped where it is a keyword.
-fn rust_ident(name: &str) -> Ident {
-    if matches!(name, "self" | "Self" | "crate" | "super") {
-        format_ident!("{}_", name)
-    } else if RUST_KEYWORDS.contains(&name) {
-        Ident::new_raw(name, Span::call_site())
-    } else {
-        Ident::new(name, Span::call_site())
+/// The token of an identifier the naming authority spelled (`r#type` is raw).
+fn ident(spelling: &str) -> Ident {
+    match spelling.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(spelling, Span::call_site()),
     }
 }
 
 fn type_ident(name: &str) -> Ident {
-    rust_ident(&upper_camel_case(name))
+    ident(&names::type_name(name))
+}
+
+fn variant_ident(name: &str) -> Ident {
+    ident(&names::variant(name))
 }
 
 fn field_ident(name: &str) -> Ident {
-    rust_ident(&snake_case(name))
+    ident(&names::field(name))
+}
+
+fn method_ident(name: &str) -> Ident {
+    ident(&names::method(name))
 }
 
 fn docs(doc: Option<&str>, deprecated: Option<&str>) -> TokenStream {
@@ -248,7 +253,7 @@ impl Emitter<'_> {
             }
             TypeKind::Enum { variants } => {
                 let variants = variants.iter().map(|variant| {
-                    let name = type_ident(&variant.name);
+                    let name = variant_ident(&variant.name);
                     let wire = &variant.name;
                     let doc = docs(variant.doc.as_deref(), None);
                     quote! { #doc #[serde(rename = #wire)] #name }
@@ -261,7 +266,7 @@ impl Emitter<'_> {
             }
             TypeKind::Union { tag, variants } => {
                 let variants = variants.iter().map(|variant| {
-                    let name = type_ident(&variant.name);
+                    let name = variant_ident(&variant.name);
                     let wire = &variant.name;
                     let doc = docs(variant.doc.as_deref(), None);
                     let scope = format!("{}_{}", def.name, variant.name);
@@ -372,7 +377,7 @@ impl Emitter<'_> {
             (TypeRef::Map(_), _) => quote!(BTreeMap::new()),
             (TypeRef::Named(index), Value::String(variant)) => {
                 let ty = type_ident(&self.schema.ty(*index).name);
-                let variant = type_ident(variant);
+                let variant = variant_ident(variant);
                 quote!(#ty::#variant)
             }
             _ => quote!(Default::default()),
@@ -404,7 +409,7 @@ impl Emitter<'_> {
         } else {
             let ident = format_ident!(
                 "{}",
-                super::method_error_enum(self.schema, &service.name, &method.name)
+                names::method_error_enum(self.schema, &service.name, &method.name)
             );
             quote!(#ident)
         }
@@ -466,7 +471,7 @@ impl Emitter<'_> {
     fn error_enum(&self, service: &Service, method: &Method) -> TokenStream {
         let ident = format_ident!(
             "{}",
-            super::method_error_enum(self.schema, &service.name, &method.name)
+            names::method_error_enum(self.schema, &service.name, &method.name)
         );
         let doc = format!(" How `{}.{}` can fail.", service.name, method.name);
         let errors: Vec<(Ident, &TypeDef)> = method
@@ -559,10 +564,9 @@ impl Emitter<'_> {
     }
 
     fn service(&self, service: &Service) -> TokenStream {
-        let camel = upper_camel_case(&service.name);
-        let trait_ident = format_ident!("{}Handler", camel);
-        let client_ident = format_ident!("{}Client", camel);
-        let serve_ident = format_ident!("serve_{}", snake_case(&service.name));
+        let trait_ident = ident(&names::handler_trait(&service.name));
+        let client_ident = ident(&names::client(&service.name));
+        let serve_ident = ident(&names::serve_fn(&service.name));
         let name = &service.name;
         let service_doc = docs(service.doc.as_deref(), None);
         let receiver = if service.exclusive {
@@ -578,7 +582,7 @@ impl Emitter<'_> {
             .map(|method| self.error_enum(service, method));
 
         let trait_methods = service.methods.iter().map(|method| {
-            let ident = field_ident(&method.name);
+            let ident = method_ident(&method.name);
             let doc = docs(method.doc.as_deref(), None);
             let request = type_ident(&self.schema.ty(method.request).name);
             let path = format!("{}.{}", service.name, method.name);
@@ -637,7 +641,7 @@ impl Emitter<'_> {
             quote!(handler)
         };
         let wiring = service.methods.iter().map(|method| {
-            let ident = field_ident(&method.name);
+            let ident = method_ident(&method.name);
             let request = type_ident(&self.schema.ty(method.request).name);
             match method.kind {
                 MethodKind::Reply(_) => quote! {
@@ -658,7 +662,7 @@ impl Emitter<'_> {
         };
 
         let client_methods = service.methods.iter().map(|method| {
-            let ident = field_ident(&method.name);
+            let ident = method_ident(&method.name);
             let doc = docs(method.doc.as_deref(), None);
             let request = type_ident(&self.schema.ty(method.request).name);
             let wire = self.wire_name(method.request);
@@ -702,7 +706,7 @@ impl Emitter<'_> {
         let push_methods = service.pushes.iter().map(|push| {
             let def = self.schema.ty(*push);
             let ty = type_ident(&def.name);
-            let ident = format_ident!("subscribe_{}", snake_case(&def.name));
+            let ident = ident(&names::subscribe_method(&def.name));
             let wire = &def.wire_name;
             let doc = format!(" Receives every `{}` the service broadcasts.", def.name);
             quote! {
@@ -798,12 +802,7 @@ impl Emitter<'_> {
 }
 
 fn default_function_name(scope: &str, field: &Field) -> Ident {
-    let field = snake_case(&field.name);
-    format_ident!(
-        "default_{}_{}",
-        snake_case(scope),
-        field.trim_start_matches('_')
-    )
+    ident(&names::default_fn(scope, &field.name))
 }
 
 /// Every field of a type with the scope its defaults function is named after.

@@ -16,8 +16,8 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{client_class, variant_class, GeneratedFile};
-use crate::ident::{lower_camel_case, snake_case};
+use super::GeneratedFile;
+use crate::ident::typescript as names;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 const RUNTIME: &str = include_str!("../../templates/typescript/runtime.ts");
@@ -175,7 +175,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .map(|service| {
             let (text, summary) = emitter.service(&registry, service);
             readme_services.push(json!({
-                "class_name": client_class(&service.name),
+                "class_name": names::client(&service.name),
                 "name": service.name,
                 "doc": service.doc.as_deref().map(str::trim).unwrap_or_default(),
                 "signatures": summary,
@@ -216,7 +216,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "name": package,
             "doc": schema.doc.as_deref().map(str::trim).unwrap_or_default(),
             "services": readme_services,
-            "example_client": schema.services.first().map(|s| client_class(&s.name)),
+            "example_client": schema.services.first().map(|s| names::client(&s.name)),
         }),
     );
 
@@ -307,7 +307,7 @@ impl Emitter<'_> {
             TypeRef::Optional(inner) => {
                 format!("{}({})", self.helper("optionalOf"), self.decoder(inner))
             }
-            TypeRef::Named(index) => format!("decode{}", self.schema.ty(*index).name),
+            TypeRef::Named(index) => names::decode_fn(&self.schema.ty(*index).name),
         }
     }
 
@@ -322,7 +322,7 @@ impl Emitter<'_> {
                 .encoder(inner)
                 .map(|e| format!("{}({e})", self.helper("mapTo"))),
             TypeRef::Optional(inner) => self.encoder(inner),
-            TypeRef::Named(index) => Some(format!("encode{}", self.schema.ty(*index).name)),
+            TypeRef::Named(index) => Some(names::encode_fn(&self.schema.ty(*index).name)),
         }
     }
 
@@ -432,6 +432,9 @@ impl Emitter<'_> {
             "struct",
             &json!({
                 "name": name,
+                "init_name": names::init_type(name),
+                "encode_fn": names::encode_fn(name),
+                "decode_fn": names::decode_fn(name),
                 "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{name}` message."))), 0),
                 "tag": tag.map(|t| t.0),
                 "tag_value": tag.map(|t| t.1),
@@ -467,6 +470,9 @@ impl Emitter<'_> {
                     "enum",
                     &json!({
                         "name": def.name,
+                        "values_const": names::values_const(&def.name),
+                        "encode_fn": names::encode_fn(&def.name),
+                        "decode_fn": names::decode_fn(&def.name),
                         "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` enum.", def.name))), 0),
                         "alternatives": alternatives.join(" | "),
                         "values": alternatives.join(", "),
@@ -479,7 +485,7 @@ impl Emitter<'_> {
                     .map(|variant| {
                         self.struct_like(
                             registry,
-                            &variant_class(def, &variant.name),
+                            &names::variant_type(&def.name, &variant.name),
                             variant.doc.clone(),
                             &variant.fields,
                             Some((tag, &variant.name)),
@@ -488,20 +494,24 @@ impl Emitter<'_> {
                     .collect();
                 let classes: Vec<String> = variants
                     .iter()
-                    .map(|v| variant_class(def, &v.name))
+                    .map(|v| names::variant_type(&def.name, &v.name))
                     .collect();
                 parts.push(render(
                     registry,
                     "union",
                     &json!({
                         "name": def.name,
+                        "init_name": names::init_type(&def.name),
+                        "encode_fn": names::encode_fn(&def.name),
+                        "decode_fn": names::decode_fn(&def.name),
                         "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` union.", def.name))), 0),
                         "tag": tag,
                         "alternatives": classes.join(" | "),
-                        "init_alternatives": classes.iter().map(|c| format!("{c}Init")).collect::<Vec<_>>().join(" | "),
+                        "init_alternatives": classes.iter().map(|c| names::init_type(c)).collect::<Vec<_>>().join(" | "),
                         "variants": variants.iter().map(|v| json!({
                             "wire_name": v.name,
-                            "class_name": variant_class(def, &v.name),
+                            "encode_fn": names::encode_fn(&names::variant_type(&def.name, &v.name)),
+                            "decode_fn": names::decode_fn(&names::variant_type(&def.name, &v.name)),
                         })).collect::<Vec<_>>(),
                     }),
                 ));
@@ -586,7 +596,7 @@ impl Emitter<'_> {
         let def = self.schema.ty(index);
         match def.kind {
             TypeKind::Enum { .. } => format!("types.{}", def.name),
-            _ => format!("types.{}Init", def.name),
+            _ => format!("types.{}", names::init_type(&def.name)),
         }
     }
 
@@ -596,14 +606,14 @@ impl Emitter<'_> {
         registry: &Handlebars<'_>,
         service: &crate::model::Service,
     ) -> (String, Vec<String>) {
-        let class_name = client_class(&service.name);
+        let class_name = names::client(&service.name);
         let mut summary = Vec::new();
         let methods: Vec<Value> = service
             .methods
             .iter()
             .map(|method| {
                 let request = self.schema.ty(method.request);
-                let name = lower_camel_case(&snake_case(&method.name));
+                let name = names::method(&method.name);
                 let wire = &request.wire_name;
                 let param = self.request_type(method.request);
                 let errors = if method.errors.is_empty() {
@@ -616,19 +626,21 @@ impl Emitter<'_> {
                         .collect();
                     format!(", [{}]", classes.join(", "))
                 };
-                let call = format!("{class_name}.SERVICE, \"{wire}\", types.encode{}(request), options{errors}", request.name);
+                let call = format!("{class_name}.SERVICE, \"{wire}\", types.{}(request), options{errors}", names::encode_fn(&request.name));
                 let (code, note) = match method.kind {
                     MethodKind::Reply(reply) => {
                         let reply = &self.schema.ty(reply).name;
+                        let decode = names::decode_fn(reply);
                         (
-                            format!("  async {name}(request: {param}, options?: CallOptions): Promise<types.{reply}> {{\n    return types.decode{reply}(await this.connection.request({call}));\n  }}"),
+                            format!("  async {name}(request: {param}, options?: CallOptions): Promise<types.{reply}> {{\n    return types.{decode}(await this.connection.request({call}));\n  }}"),
                             "",
                         )
                     }
                     MethodKind::Stream(item) => {
                         let item = &self.schema.ty(item).name;
+                        let decode = names::decode_fn(item);
                         (
-                            format!("  async *{name}(request: {param}, options?: CallOptions): AsyncGenerator<types.{item}> {{\n    for await (const item of this.connection.stream({call})) yield types.decode{item}(item);\n  }}"),
+                            format!("  async *{name}(request: {param}, options?: CallOptions): AsyncGenerator<types.{item}> {{\n    for await (const item of this.connection.stream({call})) yield types.{decode}(item);\n  }}"),
                             "\n\nYields the stream's items as they arrive.",
                         )
                     }
@@ -661,12 +673,11 @@ impl Emitter<'_> {
             .iter()
             .map(|push| {
                 let def = self.schema.ty(*push);
-                summary.push(format!(
-                    "subscribe{0}(): TypedSubscription<types.{0}>",
-                    def.name
-                ));
+                let method = names::subscribe_method(&def.name);
+                summary.push(format!("{method}(): TypedSubscription<types.{}>", def.name));
                 json!({
-                    "method": format!("subscribe{}", def.name),
+                    "method": method,
+                    "decode_fn": names::decode_fn(&def.name),
                     "type_name": def.name,
                     "wire_name": def.wire_name,
                 })

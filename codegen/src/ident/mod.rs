@@ -1,290 +1,48 @@
-//! Names in every target language: case conversion, reserved words, and the legal
-//! name a schema name gets where it collides with one.
+//! The naming authority: every identifier generated code declares is decided
+//! here, once per target, and nowhere else.
+//!
+//! Emitters ask [`rust`], [`python`] and [`typescript`] for the name of each
+//! thing they write (a type, a field, a method, a helper), and the checker asks
+//! the same functions to build each target's namespaces and report collisions at
+//! the schema's `file:line:column`. Because both sides ask one authority, a schema
+//! the checker accepts cannot generate two declarations with the same name.
+//!
+//! Where a name is taken by the language (a keyword) or by a member every
+//! generated class has, the authority *mangles* it in a documented, stable way
+//! (`r#type` in Rust, `class_` in Python); where two of the schema's own names
+//! would meet, or a schema name would meet a name the generated code imports, the
+//! checker *rejects* the schema (docs/schema.md, "Names in generated code").
+//!
+//! ```
+//! use acton_codegen::ident::{python, rust, typescript};
+//!
+//! assert_eq!(rust::field("type"), "r#type");
+//! assert_eq!(python::attribute("class"), "class_");
+//! assert_eq!(python::parameter("self"), "self_");
+//! assert_eq!(typescript::method("find_one"), "findOne");
+//! ```
 
-/// Rust keywords (strict and reserved), which become raw identifiers (`r#type`).
-pub const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
-    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
-    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
-    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-];
+mod case;
+pub mod python;
+pub mod rust;
+pub mod typescript;
+mod words;
 
-/// Python keywords and soft keywords, and the builtins generated code relies on.
-pub const PYTHON_RESERVED: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
-    "with", "yield", "match", "case", "type",
-];
+pub use case::{
+    closest, is_field_identifier, is_identifier, lower_camel_case, snake_case, upper_camel_case,
+};
+pub use words::{
+    reserved_in, PYTHON_RESERVED, RESERVED_TYPE_NAMES, RUST_KEYWORDS, TYPESCRIPT_RESERVED,
+};
 
-/// TypeScript reserved words and strict-mode reserved words.
-pub const TYPESCRIPT_RESERVED: &[&str] = &[
-    "break",
-    "case",
-    "catch",
-    "class",
-    "const",
-    "continue",
-    "debugger",
-    "default",
-    "delete",
-    "do",
-    "else",
-    "enum",
-    "export",
-    "extends",
-    "false",
-    "finally",
-    "for",
-    "function",
-    "if",
-    "import",
-    "in",
-    "instanceof",
-    "new",
-    "null",
-    "return",
-    "super",
-    "switch",
-    "this",
-    "throw",
-    "true",
-    "try",
-    "typeof",
-    "var",
-    "void",
-    "while",
-    "with",
-    "as",
-    "implements",
-    "interface",
-    "let",
-    "package",
-    "private",
-    "protected",
-    "public",
-    "static",
-    "yield",
-    "any",
-    "boolean",
-    "number",
-    "string",
-    "symbol",
-    "type",
-    "unknown",
-    "never",
-    "object",
-    "bigint",
-    "undefined",
-];
-
-/// Names a generated *type* may not take: the types generated code refers to in
-/// each language (a schema type named `String` would shadow Rust's).
-pub const RESERVED_TYPE_NAMES: &[&str] = &[
-    // Rust
-    "Self",
-    "String",
-    "Vec",
-    "Option",
-    "Some",
-    "None",
-    "Result",
-    "Ok",
-    "Err",
-    "Box",
-    "HashMap",
-    "BTreeMap",
-    "Value",
-    "Serialize",
-    "Deserialize",
-    "Clone",
-    "Debug",
-    "Default",
-    "PartialEq",
-    "Send",
-    "Sync",
-    "Sized",
-    "Copy",
-    "Drop",
-    "Fn",
-    "Iterator",
-    "Future",
-    "Stream",
-    "Error",
-    // Python
-    "Any",
-    "Optional",
-    "List",
-    "Dict",
-    "Enum",
-    "Union",
-    "Literal",
-    "bytes",
-    "int",
-    "float",
-    "str",
-    "bool",
-    "dict",
-    "list",
-    "object",
-    "dataclass",
-    "field",
-    // TypeScript
-    "Array",
-    "Record",
-    "Map",
-    "Set",
-    "Promise",
-    "Uint8Array",
-    "Date",
-    "Object",
-    "Function",
-    "Symbol",
-    "Number",
-    "Boolean",
-    "BigInt",
-    "AsyncIterable",
-    "AsyncIterator",
-    "Partial",
-    "Readonly",
-];
-
-/// Whether `name` is a plain identifier: a letter, then letters, digits or `_`.
-pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// The class (Python) or interface (TypeScript) of a union's variant:
+/// `{Union}{Variant}` (`ShapeCircle`).
+pub fn variant_class(union: &str, variant: &str) -> String {
+    format!("{union}{}", upper_camel_case(variant))
 }
 
-/// Whether `name` is a field-style identifier: may also start with `_`.
-pub fn is_field_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.chars().any(|c| c.is_ascii_alphanumeric())
-}
-
-/// Which target languages reserve `name` as a word (keyword or soft keyword).
-pub fn reserved_in(name: &str) -> Vec<&'static str> {
-    let mut languages = Vec::new();
-    if RUST_KEYWORDS.contains(&name) {
-        languages.push("Rust");
-    }
-    if PYTHON_RESERVED.contains(&name) {
-        languages.push("Python");
-    }
-    if TYPESCRIPT_RESERVED.contains(&name) {
-        languages.push("TypeScript");
-    }
-    languages
-}
-
-/// `snake_case` of an identifier in any case.
-pub fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            let previous = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1).copied();
-            let boundary = previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
-                || (previous.is_some_and(|p| p.is_ascii_uppercase())
-                    && next.is_some_and(|n| n.is_ascii_lowercase()));
-            if boundary && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `UpperCamelCase` of an identifier in any case.
-pub fn upper_camel_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `lowerCamelCase` of an identifier in any case.
-pub fn lower_camel_case(name: &str) -> String {
-    let upper = upper_camel_case(name);
-    let mut chars = upper.chars();
-    match chars.next() {
-        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
-        None => upper,
-    }
-}
-
-/// The candidate closest to `name` (by edit distance, ignoring case), if close
-/// enough to be a likely typo.
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lowered = name.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&lowered, &c.to_ascii_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len().max(name.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cases_convert_both_ways() {
-        assert_eq!(snake_case("AddRequest"), "add_request");
-        assert_eq!(snake_case("HTTPServer"), "http_server");
-        assert_eq!(snake_case("already_snake"), "already_snake");
-        assert_eq!(snake_case("priceV2"), "price_v2");
-        assert_eq!(upper_camel_case("price_feed"), "PriceFeed");
-        assert_eq!(upper_camel_case("kv"), "Kv");
-        assert_eq!(lower_camel_case("kv_store"), "kvStore");
-    }
-
-    #[test]
-    fn identifiers_and_reserved_words() {
-        assert!(is_identifier("AddRequest") && !is_identifier("2fast") && !is_identifier("a-b"));
-        assert!(is_field_identifier("_private") && !is_field_identifier("_"));
-        assert_eq!(reserved_in("type"), ["Rust", "Python", "TypeScript"]);
-        assert_eq!(reserved_in("class"), ["Python", "TypeScript"]);
-        assert!(reserved_in("price").is_empty());
-    }
-
-    #[test]
-    fn suggestions_catch_typos_only() {
-        assert_eq!(closest("feilds", ["doc", "fields", "enum"]), Some("fields"));
-        assert_eq!(closest("strng", ["string", "bytes"]), Some("string"));
-        assert_eq!(closest("completely", ["doc", "fields"]), None);
-    }
+/// The client class of a service in every language: `{Service}Client`
+/// (`KvStoreClient`).
+pub fn client_class(service: &str) -> String {
+    format!("{}Client", upper_camel_case(service))
 }

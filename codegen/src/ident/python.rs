@@ -1,0 +1,182 @@
+//! Names in the generated Python package.
+
+use super::snake_case;
+use crate::model::{TypeDef, TypeKind};
+
+/// Python's hard keywords: a field named like one is the attribute `name_`.
+const HARD_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Members every generated message class defines: a field named like one is the
+/// attribute `name_`.
+pub const MESSAGE_MEMBERS: &[&str] = &["to_wire", "from_wire", "WIRE_NAME", "TAG"];
+
+/// Names the package (`__init__.py`) exports whatever the schema says, and its
+/// modules.
+pub const PACKAGE_NAMES: &[&str] = &[
+    "ActonError",
+    "Connection",
+    "ConnectionClosed",
+    "DeclaredError",
+    "ErrorCode",
+    "Format",
+    "RateLimited",
+    "RequestTimeout",
+    "SchemaCheck",
+    "types",
+    "client",
+];
+
+/// Names `types.py` imports (every one it may import, so that what a schema may
+/// be called does not depend on which helpers it happens to use), and the
+/// builtins its code calls.
+pub const TYPES_MODULE_NAMES: &[&str] = &[
+    "annotations",
+    "enum",
+    "dataclass",
+    "field",
+    "datetime",
+    "timedelta",
+    "Any",
+    "ClassVar",
+    "Self",
+    "TypeAlias",
+    "ActonError",
+    "DeclaredError",
+    "decode_bool",
+    "decode_bytes",
+    "decode_float",
+    "decode_int",
+    "decode_str",
+    "decode_timestamp",
+    "decode_duration",
+    "encode_timestamp",
+    "encode_duration",
+    "expect_mapping",
+    "list_of",
+    "list_to",
+    "map_of",
+    "map_to",
+    "optional_of",
+    "optional_to",
+    "required",
+    "to_wire",
+    "open_enum",
+    "bool",
+    "bytes",
+    "dict",
+    "float",
+    "int",
+    "isinstance",
+    "list",
+    "object",
+    "str",
+    "super",
+    "type",
+];
+
+/// Names `client.py` imports.
+pub const CLIENT_MODULE_NAMES: &[&str] = &[
+    "annotations",
+    "os",
+    "AsyncGenerator",
+    "Final",
+    "types",
+    "DEFAULT_TIMEOUT",
+    "Connection",
+    "Format",
+    "Timeout",
+    "TypedSubscription",
+    "present",
+];
+
+/// Members of every generated client besides the schema's methods.
+pub const CLIENT_MEMBERS: &[&str] = &[
+    "SERVICE",
+    "connection",
+    "connect",
+    "close",
+    "reconnect",
+    "check_schema",
+    "connect_nats",
+];
+
+/// Parameters of every generated method besides the request's fields: a field
+/// named like one is the parameter `name_`.
+pub const METHOD_PARAMETERS: &[&str] = &["self", "timeout"];
+
+/// A type's class: the schema's name.
+pub fn class(name: &str) -> String {
+    name.to_owned()
+}
+
+/// A union variant's class: `{Union}{Variant}`.
+pub fn variant_class(union: &str, variant: &str) -> String {
+    super::variant_class(union, variant)
+}
+
+/// The function decoding a union from its wire form: `decode_{union}`.
+pub fn decode_fn(union: &str) -> String {
+    format!("decode_{}", snake_case(union))
+}
+
+/// A field's attribute: its wire name, with a trailing `_` where that is a hard
+/// keyword or a member every message class has.
+pub fn attribute(field: &str) -> String {
+    if HARD_KEYWORDS.contains(&field) || MESSAGE_MEMBERS.contains(&field) {
+        format!("{field}_")
+    } else {
+        field.to_owned()
+    }
+}
+
+/// A field's keyword parameter in a client method: its attribute, with a
+/// trailing `_` where that is the method's own `self` or `timeout`.
+pub fn parameter(field: &str) -> String {
+    let name = attribute(field);
+    if METHOD_PARAMETERS.contains(&name.as_str()) {
+        format!("{name}_")
+    } else {
+        name
+    }
+}
+
+/// A client method: `snake_case`, with a trailing `_` where that is a keyword.
+pub fn method(name: &str) -> String {
+    attribute(&snake_case(name))
+}
+
+/// An enum value's member: `UPPER_SNAKE_CASE`.
+pub fn enum_member(value: &str) -> String {
+    snake_case(value).to_ascii_uppercase()
+}
+
+/// A service's client class: `{Service}Client`.
+pub fn client(service: &str) -> String {
+    super::client_class(service)
+}
+
+/// The client method subscribing to a pushed type: `subscribe_{type}`.
+pub fn subscribe_method(push: &str) -> String {
+    format!("subscribe_{}", snake_case(push))
+}
+
+/// The package of a schema: its `package` (dots become `_`), else the file stem.
+pub fn package(package: Option<&str>, stem: &str) -> String {
+    package.map_or_else(|| stem.to_owned(), |p| p.replace('.', "_"))
+}
+
+/// The names a type declares in `types.py` (and the package exports): its class,
+/// and for a union its variants' classes and its decoder.
+pub fn type_exports(def: &TypeDef) -> Vec<String> {
+    let mut exported = vec![class(&def.name)];
+    if let TypeKind::Union { variants, .. } = &def.kind {
+        exported.extend(variants.iter().map(|v| variant_class(&def.name, &v.name)));
+        exported.push(decode_fn(&def.name));
+    }
+    exported
+}
