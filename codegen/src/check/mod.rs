@@ -6,6 +6,7 @@
 
 mod graph;
 mod names;
+mod namespaces;
 mod resolve;
 
 use std::collections::HashMap;
@@ -92,11 +93,15 @@ pub fn check(document: &Document, source: &str, report: &mut Reporter<'_>) -> Op
     if report.has_errors() {
         return None;
     }
-    Some(Schema {
+    let schema = Schema {
         source: source.to_owned(),
         package: document.package.as_ref().map(|p| p.value.clone()),
         doc: document.doc.clone(),
         types,
         services,
-    })
+    };
+    // Names last: on a schema that breaks no other rule, the model and the syntax
+    // tree match item for item.
+    namespaces::check(&schema, document, report);
+    (!report.has_errors()).then_some(schema)
 }

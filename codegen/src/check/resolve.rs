@@ -132,7 +132,6 @@ impl Resolver<'_> {
         tag: Option<&Located<String>>,
         report: &mut Reporter<'_>,
     ) -> Vec<Field> {
-        let mut rust_names: HashMap<String, &Located<String>> = HashMap::new();
         decls
             .iter()
             .filter_map(|decl| {
@@ -152,13 +151,6 @@ impl Resolver<'_> {
                             Some(format!("the tag `{}` already carries the variant's name; rename the field", tag.value)),
                         );
                     }
-                }
-                if let Some(other) = rust_names.insert(ident::snake_case(&name.value), name) {
-                    report.error(
-                        name.span,
-                        format!("fields `{}` and `{}` of `{owner}` would get the same name in generated code", other.value, name.value),
-                        Some("rename one of them".to_owned()),
-                    );
                 }
                 let ty = self.resolve(&decl.expr, &decl.ty, report)?;
                 let default = decl.default.as_ref().and_then(|default| self.check_default(default, &ty, report));
@@ -368,7 +360,6 @@ impl Resolver<'_> {
             }
         };
         let mut requests: HashMap<TypeIndex, &Located<String>> = HashMap::new();
-        let mut method_names: HashMap<String, &Located<String>> = HashMap::new();
         let mut methods = Vec::new();
         for method in &decl.methods {
             let name = &method.name;
@@ -391,16 +382,6 @@ impl Resolver<'_> {
                         Some(format!("rename it, for example `{}_item`", name.value)),
                     );
                 }
-            }
-            if let Some(other) = method_names.insert(ident::snake_case(&name.value), name) {
-                report.error(
-                    name.span,
-                    format!(
-                        "methods `{}` and `{}` would get the same name in generated code",
-                        other.value, name.value
-                    ),
-                    Some("rename one of them".to_owned()),
-                );
             }
             let Some(request_name) = &method.request else {
                 report.error(

@@ -71,6 +71,8 @@ pub const CLIENT_MEMBERS: &[&str] = &[
     "reconnect",
     "checkSchema",
     "connectNats",
+    // A client with a `then` method is a thenable: `await` would call it.
+    "then",
 ];
 
 /// A type: the schema's name.
@@ -124,30 +126,28 @@ pub fn subscribe_method(push: &str) -> String {
     format!("subscribe{push}")
 }
 
-/// The names a type declares in `types.ts` (and the package exports).
+/// The names a type declares in `types.ts` (and the package exports): its own
+/// first, then its helpers; a union's variants after it.
 pub fn type_exports(def: &TypeDef) -> Vec<String> {
     let name = type_name(&def.name);
+    let helpers = |name: String| {
+        let mut names = vec![init_type(&name), encode_fn(&name), decode_fn(&name)];
+        names.insert(0, name);
+        names
+    };
     match &def.kind {
         _ if def.is_error => vec![name],
-        TypeKind::Enum { .. } => vec![
-            values_const(&name),
-            encode_fn(&name),
-            decode_fn(&name),
-            name,
-        ],
-        TypeKind::Struct { .. } => vec![init_type(&name), encode_fn(&name), decode_fn(&name), name],
+        TypeKind::Enum { .. } => {
+            let values = values_const(&name);
+            let (encode, decode) = (encode_fn(&name), decode_fn(&name));
+            vec![name, values, encode, decode]
+        }
+        TypeKind::Struct { .. } => helpers(name),
         TypeKind::Union { variants, .. } => {
-            let mut exported = vec![init_type(&name), encode_fn(&name), decode_fn(&name)];
+            let mut exported = helpers(name.clone());
             for variant in variants {
-                let class = variant_type(&name, &variant.name);
-                exported.extend([
-                    init_type(&class),
-                    encode_fn(&class),
-                    decode_fn(&class),
-                    class,
-                ]);
+                exported.extend(helpers(variant_type(&name, &variant.name)));
             }
-            exported.push(name);
             exported
         }
     }
