@@ -77,6 +77,11 @@ step "TypeScript: tsc --strict, then node --test (vectors, and clients against a
   node --test dist/tests/typescript/
 )
 
+step "generative naming test: hostile schemas are rejected with a position, or compile in Rust, Python and TypeScript"
+# Fixed seeds keep CI deterministic; scripts/hostile.sh COUNT SEED explores more.
+bash scripts/hostile.sh 100 1
+bash scripts/hostile.sh 100 2
+
 step "fuzz targets build (cargo check; running them needs cargo-fuzz)"
 cargo check --manifest-path runtime/fuzz/Cargo.toml --locked --bins
 

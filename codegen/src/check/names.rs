@@ -91,6 +91,14 @@ const EXCEPTION_MEMBERS: &[&str] = &[
     "add_note",
     "retryAfterMs",
     "retry_after_ms",
+    // Object.prototype's, which a TypeScript class field would override.
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
 ];
 
 pub(super) fn check_error_fields(decl: &TypeDecl, report: &mut Reporter<'_>) {
@@ -98,9 +106,7 @@ pub(super) fn check_error_fields(decl: &TypeDecl, report: &mut Reporter<'_>) {
         return;
     };
     for field in fields {
-        if EXCEPTION_MEMBERS.contains(&field.name.value.as_str())
-            || field.name.value.starts_with("__")
-        {
+        if EXCEPTION_MEMBERS.contains(&field.name.value.as_str()) {
             report.error(
                 field.name.span,
                 format!(

@@ -330,6 +330,7 @@ impl Checker<'_, '_> {
     fn python(&mut self) {
         const LANGUAGE: &str = "Python";
         let schema = self.schema;
+        let shadowed = python::Shadowed::of(schema);
         let mut package = Namespace::new(LANGUAGE, "the package", python::PACKAGE_NAMES);
         let mut types = Namespace::new(LANGUAGE, "`types.py`", python::TYPES_MODULE_NAMES);
         let mut clients = Namespace::new(LANGUAGE, "`client.py`", python::CLIENT_MODULE_NAMES);
@@ -378,9 +379,14 @@ impl Checker<'_, '_> {
                     },
                 );
                 for (field, name) in fields.iter().zip(spans) {
+                    let attribute = if def.is_error {
+                        python::error_attribute(&field.name, &shadowed)
+                    } else {
+                        python::attribute(&field.name, &shadowed)
+                    };
                     self.claim(
                         &mut own,
-                        &python::attribute(&field.name),
+                        &attribute,
                         format!("field `{}` of `{}`", field.name, def.name),
                         name.span,
                     );
@@ -398,7 +404,7 @@ impl Checker<'_, '_> {
                 let what = format!("method `{}.{}`", service.name, method.name);
                 self.claim(
                     &mut members,
-                    &python::method(&method.name),
+                    &python::method(&method.name, &shadowed),
                     what.clone(),
                     located.name.span,
                 );
@@ -409,7 +415,7 @@ impl Checker<'_, '_> {
                         LANGUAGE,
                         format!(
                             "the parameters of `{class}.{}`",
-                            python::method(&method.name)
+                            python::method(&method.name, &shadowed)
                         ),
                         python::METHOD_PARAMETERS,
                     );
@@ -419,7 +425,7 @@ impl Checker<'_, '_> {
                     {
                         self.claim(
                             &mut parameters,
-                            &python::parameter(&field.name),
+                            &python::parameter(&field.name, &shadowed),
                             format!("field `{}` of `{}`", field.name, request.name),
                             name.span,
                         );

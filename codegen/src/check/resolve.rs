@@ -142,6 +142,12 @@ impl Resolver<'_> {
                         format!("`{}` is not a valid field name", name.value),
                         Some("field names hold only letters, digits and `_`, and do not start with a digit".to_owned()),
                     );
+                } else if name.value.starts_with("__") {
+                    report.error(
+                        name.span,
+                        format!("field name `{}` starts with `__`", name.value),
+                        Some("such names are special in Python (private name mangling) and TypeScript (`__proto__`): rename it, for example `_x` or `x`".to_owned()),
+                    );
                 }
                 if let Some(tag) = tag {
                     if tag.value == name.value {
@@ -363,11 +369,11 @@ impl Resolver<'_> {
         let mut methods = Vec::new();
         for method in &decl.methods {
             let name = &method.name;
-            if !ident::is_field_identifier(&name.value) {
+            if !ident::is_identifier(&name.value) {
                 report.error(
                     name.span,
                     format!("`{}` is not a valid method name", name.value),
-                    Some("method names are identifiers, such as `add`".to_owned()),
+                    Some("method names start with a letter and hold only letters, digits and `_`, such as `add` or `find_one`".to_owned()),
                 );
             } else {
                 let languages = ident::reserved_in(&name.value);

@@ -65,6 +65,8 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     let emitter = Emitter {
         schema,
         helpers: std::cell::RefCell::new(BTreeSet::new()),
+        client_uses_any: std::cell::Cell::new(false),
+        shadowed: names::Shadowed::of(schema),
     };
     // The banner on two lines, to stay within the line length.
     let banner = super::banner(schema).replace(". Do not edit", ".\nDo not edit");
@@ -157,6 +159,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "banner": banner,
             "services": services,
             "uses_present": uses_present,
+            "typing_imports": if emitter.client_uses_any.get() { "Any, Final" } else { "Final" },
             "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
@@ -332,6 +335,10 @@ struct Emitter<'a> {
     schema: &'a Schema,
     /// Runtime helpers the generated conversions call.
     helpers: std::cell::RefCell<BTreeSet<String>>,
+    /// Whether a client method's parameters are annotated with `Any`.
+    client_uses_any: std::cell::Cell<bool>,
+    /// Names a field or method may not take as they are.
+    shadowed: names::Shadowed,
 }
 
 impl Emitter<'_> {
@@ -463,7 +470,11 @@ impl Emitter<'_> {
     }
 
     fn field_data(&self, field: &Field) -> Value {
-        let name = names::attribute(&field.name);
+        self.field_data_as(field, names::attribute(&field.name, &self.shadowed))
+    }
+
+    /// A field's data for the templates, its attribute being `name`.
+    fn field_data_as(&self, field: &Field, name: String) -> Value {
         let optional = matches!(field.ty, TypeRef::Optional(_));
         let required = field.default.is_none() && !optional;
         let inner = match &field.ty {
@@ -567,7 +578,7 @@ impl Emitter<'_> {
         let mut params: Vec<String> = fields
             .iter()
             .map(|field| {
-                let name = names::attribute(&field.name);
+                let name = names::error_attribute(&field.name, &self.shadowed);
                 let annotation = self.annotation(&field.ty);
                 match (&field.default, &field.ty) {
                     (None, TypeRef::Optional(_)) => format!("{name}: {annotation} = None"),
@@ -597,8 +608,9 @@ impl Emitter<'_> {
         let field_values: Vec<Value> = fields
             .iter()
             .map(|field| {
-                let mut data = self.field_data(field);
-                let name = names::attribute(&field.name);
+                let mut data =
+                    self.field_data_as(field, names::error_attribute(&field.name, &self.shadowed));
+                let name = names::error_attribute(&field.name, &self.shadowed);
                 let init_value = match (&field.default, &field.ty) {
                     (Some(value), ty) if mutable_default(ty) => {
                         format!(
@@ -645,7 +657,7 @@ impl Emitter<'_> {
                 }
                 params.push("timeout: Timeout = DEFAULT_TIMEOUT".to_owned());
                 uses_present |= present;
-                let name = names::method(&method.name);
+                let name = names::method(&method.name, &self.shadowed);
                 let wire = &request.wire_name;
                 let (returns, body) = match method.kind {
                     MethodKind::Reply(reply) => {
@@ -843,8 +855,8 @@ impl Emitter<'_> {
                 let mut direct = Vec::new();
                 let mut given = Vec::new();
                 for field in fields {
-                    let name = names::attribute(&field.name);
-                    let param = names::parameter(&field.name);
+                    let name = names::attribute(&field.name, &self.shadowed);
+                    let param = names::parameter(&field.name, &self.shadowed);
                     let annotation = self.qualified_annotation(&field.ty);
                     match (&field.default, &field.ty) {
                         (None, TypeRef::Optional(_)) => {
@@ -898,6 +910,10 @@ impl Emitter<'_> {
             TypeRef::List(inner) => format!("list[{}]", self.qualified_annotation(inner)),
             TypeRef::Map(inner) => format!("dict[str, {}]", self.qualified_annotation(inner)),
             TypeRef::Optional(inner) => format!("{} | None", self.qualified_annotation(inner)),
+            TypeRef::Scalar(Scalar::Json) => {
+                self.client_uses_any.set(true);
+                "Any".to_owned()
+            }
             TypeRef::Scalar(_) => self.annotation(ty),
         }
     }

@@ -135,15 +135,28 @@ impl Emitter<'_> {
             (!wire.is_empty()).then(|| quote! { use acton_reactive::ipc::wire::{#(#wire),*}; });
         let services = (!self.schema.services.is_empty()).then(|| {
             quote! {
-                use std::future::Future;
                 use std::path::Path;
-                use std::sync::Arc;
 
                 use acton_reactive::ipc::client::{ClientError, IpcClient};
-                use acton_reactive::ipc::service;
                 use acton_reactive::prelude::{ActorHandle, ActorRuntime};
             }
         });
+        // Handler traits and their wiring exist only for services with methods.
+        let with_methods = || {
+            self.schema
+                .services
+                .iter()
+                .filter(|s| !s.methods.is_empty())
+        };
+        let method_uses = with_methods().next().is_some().then(|| {
+            quote! {
+                use std::future::Future;
+                use acton_reactive::ipc::service;
+            }
+        });
+        let arc = with_methods()
+            .any(|s| !s.exclusive)
+            .then(|| quote! { use std::sync::Arc; });
         let streams = self
             .schema
             .services
@@ -156,6 +169,8 @@ impl Emitter<'_> {
         quote! {
             #map
             #services
+            #method_uses
+            #arc
             #stream_uses
             #push_uses
             use acton_reactive::ipc::IpcTypeRegistry;
@@ -640,25 +655,41 @@ impl Emitter<'_> {
         } else {
             quote!(handler)
         };
+        // Called through the trait: a method named like one of `Arc`'s or the
+        // guard's (`clone`) must still reach the handler.
+        let receiver = if service.exclusive {
+            quote!(&mut *handler)
+        } else {
+            quote!(&*handler)
+        };
         let wiring = service.methods.iter().map(|method| {
             let ident = method_ident(&method.name);
             let request = type_ident(&self.schema.ty(method.request).name);
             match method.kind {
                 MethodKind::Reply(_) => quote! {
-                    service::#on_call(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { handler.#ident(ctx, request).await });
+                    service::#on_call(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { #trait_ident::#ident(#receiver, ctx, request).await });
                 },
                 MethodKind::Stream(_) => quote! {
-                    service::#on_stream(&mut actor, &handler, |#handler_binding, ctx, request: #request, items| async move { handler.#ident(ctx, request, items).await });
+                    service::#on_stream(&mut actor, &handler, |#handler_binding, ctx, request: #request, items| async move { #trait_ident::#ident(#receiver, ctx, request, items).await });
                 },
                 MethodKind::FireAndForget => quote! {
-                    service::#on_message(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { handler.#ident(ctx, request).await });
+                    service::#on_message(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { #trait_ident::#ident(#receiver, ctx, request).await });
                 },
             }
         });
-        let wrap = if service.exclusive {
-            quote! { let handler = service::exclusive(handler); }
+        // A service without methods (it only pushes) never calls its handler.
+        let (wrap, actor_binding) = if service.methods.is_empty() {
+            (quote! { let _ = handler; }, quote! { actor })
+        } else if service.exclusive {
+            (
+                quote! { let handler = service::exclusive(handler); },
+                quote! { mut actor },
+            )
         } else {
-            quote! { let handler = Arc::new(handler); }
+            (
+                quote! { let handler = Arc::new(handler); },
+                quote! { mut actor },
+            )
         };
 
         let client_methods = service.methods.iter().map(|method| {
@@ -751,7 +782,7 @@ impl Emitter<'_> {
             pub async fn #serve_ident<H: #trait_ident>(runtime: &ActorRuntime, handler: H) -> ActorHandle {
                 register_all(&runtime.ipc_registry());
                 #wrap
-                let mut actor = runtime.new_actor_with_name::<()>(#name);
+                let #actor_binding = runtime.new_actor_with_name::<()>(#name);
                 #(#wiring)*
                 let handle = actor.start().await;
                 runtime.ipc_expose(#name, handle.clone());

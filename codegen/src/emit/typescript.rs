@@ -321,7 +321,9 @@ impl Emitter<'_> {
             TypeRef::Map(inner) => self
                 .encoder(inner)
                 .map(|e| format!("{}({e})", self.helper("mapTo"))),
-            TypeRef::Optional(inner) => self.encoder(inner),
+            TypeRef::Optional(inner) => self
+                .encoder(inner)
+                .map(|e| format!("{}({e})", self.helper("optionalTo"))),
             TypeRef::Named(index) => Some(names::encode_fn(&self.schema.ty(*index).name)),
         }
     }

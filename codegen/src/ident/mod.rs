@@ -17,8 +17,8 @@
 //! use acton_codegen::ident::{python, rust, typescript};
 //!
 //! assert_eq!(rust::field("type"), "r#type");
-//! assert_eq!(python::attribute("class"), "class_");
-//! assert_eq!(python::parameter("self"), "self_");
+//! assert_eq!(python::attribute("class", &python::Shadowed::default()), "class_");
+//! assert_eq!(python::parameter("self", &python::Shadowed::default()), "self_");
 //! assert_eq!(typescript::method("find_one"), "findOne");
 //! ```
 

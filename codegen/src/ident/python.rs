@@ -1,7 +1,9 @@
 //! Names in the generated Python package.
 
+use std::collections::BTreeSet;
+
 use super::snake_case;
-use crate::model::{TypeDef, TypeKind};
+use crate::model::{Schema, TypeDef, TypeKind};
 
 /// Python's hard keywords: a field named like one is the attribute `name_`.
 const HARD_KEYWORDS: &[&str] = &[
@@ -79,6 +81,35 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
     "type",
 ];
 
+/// Names the bodies of generated classes use outside their methods: in
+/// annotations (which mypy reads in the class's scope) and default values.
+pub const CLASS_BODY_NAMES: &[&str] = &[
+    "bool",
+    "bytes",
+    "dict",
+    "float",
+    "int",
+    "list",
+    "str",
+    "object",
+    "datetime",
+    "timedelta",
+    "Any",
+    "ClassVar",
+    "Self",
+    "TypeAlias",
+    "field",
+    "os",
+    "types",
+    "AsyncGenerator",
+    "Final",
+    "Timeout",
+    "DEFAULT_TIMEOUT",
+    "TypedSubscription",
+    "Connection",
+    "Format",
+];
+
 /// Names `client.py` imports.
 pub const CLIENT_MODULE_NAMES: &[&str] = &[
     "annotations",
@@ -105,9 +136,9 @@ pub const CLIENT_MEMBERS: &[&str] = &[
     "connect_nats",
 ];
 
-/// Parameters of every generated method besides the request's fields: a field
-/// named like one is the parameter `name_`.
-pub const METHOD_PARAMETERS: &[&str] = &["self", "timeout"];
+/// Parameters and local variables of every generated client method besides the
+/// request's fields: a field named like one is the parameter `name_`.
+pub const METHOD_PARAMETERS: &[&str] = &["self", "timeout", "request", "answer", "item"];
 
 /// A type's class: the schema's name.
 pub fn class(name: &str) -> String {
@@ -124,20 +155,55 @@ pub fn decode_fn(union: &str) -> String {
     format!("decode_{}", snake_case(union))
 }
 
+/// The names the bodies of generated classes refer to without qualification
+/// ([`CLASS_BODY_NAMES`] and the schema's own classes). A field or method named like one would shadow it inside the
+/// class (`dict: dict[str, int]` makes the next `dict[...]` mean the field), so
+/// it takes a trailing `_`.
+#[derive(Debug, Clone, Default)]
+pub struct Shadowed(BTreeSet<String>);
+
+impl Shadowed {
+    /// The names of `schema`'s classes and of everything generated code imports.
+    pub fn of(schema: &Schema) -> Self {
+        let mut names: BTreeSet<String> =
+            CLASS_BODY_NAMES.iter().map(|n| (*n).to_owned()).collect();
+        names.extend(schema.types.iter().flat_map(type_exports));
+        Self(names)
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+}
+
 /// A field's attribute: its wire name, with a trailing `_` where that is a hard
-/// keyword or a member every message class has.
-pub fn attribute(field: &str) -> String {
-    if HARD_KEYWORDS.contains(&field) || MESSAGE_MEMBERS.contains(&field) {
+/// keyword, a member every message class has, or a name the class body uses.
+pub fn attribute(field: &str, shadowed: &Shadowed) -> String {
+    if HARD_KEYWORDS.contains(&field)
+        || MESSAGE_MEMBERS.contains(&field)
+        || shadowed.contains(field)
+    {
         format!("{field}_")
     } else {
         field.to_owned()
     }
 }
 
+/// An error's field: its attribute, which is also a keyword parameter of the
+/// exception's `__init__`, so `self` becomes `self_`.
+pub fn error_attribute(field: &str, shadowed: &Shadowed) -> String {
+    let name = attribute(field, shadowed);
+    if name == "self" {
+        format!("{name}_")
+    } else {
+        name
+    }
+}
+
 /// A field's keyword parameter in a client method: its attribute, with a
-/// trailing `_` where that is the method's own `self` or `timeout`.
-pub fn parameter(field: &str) -> String {
-    let name = attribute(field);
+/// trailing `_` where that is one of the method's own names ([`METHOD_PARAMETERS`]).
+pub fn parameter(field: &str, shadowed: &Shadowed) -> String {
+    let name = attribute(field, shadowed);
     if METHOD_PARAMETERS.contains(&name.as_str()) {
         format!("{name}_")
     } else {
@@ -145,9 +211,10 @@ pub fn parameter(field: &str) -> String {
     }
 }
 
-/// A client method: `snake_case`, with a trailing `_` where that is a keyword.
-pub fn method(name: &str) -> String {
-    attribute(&snake_case(name))
+/// A client method: `snake_case`, with a trailing `_` where that is a keyword or
+/// a name the class body uses.
+pub fn method(name: &str, shadowed: &Shadowed) -> String {
+    attribute(&snake_case(name), shadowed)
 }
 
 /// An enum value's member: `UPPER_SNAKE_CASE`.

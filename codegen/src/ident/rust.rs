@@ -35,6 +35,10 @@ pub const CLIENT_MEMBERS: &[&str] = &[
     "with_timeout",
     "check_schema",
     "connect_nats",
+    // derive(Clone, Debug): a method of the same name would hide the trait's.
+    "clone",
+    "clone_from",
+    "fmt",
 ];
 
 /// The variant every method's error enum has besides the declared errors.
@@ -110,7 +114,8 @@ pub fn default_fn(scope: &str, field: &str) -> String {
 
 /// The error enum of a method: `{Method}Error`, or `{Service}{Method}Error` when
 /// `shared` (another method with errors, in any service, has the same
-/// `{Method}Error`, or a type takes that name).
+/// `{Method}Error`, or a type or an import of the module takes that name:
+/// `client` fails with `{Service}ClientError`, not `ClientError`).
 pub fn error_enum(service: &str, method: &str, shared: bool) -> String {
     let short = format!("{}Error", upper_camel_case(method));
     if shared {
@@ -130,6 +135,7 @@ pub fn method_error_enum(schema: &Schema, service: &str, method: &str) -> String
         .filter(|m| !m.errors.is_empty() && error_enum("", &m.name, false) == short)
         .count()
         > 1;
-    let taken = schema.types.iter().any(|def| type_name(&def.name) == short);
+    let taken = MODULE_ITEMS.contains(&short.as_str())
+        || schema.types.iter().any(|def| type_name(&def.name) == short);
     error_enum(service, method, shared || taken)
 }

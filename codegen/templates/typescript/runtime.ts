@@ -1119,6 +1119,12 @@ export const mapTo =
     return out;
   };
 
+/** An encoder of optional values (absence and `null` become `null`). */
+export const optionalTo =
+  <T>(item: (value: T) => unknown) =>
+  (value: T | null | undefined): unknown =>
+    value === null || value === undefined ? null : item(value);
+
 /** A value that is either absent or present. */
 export function isPresent<T>(value: T | null | undefined): value is T {
   return value !== null && value !== undefined;
