@@ -314,7 +314,14 @@ impl Diff<'_> {
             }
         }
         for variant in new {
-            if !old.iter().any(|v| v.name == variant.name) {
+            let before = old.iter().find(|v| v.name == variant.name);
+            if before.is_some_and(|b| b.deprecated.is_none()) && variant.deprecated.is_some() {
+                self.compatible(
+                    &format!("{subject} value {}", variant.name),
+                    "was deprecated".to_owned(),
+                );
+            }
+            if before.is_none() {
                 self.breaking(
                     &format!("{subject} value {}", variant.name),
                     "was added; old readers reject it".to_owned(),
@@ -352,6 +359,9 @@ impl Diff<'_> {
     }
 
     fn service_changes(&mut self, subject: &str, old: &Service, new: &Service) {
+        if old.deprecated.is_none() && new.deprecated.is_some() {
+            self.compatible(subject, "was deprecated".to_owned());
+        }
         for old_method in &old.methods {
             let method_subject = format!("{subject} method {}", old_method.name);
             match new.methods.iter().find(|m| m.name == old_method.name) {
@@ -398,6 +408,9 @@ impl Diff<'_> {
     }
 
     fn method_changes(&mut self, subject: &str, old: &Method, new: &Method) {
+        if old.deprecated.is_none() && new.deprecated.is_some() {
+            self.compatible(subject, "was deprecated".to_owned());
+        }
         let old_request = &self.old.ty(old.request).name;
         let new_request = &self.new.ty(new.request).name;
         if old_request != new_request {

@@ -124,6 +124,8 @@ pub struct EnumVariant {
     pub name: String,
     /// `doc:`.
     pub doc: Option<String>,
+    /// `deprecated:`: `Some("")` without a reason.
+    pub deprecated: Option<String>,
 }
 
 /// A variant of a tagged union.
@@ -272,6 +274,8 @@ pub struct Service {
     pub errors: Vec<TypeIndex>,
     /// `exclusive: true`: handlers take `&mut self` and run one at a time.
     pub exclusive: bool,
+    /// `deprecated:`: `Some("")` without a reason.
+    pub deprecated: Option<String>,
 }
 
 /// A method.
@@ -288,6 +292,8 @@ pub struct Method {
     /// Every error it may fail with: its own, then its service's (none for
     /// fire-and-forget).
     pub errors: Vec<TypeIndex>,
+    /// `deprecated:`: `Some("")` without a reason.
+    pub deprecated: Option<String>,
 }
 
 /// How a method answers.

@@ -135,6 +135,24 @@ const CASES: &[Case] = {
             Compatible,
             "field note: was deprecated",
         ),
+        case(
+            "enum: [debug, info]",
+            "enum: { debug: { deprecated: true }, info: }",
+            Compatible,
+            "value debug: was deprecated",
+        ),
+        case(
+            "errors: [NotFound] }",
+            "errors: [NotFound], deprecated: use sum }",
+            Compatible,
+            "method add: was deprecated",
+        ),
+        case(
+            "  calculator:\n",
+            "  calculator:\n    deprecated: true\n",
+            Compatible,
+            "service calculator: was deprecated",
+        ),
         // Types, enums, unions.
         case(
             "  PriceUpdate:\n",

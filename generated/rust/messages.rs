@@ -671,7 +671,9 @@ impl CalculatorClient {
     /// # Errors
     /// When the socket cannot be reached.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Ok(Self::new(IpcClient::connect(path).await?))
+        Ok(Self {
+            client: IpcClient::connect(path).await?,
+        })
     }
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
@@ -907,7 +909,9 @@ impl KvStoreClient {
     /// # Errors
     /// When the socket cannot be reached.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Ok(Self::new(IpcClient::connect(path).await?))
+        Ok(Self {
+            client: IpcClient::connect(path).await?,
+        })
     }
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
@@ -1023,7 +1027,9 @@ impl PricesClient {
     /// # Errors
     /// When the socket cannot be reached.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Ok(Self::new(IpcClient::connect(path).await?))
+        Ok(Self {
+            client: IpcClient::connect(path).await?,
+        })
     }
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {

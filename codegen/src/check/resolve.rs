@@ -65,6 +65,7 @@ impl Resolver<'_> {
                         .map(|v| EnumVariant {
                             name: v.name.value.clone(),
                             doc: v.doc.clone(),
+                            deprecated: v.deprecated.clone(),
                         })
                         .collect(),
                 }
@@ -443,6 +444,7 @@ impl Resolver<'_> {
                     request,
                     kind,
                     errors,
+                    deprecated: method.deprecated.clone(),
                 });
             }
         }
@@ -467,6 +469,7 @@ impl Resolver<'_> {
             pushes,
             errors: service_errors,
             exclusive,
+            deprecated: decl.deprecated.clone(),
         }
     }
 

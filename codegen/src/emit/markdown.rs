@@ -102,6 +102,9 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
     if let Some(doc) = &service.doc {
         page.paragraph(doc);
     }
+    if let Some(reason) = &service.deprecated {
+        page.paragraph(&deprecation(reason));
+    }
     if service.methods.is_empty() {
         page.paragraph("It has no methods.");
     } else {
@@ -136,13 +139,18 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
             ));
         }
         page.blank();
-        let documented: Vec<&Method> = service.methods.iter().filter(|m| m.doc.is_some()).collect();
-        for method in documented {
-            if let Some(doc) = &method.doc {
-                page.line(&format!("- `{}`: {}", method.name, inline(doc)));
+        let described = |m: &&Method| m.doc.is_some() || m.deprecated.is_some();
+        for method in service.methods.iter().filter(described) {
+            let mut text = method.doc.as_deref().map(inline).unwrap_or_default();
+            if let Some(reason) = &method.deprecated {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(&inline(&deprecation(reason)));
             }
+            page.line(&format!("- `{}`: {text}", method.name));
         }
-        if service.methods.iter().any(|m| m.doc.is_some()) {
+        if service.methods.iter().any(|m| described(&m)) {
             page.blank();
         }
     }
@@ -237,11 +245,14 @@ fn enum_table(page: &mut Page, variants: &[EnumVariant]) {
     page.line("| value | description |");
     page.line("|---|---|");
     for variant in variants {
-        page.line(&format!(
-            "| `\"{}\"` | {} |",
-            variant.name,
-            variant.doc.as_deref().map(inline).unwrap_or_default()
-        ));
+        let mut text = variant.doc.as_deref().map(inline).unwrap_or_default();
+        if let Some(reason) = &variant.deprecated {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&inline(&deprecation(reason)));
+        }
+        page.line(&format!("| `\"{}\"` | {text} |", variant.name));
     }
     page.blank();
 }

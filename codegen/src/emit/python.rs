@@ -66,6 +66,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         schema,
         helpers: std::cell::RefCell::new(BTreeSet::new()),
         client_uses_any: std::cell::Cell::new(false),
+        client_uses_warnings: std::cell::Cell::new(false),
         shadowed: names::Shadowed::of(schema),
     };
     // The banner on two lines, to stay within the line length.
@@ -160,6 +161,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "services": services,
             "uses_present": uses_present,
             "typing_imports": if emitter.client_uses_any.get() { "Any, Final" } else { "Final" },
+            "uses_warnings": emitter.client_uses_warnings.get(),
             "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
@@ -272,6 +274,25 @@ fn uses_name(code: &str, name: &str) -> bool {
     })
 }
 
+/// The statement a deprecated method or client starts with (8 columns in).
+fn deprecation_warning(what: &str, reason: &str) -> String {
+    let message = if reason.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}: {reason}")
+    };
+    wrap_call(
+        8,
+        "warnings.warn(",
+        &[
+            python_string(&message),
+            "DeprecationWarning".to_owned(),
+            "stacklevel=2".to_owned(),
+        ],
+        ")",
+    )
+}
+
 fn mutable_default(ty: &TypeRef) -> bool {
     match ty {
         TypeRef::List(_) | TypeRef::Map(_) | TypeRef::Scalar(Scalar::Json) => true,
@@ -337,6 +358,8 @@ struct Emitter<'a> {
     helpers: std::cell::RefCell<BTreeSet<String>>,
     /// Whether a client method's parameters are annotated with `Any`.
     client_uses_any: std::cell::Cell<bool>,
+    /// Whether a client method warns that it is deprecated.
+    client_uses_warnings: std::cell::Cell<bool>,
     /// Names a field or method may not take as they are.
     shadowed: names::Shadowed,
 }
@@ -522,7 +545,7 @@ impl Emitter<'_> {
                     "variants": variants.iter().map(|v| json!({
                         "member": names::enum_member(&v.name),
                         "wire_name": v.name,
-                        "doc": v.doc.as_deref().map(|d| docstring(Some(d), "", 4)),
+                        "doc": deprecated_doc(v.doc.as_deref(), v.deprecated.as_deref()).map(|d| docstring(Some(&d), "", 4)),
                     })).collect::<Vec<_>>(),
                 }),
             ),
@@ -738,13 +761,21 @@ impl Emitter<'_> {
                     }
                 };
                 let raises = self.raises(&method.errors);
-                let described = format!(
-                    "{}{kind_note}{raises}",
-                    method
-                        .doc
-                        .clone()
-                        .unwrap_or_else(|| format!("Calls `{}`.", method.name))
-                );
+                let own_doc = method
+                    .doc
+                    .clone()
+                    .unwrap_or_else(|| format!("Calls `{}`.", method.name));
+                let own_doc =
+                    deprecated_doc(Some(&own_doc), method.deprecated.as_deref()).unwrap_or(own_doc);
+                let described = format!("{own_doc}{kind_note}{raises}");
+                let body = match &method.deprecated {
+                    Some(reason) => {
+                        self.client_uses_warnings.set(true);
+                        let what = format!("{}.{} is deprecated", service.name, method.name);
+                        format!("{}\n{body}", deprecation_warning(&what, reason))
+                    }
+                    None => body,
+                };
                 json!({
                     "signature": signature,
                     "doc": docstring(Some(&described), "", 8),
@@ -776,7 +807,11 @@ impl Emitter<'_> {
             &json!({
                 "class_name": names::client(&service.name),
                 "name": service.name,
-                "doc": docstring(service.doc.as_deref(), &format!("Client of the `{}` service.", service.name), 4),
+                "doc": docstring(deprecated_doc(Some(service.doc.clone().unwrap_or_else(|| format!("Client of the `{}` service.", service.name)).as_str()), service.deprecated.as_deref()).as_deref(), "", 4),
+                "deprecation": service.deprecated.as_deref().map(|reason| {
+                    self.client_uses_warnings.set(true);
+                    deprecation_warning(&format!("the {} service is deprecated", service.name), reason)
+                }),
                 "methods": methods,
                 "pushes": pushes,
             }),

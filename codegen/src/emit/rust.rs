@@ -101,6 +101,17 @@ fn docs(doc: Option<&str>, deprecated: Option<&str>) -> TokenStream {
     quote! { #( #[doc = #lines] )* }
 }
 
+/// `#[deprecated]`, with the reason as its note, for a deprecated item.
+fn deprecated_attr(deprecated: Option<&str>) -> Option<TokenStream> {
+    deprecated.map(|reason| {
+        if reason.is_empty() {
+            quote!(#[deprecated])
+        } else {
+            quote!(#[deprecated(note = #reason)])
+        }
+    })
+}
+
 impl Emitter<'_> {
     fn file(&self) -> TokenStream {
         let uses = self.uses();
@@ -177,6 +188,15 @@ impl Emitter<'_> {
             use acton_reactive::serde::{Deserialize, Serialize};
             #wire
         }
+    }
+
+    /// Whether a default of type `ty` may name a deprecated enum value.
+    fn names_deprecated_value(&self, ty: &TypeRef) -> bool {
+        ty.named()
+            .is_some_and(|index| match &self.schema.ty(index).kind {
+                TypeKind::Enum { variants } => variants.iter().any(|v| v.deprecated.is_some()),
+                _ => false,
+            })
     }
 
     fn any_type(&self, test: &dyn Fn(&TypeRef) -> bool) -> bool {
@@ -270,8 +290,9 @@ impl Emitter<'_> {
                 let variants = variants.iter().map(|variant| {
                     let name = variant_ident(&variant.name);
                     let wire = &variant.name;
-                    let doc = docs(variant.doc.as_deref(), None);
-                    quote! { #doc #[serde(rename = #wire)] #name }
+                    let doc = docs(variant.doc.as_deref(), variant.deprecated.as_deref());
+                    let deprecated = deprecated_attr(variant.deprecated.as_deref());
+                    quote! { #doc #deprecated #[serde(rename = #wire)] #name }
                 });
                 quote! {
                     #doc
@@ -340,7 +361,11 @@ impl Emitter<'_> {
                     let name = default_function_name(&scope, field);
                     let ty = self.rust_type(&field.ty, field.recursive);
                     let value = self.default_value(value, &field.ty);
+                    let allow = self
+                        .names_deprecated_value(&field.ty)
+                        .then(|| quote!(#[allow(deprecated)]));
                     Some(quote! {
+                        #allow
                         fn #name() -> #ty { #value }
                     })
                 })
@@ -598,7 +623,7 @@ impl Emitter<'_> {
 
         let trait_methods = service.methods.iter().map(|method| {
             let ident = method_ident(&method.name);
-            let doc = docs(method.doc.as_deref(), None);
+            let doc = docs(method.doc.as_deref(), method.deprecated.as_deref());
             let request = type_ident(&self.schema.ty(method.request).name);
             let path = format!("{}.{}", service.name, method.name);
             let error = self.error_type(service, method);
@@ -694,7 +719,9 @@ impl Emitter<'_> {
 
         let client_methods = service.methods.iter().map(|method| {
             let ident = method_ident(&method.name);
-            let doc = docs(method.doc.as_deref(), None);
+            let deprecated_method = deprecated_attr(method.deprecated.as_deref());
+            let doc = docs(method.doc.as_deref(), method.deprecated.as_deref());
+            let doc = quote! { #doc #deprecated_method };
             let request = type_ident(&self.schema.ty(method.request).name);
             let wire = self.wire_name(method.request);
             let error = self.error_type(service, method);
@@ -762,6 +789,13 @@ impl Emitter<'_> {
         );
         let serve_doc = format!(" Starts the `{name}` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `{name}`.");
         let client_doc = format!(" A typed client of the `{name}` service.");
+        // A deprecated service: its serve function and its client's constructors
+        // say so where they are used.
+        let deprecated_service = deprecated_attr(service.deprecated.as_deref());
+        let service_deprecation = service.deprecated.as_deref().map(|reason| {
+            let note = docs(None, Some(reason));
+            quote! { #[doc = ""] #note }
+        });
         let bounds = if service.exclusive {
             quote!(Send + 'static)
         } else {
@@ -779,6 +813,8 @@ impl Emitter<'_> {
             }
 
             #[doc = #serve_doc]
+            #service_deprecation
+            #deprecated_service
             pub async fn #serve_ident<H: #trait_ident>(runtime: &ActorRuntime, handler: H) -> ActorHandle {
                 register_all(&runtime.ipc_registry());
                 #wrap
@@ -790,6 +826,7 @@ impl Emitter<'_> {
             }
 
             #[doc = #client_doc]
+            #service_deprecation
             #[derive(Clone, Debug)]
             pub struct #client_ident {
                 client: IpcClient,
@@ -803,11 +840,13 @@ impl Emitter<'_> {
                 ///
                 /// # Errors
                 /// When the socket cannot be reached.
+                #deprecated_service
                 pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-                    Ok(Self::new(IpcClient::connect(path).await?))
+                    Ok(Self { client: IpcClient::connect(path).await? })
                 }
 
                 /// A client on an existing connection (which other clients may share).
+                #deprecated_service
                 pub fn new(client: IpcClient) -> Self {
                     Self { client }
                 }

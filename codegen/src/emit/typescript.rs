@@ -101,6 +101,37 @@ fn tsdoc(doc: Option<&str>, indent: usize) -> String {
     format!("{pad}/**\n{}\n{pad} */", body.join("\n"))
 }
 
+/// `@deprecated` (after a blank line) for a deprecated method or client.
+fn deprecated_tag(deprecated: Option<&str>) -> String {
+    match deprecated {
+        Some("") => "\n\n@deprecated".to_owned(),
+        Some(reason) => format!("\n\n@deprecated {reason}"),
+        None => String::new(),
+    }
+}
+
+/// A note of an enum's deprecated values: a string-literal union has no place
+/// for a tag per value.
+fn deprecated_values(variants: &[crate::model::EnumVariant]) -> String {
+    let notes: Vec<String> = variants
+        .iter()
+        .filter_map(|v| {
+            v.deprecated.as_deref().map(|reason| {
+                if reason.is_empty() {
+                    format!("`\"{}\"`", v.name)
+                } else {
+                    format!("`\"{}\"` ({reason})", v.name)
+                }
+            })
+        })
+        .collect();
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("\n\nDeprecated values: {}.", notes.join(", "))
+    }
+}
+
 fn field_doc(field: &Field) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(doc) = &field.doc {
@@ -475,7 +506,7 @@ impl Emitter<'_> {
                         "values_const": names::values_const(&def.name),
                         "encode_fn": names::encode_fn(&def.name),
                         "decode_fn": names::decode_fn(&def.name),
-                        "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` enum.", def.name))), 0),
+                        "doc": tsdoc(Some(&format!("{}{}", doc.as_deref().unwrap_or(&format!("The `{}` enum.", def.name)), deprecated_values(variants))), 0),
                         "alternatives": alternatives.join(" | "),
                         "values": alternatives.join(", "),
                     }),
@@ -660,7 +691,7 @@ impl Emitter<'_> {
                         format!("\n\n@throws {{@link types.{}}} {summary}", def.name).trim_end().to_owned()
                     })
                     .collect();
-                let doc = format!("{}{note}{throws}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)));
+                let doc = format!("{}{note}{throws}{}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)), deprecated_tag(method.deprecated.as_deref()));
                 let throws_names: Vec<&str> = method.errors.iter().map(|e| self.schema.ty(*e).name.as_str()).collect();
                 summary.push(if throws_names.is_empty() {
                     signature_of(&code)
@@ -691,7 +722,7 @@ impl Emitter<'_> {
             &json!({
                 "class_name": class_name,
                 "name": service.name,
-                "doc": tsdoc(Some(service.doc.as_deref().unwrap_or(&format!("Client of the `{}` service.", service.name))), 0),
+                "doc": tsdoc(Some(&format!("{}{}", service.doc.as_deref().unwrap_or(&format!("Client of the `{}` service.", service.name)), deprecated_tag(service.deprecated.as_deref()))), 0),
                 "methods": methods,
                 "pushes": pushes,
             }),

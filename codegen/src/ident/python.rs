@@ -114,6 +114,7 @@ pub const CLASS_BODY_NAMES: &[&str] = &[
 pub const CLIENT_MODULE_NAMES: &[&str] = &[
     "annotations",
     "os",
+    "warnings",
     "AsyncGenerator",
     "Final",
     "types",

@@ -86,6 +86,8 @@ pub struct VariantDecl {
     pub name: Located<String>,
     /// `doc:`.
     pub doc: Option<String>,
+    /// `deprecated:` (`true` or a reason).
+    pub deprecated: Option<String>,
 }
 
 /// A variant of a tagged union.
@@ -114,6 +116,8 @@ pub struct ServiceDecl {
     pub errors: Vec<Located<String>>,
     /// `exclusive: true`: handlers take `&mut self` and run one at a time.
     pub exclusive: Option<Located<String>>,
+    /// `deprecated:` (`true` or a reason).
+    pub deprecated: Option<String>,
 }
 
 /// A method of a service.
@@ -131,6 +135,8 @@ pub struct MethodDecl {
     pub stream: Option<Located<String>>,
     /// `errors:`: the errors this method may fail with.
     pub errors: Vec<Located<String>>,
+    /// `deprecated:` (`true` or a reason).
+    pub deprecated: Option<String>,
 }
 
 /// Parses `file`; problems go to `report`. The returned document holds what could
@@ -626,13 +632,18 @@ fn variants(node: &Node, owner: &str, report: &mut Reporter<'_>) -> Vec<VariantD
         Node::Sequence(items) => items
             .iter()
             .filter_map(|item| scalar(item, "an enum variant", report))
-            .map(|name| VariantDecl { name, doc: None })
+            .map(|name| VariantDecl {
+                name,
+                doc: None,
+                deprecated: None,
+            })
             .collect(),
         Node::Mapping(entries) => entries
             .iter()
             .map(|(name, value)| {
                 let name = key_name(name);
                 let mut doc = None;
+                let mut deprecated = None;
                 match value {
                     // `green:` — a value without documentation.
                     Node::Scalar(text) if text.as_str().is_empty() => {}
@@ -640,11 +651,12 @@ fn variants(node: &Node, owner: &str, report: &mut Reporter<'_>) -> Vec<VariantD
                         for (key, field) in fields.iter() {
                             match key.as_str() {
                                 "doc" => doc = scalar(field, "doc", report).map(|d| d.value),
+                                "deprecated" => deprecated = deprecation(field, report),
                                 other => unknown_key(
                                     key,
                                     other,
                                     &format!("enum value `{}`", name.value),
-                                    &["doc"],
+                                    &["doc", "deprecated"],
                                     report,
                                 ),
                             }
@@ -662,7 +674,11 @@ fn variants(node: &Node, owner: &str, report: &mut Reporter<'_>) -> Vec<VariantD
                         )),
                     ),
                 }
-                VariantDecl { name, doc }
+                VariantDecl {
+                    name,
+                    doc,
+                    deprecated,
+                }
             })
             .collect(),
         Node::Scalar(_) => {
@@ -751,7 +767,14 @@ fn services(node: &Node, report: &mut Reporter<'_>) -> Vec<ServiceDecl> {
     };
     let mut out = Vec::new();
     for (name, body) in services.iter() {
-        const KEYS: [&str; 5] = ["doc", "methods", "pushes", "errors", "exclusive"];
+        const KEYS: [&str; 6] = [
+            "doc",
+            "methods",
+            "pushes",
+            "errors",
+            "exclusive",
+            "deprecated",
+        ];
         let name = key_name(name);
         let mut service = ServiceDecl {
             name: name.clone(),
@@ -760,6 +783,7 @@ fn services(node: &Node, report: &mut Reporter<'_>) -> Vec<ServiceDecl> {
             pushes: Vec::new(),
             errors: Vec::new(),
             exclusive: None,
+            deprecated: None,
         };
         if let Some(body) = mapping(body, &format!("service `{}`", name.value), hint, report) {
             for (key, value) in body.iter() {
@@ -774,6 +798,7 @@ fn services(node: &Node, report: &mut Reporter<'_>) -> Vec<ServiceDecl> {
                         service.errors = name_list(value, "errors", "errors: [NotFound]", report);
                     }
                     "exclusive" => service.exclusive = scalar(value, "exclusive", report),
+                    "deprecated" => service.deprecated = deprecation(value, report),
                     other => unknown_key(
                         key,
                         other,
@@ -790,7 +815,7 @@ fn services(node: &Node, report: &mut Reporter<'_>) -> Vec<ServiceDecl> {
 }
 
 fn methods(node: &Node, service: &str, report: &mut Reporter<'_>) -> Vec<MethodDecl> {
-    const KEYS: [&str; 5] = ["request", "reply", "stream", "errors", "doc"];
+    const KEYS: [&str; 6] = ["request", "reply", "stream", "errors", "doc", "deprecated"];
     let hint = "write each method as `name: { request: Req, reply: Resp }` (or `stream:`, or neither for fire-and-forget)";
     let Some(methods) = mapping(node, &format!("the methods of `{service}`"), hint, report) else {
         return Vec::new();
@@ -805,6 +830,7 @@ fn methods(node: &Node, service: &str, report: &mut Reporter<'_>) -> Vec<MethodD
             reply: None,
             stream: None,
             errors: Vec::new(),
+            deprecated: None,
         };
         if let Some(body) = mapping(body, &format!("method `{}`", name.value), hint, report) {
             for (key, value) in body.iter() {
@@ -816,6 +842,7 @@ fn methods(node: &Node, service: &str, report: &mut Reporter<'_>) -> Vec<MethodD
                         method.errors = name_list(value, "errors", "errors: [NotFound]", report);
                     }
                     "doc" => method.doc = scalar(value, "doc", report).map(|d| d.value),
+                    "deprecated" => method.deprecated = deprecation(value, report),
                     other => unknown_key(
                         key,
                         other,

@@ -106,6 +106,9 @@ pub struct Keywords {
 #[serde(crate = "acton_reactive::serde")]
 pub enum Colour {
     /// The first.
+    ///
+    /// **Deprecated:** use green
+    #[deprecated(note = "use green")]
     #[serde(rename = "red")]
     Red,
     #[serde(rename = "green")]
@@ -285,6 +288,7 @@ fn default_defaults_quoted_number() -> String {
     String::from("42")
 }
 
+#[allow(deprecated)]
 fn default_defaults_colour() -> Colour {
     Colour::Red
 }
@@ -317,6 +321,7 @@ fn default_missing_similar() -> Vec<String> {
     Vec::new()
 }
 
+#[allow(deprecated)]
 fn default_throttled_reason() -> Colour {
     Colour::Red
 }
@@ -593,6 +598,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { service::warn_unimplemented("shop.shapes") }
     }
+    /// **Deprecated:** use `ping`
     ///
     /// # Errors
     /// - `Missing`: Nothing under that key.
@@ -664,7 +670,9 @@ impl ShopClient {
     /// # Errors
     /// When the socket cannot be reached.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Ok(Self::new(IpcClient::connect(path).await?))
+        Ok(Self {
+            client: IpcClient::connect(path).await?,
+        })
     }
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
@@ -716,6 +724,8 @@ impl ShopClient {
     pub async fn shapes(&self, request: Shape) -> Result<(), service::Status> {
         Ok(self.client.send(Self::SERVICE, "shop.Shape", &request).await?)
     }
+    /// **Deprecated:** use `ping`
+    #[deprecated(note = "use `ping`")]
     ///
     /// # Errors
     /// - `Missing`: Nothing under that key.
@@ -758,6 +768,9 @@ pub trait OtherServiceHandler: Send + Sync + 'static {
 }
 
 /// Starts the `other_service` service: registers the schema's types, builds the actor that calls `handler`, and exposes it as `other_service`.
+///
+/// **Deprecated.**
+#[deprecated]
 pub async fn serve_other_service<H: OtherServiceHandler>(
     runtime: &ActorRuntime,
     handler: H,
@@ -778,6 +791,8 @@ pub async fn serve_other_service<H: OtherServiceHandler>(
 }
 
 /// A typed client of the `other_service` service.
+///
+/// **Deprecated.**
 #[derive(Clone, Debug)]
 pub struct OtherServiceClient {
     client: IpcClient,
@@ -790,10 +805,14 @@ impl OtherServiceClient {
     ///
     /// # Errors
     /// When the socket cannot be reached.
+    #[deprecated]
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Ok(Self::new(IpcClient::connect(path).await?))
+        Ok(Self {
+            client: IpcClient::connect(path).await?,
+        })
     }
     /// A client on an existing connection (which other clients may share).
+    #[deprecated]
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
@@ -973,7 +992,9 @@ impl CounterClient {
     /// # Errors
     /// When the socket cannot be reached.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Ok(Self::new(IpcClient::connect(path).await?))
+        Ok(Self {
+            client: IpcClient::connect(path).await?,
+        })
     }
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {

@@ -7,6 +7,7 @@ Do not edit: change the schema and generate again.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import AsyncGenerator
 from typing import Final
 
@@ -127,12 +128,19 @@ class ShopClient:
     ) -> types.Scalars:
         """Calls `find`.
 
+        Deprecated: use `ping`
+
         Raises `Missing`: Nothing under that key.
 
         Raises `Throttled`:
 
         Raises `Forbidden`: The caller may not do this.
         """
+        warnings.warn(
+            "shop.find is deprecated: use `ping`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         request = types.Lookup(key=key)
         answer = await self.connection.request(
             self.SERVICE,
@@ -157,11 +165,19 @@ class ShopClient:
 
 
 class OtherServiceClient:
-    """Client of the `other_service` service."""
+    """Client of the `other_service` service.
+
+    Deprecated.
+    """
 
     SERVICE: Final = "other_service"
 
     def __init__(self, connection: Connection) -> None:
+        warnings.warn(
+            "the other_service service is deprecated",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self.connection = connection
 
     @classmethod

@@ -33,7 +33,10 @@ class Colour(enum.Enum):
     """A unit enum."""
 
     RED = "red"
-    """The first."""
+    """The first.
+
+    Deprecated: use green
+    """
     GREEN = "green"
     BLUE = "blue"
     """The last."""

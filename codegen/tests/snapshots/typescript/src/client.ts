@@ -69,6 +69,8 @@ export class ShopClient {
    * @throws {@link types.Throttled}
    *
    * @throws {@link types.Forbidden} The caller may not do this.
+   *
+   * @deprecated use `ping`
    */
   async find(request: types.LookupInit, options?: CallOptions): Promise<types.Scalars> {
     return types.decodeScalars(await this.connection.request(ShopClient.SERVICE, "shop.Lookup", types.encodeLookup(request), options, [types.Missing, types.Throttled, types.Forbidden]));
@@ -93,7 +95,11 @@ export class ShopClient {
   }
 }
 
-/** Client of the `other_service` service. */
+/**
+ * Client of the `other_service` service.
+ *
+ * @deprecated
+ */
 export class OtherServiceClient {
   /** The name the service is exposed under. */
   static readonly SERVICE = "other_service";

@@ -230,7 +230,11 @@ export function decodeKeywords(data: unknown): Keywords {
   };
 }
 
-/** A unit enum. */
+/**
+ * A unit enum.
+ *
+ * Deprecated values: `"red"` (use green).
+ */
 export type Colour = "red" | "green" | "blue";
 
 /** Every `Colour`, in schema order. */
