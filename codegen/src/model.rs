@@ -209,11 +209,15 @@ pub enum Scalar {
     Bytes,
     /// `json`: any value.
     Json,
+    /// `timestamp`: a point in time, RFC 3339 in UTC on the wire.
+    Timestamp,
+    /// `duration`: a non-negative length of time, `1.5s` on the wire.
+    Duration,
 }
 
 impl Scalar {
     /// Every scalar with its schema name.
-    pub const ALL: [(&'static str, Scalar); 14] = [
+    pub const ALL: [(&'static str, Scalar); 16] = [
         ("bool", Scalar::Bool),
         ("i8", Scalar::I8),
         ("i16", Scalar::I16),
@@ -228,6 +232,8 @@ impl Scalar {
         ("string", Scalar::String),
         ("bytes", Scalar::Bytes),
         ("json", Scalar::Json),
+        ("timestamp", Scalar::Timestamp),
+        ("duration", Scalar::Duration),
     ];
 
     /// The scalar a schema name stands for.
@@ -305,4 +311,34 @@ pub enum MethodKind {
     Stream(TypeIndex),
     /// Fire-and-forget: acknowledged once delivered.
     FireAndForget,
+}
+
+/// A `duration` as the schema and the wire write it (`90s`, `1.5s`): whole
+/// seconds and nanoseconds, or `None` when the text is not one.
+///
+/// ```
+/// assert_eq!(acton_codegen::model::parse_duration("1.25s"), Some((1, 250_000_000)));
+/// assert_eq!(acton_codegen::model::parse_duration("-1s"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<(u64, u32)> {
+    let body = text.strip_suffix('s')?;
+    let (secs, fraction) = match body.split_once('.') {
+        Some((secs, fraction)) => (secs, Some(fraction)),
+        None => (body, None),
+    };
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: u64 = secs.parse().ok()?;
+    let nanos = match fraction {
+        None => 0,
+        Some(digits)
+            if (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let value: u32 = digits.parse().ok()?;
+            value * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+        }
+        Some(_) => return None,
+    };
+    Some((secs, nanos))
 }

@@ -287,6 +287,17 @@ impl Resolver<'_> {
             (TypeRef::Optional(_), Value::Null) => Ok(()),
             (TypeRef::Optional(inner), value) => self.default_fits(value, inner),
             (TypeRef::Scalar(Scalar::Json), _) => Ok(()),
+            (TypeRef::Scalar(Scalar::Duration), Value::String(text)) => {
+                crate::model::parse_duration(text).map(|_| ()).ok_or_else(|| {
+                    "expected seconds with an `s`, such as `30s` or `1.5s`".to_owned()
+                })
+            }
+            (TypeRef::Scalar(Scalar::Duration), _) => {
+                Err("expected a duration string, such as \"30s\"".to_owned())
+            }
+            (TypeRef::Scalar(Scalar::Timestamp), _) => Err(
+                "defaults of `timestamp` are not supported (a fixed point in time is rarely a good default); make the field optional instead".to_owned(),
+            ),
             (TypeRef::Scalar(Scalar::Bool), Value::Bool(_)) => Ok(()),
             (TypeRef::Scalar(Scalar::String), Value::String(_)) => Ok(()),
             (TypeRef::Scalar(scalar @ (Scalar::F32 | Scalar::F64)), value) => {

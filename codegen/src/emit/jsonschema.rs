@@ -187,6 +187,8 @@ fn type_ref(schema: &Schema, ty: &TypeRef) -> Value {
             Scalar::String => json!({ "type": "string" }),
             Scalar::Bytes => json!({ "type": "string", "contentEncoding": "base64" }),
             Scalar::Json => json!({}),
+            Scalar::Timestamp => json!({ "type": "string", "format": "date-time" }),
+            Scalar::Duration => json!({ "type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,9})?s$" }),
             Scalar::F32 | Scalar::F64 => json!({ "type": "number" }),
             integer => match integer.integer_range() {
                 Some((min, max)) => {

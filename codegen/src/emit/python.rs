@@ -132,6 +132,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "uses_dataclass": uses_dataclass,
             "typing_imports": typing.join(", "),
             "runtime_imports": runtime_imports,
+            "datetime_imports": datetime_imports(schema.types.iter().flat_map(TypeDef::fields)),
             "definitions": definitions,
         }),
     );
@@ -161,6 +162,10 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "services": services,
             "uses_present": uses_present,
             "typing_imports": if emitter.client_uses_any.get() { "Any, Final" } else { "Final" },
+            "datetime_imports": datetime_imports(schema.services.iter().flat_map(|s| &s.methods).flat_map(|m| match &schema.ty(m.request).kind {
+                TypeKind::Struct { fields } => fields.iter(),
+                _ => [].iter(),
+            })),
             "uses_warnings": emitter.client_uses_warnings.get(),
             "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
@@ -293,6 +298,30 @@ fn deprecation_warning(what: &str, reason: &str) -> String {
     )
 }
 
+/// What a module imports from `datetime` for the annotations of `fields`:
+/// `datetime`, `timedelta`, both (`datetime, timedelta`) or nothing.
+fn datetime_imports<'f>(fields: impl Iterator<Item = &'f Field>) -> String {
+    fn scalars(ty: &TypeRef, found: &mut BTreeSet<&'static str>) {
+        match ty {
+            TypeRef::Scalar(Scalar::Timestamp) => {
+                found.insert("datetime");
+            }
+            TypeRef::Scalar(Scalar::Duration) => {
+                found.insert("timedelta");
+            }
+            TypeRef::List(inner) | TypeRef::Map(inner) | TypeRef::Optional(inner) => {
+                scalars(inner, found);
+            }
+            TypeRef::Scalar(_) | TypeRef::Named(_) => {}
+        }
+    }
+    let mut found = BTreeSet::new();
+    for field in fields {
+        scalars(&field.ty, &mut found);
+    }
+    found.into_iter().collect::<Vec<_>>().join(", ")
+}
+
 fn mutable_default(ty: &TypeRef) -> bool {
     match ty {
         TypeRef::List(_) | TypeRef::Map(_) | TypeRef::Scalar(Scalar::Json) => true,
@@ -378,7 +407,16 @@ impl Emitter<'_> {
                 Scalar::String => "str".into(),
                 Scalar::Bytes => "bytes".into(),
                 Scalar::Json => "Any".into(),
-                _ => "int".into(),
+                Scalar::Timestamp => "datetime".into(),
+                Scalar::Duration => "timedelta".into(),
+                Scalar::I8
+                | Scalar::I16
+                | Scalar::I32
+                | Scalar::I64
+                | Scalar::U8
+                | Scalar::U16
+                | Scalar::U32
+                | Scalar::U64 => "int".into(),
             },
             TypeRef::List(inner) => format!("list[{}]", self.annotation(inner)),
             TypeRef::Map(inner) => format!("dict[str, {}]", self.annotation(inner)),
@@ -396,7 +434,16 @@ impl Emitter<'_> {
                 Scalar::String => self.helper("decode_str"),
                 Scalar::Bytes => self.helper("decode_bytes"),
                 Scalar::Json => "(lambda value: value)".to_owned(),
-                _ => self.helper("decode_int"),
+                Scalar::Timestamp => self.helper("decode_timestamp"),
+                Scalar::Duration => self.helper("decode_duration"),
+                Scalar::I8
+                | Scalar::I16
+                | Scalar::I32
+                | Scalar::I64
+                | Scalar::U8
+                | Scalar::U16
+                | Scalar::U32
+                | Scalar::U64 => self.helper("decode_int"),
             },
             TypeRef::List(inner) => format!("{}({})", self.helper("list_of"), self.decoder(inner)),
             TypeRef::Map(inner) => format!("{}({})", self.helper("map_of"), self.decoder(inner)),
@@ -424,6 +471,8 @@ impl Emitter<'_> {
     /// An encoder (a callable) for `ty`, or `None` when values need no conversion.
     fn encoder(&self, ty: &TypeRef) -> Option<String> {
         match ty {
+            TypeRef::Scalar(Scalar::Timestamp) => Some(self.helper("encode_timestamp")),
+            TypeRef::Scalar(Scalar::Duration) => Some(self.helper("encode_duration")),
             TypeRef::Scalar(_) => None,
             TypeRef::List(inner) => self
                 .encoder(inner)
@@ -466,6 +515,13 @@ impl Emitter<'_> {
     /// A Python literal for a default value (already checked against its type).
     fn literal(&self, value: &Value, ty: &TypeRef) -> String {
         match (ty, value) {
+            (TypeRef::Scalar(Scalar::Duration), Value::String(text)) => {
+                let (secs, nanos) = crate::model::parse_duration(text).unwrap_or_default();
+                match nanos / 1000 {
+                    0 => format!("timedelta(seconds={secs})"),
+                    micros => format!("timedelta(seconds={secs}, microseconds={micros})"),
+                }
+            }
             (TypeRef::Optional(_), Value::Null) => "None".into(),
             (TypeRef::Optional(inner), value) => self.literal(value, inner),
             (TypeRef::Named(index), Value::String(variant)) => {

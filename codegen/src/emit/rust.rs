@@ -232,6 +232,8 @@ impl Emitter<'_> {
                 Scalar::String => quote!(String),
                 Scalar::Bytes => quote!(Bytes),
                 Scalar::Json => quote!(Json),
+                Scalar::Timestamp => quote!(acton_reactive::ipc::wire::Timestamp),
+                Scalar::Duration => quote!(acton_reactive::ipc::wire::Duration),
             },
             TypeRef::List(inner) => {
                 let inner = self.rust_type(inner, false);
@@ -385,6 +387,10 @@ impl Emitter<'_> {
             (TypeRef::Scalar(Scalar::Json), value) => {
                 let text = super::canonical_json(value);
                 quote!(acton_reactive::ipc::wire::json_literal(#text))
+            }
+            (TypeRef::Scalar(Scalar::Duration), Value::String(text)) => {
+                let (secs, nanos) = crate::model::parse_duration(text).unwrap_or_default();
+                quote!(acton_reactive::ipc::wire::Duration(std::time::Duration::new(#secs, #nanos)))
             }
             (TypeRef::Scalar(Scalar::Bool), Value::Bool(b)) => quote!(#b),
             (TypeRef::Scalar(Scalar::String), Value::String(s)) => quote!(String::from(#s)),

@@ -306,7 +306,16 @@ impl Emitter<'_> {
                 Scalar::String => "string".into(),
                 Scalar::Bytes => "Uint8Array".into(),
                 Scalar::Json => "Json".into(),
-                _ => "number".into(),
+                Scalar::Timestamp => "Date".into(),
+                Scalar::I8
+                | Scalar::I16
+                | Scalar::I32
+                | Scalar::U8
+                | Scalar::U16
+                | Scalar::U32
+                | Scalar::F32
+                | Scalar::F64
+                | Scalar::Duration => "number".into(),
             },
             TypeRef::List(inner) => {
                 let inner = self.ts_type(inner);
@@ -331,7 +340,11 @@ impl Emitter<'_> {
                 Scalar::String => self.helper("decodeString"),
                 Scalar::Bytes => self.helper("decodeBytes"),
                 Scalar::Json => self.helper("decodeJson"),
-                _ => self.helper("decodeInt"),
+                Scalar::Timestamp => self.helper("decodeTimestamp"),
+                Scalar::Duration => self.helper("decodeDuration"),
+                Scalar::I8 | Scalar::I16 | Scalar::I32 | Scalar::U8 | Scalar::U16 | Scalar::U32 => {
+                    self.helper("decodeInt")
+                }
             },
             TypeRef::List(inner) => format!("{}({})", self.helper("listOf"), self.decoder(inner)),
             TypeRef::Map(inner) => format!("{}({})", self.helper("mapOf"), self.decoder(inner)),
@@ -345,6 +358,8 @@ impl Emitter<'_> {
     /// An encoder for `ty`, or `None` when values go on the wire as they are.
     fn encoder(&self, ty: &TypeRef) -> Option<String> {
         match ty {
+            TypeRef::Scalar(Scalar::Timestamp) => Some(self.helper("encodeTimestamp")),
+            TypeRef::Scalar(Scalar::Duration) => Some(self.helper("encodeDuration")),
             TypeRef::Scalar(_) => None,
             TypeRef::List(inner) => self
                 .encoder(inner)
@@ -373,6 +388,18 @@ impl Emitter<'_> {
             (TypeRef::Optional(inner), value) => self.literal(value, inner),
             (TypeRef::Scalar(Scalar::I64 | Scalar::U64), Value::Number(n)) => format!("{n}n"),
             (TypeRef::Scalar(Scalar::Json), value) => super::canonical_json(value),
+            (TypeRef::Scalar(Scalar::Duration), Value::String(text)) => {
+                // Milliseconds.
+                let (secs, nanos) = crate::model::parse_duration(text).unwrap_or_default();
+                let millis = format!("{secs}{:03}.{:06}", nanos / 1_000_000, nanos % 1_000_000);
+                let millis = millis.trim_start_matches('0');
+                let millis = millis.trim_end_matches('0').trim_end_matches('.');
+                if millis.is_empty() || millis.starts_with('.') {
+                    format!("0{millis}")
+                } else {
+                    millis.to_owned()
+                }
+            }
             (TypeRef::List(inner), Value::Array(items)) => {
                 format!(
                     "[{}]",

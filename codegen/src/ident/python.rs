@@ -115,6 +115,8 @@ pub const CLIENT_MODULE_NAMES: &[&str] = &[
     "annotations",
     "os",
     "warnings",
+    "datetime",
+    "timedelta",
     "AsyncGenerator",
     "Final",
     "types",

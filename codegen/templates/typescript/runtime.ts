@@ -1104,6 +1104,87 @@ export function decodeJson(value: unknown): Json {
   return value as Json;
 }
 
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+const DURATION = /^(\d+)(?:\.(\d{1,9}))?s$/;
+
+/** `.5`, `.25`: a fraction of a second (from its 9 digits) without trailing zeros; "" for 0. */
+function fraction(nineDigits: string): string {
+  const trimmed = nineDigits.replace(/0+$/, "");
+  return trimmed === "" ? "" : `.${trimmed}`;
+}
+
+/**
+ * A `timestamp`: an RFC 3339 string, as a `Date`. A `Date` keeps milliseconds:
+ * digits beyond the third are dropped.
+ */
+export function decodeTimestamp(value: unknown): Date {
+  const match = typeof value === "string" ? TIMESTAMP.exec(value) : null;
+  if (match === null) throw shapeError("an RFC 3339 timestamp such as 2026-11-28T07:03:53Z", value);
+  const [, year, month, day, hour, minute, second, digits, sign, offsetHours, offsetMinutes] = match.map((part) =>
+    part === undefined ? "" : part,
+  ) as [string, string, string, string, string, string, string, string, string, string, string];
+  const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
+  const ms = Number(digits.slice(0, 3).padEnd(3, "0"));
+  const offset = sign === "" ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes));
+  // setUTCFullYear, unlike Date.UTC, takes years below 100 as they are.
+  const check = new Date(0);
+  check.setUTCFullYear(y, mo - 1, d);
+  check.setUTCHours(h, mi, s, ms);
+  // Dates roll over (February 30th becomes March 2nd): refuse what is not a date.
+  if (
+    y === 0 ||
+    check.getUTCFullYear() !== y ||
+    check.getUTCMonth() !== mo - 1 ||
+    check.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59 ||
+    Number(offsetHours) > 23 ||
+    Number(offsetMinutes) > 59
+  ) {
+    throw new ActonError("SERIALIZATION_ERROR", `${JSON.stringify(value)} is not a valid date and time`);
+  }
+  return new Date(check.getTime() - offset * 60_000);
+}
+
+/** The wire form of a `timestamp`: RFC 3339 in UTC (`2026-11-28T07:03:53.5Z`). */
+export function encodeTimestamp(value: Date): string {
+  const time = value.getTime();
+  if (!Number.isFinite(time)) throw new ActonError("SERIALIZATION_ERROR", "an invalid Date is not a timestamp");
+  const text = value.toISOString();
+  if (text.length !== 24) {
+    throw new ActonError("SERIALIZATION_ERROR", `${text} is outside the years 0001 to 9999 a timestamp covers`);
+  }
+  return `${text.slice(0, 19)}${fraction(`${text.slice(20, 23)}000000`)}Z`;
+}
+
+/**
+ * A `duration`: seconds with an `s` (`1.5s`), as a number of milliseconds (with
+ * a fraction below a millisecond; exact to the nanosecond up to about 104 days).
+ */
+export function decodeDuration(value: unknown): number {
+  const match = typeof value === "string" ? DURATION.exec(value) : null;
+  if (match === null) throw shapeError('a duration such as "1.5s"', value);
+  const seconds = Number(match[1]);
+  const nanos = Number((match[2] ?? "").padEnd(9, "0"));
+  return seconds * 1000 + nanos / 1_000_000;
+}
+
+/** The wire form of a `duration` given in milliseconds: seconds with an `s` (`1.5s`). */
+export function encodeDuration(milliseconds: number): string {
+  if (!Number.isFinite(milliseconds) || milliseconds < 0) {
+    throw new ActonError("SERIALIZATION_ERROR", `${milliseconds} ms is not a duration (a finite length of time, never negative)`);
+  }
+  let seconds = Math.floor(milliseconds / 1000);
+  let nanos = Math.round((milliseconds - seconds * 1000) * 1_000_000);
+  if (nanos >= 1_000_000_000) {
+    seconds += 1;
+    nanos -= 1_000_000_000;
+  }
+  return `${seconds}${fraction(String(nanos).padStart(9, "0"))}s`;
+}
+
 /** An encoder of lists whose items `item` encodes. */
 export const listTo =
   <T>(item: (value: T) => unknown) =>

@@ -132,8 +132,9 @@ fn wire_names_and_shapes() {
 fn every_type_is_registered_under_its_package_name() {
     let registry = acton_reactive::ipc::IpcTypeRegistry::new();
     register_all(&registry);
-    // 12 types and 3 errors (an error's fields travel as a registered type).
-    assert_eq!(registry.len(), 15);
+    // 13 types and 3 errors (an error's fields travel as a registered type).
+    assert_eq!(registry.len(), 16);
+    assert!(registry.is_registered("shop.Times"));
     assert!(registry.is_registered("shop.Scalars"));
     assert!(registry.is_registered("shop.Tree"));
     assert!(registry.is_registered("shop.Missing"));
@@ -162,4 +163,48 @@ fn declared_errors_round_trip_and_read_well() {
     assert!(matches!(error, FindError::Throttled(_)));
     let error: FindError = acton_reactive::ipc::service::Status::internal("x").into();
     assert_eq!(error.to_string(), "INTERNAL: x");
+}
+
+/// `tests/vectors/everything.json`, shared with the Python and TypeScript tests:
+/// each wire value decodes into its type (from JSON and from MessagePack) and
+/// encodes back to its canonical form.
+#[test]
+fn the_shared_value_vectors_round_trip() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../tests/vectors/everything.json");
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let vectors = document["vectors"].as_array().unwrap();
+    assert!(!vectors.is_empty());
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap();
+        let expected = vector.get("canonical").unwrap_or(&vector["wire"]);
+        let packed = hex(vector["msgpack"].as_str().unwrap());
+        let (from_json, from_msgpack) = match vector["type"].as_str().unwrap() {
+            "Times" => through::<Times>(&vector["wire"], &packed),
+            other => panic!("{name}: no type {other} in this test; add it"),
+        };
+        assert_eq!(&from_json, expected, "{name} (JSON)");
+        assert_eq!(&from_msgpack, expected, "{name} (MessagePack)");
+    }
+}
+
+/// Decodes `wire` (JSON) and `packed` (MessagePack) as `T`, and encodes each back,
+/// as JSON values to compare.
+fn through<T: Serialize + DeserializeOwned>(
+    wire: &serde_json::Value,
+    packed: &[u8],
+) -> (serde_json::Value, serde_json::Value) {
+    let from_json: T = serde_json::from_value(wire.clone()).unwrap();
+    let from_msgpack: T = rmp_serde::from_slice(packed).unwrap();
+    let repacked = rmp_serde::to_vec_named(&from_msgpack).unwrap();
+    let unpacked: serde_json::Value = rmp_serde::from_slice(&repacked).unwrap();
+    (serde_json::to_value(&from_json).unwrap(), unpacked)
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
 }

@@ -101,6 +101,22 @@ pub struct Keywords {
     pub _private: u8,
 }
 
+/// Points and lengths of time.
+///
+/// Registered as `shop.Times`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Times {
+    pub at: acton_reactive::ipc::wire::Timestamp,
+    pub took: acton_reactive::ipc::wire::Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<acton_reactive::ipc::wire::Timestamp>,
+    #[serde(default = "default_times_timeout")]
+    pub timeout: acton_reactive::ipc::wire::Duration,
+    pub history: Vec<acton_reactive::ipc::wire::Timestamp>,
+    pub budgets: BTreeMap<String, Option<acton_reactive::ipc::wire::Duration>>,
+}
+
 /// A unit enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(crate = "acton_reactive::serde")]
@@ -251,6 +267,7 @@ pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<Compounds>("shop.Compounds");
     registry.register::<Defaults>("shop.Defaults");
     registry.register::<Keywords>("shop.Keywords");
+    registry.register::<Times>("shop.Times");
     registry.register::<Colour>("shop.Colour");
     registry.register::<Shape>("shop.Shape");
     registry.register::<Tree>("shop.Tree");
@@ -307,6 +324,10 @@ fn default_defaults_extra() -> Json {
 
 fn default_defaults_nothing() -> Option<String> {
     None
+}
+
+fn default_times_timeout() -> acton_reactive::ipc::wire::Duration {
+    acton_reactive::ipc::wire::Duration(std::time::Duration::new(1u64, 500000000u32))
 }
 
 fn default_shape_circle_label() -> String {
@@ -463,6 +484,68 @@ impl service::IntoFailure for TreesError {
     }
 }
 
+/// How `shop.schedule` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScheduleError {
+    /// The caller may not do this.
+    Forbidden(Forbidden),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<Forbidden> for ScheduleError {
+    fn from(error: Forbidden) -> Self {
+        Self::Forbidden(error)
+    }
+}
+
+impl From<service::Status> for ScheduleError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for ScheduleError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "shop.Forbidden" => details.decode().ok().map(Self::Forbidden),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Forbidden(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+impl service::IntoFailure for ScheduleError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::Forbidden(error) => {
+                service::Failure::with_details(
+                    "shop.Forbidden",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
 /// How `shop.find` can fail.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FindError {
@@ -598,6 +681,18 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { service::warn_unimplemented("shop.shapes") }
     }
+    ///
+    /// # Errors
+    /// - `Forbidden`: The caller may not do this.
+    /// - any other failure, as a `Status`
+    fn schedule(
+        &self,
+        ctx: service::RequestContext,
+        request: Times,
+    ) -> impl Future<Output = Result<Times, ScheduleError>> + Send {
+        let _ = (ctx, request);
+        async move { Err(service::Status::unimplemented("shop.schedule").into()) }
+    }
     /// **Deprecated:** use `ping`
     ///
     /// # Errors
@@ -642,6 +737,13 @@ pub async fn serve_shop<H: ShopHandler>(
         &handler,
         |handler, ctx, request: Shape| async move {
             ShopHandler::shapes(&*handler, ctx, request).await
+        },
+    );
+    service::on_call(
+        &mut actor,
+        &handler,
+        |handler, ctx, request: Times| async move {
+            ShopHandler::schedule(&*handler, ctx, request).await
         },
     );
     service::on_call(
@@ -723,6 +825,13 @@ impl ShopClient {
     /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
     pub async fn shapes(&self, request: Shape) -> Result<(), service::Status> {
         Ok(self.client.send(Self::SERVICE, "shop.Shape", &request).await?)
+    }
+    ///
+    /// # Errors
+    /// - `Forbidden`: The caller may not do this.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn schedule(&self, request: Times) -> Result<Times, ScheduleError> {
+        Ok(self.client.request(Self::SERVICE, "shop.Times", &request).await?)
     }
     /// **Deprecated:** use `ping`
     #[deprecated(note = "use `ping`")]

@@ -1,6 +1,7 @@
 //! Payload encodings and the bytes of frames: JSON and MessagePack ([`Format`]),
 //! the request envelope split into header and raw payload, the frames the server
-//! builds, and the wire forms of the schema's `bytes` and `json` ([`wire`]).
+//! builds, and the wire forms of the schema's `bytes`, `json`, `timestamp` and
+//! `duration` ([`wire`]).
 //!
 //! ```
 //! use acton_reactive::ipc::Format;
@@ -15,6 +16,7 @@ pub(crate) mod envelope;
 mod format;
 pub(crate) mod frames;
 pub(crate) mod msgpack;
+mod time;
 pub mod wire;
 
 pub use format::{CodecError, Format};

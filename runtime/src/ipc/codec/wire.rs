@@ -1,8 +1,11 @@
-//! Wire representations shared by generated code: binary data and arbitrary JSON.
+//! Wire representations shared by generated code: binary data, arbitrary JSON,
+//! points in time and lengths of time.
 //!
 //! The schema's `bytes` travel as a base64 string (standard alphabet, padded) in
 //! JSON and as `bin` in MessagePack; [`Bytes`] picks the form from the format.
-//! The schema's `json` is any value: [`Json`].
+//! The schema's `json` is any value: [`Json`]. Its `timestamp` and `duration` are
+//! [`Timestamp`] (RFC 3339 in UTC) and [`Duration`] (`1.5s`), strings in both
+//! formats.
 //!
 //! ```
 //! use acton_reactive::ipc::wire::{json_literal, Bytes};
@@ -18,6 +21,8 @@ use std::ops::{Deref, DerefMut};
 use base64::Engine as _;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+
+pub use super::time::{Duration, TimeParseError, Timestamp};
 
 /// Any JSON value (the schema's `json`).
 pub type Json = serde_json::Value;

@@ -33,6 +33,7 @@ from .types import (
     ShapeRectangle,
     Tally,
     Throttled,
+    Times,
     Tree,
     decode_shape,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "ShopClient",
     "Tally",
     "Throttled",
+    "Times",
     "Tree",
     "decode_shape",
 ]

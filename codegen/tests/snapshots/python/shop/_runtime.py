@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as _datetime
 import itertools
 import json
 import os
@@ -964,6 +965,79 @@ def decode_bytes(value: object) -> bytes:
         except ValueError as error:
             raise ActonError("SERIALIZATION_ERROR", f"invalid base64: {error}") from error
     raise _shape_error("binary data", value)
+
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+_DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s")
+
+
+def _fraction(micros: int) -> str:
+    """``.5``, ``.25``: a fraction of a second without trailing zeros; ``""`` for 0."""
+    return f".{micros:06d}".rstrip("0") if micros else ""
+
+
+def decode_timestamp(value: object) -> _datetime.datetime:
+    """A ``timestamp``: an RFC 3339 string, as an aware ``datetime`` in UTC.
+
+    Python keeps microseconds: digits beyond the sixth are dropped.
+    """
+    if not isinstance(value, str) or (match := _TIMESTAMP.fullmatch(value)) is None:
+        raise _shape_error("an RFC 3339 timestamp such as 2026-11-28T07:03:53Z", value)
+    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        offset = _datetime.timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
+        if int(off_h or 0) > 23 or int(off_m or 0) > 59:
+            raise ValueError("the offset is out of range")
+        moment = _datetime.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            micros,
+            tzinfo=_datetime.timezone(-offset if sign == "-" else offset),
+        )
+        return moment.astimezone(_datetime.UTC)
+    except (ValueError, OverflowError) as error:
+        raise ActonError("SERIALIZATION_ERROR", f"{value!r} is not a timestamp: {error}") from error
+
+
+def encode_timestamp(value: _datetime.datetime) -> str:
+    """The wire form of a ``timestamp``: RFC 3339 in UTC (``2026-11-28T07:03:53.5Z``).
+
+    A naive ``datetime`` is refused: which zone it means is a guess.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"timestamp {value!r} has no time zone; use an aware datetime, such as datetime.now(UTC)")
+    utc = value.astimezone(_datetime.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0") + _fraction(utc.microsecond) + "Z"
+
+
+def decode_duration(value: object) -> _datetime.timedelta:
+    """A ``duration``: seconds with an ``s`` (``1.5s``), as a ``timedelta``.
+
+    Python keeps microseconds: digits beyond the sixth are dropped.
+    """
+    if not isinstance(value, str) or (match := _DURATION.fullmatch(value)) is None:
+        raise _shape_error('a duration such as "1.5s"', value)
+    seconds, fraction = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        return _datetime.timedelta(seconds=int(seconds), microseconds=micros)
+    except OverflowError as error:
+        raise ActonError("SERIALIZATION_ERROR", f"{value!r} is too long a duration") from error
+
+
+def encode_duration(value: _datetime.timedelta) -> str:
+    """The wire form of a ``duration``: seconds with an ``s`` (``1.5s``); never negative."""
+    if value < _datetime.timedelta(0):
+        raise ValueError(f"duration {value!r} is negative; a duration is a length of time")
+    seconds = value.days * 86_400 + value.seconds
+    return f"{seconds}{_fraction(value.microseconds)}s"
 
 
 def present(**values: Any) -> dict[str, Any]:

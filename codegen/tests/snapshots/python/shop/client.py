@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
 from typing import Final
 
 from . import types
@@ -119,6 +120,38 @@ class ShopClient:
             request.to_wire(),
             timeout=timeout,
         )
+
+    async def schedule(
+        self,
+        *,
+        at: datetime,
+        took: timedelta,
+        deadline: datetime | None = None,
+        timeout_: timedelta = timedelta(seconds=1, microseconds=500000),
+        history: list[datetime],
+        budgets: dict[str, timedelta | None],
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> types.Times:
+        """Calls `schedule`.
+
+        Raises `Forbidden`: The caller may not do this.
+        """
+        request = types.Times(
+            at=at,
+            took=took,
+            deadline=deadline,
+            timeout=timeout_,
+            history=history,
+            budgets=budgets,
+        )
+        answer = await self.connection.request(
+            self.SERVICE,
+            "shop.Times",
+            request.to_wire(),
+            timeout=timeout,
+            errors=(types.Forbidden,),
+        )
+        return types.Times.from_wire(answer)
 
     async def find(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self, TypeAlias
 
 from ._runtime import (
@@ -15,15 +16,20 @@ from ._runtime import (
     DeclaredError,
     decode_bool,
     decode_bytes,
+    decode_duration,
     decode_float,
     decode_int,
     decode_str,
+    decode_timestamp,
+    encode_duration,
+    encode_timestamp,
     expect_mapping,
     list_of,
     list_to,
     map_of,
     map_to,
     optional_of,
+    optional_to,
     required,
     to_wire,
 )
@@ -282,6 +288,50 @@ class Keywords:
         values["camelCase"] = decode_str(value)
         value = required(fields, "_private", "Keywords")
         values["_private"] = decode_int(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class Times:
+    """Points and lengths of time."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Times"
+    at: datetime
+    took: timedelta
+    deadline: datetime | None = None
+    timeout: timedelta = timedelta(seconds=1, microseconds=500000)
+    history: list[datetime]
+    budgets: dict[str, timedelta | None]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["at"] = encode_timestamp(self.at)
+        wire["took"] = encode_duration(self.took)
+        if self.deadline is not None:
+            wire["deadline"] = encode_timestamp(self.deadline)
+        wire["timeout"] = encode_duration(self.timeout)
+        wire["history"] = list_to(encode_timestamp)(self.history)
+        wire["budgets"] = map_to(optional_to(encode_duration))(self.budgets)
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Times")
+        values: dict[str, Any] = {}
+        value = required(fields, "at", "Times")
+        values["at"] = decode_timestamp(value)
+        value = required(fields, "took", "Times")
+        values["took"] = decode_duration(value)
+        if (value := fields.get("deadline")) is not None:
+            values["deadline"] = decode_timestamp(value)
+        if (value := fields.get("timeout")) is not None:
+            values["timeout"] = decode_duration(value)
+        value = required(fields, "history", "Times")
+        values["history"] = list_of(decode_timestamp)(value)
+        value = required(fields, "budgets", "Times")
+        values["budgets"] = map_of(optional_of(decode_duration))(value)
         return cls(**values)
 
 

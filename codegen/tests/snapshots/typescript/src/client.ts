@@ -62,6 +62,15 @@ export class ShopClient {
   }
 
   /**
+   * Calls `schedule`.
+   *
+   * @throws {@link types.Forbidden} The caller may not do this.
+   */
+  async schedule(request: types.TimesInit, options?: CallOptions): Promise<types.Times> {
+    return types.decodeTimes(await this.connection.request(ShopClient.SERVICE, "shop.Times", types.encodeTimes(request), options, [types.Forbidden]));
+  }
+
+  /**
    * Calls `find`.
    *
    * @throws {@link types.Missing} Nothing under that key.

@@ -10,10 +10,14 @@ import {
   decodeBigInt,
   decodeBool,
   decodeBytes,
+  decodeDuration,
   decodeFloat,
   decodeInt,
   decodeJson,
   decodeString,
+  decodeTimestamp,
+  encodeDuration,
+  encodeTimestamp,
   expectRecord,
   isPresent,
   listOf,
@@ -21,6 +25,7 @@ import {
   mapOf,
   mapTo,
   optionalOf,
+  optionalTo,
   required,
   type Json,
 } from "./runtime.js";
@@ -227,6 +232,45 @@ export function decodeKeywords(data: unknown): Keywords {
     self: decodeString(required(fields, "self", "Keywords")),
     camelCase: decodeString(required(fields, "camelCase", "Keywords")),
     _private: decodeInt(required(fields, "_private", "Keywords")),
+  };
+}
+
+/** Points and lengths of time. */
+export interface Times {
+  at: Date;
+  took: number;
+  deadline?: Date;
+  /** Default: `"1.5s"`. */
+  timeout: number;
+  history: Date[];
+  budgets: Record<string, number | undefined>;
+}
+
+/** The fields that build a `Times` (those with a default may be left out). */
+export type TimesInit = Omit<Times, "timeout"> & Partial<Pick<Times, "timeout">>;
+
+/** The wire form of `Times`. */
+export function encodeTimes(value: TimesInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["at"] = encodeTimestamp(value.at);
+  wire["took"] = encodeDuration(value.took);
+  if (isPresent(value.deadline)) wire["deadline"] = encodeTimestamp(value.deadline);
+  if (isPresent(value.timeout)) wire["timeout"] = encodeDuration(value.timeout);
+  wire["history"] = listTo(encodeTimestamp)(value.history);
+  wire["budgets"] = mapTo(optionalTo(encodeDuration))(value.budgets);
+  return wire;
+}
+
+/** Reads `Times` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeTimes(data: unknown): Times {
+  const fields = expectRecord(data, "Times");
+  return {
+    at: decodeTimestamp(required(fields, "at", "Times")),
+    took: decodeDuration(required(fields, "took", "Times")),
+    deadline: optionalOf(decodeTimestamp)(fields["deadline"]),
+    timeout: isPresent(fields["timeout"]) ? decodeDuration(fields["timeout"]) : 1500,
+    history: listOf(decodeTimestamp)(required(fields, "history", "Times")),
+    budgets: mapOf(optionalOf(decodeDuration))(required(fields, "budgets", "Times")),
   };
 }
 

@@ -1,0 +1,45 @@
+"""Writes tests/vectors/everything.json: wire values of the every-feature schema's
+types, with their MessagePack bytes, for the round-trip tests of every language."""
+import json, msgpack, sys
+from pathlib import Path
+
+vectors = [
+    {
+        "name": "timestamps and durations at millisecond precision",
+        "type": "Times",
+        "wire": {
+            "at": "2026-11-28T07:03:53.5Z",
+            "took": "90s",
+            "timeout": "0.25s",
+            "history": ["1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "1969-12-31T23:59:59.001Z"],
+            "budgets": {"a": "1.5s", "b": None, "c": "0.000001s", "d": "86400s"},
+        },
+    },
+    {
+        "name": "timestamps with an offset are read in UTC; defaults are filled in",
+        "type": "Times",
+        "wire": {
+            "at": "2026-11-28T08:03:53.5+01:00",
+            "took": "0s",
+            "deadline": "2000-02-29t23:59:59-00:30",
+            "history": [],
+            "budgets": {},
+        },
+        "canonical": {
+            "at": "2026-11-28T07:03:53.5Z",
+            "took": "0s",
+            "deadline": "2000-03-01T00:29:59Z",
+            "timeout": "1.5s",
+            "history": [],
+            "budgets": {},
+        },
+    },
+]
+for vector in vectors:
+    vector["msgpack"] = msgpack.packb(vector["wire"]).hex()
+document = {
+    "description": "Values of the every-feature schema (codegen/tests/everything.yaml) in their wire form. Each language decodes `wire` (as JSON, and `msgpack` as MessagePack) into its generated type, encodes it again, and must get `canonical` (or `wire` when there is none) back, as a value.",
+    "schema": "codegen/tests/everything.yaml",
+    "vectors": vectors,
+}
+Path(sys.argv[1]).write_text(json.dumps(document, indent=2) + "\n")
