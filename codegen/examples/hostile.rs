@@ -268,8 +268,22 @@ const SERVICE_NAMES: &[&str] = &[
 ];
 
 const SCALARS: &[&str] = &[
-    "bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "string", "bytes",
+    "bool",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "f32",
+    "f64",
+    "string",
+    "bytes",
     "json",
+    "timestamp",
+    "duration",
 ];
 
 /// xorshift64*: deterministic from the seed, no dependency.
@@ -426,6 +440,7 @@ fn fields(rng: &mut Rng, text: &mut String, earlier: &[String], indent: &str) {
             "i64" | "u32" if rng.chance(30) => ", default: 7",
             "string" if rng.chance(30) => ", default: \"x\"",
             "bool" if rng.chance(30) => ", default: true",
+            "duration" if rng.chance(30) => ", default: 2.5s",
             _ => "",
         };
         if default.is_empty() {
