@@ -361,6 +361,9 @@ fn draw(rng: &mut Rng) -> Drawn {
                 let values: Vec<String> = (0..1 + rng.below(4))
                     .map(|j| key(&name(rng, VALUE_NAMES, "v", j)))
                     .collect();
+                if rng.chance(40) {
+                    text.push_str("    open: true\n");
+                }
                 let _ = writeln!(text, "    enum: [{}]", values.join(", "));
             }
             1 => {
@@ -369,6 +372,9 @@ fn draw(rng: &mut Rng) -> Drawn {
                 } else {
                     "kind"
                 };
+                if rng.chance(40) {
+                    text.push_str("    open: true\n");
+                }
                 let _ = writeln!(text, "    union:\n      tag: {}\n      variants:", key(tag));
                 for j in 0..1 + rng.below(3) {
                     let _ = writeln!(text, "        {}:", key(&name(rng, VALUE_NAMES, "case", j)));

@@ -158,12 +158,24 @@ impl Diff<'_> {
             );
             return;
         }
+        match (old_def.open, new_def.open) {
+            (false, true) => self.compatible(
+                subject,
+                "was opened; readers now take values added later as `Unknown`".to_owned(),
+            ),
+            (true, false) => self.breaking(
+                subject,
+                "was closed; values added later, which peers built from the open schema may send, now fail to decode".to_owned(),
+                Some("keep it open"),
+            ),
+            _ => {}
+        }
         match (&old_def.kind, &new_def.kind) {
             (TypeKind::Struct { fields: old }, TypeKind::Struct { fields: new }) => {
                 self.fields(subject, old, new);
             }
             (TypeKind::Enum { variants: old }, TypeKind::Enum { variants: new }) => {
-                self.enum_variants(subject, old, new);
+                self.enum_variants(subject, old, new, old_def.open);
             }
             (
                 TypeKind::Union {
@@ -196,11 +208,21 @@ impl Diff<'_> {
                     }
                 }
                 for variant in new {
-                    if !old.iter().any(|v| v.name == variant.name) {
+                    if old.iter().any(|v| v.name == variant.name) {
+                        continue;
+                    }
+                    let variant_subject = format!("{subject} variant {}", variant.name);
+                    if old_def.open {
+                        self.compatible(
+                            &variant_subject,
+                            "was added; old readers take it as `Unknown` (the union is open)"
+                                .to_owned(),
+                        );
+                    } else {
                         self.breaking(
-                            &format!("{subject} variant {}", variant.name),
+                            &variant_subject,
                             "was added; old peers reject a value with this tag".to_owned(),
-                            Some("update every reader before any writer sends it"),
+                            Some("update every reader before any writer sends it, or declare the union `open: true` first"),
                         );
                     }
                 }
@@ -303,7 +325,13 @@ impl Diff<'_> {
         }
     }
 
-    fn enum_variants(&mut self, subject: &str, old: &[EnumVariant], new: &[EnumVariant]) {
+    fn enum_variants(
+        &mut self,
+        subject: &str,
+        old: &[EnumVariant],
+        new: &[EnumVariant],
+        old_open: bool,
+    ) {
         for variant in old {
             if !new.iter().any(|v| v.name == variant.name) {
                 self.breaking(
@@ -321,11 +349,20 @@ impl Diff<'_> {
                     "was deprecated".to_owned(),
                 );
             }
-            if before.is_none() {
+            if before.is_some() {
+                continue;
+            }
+            let value_subject = format!("{subject} value {}", variant.name);
+            if old_open {
+                self.compatible(
+                    &value_subject,
+                    "was added; old readers take it as `Unknown` (the enum is open)".to_owned(),
+                );
+            } else {
                 self.breaking(
-                    &format!("{subject} value {}", variant.name),
+                    &value_subject,
                     "was added; old readers reject it".to_owned(),
-                    Some("update every reader before any writer sends it"),
+                    Some("update every reader before any writer sends it, or declare the enum `open: true` first"),
                 );
             }
         }

@@ -54,6 +54,9 @@ pub struct TypeDef {
     /// Declared under `errors:`: a struct that travels only as the failure of a
     /// call (an ERROR frame's `error_code` and `payload`), never as a message.
     pub is_error: bool,
+    /// `open: true` (an enum or a union): a value or variant this code does not
+    /// know reads as `Unknown`, keeping its wire form, instead of failing.
+    pub open: bool,
 }
 
 impl TypeDef {

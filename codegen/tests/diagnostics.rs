@@ -16,6 +16,27 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "open on a struct",
+        schema: "acton: 1\ntypes:\n  A:\n    open: true\n    fields: { a: i64 }\n",
+        at: "4:11",
+        message: "`open` applies to enums and unions; `A` is a struct",
+        hint: "structs are always open",
+    },
+    Case {
+        name: "open is not a boolean",
+        schema: "acton: 1\ntypes:\n  A:\n    open: yes\n    enum: [a]\n",
+        at: "4:11",
+        message: "`open` is `true` or `false`, not `yes`",
+        hint: "Unknown",
+    },
+    Case {
+        name: "an open enum's value named like its Unknown case",
+        schema: "acton: 1\ntypes:\n  A:\n    open: true\n    enum: [known, unknown]\n",
+        at: "5:19",
+        message: "value `unknown` of `A` would be `Unknown` in the generated Rust, where enum `A` already has its own `Unknown`",
+        hint: "rename it",
+    },
+    Case {
         name: "two types that meet in Rust's case",
         schema: "acton: 1\ntypes:\n  FooBar: {}\n  Foo_bar: {}\n",
         at: "4:3",

@@ -136,6 +136,12 @@ const CASES: &[Case] = {
             "field note: was deprecated",
         ),
         case(
+            "    enum: [debug, info]",
+            "    open: true\n    enum: [debug, info]",
+            Compatible,
+            "type Level: was opened",
+        ),
+        case(
             "enum: [debug, info]",
             "enum: { debug: { deprecated: true }, info: }",
             Compatible,
@@ -360,4 +366,36 @@ fn the_command_exits_non_zero_on_a_breaking_change_only() {
     let err = String::from_utf8_lossy(&invalid.stderr);
     assert!(err.contains("broken.yaml:3:"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn open_enums_and_unions_take_new_values_compatibly_and_may_not_close() {
+    let open = BASE
+        .replace(
+            "    enum: [debug, info]",
+            "    open: true\n    enum: [debug, info]",
+        )
+        .replace("    union:\n", "    open: true\n    union:\n");
+    let old = parse_schema("old.yaml", &open).unwrap();
+    let compare_with = |text: &str| {
+        let new = parse_schema("new.yaml", text).unwrap_or_else(|d| panic!("{d}\n{text}"));
+        compare(&old, &new)
+    };
+    let added = compare_with(
+        &open
+            .replace("enum: [debug, info]", "enum: [debug, info, warn]")
+            .replace(
+                "        square: { fields: { side: f64 } }\n",
+                "        square: { fields: { side: f64 } }\n        hexagon: {}\n",
+            ),
+    );
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert!(added.iter().all(|c| !c.is_breaking()), "{added:?}");
+    assert!(added[0]
+        .to_string()
+        .contains("value warn: was added; old readers take it as `Unknown`"));
+    assert!(added[1].to_string().contains("variant hexagon: was added"));
+    let closed = compare_with(&open.replace("    open: true\n    enum:", "    enum:"));
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert!(closed[0].is_breaking() && closed[0].to_string().contains("was closed"));
 }

@@ -28,6 +28,8 @@ const codec = { encode: msgpack.encode, decode: msgpack.decode };
 /** Each vector type's decoder and encoder. */
 const CODECS: Record<string, { decode: (data: unknown) => unknown; encode: (value: never) => unknown }> = {
   Times: { decode: types.decodeTimes, encode: types.encodeTimes },
+  Colour: { decode: types.decodeColour, encode: types.encodeColour },
+  Shape: { decode: types.decodeShape, encode: types.encodeShape },
 };
 
 test("the shared value vectors round-trip through the generated types", () => {
@@ -47,6 +49,17 @@ test("the shared value vectors round-trip through the generated types", () => {
     const repacked = decodePayload(Format.MessagePack, encodePayload(Format.MessagePack, encode(fromMsgpack), codec), codec);
     assert.deepEqual(repacked, expected, `${vector.name} (MessagePack)`);
   }
+});
+
+test("unknown values of open enums and unions are kept as Unknown", async () => {
+  const { Unknown } = await import("../../codegen/tests/snapshots/typescript/src/runtime.js");
+  const colour = types.decodeColour("purple");
+  assert.ok(colour instanceof Unknown);
+  assert.equal(colour.wire, "purple");
+  const shape = types.decodeShape({ kind: "hexagon", sides: 6 });
+  assert.ok(shape instanceof Unknown);
+  assert.deepEqual(types.encodeShape(shape), { kind: "hexagon", sides: 6 });
+  assert.throws(() => types.decodeShape({ sides: 6 }), /is not a variant of Shape/);
 });
 
 test("timestamps and durations refuse what they cannot represent", async () => {

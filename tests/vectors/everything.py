@@ -34,6 +34,20 @@ vectors = [
             "budgets": {},
         },
     },
+    {"name": "a known value of an open enum", "type": "Colour", "wire": "green"},
+    {"name": "an unknown value of an open enum is kept", "type": "Colour", "wire": "purple"},
+    {
+        "name": "a known variant of an open union; defaults are filled in",
+        "type": "Shape",
+        "wire": {"kind": "circle", "radius": 2.5},
+        "canonical": {"kind": "circle", "radius": 2.5, "label": "circle"},
+    },
+    {"name": "a variant without fields", "type": "Shape", "wire": {"kind": "point"}},
+    {
+        "name": "an unknown variant of an open union is kept whole",
+        "type": "Shape",
+        "wire": {"kind": "hexagon", "sides": 6, "side": 1.5, "name": "h"},
+    },
 ]
 for vector in vectors:
     vector["msgpack"] = msgpack.packb(vector["wire"]).hex()

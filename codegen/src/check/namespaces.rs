@@ -244,7 +244,10 @@ impl Checker<'_, '_> {
                 }
             }
             if !matches!(def.kind, TypeKind::Struct { .. }) {
-                let mut variants = Namespace::new(LANGUAGE, format!("enum `{}`", def.name), &[]);
+                // An open type's generated `Unknown` case.
+                let generated: &[&str] = if def.open { &["Unknown"] } else { &[] };
+                let mut variants =
+                    Namespace::new(LANGUAGE, format!("enum `{}`", def.name), generated);
                 let names: Vec<&str> = match &def.kind {
                     TypeKind::Enum { variants } => {
                         variants.iter().map(|v| v.name.as_str()).collect()

@@ -113,6 +113,7 @@ impl Resolver<'_> {
                 }
             }
         };
+        let open = self.open(decl, report);
         TypeDef {
             name: decl.name.value.clone(),
             wire_name: match package {
@@ -123,7 +124,40 @@ impl Resolver<'_> {
             deprecated: decl.deprecated.clone(),
             kind,
             is_error: false,
+            open,
         }
+    }
+
+    /// `open: true | false`, allowed on enums and unions.
+    fn open(&self, decl: &TypeDecl, report: &mut Reporter<'_>) -> bool {
+        let Some(open) = &decl.open else {
+            return false;
+        };
+        let value = match open.value.as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                report.error(
+                    open.span,
+                    format!("`open` is `true` or `false`, not `{other}`"),
+                    Some(
+                        "`open: true` lets readers take values added later as `Unknown`".to_owned(),
+                    ),
+                );
+                return false;
+            }
+        };
+        if value && matches!(decl.body, TypeBody::Struct(_)) {
+            report.error(
+                open.span,
+                format!(
+                    "`open` applies to enums and unions; `{}` is a struct",
+                    decl.name.value
+                ),
+                Some("structs are always open: readers ignore fields they do not know".to_owned()),
+            );
+        }
+        value
     }
 
     fn fields(

@@ -104,6 +104,21 @@ fn describe(target: &mut Map<String, Value>, doc: Option<&str>, deprecated: Opti
 fn type_schema(schema: &Schema, def: &TypeDef) -> Value {
     let mut out = match &def.kind {
         TypeKind::Struct { fields } => object(schema, fields, None),
+        TypeKind::Enum { variants } if def.open => {
+            // Open: any name is valid; the known ones are listed as examples.
+            let mut out = Map::new();
+            out.insert("type".into(), json!("string"));
+            out.insert(
+                "examples".into(),
+                Value::Array(
+                    variants
+                        .iter()
+                        .map(|v| Value::String(v.name.clone()))
+                        .collect(),
+                ),
+            );
+            out
+        }
         TypeKind::Enum { variants } => {
             let mut out = Map::new();
             out.insert("type".into(), json!("string"));
@@ -128,7 +143,22 @@ fn type_schema(schema: &Schema, def: &TypeDef) -> Value {
                 })
                 .collect();
             let mut out = Map::new();
-            out.insert("oneOf".into(), Value::Array(cases));
+            if def.open {
+                // Open: an object with another tag is valid too.
+                let known: Vec<Value> = variants
+                    .iter()
+                    .map(|v| Value::String(v.name.clone()))
+                    .collect();
+                let mut cases = cases;
+                cases.push(json!({
+                    "type": "object",
+                    "required": [tag],
+                    "properties": { tag.as_str(): { "type": "string", "not": { "enum": known } } },
+                }));
+                out.insert("oneOf".into(), Value::Array(cases));
+            } else {
+                out.insert("oneOf".into(), Value::Array(cases));
+            }
             out
         }
     };

@@ -177,7 +177,13 @@ fn type_section(page: &mut Page, schema: &Schema, def: &TypeDef) {
         }
         TypeKind::Struct { fields } if fields.is_empty() => "unit message".to_owned(),
         TypeKind::Struct { .. } => "struct".to_owned(),
+        TypeKind::Enum { .. } if def.open => {
+            "open enum (a string on the wire; values added later read as `Unknown`)".to_owned()
+        }
         TypeKind::Enum { .. } => "enum (a string on the wire)".to_owned(),
+        TypeKind::Union { tag, .. } if def.open => {
+            format!("open tagged union (tag field `{tag}`; variants added later read as `Unknown`)")
+        }
         TypeKind::Union { tag, .. } => format!("tagged union (tag field `{tag}`)"),
     };
     page.paragraph(&format!("Wire name `{}` · {kind}", def.wire_name));

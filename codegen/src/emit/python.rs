@@ -67,6 +67,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         helpers: std::cell::RefCell::new(BTreeSet::new()),
         client_uses_any: std::cell::Cell::new(false),
         client_uses_warnings: std::cell::Cell::new(false),
+        client_uses_unknown: std::cell::Cell::new(false),
         shadowed: names::Shadowed::of(schema),
     };
     // The banner on two lines, to stay within the line length.
@@ -108,6 +109,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         "DeclaredError".to_owned(),
         "expect_mapping".to_owned(),
         "required".to_owned(),
+        "Unknown".to_owned(),
     ]);
     let runtime_imports: Vec<String> = candidates
         .into_iter()
@@ -167,6 +169,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
                 _ => [].iter(),
             })),
             "uses_warnings": emitter.client_uses_warnings.get(),
+            "uses_unknown": emitter.client_uses_unknown.get(),
             "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
@@ -189,6 +192,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         "Format",
         "RateLimited",
         "RequestTimeout",
+        "Unknown",
     ];
     let mut all: Vec<String> = runtime_names
         .iter()
@@ -389,6 +393,8 @@ struct Emitter<'a> {
     client_uses_any: std::cell::Cell<bool>,
     /// Whether a client method warns that it is deprecated.
     client_uses_warnings: std::cell::Cell<bool>,
+    /// Whether a client method's annotations name `Unknown` (an open enum).
+    client_uses_unknown: std::cell::Cell<bool>,
     /// Names a field or method may not take as they are.
     shadowed: names::Shadowed,
 }
@@ -421,7 +427,14 @@ impl Emitter<'_> {
             TypeRef::List(inner) => format!("list[{}]", self.annotation(inner)),
             TypeRef::Map(inner) => format!("dict[str, {}]", self.annotation(inner)),
             TypeRef::Optional(inner) => format!("{} | None", self.annotation(inner)),
-            TypeRef::Named(index) => self.schema.ty(*index).name.clone(),
+            TypeRef::Named(index) => {
+                let def = self.schema.ty(*index);
+                if def.open && matches!(def.kind, TypeKind::Enum { .. }) {
+                    format!("{} | Unknown", def.name)
+                } else {
+                    def.name.clone()
+                }
+            }
         }
     }
 
@@ -597,6 +610,7 @@ impl Emitter<'_> {
                 "enum",
                 &json!({
                     "name": def.name,
+                    "open": def.open,
                     "doc": doc,
                     "variants": variants.iter().map(|v| json!({
                         "member": names::enum_member(&v.name),
@@ -632,7 +646,8 @@ impl Emitter<'_> {
                         "decode_fn": names::decode_fn(&def.name),
                         "doc": docstring(described.as_deref(), &fallback, 0),
                         "tag": tag,
-                        "alternatives": variants.iter().map(|v| names::variant_class(&def.name, &v.name)).collect::<Vec<_>>().join(" | "),
+                        "open": def.open,
+                        "alternatives": variants.iter().map(|v| names::variant_class(&def.name, &v.name)).chain(def.open.then(|| "Unknown".to_owned())).collect::<Vec<_>>().join(" | "),
                         "variants": variants.iter().map(|v| json!({
                             "wire_name": v.name,
                             "class_name": names::variant_class(&def.name, &v.name),
@@ -740,7 +755,6 @@ impl Emitter<'_> {
                 let wire = &request.wire_name;
                 let (returns, body) = match method.kind {
                     MethodKind::Reply(reply) => {
-                        let reply_def = self.schema.ty(reply);
                         let call = wrap_call(
                             8,
                             "answer = await self.connection.request(",
@@ -748,7 +762,7 @@ impl Emitter<'_> {
                             ")",
                         );
                         (
-                            format!("types.{}", reply_def.name),
+                            self.qualified_annotation(&TypeRef::Named(reply)),
                             format!(
                                 "        request = {construct}\n{call}\n        return {}",
                                 self.qualified_decode(reply, "answer")
@@ -763,7 +777,10 @@ impl Emitter<'_> {
                             "):",
                         );
                         (
-                            format!("AsyncGenerator[types.{}, None]", self.schema.ty(item).name),
+                            format!(
+                                "AsyncGenerator[{}, None]",
+                                self.qualified_annotation(&TypeRef::Named(item))
+                            ),
                             format!(
                                 "        request = {construct}\n{call}\n            yield {}",
                                 self.qualified_decode(item, "item")
@@ -845,13 +862,12 @@ impl Emitter<'_> {
             .map(|push| {
                 let def = self.schema.ty(*push);
                 let method = names::subscribe_method(&def.name);
-                summary.push(format!(
-                    "def {method}() -> TypedSubscription[types.{}]",
-                    def.name
-                ));
+                let item = self.qualified_annotation(&TypeRef::Named(*push));
+                summary.push(format!("def {method}() -> TypedSubscription[{item}]"));
                 json!({
                     "method": method,
                     "type_name": def.name,
+                    "item_annotation": item,
                     "wire_name": def.wire_name,
                     "decode_fn": self.qualified_decoder(*push),
                 })
@@ -997,7 +1013,15 @@ impl Emitter<'_> {
 
     fn qualified_annotation(&self, ty: &TypeRef) -> String {
         match ty {
-            TypeRef::Named(index) => format!("types.{}", self.schema.ty(*index).name),
+            TypeRef::Named(index) => {
+                let def = self.schema.ty(*index);
+                if def.open && matches!(def.kind, TypeKind::Enum { .. }) {
+                    self.client_uses_unknown.set(true);
+                    format!("types.{} | Unknown", def.name)
+                } else {
+                    format!("types.{}", def.name)
+                }
+            }
             TypeRef::List(inner) => format!("list[{}]", self.qualified_annotation(inner)),
             TypeRef::Map(inner) => format!("dict[str, {}]", self.qualified_annotation(inner)),
             TypeRef::Optional(inner) => format!("{} | None", self.qualified_annotation(inner)),

@@ -136,7 +136,12 @@ impl Emitter<'_> {
         let needs_map = self.any_type(&|ty| matches!(ty, TypeRef::Map(_)));
         let map = needs_map.then(|| quote! { use std::collections::BTreeMap; });
         let needs_bytes = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Bytes)));
-        let needs_json = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Json)));
+        let needs_json = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Json)))
+            || self
+                .schema
+                .types
+                .iter()
+                .any(|def| def.open && matches!(def.kind, TypeKind::Union { .. }));
         let wire: Vec<Ident> = [(needs_bytes, "Bytes"), (needs_json, "Json")]
             .into_iter()
             .filter(|(needed, _)| *needed)
@@ -262,7 +267,12 @@ impl Emitter<'_> {
         let ident = type_ident(&def.name);
         let doc = docs(def.doc.as_deref(), def.deprecated.as_deref());
         let wire_note = format!(" Registered as `{}`.", def.wire_name);
+        // An open enum keeps an unknown value's name, so it is not `Copy`.
         let derive = match def.kind {
+            TypeKind::Enum { .. } if def.open => quote! {
+                #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+                #[serde(crate = "acton_reactive::serde")]
+            },
             TypeKind::Enum { .. } => quote! {
                 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
                 #[serde(crate = "acton_reactive::serde")]
@@ -296,10 +306,19 @@ impl Emitter<'_> {
                     let deprecated = deprecated_attr(variant.deprecated.as_deref());
                     quote! { #doc #deprecated #[serde(rename = #wire)] #name }
                 });
+                let unknown = def.open.then(|| {
+                    quote! {
+                        /// A value this code does not know (added to the schema after it
+                        /// was generated: the enum is open), by its wire name; it is sent
+                        /// back as it came.
+                        #[serde(untagged)]
+                        Unknown(String),
+                    }
+                });
                 quote! {
                     #doc
                     #derive
-                    pub enum #ident { #(#variants,)* }
+                    pub enum #ident { #(#variants,)* #unknown }
                 }
             }
             TypeKind::Union { tag, variants } => {
@@ -318,11 +337,20 @@ impl Emitter<'_> {
                         quote! { #doc #[serde(rename = #wire)] #name { #(#fields,)* } }
                     }
                 });
+                let unknown = def.open.then(|| {
+                    quote! {
+                        /// A variant this code does not know (added to the schema after it
+                        /// was generated: the union is open), as its whole wire object,
+                        /// tag included; it is sent back as it came.
+                        #[serde(untagged)]
+                        Unknown(Json),
+                    }
+                });
                 quote! {
                     #doc
                     #derive
                     #[serde(tag = #tag)]
-                    pub enum #ident { #(#variants,)* }
+                    pub enum #ident { #(#variants,)* #unknown }
                 }
             }
         }

@@ -179,6 +179,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         [
             "ActonError",
             "DeclaredError",
+            "Unknown",
             "expectRecord",
             "required",
             "isPresent",
@@ -531,10 +532,11 @@ impl Emitter<'_> {
                     &json!({
                         "name": def.name,
                         "values_const": names::values_const(&def.name),
+                        "open": def.open,
                         "encode_fn": names::encode_fn(&def.name),
                         "decode_fn": names::decode_fn(&def.name),
                         "doc": tsdoc(Some(&format!("{}{}", doc.as_deref().unwrap_or(&format!("The `{}` enum.", def.name)), deprecated_values(variants))), 0),
-                        "alternatives": alternatives.join(" | "),
+                        "alternatives": alternatives.iter().cloned().chain(def.open.then(|| "Unknown".to_owned())).collect::<Vec<_>>().join(" | "),
                         "values": alternatives.join(", "),
                     }),
                 )
@@ -564,10 +566,11 @@ impl Emitter<'_> {
                         "init_name": names::init_type(&def.name),
                         "encode_fn": names::encode_fn(&def.name),
                         "decode_fn": names::decode_fn(&def.name),
+                        "open": def.open,
                         "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{}` union.", def.name))), 0),
                         "tag": tag,
-                        "alternatives": classes.join(" | "),
-                        "init_alternatives": classes.iter().map(|c| names::init_type(c)).collect::<Vec<_>>().join(" | "),
+                        "alternatives": classes.iter().cloned().chain(def.open.then(|| "Unknown".to_owned())).collect::<Vec<_>>().join(" | "),
+                        "init_alternatives": classes.iter().map(|c| names::init_type(c)).chain(def.open.then(|| "Unknown".to_owned())).collect::<Vec<_>>().join(" | "),
                         "variants": variants.iter().map(|v| json!({
                             "wire_name": v.name,
                             "encode_fn": names::encode_fn(&names::variant_type(&def.name, &v.name)),

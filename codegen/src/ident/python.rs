@@ -29,6 +29,7 @@ pub const PACKAGE_NAMES: &[&str] = &[
     "RateLimited",
     "RequestTimeout",
     "SchemaCheck",
+    "Unknown",
     "types",
     "client",
 ];
@@ -67,7 +68,7 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
     "optional_to",
     "required",
     "to_wire",
-    "open_enum",
+    "Unknown",
     "bool",
     "bytes",
     "dict",
@@ -108,6 +109,7 @@ pub const CLASS_BODY_NAMES: &[&str] = &[
     "TypedSubscription",
     "Connection",
     "Format",
+    "Unknown",
 ];
 
 /// Names `client.py` imports.
@@ -125,6 +127,7 @@ pub const CLIENT_MODULE_NAMES: &[&str] = &[
     "Format",
     "Timeout",
     "TypedSubscription",
+    "Unknown",
     "present",
 ];
 

@@ -22,6 +22,7 @@ pub const PACKAGE_NAMES: &[&str] = &[
     "Json",
     "Push",
     "SchemaCheck",
+    "Unknown",
 ];
 
 /// Names `types.ts` imports (every one it may import), and the globals its code
@@ -50,6 +51,7 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
     "optionalTo",
     "required",
     "Json",
+    "Unknown",
 ];
 
 /// Names `client.ts` imports.

@@ -42,6 +42,8 @@ pub struct TypeDecl {
     pub doc: Option<String>,
     /// `deprecated:` (`true` or a reason).
     pub deprecated: Option<String>,
+    /// `open:` (`true` or `false`), on an enum or a union.
+    pub open: Option<Located<String>>,
     /// What it is.
     pub body: TypeBody,
 }
@@ -391,6 +393,7 @@ fn error_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> 
         name: name.clone(),
         doc: None,
         deprecated: None,
+        open: None,
         body: TypeBody::Struct(Vec::new()),
     };
     let Some(body) = mapping(node, &format!("error `{}`", name.value), hint, report) else {
@@ -437,12 +440,13 @@ fn name_list(
 }
 
 fn type_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> Option<TypeDecl> {
-    const KEYS: [&str; 5] = ["doc", "fields", "enum", "union", "deprecated"];
+    const KEYS: [&str; 6] = ["doc", "fields", "enum", "union", "deprecated", "open"];
     let hint = "a type is `{ fields: {...} }`, `{ enum: [...] }` or `{ union: { tag: ..., variants: {...} } }`";
     let mut decl = TypeDecl {
         name: name.clone(),
         doc: None,
         deprecated: None,
+        open: None,
         body: TypeBody::Struct(Vec::new()),
     };
     let Some(body) = mapping(node, &format!("type `{}`", name.value), hint, report) else {
@@ -453,6 +457,7 @@ fn type_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> O
         match key.as_str() {
             "doc" => decl.doc = scalar(value, "doc", report).map(|d| d.value),
             "deprecated" => decl.deprecated = deprecation(value, report),
+            "open" => decl.open = scalar(value, "open", report),
             "fields" => {
                 kinds.push(key_name(key));
                 decl.body = TypeBody::Struct(fields(value, &name.value, report));

@@ -1060,6 +1060,19 @@ def optional_of(item: Callable[[Any], _T]) -> Callable[[Any], _T | None]:
     return lambda value: None if value is None else item(value)
 
 
+@dataclass(frozen=True)
+class Unknown:
+    """A value of an open enum, or a variant of an open union, that this code does not
+    know: added to the schema after it was generated. ``wire`` is its wire form (the
+    value's name, or the variant's whole object); it is sent back as it came."""
+
+    wire: Any
+
+    def to_wire(self) -> Any:
+        """The wire form, as it came."""
+        return self.wire
+
+
 class _Wire(Protocol):
     def to_wire(self) -> Any: ...
 

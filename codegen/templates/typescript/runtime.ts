@@ -1185,6 +1185,15 @@ export function encodeDuration(milliseconds: number): string {
   return `${seconds}${fraction(String(nanos).padStart(9, "0"))}s`;
 }
 
+/**
+ * A value of an open enum, or a variant of an open union, that this code does not
+ * know: added to the schema after it was generated. `wire` is its wire form (the
+ * value's name, or the variant's whole object); it is sent back as it came.
+ */
+export class Unknown {
+  constructor(readonly wire: unknown) {}
+}
+
 /** An encoder of lists whose items `item` encodes. */
 export const listTo =
   <T>(item: (value: T) => unknown) =>

@@ -13,6 +13,7 @@ from ._runtime import (
     Format,
     RateLimited,
     RequestTimeout,
+    Unknown,
 )
 from .client import CalculatorClient, KvStoreClient, PricesClient
 from .types import (
@@ -91,5 +92,6 @@ __all__ = [
     "Stored",
     "Subscribe",
     "Subscribed",
+    "Unknown",
     "decode_order",
 ]

@@ -15,6 +15,7 @@ export {
   RequestTimeout,
   Subscription,
   TypedSubscription,
+  Unknown,
   type AnyErrorCode,
   type CallOptions,
   type ConnectOptions,

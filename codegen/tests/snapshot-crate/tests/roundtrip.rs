@@ -182,6 +182,8 @@ fn the_shared_value_vectors_round_trip() {
         let packed = hex(vector["msgpack"].as_str().unwrap());
         let (from_json, from_msgpack) = match vector["type"].as_str().unwrap() {
             "Times" => through::<Times>(&vector["wire"], &packed),
+            "Colour" => through::<Colour>(&vector["wire"], &packed),
+            "Shape" => through::<Shape>(&vector["wire"], &packed),
             other => panic!("{name}: no type {other} in this test; add it"),
         };
         assert_eq!(&from_json, expected, "{name} (JSON)");

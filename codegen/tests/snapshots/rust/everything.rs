@@ -118,7 +118,7 @@ pub struct Times {
 }
 
 /// A unit enum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(crate = "acton_reactive::serde")]
 pub enum Colour {
     /// The first.
@@ -132,6 +132,11 @@ pub enum Colour {
     /// The last.
     #[serde(rename = "blue")]
     Blue,
+    /// A value this code does not know (added to the schema after it
+    /// was generated: the enum is open), by its wire name; it is sent
+    /// back as it came.
+    #[serde(untagged)]
+    Unknown(String),
 }
 
 /// A tagged union.
@@ -155,6 +160,11 @@ pub enum Shape {
     },
     #[serde(rename = "point")]
     Point {},
+    /// A variant this code does not know (added to the schema after it
+    /// was generated: the union is open), as its whole wire object,
+    /// tag included; it is sent back as it came.
+    #[serde(untagged)]
+    Unknown(Json),
 }
 
 /// Recursive through an optional and a list.

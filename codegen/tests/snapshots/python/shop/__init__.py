@@ -13,6 +13,7 @@ from ._runtime import (
     Format,
     RateLimited,
     RequestTimeout,
+    Unknown,
 )
 from .client import CounterClient, OtherServiceClient, ShopClient
 from .types import (
@@ -69,5 +70,6 @@ __all__ = [
     "Throttled",
     "Times",
     "Tree",
+    "Unknown",
     "decode_shape",
 ]

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from . import types
-from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription
+from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription, Unknown
 
 
 class ShopClient:
@@ -190,7 +190,7 @@ class ShopClient:
         (entering waits until the server has subscribed; leaving unsubscribes)."""
         return TypedSubscription(self.connection.subscription(["shop.Scalars"]), types.Scalars.from_wire)
 
-    def subscribe_colour(self) -> TypedSubscription[types.Colour]:
+    def subscribe_colour(self) -> TypedSubscription[types.Colour | Unknown]:
         """Every `Colour` the service broadcasts, as it arrives:
         `async with client.subscribe_colour() as updates: async for update in updates: ...`
         (entering waits until the server has subscribed; leaving unsubscribes)."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self, TypeAlias
 from ._runtime import (
     ActonError,
     DeclaredError,
+    Unknown,
     decode_bool,
     decode_bytes,
     decode_duration,
@@ -52,11 +53,13 @@ class Colour(enum.Enum):
         return str(self.value)
 
     @classmethod
-    def from_wire(cls, data: Any) -> Self:
-        """Reads the wire form."""
+    def from_wire(cls, data: Any) -> Self | Unknown:
+        """Reads the wire form; a value this code does not know is `Unknown` (the enum is open)."""
         try:
             return cls(data)
         except ValueError:
+            if isinstance(data, str):
+                return Unknown(data)
             raise ActonError("SERIALIZATION_ERROR", f"{data!r} is not a Colour") from None
 
 
@@ -195,7 +198,7 @@ class Defaults:
     enabled: bool = True
     label: str = "hello, world"
     quoted_number: str = "42"
-    colour: Colour = Colour.RED
+    colour: Colour | Unknown = Colour.RED
     tags: list[str] = field(default_factory=lambda: ["a", "b"])
     weights: dict[str, float] = field(default_factory=lambda: {"a": 2.0, "x": 1.5})
     extra: Any = field(default_factory=lambda: {"a": None, "b": [1, 2]})
@@ -418,7 +421,7 @@ class ShapePoint:
         return cls(**values)
 
 
-Shape: TypeAlias = ShapeCircle | ShapeRectangle | ShapePoint
+Shape: TypeAlias = ShapeCircle | ShapeRectangle | ShapePoint | Unknown
 """A tagged union."""
 
 
@@ -432,6 +435,8 @@ def decode_shape(data: Any) -> Shape:
         return ShapeRectangle.from_wire(fields)
     if tag == "point":
         return ShapePoint.from_wire(fields)
+    if isinstance(tag, str):
+        return Unknown(dict(fields))
     raise ActonError("SERIALIZATION_ERROR", f"{tag!r} is not a variant of Shape")
 
 
@@ -656,13 +661,13 @@ class Throttled(DeclaredError):
     WIRE_NAME: ClassVar[str] = "shop.Throttled"
     retry_in: int | None
     """Seconds to wait, when known."""
-    reason: Colour
+    reason: Colour | Unknown
 
     def __init__(
         self,
         *,
         retry_in: int | None = None,
-        reason: Colour = Colour.RED,
+        reason: Colour | Unknown = Colour.RED,
         message: str | None = None,
     ) -> None:
         self.retry_in = retry_in

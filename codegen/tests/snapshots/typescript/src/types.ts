@@ -7,6 +7,7 @@
 import {
   ActonError,
   DeclaredError,
+  Unknown,
   decodeBigInt,
   decodeBool,
   decodeBytes,
@@ -279,22 +280,22 @@ export function decodeTimes(data: unknown): Times {
  *
  * Deprecated values: `"red"` (use green).
  */
-export type Colour = "red" | "green" | "blue";
+export type Colour = "red" | "green" | "blue" | Unknown;
 
 /** Every `Colour`, in schema order. */
 export const ColourValues: readonly Colour[] = ["red", "green", "blue"];
 
 /** The wire form of `Colour` (the variant's name). */
 export function encodeColour(value: Colour): string {
-  return value;
+  return value instanceof Unknown ? (value.wire as string) : value;
 }
 
 /** Reads `Colour` from its wire form. */
 export function decodeColour(data: unknown): Colour {
   const value = decodeString(data);
   const found = ColourValues.find((variant) => variant === value);
-  if (found === undefined) throw new ActonError("SERIALIZATION_ERROR", `${JSON.stringify(value)} is not a Colour`);
-  return found;
+  // The enum is open: a value this code does not know is kept as it came.
+  return found ?? new Unknown(value);
 }
 
 /** Round. */
@@ -387,13 +388,14 @@ export function decodeShapePoint(data: unknown): ShapePoint {
 }
 
 /** A tagged union. */
-export type Shape = ShapeCircle | ShapeRectangle | ShapePoint;
+export type Shape = ShapeCircle | ShapeRectangle | ShapePoint | Unknown;
 
 /** What builds a `Shape`. */
-export type ShapeInit = ShapeCircleInit | ShapeRectangleInit | ShapePointInit;
+export type ShapeInit = ShapeCircleInit | ShapeRectangleInit | ShapePointInit | Unknown;
 
 /** The wire form of `Shape`. */
 export function encodeShape(value: ShapeInit): Record<string, unknown> {
+  if (value instanceof Unknown) return value.wire as Record<string, unknown>;
   switch (value.kind) {
     case "circle":
       return encodeShapeCircle(value);
@@ -411,6 +413,8 @@ export function decodeShape(data: unknown): Shape {
   if (tag === "circle") return decodeShapeCircle(fields);
   if (tag === "rectangle") return decodeShapeRectangle(fields);
   if (tag === "point") return decodeShapePoint(fields);
+  // The union is open: a variant this code does not know is kept as it came.
+  if (typeof tag === "string") return new Unknown(fields);
   throw new ActonError("SERIALIZATION_ERROR", `${JSON.stringify(tag)} is not a variant of Shape`);
 }
 
