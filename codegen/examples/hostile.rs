@@ -449,7 +449,14 @@ fn fields(rng: &mut Rng, text: &mut String, earlier: &[String], indent: &str) {
             "duration" if rng.chance(30) => ", default: 2.5s",
             _ => "",
         };
-        if default.is_empty() {
+        if rng.chance(15) {
+            let alias = key(&name(rng, FIELD_NAMES, "old", i));
+            let _ = writeln!(
+                text,
+                "{indent}{}: {{ type: \"{ty}\"{default}, aliases: [{alias}] }}",
+                key(&field)
+            );
+        } else if default.is_empty() {
             let _ = writeln!(text, "{indent}{}: \"{ty}\"", key(&field));
         } else {
             let _ = writeln!(

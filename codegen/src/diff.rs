@@ -158,6 +158,7 @@ impl Diff<'_> {
             );
             return;
         }
+        self.reserved_reuse(subject, old_def, new_def);
         match (old_def.open, new_def.open) {
             (false, true) => self.compatible(
                 subject,
@@ -239,9 +240,39 @@ impl Diff<'_> {
         }
     }
 
+    /// A name the old schema reserved that the new one uses again.
+    fn reserved_reuse(&mut self, subject: &str, old_def: &TypeDef, new_def: &TypeDef) {
+        let names: Vec<&str> = match &new_def.kind {
+            TypeKind::Struct { fields } => fields.iter().map(|f| f.name.as_str()).collect(),
+            TypeKind::Enum { variants } => variants.iter().map(|v| v.name.as_str()).collect(),
+            TypeKind::Union { variants, .. } => variants
+                .iter()
+                .flat_map(|v| {
+                    std::iter::once(v.name.as_str()).chain(v.fields.iter().map(|f| f.name.as_str()))
+                })
+                .collect(),
+        };
+        for name in names {
+            if old_def.reserved.iter().any(|r| r == name) {
+                self.breaking(
+                    subject,
+                    format!("uses `{name}` again, which it had reserved; old peers read it with its old meaning"),
+                    Some("choose another name; a reserved name never comes back"),
+                );
+            }
+        }
+    }
+
     fn fields(&mut self, subject: &str, old: &[Field], new: &[Field]) {
         for old_field in old {
             let field_subject = format!("{subject} field {}", old_field.name);
+            let renamed = new.iter().find(|f| {
+                f.aliases.contains(&old_field.name) && !new.iter().any(|g| g.name == old_field.name)
+            });
+            if let Some(new_field) = renamed {
+                self.renamed(&field_subject, old_field, new_field);
+                continue;
+            }
             let Some(new_field) = new.iter().find(|f| f.name == old_field.name) else {
                 if old_field.may_be_absent() {
                     self.compatible(
@@ -261,7 +292,11 @@ impl Diff<'_> {
             self.field_changes(&field_subject, old_field, new_field);
         }
         for new_field in new {
-            if old.iter().any(|f| f.name == new_field.name) {
+            let renamed = new_field
+                .aliases
+                .iter()
+                .any(|alias| old.iter().any(|f| &f.name == alias));
+            if renamed || old.iter().any(|f| f.name == new_field.name) {
                 continue;
             }
             let field_subject = format!("{subject} field {}", new_field.name);
@@ -278,6 +313,30 @@ impl Diff<'_> {
                 );
             }
         }
+    }
+
+    /// A field renamed with its old name kept as an alias: new readers take both
+    /// names; old readers know only the old one.
+    fn renamed(&mut self, subject: &str, old: &Field, new: &Field) {
+        if old.may_be_absent() {
+            self.compatible(
+                subject,
+                format!(
+                    "was renamed to `{}`; readers accept the old name (an alias)",
+                    new.name
+                ),
+            );
+        } else {
+            self.breaking(
+                subject,
+                format!(
+                    "was renamed to `{}`; new readers accept the old name, but old readers still require `{}`",
+                    new.name, old.name
+                ),
+                Some("first give it a default or make it optional, in a release every reader takes"),
+            );
+        }
+        self.field_changes(subject, old, new);
     }
 
     fn field_changes(&mut self, subject: &str, old: &Field, new: &Field) {

@@ -57,6 +57,8 @@ pub struct TypeDef {
     /// `open: true` (an enum or a union): a value or variant this code does not
     /// know reads as `Unknown`, keeping its wire form, instead of failing.
     pub open: bool,
+    /// `reserved:`: names its fields, values or variants may never take again.
+    pub reserved: Vec<String>,
 }
 
 impl TypeDef {
@@ -111,6 +113,9 @@ pub struct Field {
     /// The field refers back to a type that contains it (through an optional):
     /// languages with inline storage must box it.
     pub recursive: bool,
+    /// `aliases:`: other names readers accept for it (former names); writers
+    /// always use `name`.
+    pub aliases: Vec<String>,
 }
 
 impl Field {

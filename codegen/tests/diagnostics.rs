@@ -16,6 +16,20 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "a field takes a reserved name",
+        schema: "acton: 1\ntypes:\n  A:\n    reserved: [gone]\n    fields: { gone: i64 }\n",
+        at: "5:15",
+        message: "`gone` is reserved in `A` (line 4) and may not be used again",
+        hint: "choose another name",
+    },
+    Case {
+        name: "an alias that is another field's name",
+        schema: "acton: 1\ntypes:\n  A:\n    fields:\n      a: i64\n      b: { type: i64, aliases: [a] }\n",
+        at: "6:33",
+        message: "alias `a` of field `b` of `A` is the name of a field",
+        hint: "remove one",
+    },
+    Case {
         name: "open on a struct",
         schema: "acton: 1\ntypes:\n  A:\n    open: true\n    fields: { a: i64 }\n",
         at: "4:11",

@@ -136,6 +136,18 @@ const CASES: &[Case] = {
             "field note: was deprecated",
         ),
         case(
+            "      note: string?\n",
+            "      remark: { type: string?, aliases: [note] }\n",
+            Compatible,
+            "field note: was renamed to `remark`; readers accept the old name",
+        ),
+        case(
+            "      a: i64\n",
+            "      first: { type: i64, aliases: [a] }\n",
+            Breaking,
+            "old readers still require `a`",
+        ),
+        case(
             "    enum: [debug, info]",
             "    open: true\n    enum: [debug, info]",
             Compatible,
@@ -398,4 +410,23 @@ fn open_enums_and_unions_take_new_values_compatibly_and_may_not_close() {
     let closed = compare_with(&open.replace("    open: true\n    enum:", "    enum:"));
     assert_eq!(closed.len(), 1, "{closed:?}");
     assert!(closed[0].is_breaking() && closed[0].to_string().contains("was closed"));
+}
+
+#[test]
+fn a_reserved_name_never_comes_back() {
+    let reserving = BASE.replace("      note: string?\n", "");
+    let reserving = reserving.replacen(
+        "  AddRequest:\n",
+        "  AddRequest:\n    reserved: [note]\n",
+        1,
+    );
+    let old = parse_schema("old.yaml", &reserving).unwrap();
+    let new = parse_schema("new.yaml", BASE).unwrap();
+    let changes = compare(&old, &new);
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.is_breaking() && c.to_string().contains("uses `note` again")),
+        "{changes:?}"
+    );
 }

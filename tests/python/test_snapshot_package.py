@@ -34,9 +34,12 @@ def test_the_shared_value_vectors_round_trip() -> None:
 
     import msgpack  # type: ignore[import-untyped]
 
+    import pytest
+
     sys.path.insert(0, str(ROOT / "codegen" / "tests" / "snapshots" / "python"))
     try:
         types = importlib.import_module("shop.types")
+        runtime = importlib.import_module("shop._runtime")
     finally:
         sys.path.pop(0)
     document = json.loads((ROOT / "tests" / "vectors" / "everything.json").read_text())
@@ -46,6 +49,12 @@ def test_the_shared_value_vectors_round_trip() -> None:
     for vector in document["vectors"]:
         decode = decoders.get(vector["type"]) or getattr(types, vector["type"]).from_wire
         expected = vector.get("canonical", vector["wire"])
+        if vector.get("rejected"):
+            with pytest.raises(runtime.ActonError):
+                decode(json.loads(json.dumps(vector["wire"])))
+            with pytest.raises(runtime.ActonError):
+                decode(msgpack.unpackb(bytes.fromhex(vector["msgpack"])))
+            continue
         from_json = decode(json.loads(json.dumps(vector["wire"])))
         assert from_json.to_wire() == expected, vector["name"]
         from_msgpack = decode(msgpack.unpackb(bytes.fromhex(vector["msgpack"])))

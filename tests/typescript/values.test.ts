@@ -20,6 +20,7 @@ interface ValueVector {
   type: string;
   wire: unknown;
   canonical?: unknown;
+  rejected?: boolean;
   msgpack: string;
 }
 
@@ -30,6 +31,7 @@ const CODECS: Record<string, { decode: (data: unknown) => unknown; encode: (valu
   Times: { decode: types.decodeTimes, encode: types.encodeTimes },
   Colour: { decode: types.decodeColour, encode: types.encodeColour },
   Shape: { decode: types.decodeShape, encode: types.encodeShape },
+  Renamed: { decode: types.decodeRenamed, encode: types.encodeRenamed },
 };
 
 test("the shared value vectors round-trip through the generated types", () => {
@@ -41,6 +43,12 @@ test("the shared value vectors round-trip through the generated types", () => {
     const types = CODECS[vector.type];
     assert.ok(types !== undefined, `${vector.name}: no codec for ${vector.type} in this test; add it`);
     const expected = vector.canonical ?? vector.wire;
+    if (vector.rejected === true) {
+      assert.throws(() => types.decode(JSON.parse(JSON.stringify(vector.wire))), /duplicate field/, vector.name);
+      const packed = Buffer.from(vector.msgpack, "hex");
+      assert.throws(() => types.decode(decodePayload(Format.MessagePack, packed, codec)), /duplicate field/, vector.name);
+      continue;
+    }
     const encode = types.encode as (value: unknown) => unknown;
     const fromJson = types.decode(JSON.parse(JSON.stringify(vector.wire)));
     assert.deepEqual(JSON.parse(JSON.stringify(encode(fromJson))), expected, `${vector.name} (JSON)`);

@@ -48,11 +48,29 @@ vectors = [
         "type": "Shape",
         "wire": {"kind": "hexagon", "sides": 6, "side": 1.5, "name": "h"},
     },
+    {
+        "name": "fields read under their former names (aliases) are written under their names",
+        "type": "Renamed",
+        "wire": {"name": "a", "total": 3, "length": 5},
+        "canonical": {"title": "a", "count": 3, "size": 5},
+    },
+    {
+        "name": "a field given under its name and an alias is refused",
+        "type": "Renamed",
+        "wire": {"label": "x", "title": "t"},
+        "rejected": True,
+    },
+    {
+        "name": "a field given under two aliases is refused",
+        "type": "Renamed",
+        "wire": {"name": "x", "label": "t"},
+        "rejected": True,
+    },
 ]
 for vector in vectors:
     vector["msgpack"] = msgpack.packb(vector["wire"]).hex()
 document = {
-    "description": "Values of the every-feature schema (codegen/tests/everything.yaml) in their wire form. Each language decodes `wire` (as JSON, and `msgpack` as MessagePack) into its generated type, encodes it again, and must get `canonical` (or `wire` when there is none) back, as a value.",
+    "description": "Values of the every-feature schema (codegen/tests/everything.yaml) in their wire form. Each language decodes `wire` (as JSON, and `msgpack` as MessagePack) into its generated type, encodes it again, and must get `canonical` (or `wire` when there is none) back, as a value; a `rejected` vector must fail to decode.",
     "schema": "codegen/tests/everything.yaml",
     "vectors": vectors,
 }

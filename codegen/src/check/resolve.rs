@@ -114,6 +114,7 @@ impl Resolver<'_> {
             }
         };
         let open = self.open(decl, report);
+        check_reserved(decl, report);
         TypeDef {
             name: decl.name.value.clone(),
             wire_name: match package {
@@ -125,6 +126,7 @@ impl Resolver<'_> {
             kind,
             is_error: false,
             open,
+            reserved: decl.reserved.iter().map(|r| r.value.clone()).collect(),
         }
     }
 
@@ -167,6 +169,7 @@ impl Resolver<'_> {
         tag: Option<&Located<String>>,
         report: &mut Reporter<'_>,
     ) -> Vec<Field> {
+        check_aliases(decls, owner, tag, report);
         decls
             .iter()
             .filter_map(|decl| {
@@ -202,6 +205,7 @@ impl Resolver<'_> {
                     default,
                     deprecated: decl.deprecated.clone(),
                     recursive: false,
+                    aliases: decl.aliases.iter().map(|a| a.value.clone()).collect(),
                 })
             })
             .collect()
@@ -587,3 +591,88 @@ impl Resolver<'_> {
 
 const ERRORS_ONLY_IN_LISTS: &str =
     "errors travel only as the failure of a call: list it in a method's or service's `errors:`";
+
+/// Aliases are field names no other field (or the tag) of the same object takes,
+/// each once.
+fn check_aliases(
+    decls: &[FieldDecl],
+    owner: &str,
+    tag: Option<&Located<String>>,
+    report: &mut Reporter<'_>,
+) {
+    let mut taken: HashMap<&str, &str> = decls
+        .iter()
+        .map(|f| (f.name.value.as_str(), f.name.value.as_str()))
+        .collect();
+    if let Some(tag) = tag {
+        taken.insert(tag.value.as_str(), tag.value.as_str());
+    }
+    for field in decls {
+        for alias in &field.aliases {
+            if !ident::is_field_identifier(&alias.value) {
+                report.error(
+                    alias.span,
+                    format!("`{}` is not a valid field name", alias.value),
+                    Some(
+                        "an alias is a former name of the field: letters, digits and `_`"
+                            .to_owned(),
+                    ),
+                );
+            } else if let Some(holder) =
+                taken.insert(alias.value.as_str(), field.name.value.as_str())
+            {
+                let message = if holder == alias.value {
+                    format!(
+                        "alias `{}` of field `{}` of `{owner}` is the name of a field (or the tag)",
+                        alias.value, field.name.value
+                    )
+                } else {
+                    format!(
+                        "alias `{}` of field `{}` of `{owner}` is already an alias of `{holder}`",
+                        alias.value, field.name.value
+                    )
+                };
+                report.error(
+                    alias.span,
+                    message,
+                    Some("a reader must know which field a name means: remove one".to_owned()),
+                );
+            }
+        }
+    }
+}
+
+/// No field, value or variant of the type takes a name it reserved.
+fn check_reserved(decl: &TypeDecl, report: &mut Reporter<'_>) {
+    if decl.reserved.is_empty() {
+        return;
+    }
+    let reserved: HashMap<&str, Span> = decl
+        .reserved
+        .iter()
+        .map(|r| (r.value.as_str(), r.span))
+        .collect();
+    let names: Vec<&Located<String>> = match &decl.body {
+        TypeBody::Struct(fields) => fields.iter().map(|f| &f.name).collect(),
+        TypeBody::Enum(values) => values.iter().map(|v| &v.name).collect(),
+        TypeBody::Union { variants, .. } => variants
+            .iter()
+            .flat_map(|v| std::iter::once(&v.name).chain(v.fields.iter().map(|f| &f.name)))
+            .collect(),
+    };
+    for name in names {
+        if let Some(at) = reserved.get(name.value.as_str()) {
+            report.error(
+                name.span,
+                format!(
+                    "`{}` is reserved in `{}` (line {}) and may not be used again",
+                    name.value, decl.name.value, at.line
+                ),
+                Some(
+                    "old peers still read the name with its old meaning: choose another name"
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+}

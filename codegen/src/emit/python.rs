@@ -573,9 +573,32 @@ impl Emitter<'_> {
             TypeRef::Optional(inner) => inner.as_ref(),
             other => other,
         };
+        let (aliases, get) = if field.aliases.is_empty() {
+            (
+                String::new(),
+                format!("fields.get({})", python_string(&field.name)),
+            )
+        } else {
+            let quoted: Vec<String> = field.aliases.iter().map(|a| python_string(a)).collect();
+            let tuple = if quoted.len() == 1 {
+                format!("({},)", quoted[0])
+            } else {
+                format!("({})", quoted.join(", "))
+            };
+            (
+                format!(", {tuple}"),
+                format!(
+                    "{}(fields, {}, {tuple})",
+                    self.helper("field_of"),
+                    python_string(&field.name)
+                ),
+            )
+        };
         json!({
             "py_name": name,
             "wire_name": field.name,
+            "aliases": aliases,
+            "get": get,
             "annotation": self.annotation(&field.ty),
             "default": self.default(field),
             "doc": deprecated_doc(field.doc.as_deref(), field.deprecated.as_deref()).map(|d| docstring(Some(&d), "", 4)),

@@ -366,6 +366,9 @@ impl Emitter<'_> {
             let wire = &field.name;
             serde.push(quote!(rename = #wire));
         }
+        for alias in &field.aliases {
+            serde.push(quote!(alias = #alias));
+        }
         let optional = matches!(field.ty, TypeRef::Optional(_));
         if field.default.is_some() {
             let function = default_function_name(scope, field).to_string();

@@ -433,19 +433,26 @@ impl Emitter<'_> {
             other => other,
         };
         let name = &field.name;
+        let aliases = if field.aliases.is_empty() {
+            String::new()
+        } else {
+            let quoted: Vec<String> = field.aliases.iter().map(|a| format!("\"{a}\"")).collect();
+            format!(", [{}]", quoted.join(", "))
+        };
+        let lookup = format!("{}(fields, \"{name}\"{aliases})", self.helper("fieldOf"));
         let decode = if let Some(default) = &field.default {
             let literal = self.literal(default, &field.ty);
             format!(
-                "{}(fields[\"{name}\"]) ? {} : {literal}",
+                "{}({lookup}) ? {} : {literal}",
                 self.helper("isPresent"),
-                self.decode_expr(inner, &format!("fields[\"{name}\"]"))
+                self.decode_expr(inner, &lookup)
             )
         } else if optional {
-            self.decode_expr(&field.ty, &format!("fields[\"{name}\"]"))
+            self.decode_expr(&field.ty, &lookup)
         } else {
             self.decode_expr(
                 &field.ty,
-                &format!("required(fields, \"{name}\", \"{owner}\")"),
+                &format!("required(fields, \"{name}\", \"{owner}\"{aliases})"),
             )
         };
         json!({

@@ -60,6 +60,7 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
     "encode_timestamp",
     "encode_duration",
     "expect_mapping",
+    "field_of",
     "list_of",
     "list_to",
     "map_of",

@@ -42,6 +42,7 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
     "encodeTimestamp",
     "encodeDuration",
     "expectRecord",
+    "fieldOf",
     "isPresent",
     "listOf",
     "listTo",

@@ -44,6 +44,8 @@ pub struct TypeDecl {
     pub deprecated: Option<String>,
     /// `open:` (`true` or `false`), on an enum or a union.
     pub open: Option<Located<String>>,
+    /// `reserved:`: names its fields, values or variants may never take again.
+    pub reserved: Vec<Located<String>>,
     /// What it is.
     pub body: TypeBody,
 }
@@ -79,6 +81,8 @@ pub struct FieldDecl {
     pub default: Option<Located<serde_json::Value>>,
     /// `deprecated:` (`true` or a reason).
     pub deprecated: Option<String>,
+    /// `aliases:`: names readers also accept for it (its former names).
+    pub aliases: Vec<Located<String>>,
 }
 
 /// A variant of a unit enum.
@@ -387,13 +391,14 @@ fn errors(node: &Node, report: &mut Reporter<'_>) -> Vec<TypeDecl> {
 
 /// An error: like a struct (`doc`, `fields`, `deprecated`), nothing else.
 fn error_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> Option<TypeDecl> {
-    const KEYS: [&str; 3] = ["doc", "fields", "deprecated"];
+    const KEYS: [&str; 4] = ["doc", "fields", "deprecated", "reserved"];
     let hint = "an error is `{ doc: ..., fields: {...} }` (both optional)";
     let mut decl = TypeDecl {
         name: name.clone(),
         doc: None,
         deprecated: None,
         open: None,
+        reserved: Vec::new(),
         body: TypeBody::Struct(Vec::new()),
     };
     let Some(body) = mapping(node, &format!("error `{}`", name.value), hint, report) else {
@@ -403,6 +408,9 @@ fn error_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> 
         match key.as_str() {
             "doc" => decl.doc = scalar(value, "doc", report).map(|d| d.value),
             "deprecated" => decl.deprecated = deprecation(value, report),
+            "reserved" => {
+                decl.reserved = name_list(value, "reserved", "reserved: [old_field]", report);
+            }
             "fields" => decl.body = TypeBody::Struct(fields(value, &name.value, report)),
             other => unknown_key(
                 key,
@@ -440,13 +448,22 @@ fn name_list(
 }
 
 fn type_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> Option<TypeDecl> {
-    const KEYS: [&str; 6] = ["doc", "fields", "enum", "union", "deprecated", "open"];
+    const KEYS: [&str; 7] = [
+        "doc",
+        "fields",
+        "enum",
+        "union",
+        "deprecated",
+        "open",
+        "reserved",
+    ];
     let hint = "a type is `{ fields: {...} }`, `{ enum: [...] }` or `{ union: { tag: ..., variants: {...} } }`";
     let mut decl = TypeDecl {
         name: name.clone(),
         doc: None,
         deprecated: None,
         open: None,
+        reserved: Vec::new(),
         body: TypeBody::Struct(Vec::new()),
     };
     let Some(body) = mapping(node, &format!("type `{}`", name.value), hint, report) else {
@@ -458,6 +475,9 @@ fn type_decl(name: Located<String>, node: &Node, report: &mut Reporter<'_>) -> O
             "doc" => decl.doc = scalar(value, "doc", report).map(|d| d.value),
             "deprecated" => decl.deprecated = deprecation(value, report),
             "open" => decl.open = scalar(value, "open", report),
+            "reserved" => {
+                decl.reserved = name_list(value, "reserved", "reserved: [old_field]", report);
+            }
             "fields" => {
                 kinds.push(key_name(key));
                 decl.body = TypeBody::Struct(fields(value, &name.value, report));
@@ -508,7 +528,7 @@ fn field(
     owner: &str,
     report: &mut Reporter<'_>,
 ) -> Option<FieldDecl> {
-    const KEYS: [&str; 4] = ["type", "doc", "default", "deprecated"];
+    const KEYS: [&str; 5] = ["type", "doc", "default", "deprecated", "aliases"];
     match node {
         Node::Scalar(_) => {
             let ty = scalar(node, "type", report)?;
@@ -528,6 +548,7 @@ fn field(
                 doc: None,
                 default: None,
                 deprecated: None,
+                aliases: Vec::new(),
             })
         }
         Node::Mapping(body) => {
@@ -541,6 +562,7 @@ fn field(
                 doc: None,
                 default: None,
                 deprecated: None,
+                aliases: Vec::new(),
             };
             let mut typed = false;
             for (key, value) in body.iter() {
@@ -556,6 +578,9 @@ fn field(
                         decl.default = Some(Located::new(yaml_value(value), span_of(value)))
                     }
                     "deprecated" => decl.deprecated = deprecation(value, report),
+                    "aliases" => {
+                        decl.aliases = name_list(value, "aliases", "aliases: [old_name]", report);
+                    }
                     other => unknown_key_with(
                         key,
                         Some(value),

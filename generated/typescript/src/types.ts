@@ -15,6 +15,7 @@ import {
   decodeJson,
   decodeString,
   expectRecord,
+  fieldOf,
   isPresent,
   listOf,
   mapOf,
@@ -51,7 +52,7 @@ export function decodeAddRequest(data: unknown): AddRequest {
   const fields = expectRecord(data, "AddRequest");
   return {
     a: decodeBigInt(required(fields, "a", "AddRequest")),
-    b: isPresent(fields["b"]) ? decodeBigInt(fields["b"]) : 0n,
+    b: isPresent(fieldOf(fields, "b")) ? decodeBigInt(fieldOf(fields, "b")) : 0n,
   };
 }
 
@@ -106,7 +107,7 @@ export function decodeCountRequest(data: unknown): CountRequest {
   const fields = expectRecord(data, "CountRequest");
   return {
     up_to: decodeInt(required(fields, "up_to", "CountRequest")),
-    delay_ms: isPresent(fields["delay_ms"]) ? decodeBigInt(fields["delay_ms"]) : 0n,
+    delay_ms: isPresent(fieldOf(fields, "delay_ms")) ? decodeBigInt(fieldOf(fields, "delay_ms")) : 0n,
   };
 }
 
@@ -256,7 +257,7 @@ export function encodeLogEvent(value: LogEventInit): Record<string, unknown> {
 export function decodeLogEvent(data: unknown): LogEvent {
   const fields = expectRecord(data, "LogEvent");
   return {
-    level: isPresent(fields["level"]) ? decodeLevel(fields["level"]) : "info",
+    level: isPresent(fieldOf(fields, "level")) ? decodeLevel(fieldOf(fields, "level")) : "info",
     line: decodeString(required(fields, "line", "LogEvent")),
   };
 }
@@ -306,7 +307,7 @@ export function decodePut(data: unknown): Put {
   return {
     key: decodeString(required(fields, "key", "Put")),
     value: decodeBytes(required(fields, "value", "Put")),
-    ttl_ms: optionalOf(decodeBigInt)(fields["ttl_ms"]),
+    ttl_ms: optionalOf(decodeBigInt)(fieldOf(fields, "ttl_ms")),
   };
 }
 
@@ -406,7 +407,7 @@ export function encodeListKeys(value: ListKeysInit): Record<string, unknown> {
 export function decodeListKeys(data: unknown): ListKeys {
   const fields = expectRecord(data, "ListKeys");
   return {
-    prefix: isPresent(fields["prefix"]) ? decodeString(fields["prefix"]) : "",
+    prefix: isPresent(fieldOf(fields, "prefix")) ? decodeString(fieldOf(fields, "prefix")) : "",
   };
 }
 
@@ -493,10 +494,10 @@ export function decodeQuote(data: unknown): Quote {
     side: decodeSide(required(fields, "side", "Quote")),
     price: decodeFloat(required(fields, "price", "Quote")),
     size: decodeBigInt(required(fields, "size", "Quote")),
-    venue: optionalOf(decodeString)(fields["venue"]),
-    tags: isPresent(fields["tags"]) ? listOf(decodeString)(fields["tags"]) : [],
-    attributes: isPresent(fields["attributes"]) ? mapOf(decodeFloat)(fields["attributes"]) : {  },
-    extra: optionalOf(decodeJson)(fields["extra"]),
+    venue: optionalOf(decodeString)(fieldOf(fields, "venue")),
+    tags: isPresent(fieldOf(fields, "tags")) ? listOf(decodeString)(fieldOf(fields, "tags")) : [],
+    attributes: isPresent(fieldOf(fields, "attributes")) ? mapOf(decodeFloat)(fieldOf(fields, "attributes")) : {  },
+    extra: optionalOf(decodeJson)(fieldOf(fields, "extra")),
   };
 }
 
@@ -742,7 +743,7 @@ export function decodeHealthStatus(data: unknown): HealthStatus {
   return {
     status: decodeString(required(fields, "status", "HealthStatus")),
     uptime_ms: decodeBigInt(required(fields, "uptime_ms", "HealthStatus")),
-    active_streams: isPresent(fields["active_streams"]) ? decodeInt(fields["active_streams"]) : 0,
+    active_streams: isPresent(fieldOf(fields, "active_streams")) ? decodeInt(fieldOf(fields, "active_streams")) : 0,
   };
 }
 

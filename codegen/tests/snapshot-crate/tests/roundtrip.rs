@@ -132,8 +132,8 @@ fn wire_names_and_shapes() {
 fn every_type_is_registered_under_its_package_name() {
     let registry = acton_reactive::ipc::IpcTypeRegistry::new();
     register_all(&registry);
-    // 13 types and 3 errors (an error's fields travel as a registered type).
-    assert_eq!(registry.len(), 16);
+    // 14 types and 3 errors (an error's fields travel as a registered type).
+    assert_eq!(registry.len(), 17);
     assert!(registry.is_registered("shop.Times"));
     assert!(registry.is_registered("shop.Scalars"));
     assert!(registry.is_registered("shop.Tree"));
@@ -180,10 +180,19 @@ fn the_shared_value_vectors_round_trip() {
         let name = vector["name"].as_str().unwrap();
         let expected = vector.get("canonical").unwrap_or(&vector["wire"]);
         let packed = hex(vector["msgpack"].as_str().unwrap());
+        if vector.get("rejected") == Some(&json!(true)) {
+            let refused = match vector["type"].as_str().unwrap() {
+                "Renamed" => refuses::<Renamed>(&vector["wire"], &packed),
+                other => panic!("{name}: no type {other} in this test; add it"),
+            };
+            assert!(refused, "{name}: decoded");
+            continue;
+        }
         let (from_json, from_msgpack) = match vector["type"].as_str().unwrap() {
             "Times" => through::<Times>(&vector["wire"], &packed),
             "Colour" => through::<Colour>(&vector["wire"], &packed),
             "Shape" => through::<Shape>(&vector["wire"], &packed),
+            "Renamed" => through::<Renamed>(&vector["wire"], &packed),
             other => panic!("{name}: no type {other} in this test; add it"),
         };
         assert_eq!(&from_json, expected, "{name} (JSON)");
@@ -202,6 +211,12 @@ fn through<T: Serialize + DeserializeOwned>(
     let repacked = rmp_serde::to_vec_named(&from_msgpack).unwrap();
     let unpacked: serde_json::Value = rmp_serde::from_slice(&repacked).unwrap();
     (serde_json::to_value(&from_json).unwrap(), unpacked)
+}
+
+/// Whether `T` refuses `wire` (JSON) and `packed` (MessagePack) alike.
+fn refuses<T: DeserializeOwned>(wire: &serde_json::Value, packed: &[u8]) -> bool {
+    serde_json::from_value::<T>(wire.clone()).is_err()
+        && rmp_serde::from_slice::<T>(packed).is_err()
 }
 
 fn hex(text: &str) -> Vec<u8> {

@@ -193,6 +193,20 @@ pub struct Old {
     pub renamed: String,
 }
 
+/// Fields that were renamed, and names that may not come back.
+///
+/// Registered as `shop.Renamed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Renamed {
+    #[serde(alias = "name", alias = "label")]
+    pub title: String,
+    #[serde(alias = "total", default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(alias = "length", default = "default_renamed_size")]
+    pub size: u32,
+}
+
 /// Registered as `shop.Ping`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "acton_reactive::serde")]
@@ -282,6 +296,7 @@ pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<Shape>("shop.Shape");
     registry.register::<Tree>("shop.Tree");
     registry.register::<Old>("shop.Old");
+    registry.register::<Renamed>("shop.Renamed");
     registry.register::<Ping>("shop.Ping");
     registry.register::<Pong>("shop.Pong");
     registry.register::<Lookup>("shop.Lookup");
@@ -346,6 +361,10 @@ fn default_shape_circle_label() -> String {
 
 fn default_shape_rectangle_label() -> String {
     String::from("rectangle")
+}
+
+fn default_renamed_size() -> u32 {
+    1
 }
 
 fn default_missing_similar() -> Vec<String> {

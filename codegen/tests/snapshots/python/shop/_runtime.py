@@ -920,11 +920,28 @@ def expect_list(value: object) -> list[Any]:
     return value
 
 
-def required(fields: Mapping[str, Any], name: str, owner: str) -> Any:
-    """A required field's value."""
-    if name not in fields:
+def _one_of(fields: Mapping[str, Any], name: str, aliases: tuple[str, ...]) -> str | None:
+    """Which of ``name`` and its ``aliases`` (former names) ``fields`` holds; two of
+    them at once are refused, as every reader refuses them."""
+    present = [key for key in (name, *aliases) if key in fields]
+    if len(present) > 1:
+        raise ActonError("SERIALIZATION_ERROR", f"duplicate field `{name}` (given as {', '.join(present)})")
+    return present[0] if present else None
+
+
+def required(fields: Mapping[str, Any], name: str, owner: str, aliases: tuple[str, ...] = ()) -> Any:
+    """A required field's value, under ``name`` or one of its ``aliases`` (former names)."""
+    key = _one_of(fields, name, aliases) if aliases else (name if name in fields else None)
+    if key is None:
         raise ActonError("SERIALIZATION_ERROR", f"{owner} has no field `{name}`")
-    return fields[name]
+    return fields[key]
+
+
+def field_of(fields: Mapping[str, Any], name: str, aliases: tuple[str, ...]) -> Any:
+    """An optional field's value (``None`` when absent or null), under ``name`` or one
+    of its ``aliases`` (former names)."""
+    key = _one_of(fields, name, aliases)
+    return None if key is None else fields[key]
 
 
 def decode_bool(value: object) -> bool:

@@ -25,6 +25,7 @@ from ._runtime import (
     encode_duration,
     encode_timestamp,
     expect_mapping,
+    field_of,
     list_of,
     list_to,
     map_of,
@@ -501,6 +502,38 @@ class Old:
         values["legacy"] = decode_str(value)
         value = required(fields, "renamed", "Old")
         values["renamed"] = decode_str(value)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class Renamed:
+    """Fields that were renamed, and names that may not come back."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Renamed"
+    title: str
+    count: int | None = None
+    size: int = 1
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["title"] = self.title
+        if self.count is not None:
+            wire["count"] = self.count
+        wire["size"] = self.size
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Renamed")
+        values: dict[str, Any] = {}
+        value = required(fields, "title", "Renamed", ("name", "label"))
+        values["title"] = decode_str(value)
+        if (value := field_of(fields, "count", ("total",))) is not None:
+            values["count"] = decode_int(value)
+        if (value := field_of(fields, "size", ("length",))) is not None:
+            values["size"] = decode_int(value)
         return cls(**values)
 
 

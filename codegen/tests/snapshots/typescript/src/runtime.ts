@@ -1023,9 +1023,36 @@ export function expectRecord(value: unknown, what: string): Record<string, unkno
 }
 
 /** A required field's value. */
-export function required(fields: Record<string, unknown>, name: string, owner: string): unknown {
-  if (!(name in fields)) throw new ActonError("SERIALIZATION_ERROR", `${owner} has no field \`${name}\``);
-  return fields[name];
+/**
+ * A field's value, or `undefined` when it is absent; `aliases` (its former names)
+ * are tried in order after `name`. Only the object's own properties count: a field
+ * named `constructor` is never `Object.prototype`'s.
+ */
+export function fieldOf(fields: Record<string, unknown>, name: string, aliases: readonly string[] = []): unknown {
+  const key = oneOf(fields, name, aliases);
+  return key === undefined ? undefined : fields[key];
+}
+
+/** Which of `name` and its `aliases` `fields` holds; two at once are refused, as every reader refuses them. */
+function oneOf(fields: Record<string, unknown>, name: string, aliases: readonly string[]): string | undefined {
+  if (aliases.length === 0) return Object.hasOwn(fields, name) ? name : undefined;
+  const present = [name, ...aliases].filter((key) => Object.hasOwn(fields, key));
+  if (present.length > 1) {
+    throw new ActonError("SERIALIZATION_ERROR", `duplicate field \`${name}\` (given as ${present.join(", ")})`);
+  }
+  return present[0];
+}
+
+/** A required field's value (under `name` or one of its `aliases`). */
+export function required(
+  fields: Record<string, unknown>,
+  name: string,
+  owner: string,
+  aliases: readonly string[] = [],
+): unknown {
+  const key = oneOf(fields, name, aliases);
+  if (key === undefined) throw new ActonError("SERIALIZATION_ERROR", `${owner} has no field \`${name}\``);
+  return fields[key];
 }
 
 /** A decoder of lists. */

@@ -20,6 +20,7 @@ import {
   encodeDuration,
   encodeTimestamp,
   expectRecord,
+  fieldOf,
   isPresent,
   listOf,
   listTo,
@@ -126,11 +127,11 @@ export function decodeCompounds(data: unknown): Compounds {
   return {
     names: listOf(decodeString)(required(fields, "names", "Compounds")),
     scores: mapOf(decodeFloat)(required(fields, "scores", "Compounds")),
-    maybe: optionalOf(decodeInt)(fields["maybe"]),
+    maybe: optionalOf(decodeInt)(fieldOf(fields, "maybe")),
     matrix: listOf(listOf(decodeBigInt))(required(fields, "matrix", "Compounds")),
     index: mapOf(listOf(decodeScalars))(required(fields, "index", "Compounds")),
     sparse: listOf(optionalOf(decodeString))(required(fields, "sparse", "Compounds")),
-    nested_optional: optionalOf(mapOf(decodeBytes))(fields["nested_optional"]),
+    nested_optional: optionalOf(mapOf(decodeBytes))(fieldOf(fields, "nested_optional")),
   };
 }
 
@@ -184,17 +185,17 @@ export function encodeDefaults(value: DefaultsInit): Record<string, unknown> {
 export function decodeDefaults(data: unknown): Defaults {
   const fields = expectRecord(data, "Defaults");
   return {
-    count: isPresent(fields["count"]) ? decodeInt(fields["count"]) : 7,
-    ratio: isPresent(fields["ratio"]) ? decodeFloat(fields["ratio"]) : 0.5,
-    negative: isPresent(fields["negative"]) ? decodeBigInt(fields["negative"]) : -3n,
-    enabled: isPresent(fields["enabled"]) ? decodeBool(fields["enabled"]) : true,
-    label: isPresent(fields["label"]) ? decodeString(fields["label"]) : "hello, world",
-    quoted_number: isPresent(fields["quoted_number"]) ? decodeString(fields["quoted_number"]) : "42",
-    colour: isPresent(fields["colour"]) ? decodeColour(fields["colour"]) : "red",
-    tags: isPresent(fields["tags"]) ? listOf(decodeString)(fields["tags"]) : ["a", "b"],
-    weights: isPresent(fields["weights"]) ? mapOf(decodeFloat)(fields["weights"]) : { "a": 2.0, "x": 1.5 },
-    extra: isPresent(fields["extra"]) ? decodeJson(fields["extra"]) : {"a":null,"b":[1,2]},
-    nothing: isPresent(fields["nothing"]) ? decodeString(fields["nothing"]) : undefined,
+    count: isPresent(fieldOf(fields, "count")) ? decodeInt(fieldOf(fields, "count")) : 7,
+    ratio: isPresent(fieldOf(fields, "ratio")) ? decodeFloat(fieldOf(fields, "ratio")) : 0.5,
+    negative: isPresent(fieldOf(fields, "negative")) ? decodeBigInt(fieldOf(fields, "negative")) : -3n,
+    enabled: isPresent(fieldOf(fields, "enabled")) ? decodeBool(fieldOf(fields, "enabled")) : true,
+    label: isPresent(fieldOf(fields, "label")) ? decodeString(fieldOf(fields, "label")) : "hello, world",
+    quoted_number: isPresent(fieldOf(fields, "quoted_number")) ? decodeString(fieldOf(fields, "quoted_number")) : "42",
+    colour: isPresent(fieldOf(fields, "colour")) ? decodeColour(fieldOf(fields, "colour")) : "red",
+    tags: isPresent(fieldOf(fields, "tags")) ? listOf(decodeString)(fieldOf(fields, "tags")) : ["a", "b"],
+    weights: isPresent(fieldOf(fields, "weights")) ? mapOf(decodeFloat)(fieldOf(fields, "weights")) : { "a": 2.0, "x": 1.5 },
+    extra: isPresent(fieldOf(fields, "extra")) ? decodeJson(fieldOf(fields, "extra")) : {"a":null,"b":[1,2]},
+    nothing: isPresent(fieldOf(fields, "nothing")) ? decodeString(fieldOf(fields, "nothing")) : undefined,
   };
 }
 
@@ -268,8 +269,8 @@ export function decodeTimes(data: unknown): Times {
   return {
     at: decodeTimestamp(required(fields, "at", "Times")),
     took: decodeDuration(required(fields, "took", "Times")),
-    deadline: optionalOf(decodeTimestamp)(fields["deadline"]),
-    timeout: isPresent(fields["timeout"]) ? decodeDuration(fields["timeout"]) : 1500,
+    deadline: optionalOf(decodeTimestamp)(fieldOf(fields, "deadline")),
+    timeout: isPresent(fieldOf(fields, "timeout")) ? decodeDuration(fieldOf(fields, "timeout")) : 1500,
     history: listOf(decodeTimestamp)(required(fields, "history", "Times")),
     budgets: mapOf(optionalOf(decodeDuration))(required(fields, "budgets", "Times")),
   };
@@ -325,7 +326,7 @@ export function decodeShapeCircle(data: unknown): ShapeCircle {
   return {
     kind: "circle",
     radius: decodeFloat(required(fields, "radius", "ShapeCircle")),
-    label: isPresent(fields["label"]) ? decodeString(fields["label"]) : "circle",
+    label: isPresent(fieldOf(fields, "label")) ? decodeString(fieldOf(fields, "label")) : "circle",
   };
 }
 
@@ -359,7 +360,7 @@ export function decodeShapeRectangle(data: unknown): ShapeRectangle {
     kind: "rectangle",
     width: decodeFloat(required(fields, "width", "ShapeRectangle")),
     height: decodeFloat(required(fields, "height", "ShapeRectangle")),
-    label: isPresent(fields["label"]) ? decodeString(fields["label"]) : "rectangle",
+    label: isPresent(fieldOf(fields, "label")) ? decodeString(fieldOf(fields, "label")) : "rectangle",
   };
 }
 
@@ -442,7 +443,7 @@ export function decodeTree(data: unknown): Tree {
   const fields = expectRecord(data, "Tree");
   return {
     value: decodeBigInt(required(fields, "value", "Tree")),
-    left: optionalOf(decodeTree)(fields["left"]),
+    left: optionalOf(decodeTree)(fieldOf(fields, "left")),
     children: listOf(decodeTree)(required(fields, "children", "Tree")),
   };
 }
@@ -476,6 +477,36 @@ export function decodeOld(data: unknown): Old {
   return {
     legacy: decodeString(required(fields, "legacy", "Old")),
     renamed: decodeString(required(fields, "renamed", "Old")),
+  };
+}
+
+/** Fields that were renamed, and names that may not come back. */
+export interface Renamed {
+  title: string;
+  count?: number;
+  /** Default: `1`. */
+  size: number;
+}
+
+/** The fields that build a `Renamed` (those with a default may be left out). */
+export type RenamedInit = Omit<Renamed, "size"> & Partial<Pick<Renamed, "size">>;
+
+/** The wire form of `Renamed`. */
+export function encodeRenamed(value: RenamedInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["title"] = value.title;
+  if (isPresent(value.count)) wire["count"] = value.count;
+  if (isPresent(value.size)) wire["size"] = value.size;
+  return wire;
+}
+
+/** Reads `Renamed` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodeRenamed(data: unknown): Renamed {
+  const fields = expectRecord(data, "Renamed");
+  return {
+    title: decodeString(required(fields, "title", "Renamed", ["name", "label"])),
+    count: optionalOf(decodeInt)(fieldOf(fields, "count", ["total"])),
+    size: isPresent(fieldOf(fields, "size", ["length"])) ? decodeInt(fieldOf(fields, "size", ["length"])) : 1,
   };
 }
 
@@ -590,7 +621,7 @@ export class Missing extends DeclaredError {
     return new Missing(
       {
         key: decodeString(required(fields, "key", "Missing")),
-        similar: isPresent(fields["similar"]) ? listOf(decodeString)(fields["similar"]) : [],
+        similar: isPresent(fieldOf(fields, "similar")) ? listOf(decodeString)(fieldOf(fields, "similar")) : [],
       },
       message,
     );
@@ -653,8 +684,8 @@ export class Throttled extends DeclaredError {
     const fields = expectRecord(payload ?? {}, "Throttled");
     return new Throttled(
       {
-        retry_in: optionalOf(decodeInt)(fields["retry_in"]),
-        reason: isPresent(fields["reason"]) ? decodeColour(fields["reason"]) : "red",
+        retry_in: optionalOf(decodeInt)(fieldOf(fields, "retry_in")),
+        reason: isPresent(fieldOf(fields, "reason")) ? decodeColour(fieldOf(fields, "reason")) : "red",
       },
       message,
     );
