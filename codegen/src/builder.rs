@@ -17,6 +17,23 @@
 //!     include!(concat!(env!("OUT_DIR"), "/messages.rs"));
 //! }
 //! ```
+//!
+//! What `prost-build` and `tonic-build` users reach for is here too: extra
+//! attributes per type or field, client-only or server-only output, and schema
+//! types mapped to Rust types that already exist.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), acton_codegen::BuildError> {
+//! acton_codegen::Builder::new()
+//!     .schema("schema/messages.yaml")
+//!     .type_attribute("AddResponse", "#[derive(Eq, Hash)]")
+//!     .field_attribute("AddRequest.a", "#[doc(alias = \"left\")]")
+//!     .extern_type("HealthStatus", "crate::health::HealthStatus")
+//!     .build_server(false) // a client program
+//!     .compile()?;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +53,34 @@ pub enum BuildError {
     /// A schema has problems (all of them are listed).
     #[error("{0}")]
     Schema(#[from] Diagnostics),
+    /// An attribute, field or extern path names nothing in the schemas.
+    #[error("{what} `{path}` is not in the schemas{hint}")]
+    UnknownPath {
+        /// What the path should name: "type", "field".
+        what: &'static str,
+        /// The path as given.
+        path: String,
+        /// `; did you mean ...?`, or nothing.
+        hint: String,
+    },
+    /// An attribute does not parse as Rust attributes (`#[derive(Hash)]`).
+    #[error("`{attribute}` is not a Rust attribute (such as `#[derive(Hash)]`): {message}")]
+    Attribute {
+        /// The attribute as given.
+        attribute: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// A Rust path given for `extern_type` does not parse, or names an error.
+    #[error("extern type `{schema_type}` → `{rust_path}`: {message}")]
+    ExternType {
+        /// The schema type.
+        schema_type: String,
+        /// The Rust path.
+        rust_path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Writing the generated file failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -47,10 +92,29 @@ pub enum BuildError {
 }
 
 /// Generates Rust code from schemas, for `build.rs`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Builder {
     schemas: Vec<PathBuf>,
     out_dir: Option<PathBuf>,
+    type_attributes: Vec<(String, String)>,
+    field_attributes: Vec<(String, String)>,
+    extern_types: Vec<(String, String)>,
+    client: bool,
+    server: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            schemas: Vec::new(),
+            out_dir: None,
+            type_attributes: Vec::new(),
+            field_attributes: Vec::new(),
+            extern_types: Vec::new(),
+            client: true,
+            server: true,
+        }
+    }
 }
 
 impl Builder {
@@ -73,6 +137,144 @@ impl Builder {
         self
     }
 
+    /// Puts `attribute` (`"#[derive(Eq, Hash)]"`) on the type `path` (a schema
+    /// type's name, or `"."` for every type).
+    #[must_use]
+    pub fn type_attribute(mut self, path: impl Into<String>, attribute: impl Into<String>) -> Self {
+        self.type_attributes.push((path.into(), attribute.into()));
+        self
+    }
+
+    /// Puts `attribute` on the field `path`: `"Type.field"`, or
+    /// `"Union.variant.field"` for a union's.
+    #[must_use]
+    pub fn field_attribute(
+        mut self,
+        path: impl Into<String>,
+        attribute: impl Into<String>,
+    ) -> Self {
+        self.field_attributes.push((path.into(), attribute.into()));
+        self
+    }
+
+    /// Maps the schema type `schema_type` to the existing Rust type `rust_path`
+    /// (`"crate::money::Money"`): it is not generated; the generated code refers
+    /// to it and registers it under the wire name. It must (de)serialize as the
+    /// schema says, and be `Clone + Debug + PartialEq` like the generated types.
+    #[must_use]
+    pub fn extern_type(
+        mut self,
+        schema_type: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
+        self.extern_types
+            .push((schema_type.into(), rust_path.into()));
+        self
+    }
+
+    /// Whether to generate the typed clients (default `true`).
+    #[must_use]
+    pub fn build_client(mut self, yes: bool) -> Self {
+        self.client = yes;
+        self
+    }
+
+    /// Whether to generate the handler traits and `serve_*` functions (default
+    /// `true`).
+    #[must_use]
+    pub fn build_server(mut self, yes: bool) -> Self {
+        self.server = yes;
+        self
+    }
+
+    /// The emitter's options, checked against the schemas' names.
+    fn options(&self, schemas: &[crate::Schema]) -> Result<emit::rust::Options, BuildError> {
+        let type_names: Vec<&str> = schemas
+            .iter()
+            .flat_map(|s| s.types.iter().map(|t| t.name.as_str()))
+            .collect();
+        let mut field_paths: Vec<String> = Vec::new();
+        for schema in schemas {
+            for def in &schema.types {
+                match &def.kind {
+                    crate::model::TypeKind::Struct { fields } => field_paths
+                        .extend(fields.iter().map(|f| format!("{}.{}", def.name, f.name))),
+                    crate::model::TypeKind::Union { variants, .. } => {
+                        for variant in variants {
+                            field_paths.extend(
+                                variant
+                                    .fields
+                                    .iter()
+                                    .map(|f| format!("{}.{}.{}", def.name, variant.name, f.name)),
+                            );
+                        }
+                    }
+                    crate::model::TypeKind::Enum { .. } => {}
+                }
+            }
+        }
+        let unknown = |what: &'static str, path: &str, known: Vec<&str>| {
+            let hint = crate::ident::closest(path, known)
+                .map(|close| format!("; did you mean `{close}`?"))
+                .unwrap_or_default();
+            BuildError::UnknownPath {
+                what,
+                path: path.to_owned(),
+                hint,
+            }
+        };
+        let mut options = emit::rust::Options {
+            client: self.client,
+            server: self.server,
+            ..emit::rust::Options::default()
+        };
+        for (path, attribute) in &self.type_attributes {
+            if path != "." && !type_names.contains(&path.as_str()) {
+                return Err(unknown("type", path, type_names.clone()));
+            }
+            options
+                .type_attributes
+                .push((path.clone(), parse_attribute(attribute)?));
+        }
+        for (path, attribute) in &self.field_attributes {
+            if !field_paths.contains(path) {
+                return Err(unknown(
+                    "field",
+                    path,
+                    field_paths.iter().map(String::as_str).collect(),
+                ));
+            }
+            options
+                .field_attributes
+                .push((path.clone(), parse_attribute(attribute)?));
+        }
+        for (schema_type, rust_path) in &self.extern_types {
+            let def = schemas
+                .iter()
+                .flat_map(|s| &s.types)
+                .find(|t| &t.name == schema_type)
+                .ok_or_else(|| unknown("type", schema_type, type_names.clone()))?;
+            let problem = if def.is_error {
+                Some("errors are always generated (their enums and impls need them)".to_owned())
+            } else {
+                syn::parse_str::<syn::Path>(rust_path)
+                    .err()
+                    .map(|e| format!("not a Rust path: {e}"))
+            };
+            if let Some(message) = problem {
+                return Err(BuildError::ExternType {
+                    schema_type: schema_type.clone(),
+                    rust_path: rust_path.clone(),
+                    message,
+                });
+            }
+            options
+                .extern_types
+                .insert(schema_type.clone(), rust_path.clone());
+        }
+        Ok(options)
+    }
+
     /// Generates every schema's code, and tells Cargo to run the build script again
     /// when a schema changes.
     ///
@@ -84,13 +286,18 @@ impl Builder {
         }
         let out_dir = self
             .out_dir
+            .clone()
             .or_else(|| std::env::var_os("OUT_DIR").map(PathBuf::from))
             .ok_or(BuildError::NoOutDir)?;
-        let mut written = Vec::new();
+        let mut schemas = Vec::new();
         for path in &self.schemas {
             println!("cargo:rerun-if-changed={}", path.display());
-            let schema = crate::load_schema(path)?;
-            let file = emit::rust::generate(&schema, &stem_of(path));
+            schemas.push(crate::load_schema(path)?);
+        }
+        let options = self.options(&schemas)?;
+        let mut written = Vec::new();
+        for (path, schema) in self.schemas.iter().zip(&schemas) {
+            let file = emit::rust::generate_with(schema, &stem_of(path), &options);
             let target = out_dir.join(&file.path);
             std::fs::create_dir_all(&out_dir)
                 .and_then(|()| std::fs::write(&target, &file.contents))
@@ -102,4 +309,20 @@ impl Builder {
         }
         Ok(written)
     }
+}
+
+/// Outer attributes (`#[derive(Hash)]`, several allowed) as tokens.
+fn parse_attribute(text: &str) -> Result<proc_macro2::TokenStream, BuildError> {
+    use syn::parse::Parser;
+    let error = |message: String| BuildError::Attribute {
+        attribute: text.to_owned(),
+        message,
+    };
+    let attributes = syn::Attribute::parse_outer
+        .parse_str(text)
+        .map_err(|e| error(e.to_string()))?;
+    if attributes.is_empty() {
+        return Err(error("no attribute in it".to_owned()));
+    }
+    Ok(quote::quote! { #(#attributes)* })
 }

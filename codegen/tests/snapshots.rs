@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use acton_codegen::emit::rust;
 use acton_codegen::generate::{self, Target};
 
 #[test]
@@ -17,7 +18,29 @@ fn every_target_matches_its_snapshot() {
     // Named relative to the repository, so the banners do not depend on where it is checked out.
     let text = std::fs::read_to_string(root.join("everything.yaml")).unwrap();
     let schema = acton_codegen::parse_schema("codegen/tests/everything.yaml", &text).unwrap();
-    let files = generate::files(&schema, &Target::ALL, "everything");
+    let mut files = generate::files(&schema, &Target::ALL, "everything");
+    // The Builder's options, compiled by tests/snapshot-crate too: a client-only
+    // module with a type mapped to an existing Rust type and extra attributes, and
+    // a server-only module.
+    let client_only = rust::Options {
+        server: false,
+        extern_types: [("Pong".to_owned(), "crate::pong::Pong".to_owned())].into(),
+        type_attributes: vec![("Lookup".to_owned(), quote::quote!(#[derive(Eq, Hash)]))],
+        field_attributes: vec![(
+            "Shape.circle.radius".to_owned(),
+            quote::quote!(#[doc(alias = "r")]),
+        )],
+        ..rust::Options::default()
+    };
+    let server_only = rust::Options {
+        client: false,
+        ..rust::Options::default()
+    };
+    for (stem, options) in [("client_only", client_only), ("server_only", server_only)] {
+        let mut file = rust::generate_with(&schema, stem, &options);
+        file.path = Path::new("rust").join(&file.path);
+        files.push(file);
+    }
     let snapshots = root.join("snapshots");
     if std::env::var_os("ACTON_BLESS").is_some() {
         generate::write(&snapshots, &files).unwrap();

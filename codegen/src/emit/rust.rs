@@ -14,17 +14,57 @@ use crate::model::{
     Field, Method, MethodKind, Scalar, Schema, Service, TypeDef, TypeIndex, TypeKind, TypeRef,
 };
 
+/// What to generate beyond the defaults, as `build.rs` asks for it through the
+/// [`Builder`](crate::Builder) (in the manner of `prost-build` and `tonic-build`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Attributes (`#[derive(Hash)]`) per type: `(type name, or "." for every
+    /// type, attribute)`.
+    pub type_attributes: Vec<(String, TokenStream)>,
+    /// Attributes per field: `("Type.field" or "Union.variant.field", attribute)`.
+    pub field_attributes: Vec<(String, TokenStream)>,
+    /// Schema types mapped to existing Rust types (`"Money"` → `crate::money::Money`):
+    /// not generated, referred to by that path, registered under their wire name.
+    pub extern_types: std::collections::BTreeMap<String, String>,
+    /// Generate the typed clients.
+    pub client: bool,
+    /// Generate the handler traits and `serve_*` functions.
+    pub server: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            type_attributes: Vec::new(),
+            field_attributes: Vec::new(),
+            extern_types: std::collections::BTreeMap::new(),
+            client: true,
+            server: true,
+        }
+    }
+}
+
 /// Generates the Rust module for `schema`, as `<file_stem>.rs`.
 pub fn generate(schema: &Schema, file_stem: &str) -> GeneratedFile {
+    generate_with(schema, file_stem, &Options::default())
+}
+
+/// Generates the Rust module for `schema` with `options`, as `<file_stem>.rs`.
+pub fn generate_with(schema: &Schema, file_stem: &str, options: &Options) -> GeneratedFile {
     GeneratedFile {
         path: format!("{file_stem}.rs").into(),
-        contents: render(schema),
+        contents: render_with(schema, options),
     }
 }
 
 /// The formatted Rust source for `schema`.
 pub fn render(schema: &Schema) -> String {
-    let emitter = Emitter { schema };
+    render_with(schema, &Options::default())
+}
+
+/// The formatted Rust source for `schema` with `options`.
+pub fn render_with(schema: &Schema, options: &Options) -> String {
+    let emitter = Emitter { schema, options };
     let tokens = emitter.file();
     let body = match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(file) => space_items(&prettyplease::unparse(&file)),
@@ -58,6 +98,7 @@ fn space_items(code: &str) -> String {
 
 struct Emitter<'a> {
     schema: &'a Schema,
+    options: &'a Options,
 }
 
 /// The token of an identifier the naming authority spelled (`r#type` is raw).
@@ -113,9 +154,53 @@ fn deprecated_attr(deprecated: Option<&str>) -> Option<TokenStream> {
 }
 
 impl Emitter<'_> {
+    /// How generated code names a schema type: its generated ident, or the path of
+    /// the existing Rust type it is mapped to.
+    fn type_path(&self, index: TypeIndex) -> TokenStream {
+        let def = self.schema.ty(index);
+        match self.options.extern_types.get(&def.name) {
+            Some(path) => path.parse().unwrap_or_else(|_| quote!(#path)),
+            None => {
+                let ident = type_ident(&def.name);
+                quote!(#ident)
+            }
+        }
+    }
+
+    fn is_extern(&self, def: &TypeDef) -> bool {
+        self.options.extern_types.contains_key(&def.name)
+    }
+
+    /// The attributes `build.rs` asked for on `def`.
+    fn type_attributes(&self, def: &TypeDef) -> TokenStream {
+        let attributes = self
+            .options
+            .type_attributes
+            .iter()
+            .filter(|(path, _)| path == "." || *path == def.name)
+            .map(|(_, attribute)| attribute);
+        quote! { #(#attributes)* }
+    }
+
+    /// The attributes `build.rs` asked for on the field at `path`.
+    fn field_attributes(&self, path: &str) -> TokenStream {
+        let attributes = self
+            .options
+            .field_attributes
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, attribute)| attribute);
+        quote! { #(#attributes)* }
+    }
+
     fn file(&self) -> TokenStream {
         let uses = self.uses();
-        let types = self.schema.types.iter().map(|def| self.type_def(def));
+        let types = self
+            .schema
+            .types
+            .iter()
+            .filter(|def| !self.is_extern(def))
+            .map(|def| self.type_def(def));
         let defaults = self.default_functions();
         let register = self.register_all();
         let services = self
@@ -137,11 +222,9 @@ impl Emitter<'_> {
         let map = needs_map.then(|| quote! { use std::collections::BTreeMap; });
         let needs_bytes = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Bytes)));
         let needs_json = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Json)))
-            || self
-                .schema
-                .types
-                .iter()
-                .any(|def| def.open && matches!(def.kind, TypeKind::Union { .. }));
+            || self.schema.types.iter().any(|def| {
+                def.open && matches!(def.kind, TypeKind::Union { .. }) && !self.is_extern(def)
+            });
         let wire: Vec<Ident> = [(needs_bytes, "Bytes"), (needs_json, "Json")]
             .into_iter()
             .filter(|(needed, _)| *needed)
@@ -149,48 +232,54 @@ impl Emitter<'_> {
             .collect();
         let wire =
             (!wire.is_empty()).then(|| quote! { use acton_reactive::ipc::wire::{#(#wire),*}; });
-        let services = (!self.schema.services.is_empty()).then(|| {
-            quote! {
-                use std::path::Path;
-
-                use acton_reactive::ipc::client::{ClientError, IpcClient};
-                use acton_reactive::prelude::{ActorHandle, ActorRuntime};
+        let (client, server) = (self.options.client, self.options.server);
+        let services = &self.schema.services;
+        let methods = || services.iter().flat_map(|s| &s.methods);
+        let with_methods = || services.iter().filter(|s| !s.methods.is_empty());
+        let any_errors = methods().any(|m| !m.errors.is_empty());
+        // Error enums (both sides), handler traits (server) and client methods
+        // (their `Status` errors) name `service`.
+        let needs_service = any_errors || ((client || server) && methods().next().is_some());
+        let mut uses = Vec::new();
+        if server && with_methods().next().is_some() {
+            uses.push(quote! { use std::future::Future; });
+        }
+        if client && !services.is_empty() {
+            uses.push(quote! { use std::path::Path; });
+        }
+        if server && with_methods().any(|s| !s.exclusive) {
+            uses.push(quote! { use std::sync::Arc; });
+        }
+        match (client && !services.is_empty(), any_errors) {
+            (true, _) => {
+                uses.push(quote! { use acton_reactive::ipc::client::{ClientError, IpcClient}; })
             }
-        });
-        // Handler traits and their wiring exist only for services with methods.
-        let with_methods = || {
-            self.schema
-                .services
-                .iter()
-                .filter(|s| !s.methods.is_empty())
-        };
-        let method_uses = with_methods().next().is_some().then(|| {
-            quote! {
-                use std::future::Future;
-                use acton_reactive::ipc::service;
-            }
-        });
-        let arc = with_methods()
-            .any(|s| !s.exclusive)
-            .then(|| quote! { use std::sync::Arc; });
-        let streams = self
+            (false, true) => uses.push(quote! { use acton_reactive::ipc::client::ClientError; }),
+            (false, false) => {}
+        }
+        if needs_service {
+            uses.push(quote! { use acton_reactive::ipc::service; });
+        }
+        if server && !services.is_empty() {
+            uses.push(quote! { use acton_reactive::prelude::{ActorHandle, ActorRuntime}; });
+        }
+        if client && methods().any(|m| matches!(m.kind, MethodKind::Stream(_))) {
+            uses.push(quote! { use acton_reactive::ipc::client::TypedStream; });
+        }
+        if client && services.iter().any(|s| !s.pushes.is_empty()) {
+            uses.push(quote! { use acton_reactive::ipc::client::Subscription; });
+        }
+        let serde = self
             .schema
-            .services
+            .types
             .iter()
-            .flat_map(|s| &s.methods)
-            .any(|m| matches!(m.kind, MethodKind::Stream(_)));
-        let stream_uses = streams.then(|| quote! { use acton_reactive::ipc::client::TypedStream; });
-        let pushes = self.schema.services.iter().any(|s| !s.pushes.is_empty());
-        let push_uses = pushes.then(|| quote! { use acton_reactive::ipc::client::Subscription; });
+            .any(|def| !self.is_extern(def))
+            .then(|| quote! { use acton_reactive::serde::{Deserialize, Serialize}; });
         quote! {
             #map
-            #services
-            #method_uses
-            #arc
-            #stream_uses
-            #push_uses
+            #(#uses)*
             use acton_reactive::ipc::IpcTypeRegistry;
-            use acton_reactive::serde::{Deserialize, Serialize};
+            #serde
             #wire
         }
     }
@@ -217,6 +306,7 @@ impl Emitter<'_> {
         self.schema
             .types
             .iter()
+            .filter(|def| !self.is_extern(def))
             .any(|def| def.fields().any(|field| walk(&field.ty, test)))
     }
 
@@ -257,7 +347,7 @@ impl Emitter<'_> {
                 }
             }
             TypeRef::Named(index) => {
-                let ident = type_ident(&self.schema.ty(*index).name);
+                let ident = self.type_path(*index);
                 quote!(#ident)
             }
         }
@@ -282,11 +372,14 @@ impl Emitter<'_> {
                 #[serde(crate = "acton_reactive::serde")]
             },
         };
+        let extra = self.type_attributes(def);
+        let derive = quote! { #derive #extra };
         match &def.kind {
             TypeKind::Struct { fields } => {
-                let fields = fields
-                    .iter()
-                    .map(|field| self.field(&def.name, field, true));
+                let fields = fields.iter().map(|field| {
+                    let path = format!("{}.{}", def.name, field.name);
+                    self.field(&def.name, &path, field, true)
+                });
                 let doc_sep = def.doc.is_some().then(|| quote!(#[doc = ""]));
                 let error_impls = def.is_error.then(|| self.error_impls(def));
                 quote! {
@@ -327,10 +420,10 @@ impl Emitter<'_> {
                     let wire = &variant.name;
                     let doc = docs(variant.doc.as_deref(), None);
                     let scope = format!("{}_{}", def.name, variant.name);
-                    let fields = variant
-                        .fields
-                        .iter()
-                        .map(move |field| self.field(&scope, field, false));
+                    let fields = variant.fields.iter().map(move |field| {
+                        let path = format!("{}.{}.{}", def.name, variant.name, field.name);
+                        self.field(&scope, &path, field, false)
+                    });
                     if variant.fields.is_empty() {
                         quote! { #doc #[serde(rename = #wire)] #name {} }
                     } else {
@@ -357,7 +450,7 @@ impl Emitter<'_> {
     }
 
     /// A field; `scope` names its defaults function (the type, or type and variant).
-    fn field(&self, scope: &str, field: &Field, public: bool) -> TokenStream {
+    fn field(&self, scope: &str, path: &str, field: &Field, public: bool) -> TokenStream {
         let ident = field_ident(&field.name);
         let ty = self.rust_type(&field.ty, field.recursive);
         let doc = docs(field.doc.as_deref(), field.deprecated.as_deref());
@@ -382,7 +475,8 @@ impl Emitter<'_> {
         }
         let serde = (!serde.is_empty()).then(|| quote!(#[serde(#(#serde),*)]));
         let visibility = public.then(|| quote!(pub));
-        quote! { #doc #serde #visibility #ident: #ty }
+        let extra = self.field_attributes(path);
+        quote! { #doc #serde #extra #visibility #ident: #ty }
     }
 
     fn default_functions(&self) -> TokenStream {
@@ -453,7 +547,7 @@ impl Emitter<'_> {
             }
             (TypeRef::Map(_), _) => quote!(BTreeMap::new()),
             (TypeRef::Named(index), Value::String(variant)) => {
-                let ty = type_ident(&self.schema.ty(*index).name);
+                let ty = self.type_path(*index);
                 let variant = variant_ident(variant);
                 quote!(#ty::#variant)
             }
@@ -462,10 +556,10 @@ impl Emitter<'_> {
     }
 
     fn register_all(&self) -> TokenStream {
-        let registrations = self.schema.types.iter().map(|def| {
-            let ident = type_ident(&def.name);
+        let registrations = self.schema.types.iter().enumerate().map(|(i, def)| {
+            let path = self.type_path(TypeIndex(i));
             let wire = &def.wire_name;
-            quote! { registry.register::<#ident>(#wire); }
+            quote! { registry.register::<#path>(#wire); }
         });
         quote! {
             /// Registers every type of the schema with `registry`, under its wire name.
@@ -661,7 +755,7 @@ impl Emitter<'_> {
         let trait_methods = service.methods.iter().map(|method| {
             let ident = method_ident(&method.name);
             let doc = docs(method.doc.as_deref(), method.deprecated.as_deref());
-            let request = type_ident(&self.schema.ty(method.request).name);
+            let request = self.type_path(method.request);
             let path = format!("{}.{}", service.name, method.name);
             let error = self.error_type(service, method);
             let into = (!method.errors.is_empty()).then(|| quote!(.into()));
@@ -671,7 +765,7 @@ impl Emitter<'_> {
             };
             match method.kind {
                 MethodKind::Reply(reply) => {
-                    let reply = type_ident(&self.schema.ty(reply).name);
+                    let reply = self.type_path(reply);
                     let errors = self.errors_doc(method, "any other failure, as a `Status`");
                     quote! {
                         #doc
@@ -682,7 +776,7 @@ impl Emitter<'_> {
                     }
                 }
                 MethodKind::Stream(item) => {
-                    let item = type_ident(&self.schema.ty(item).name);
+                    let item = self.type_path(item);
                     let note = " Send the items into `items`; the stream ends when this returns, with the error if it returns one.";
                     let errors = self.errors_doc(method, "any other failure, as a `Status`");
                     quote! {
@@ -726,7 +820,7 @@ impl Emitter<'_> {
         };
         let wiring = service.methods.iter().map(|method| {
             let ident = method_ident(&method.name);
-            let request = type_ident(&self.schema.ty(method.request).name);
+            let request = self.type_path(method.request);
             match method.kind {
                 MethodKind::Reply(_) => quote! {
                     service::#on_call(&mut actor, &handler, |#handler_binding, ctx, request: #request| async move { #trait_ident::#ident(#receiver, ctx, request).await });
@@ -759,12 +853,12 @@ impl Emitter<'_> {
             let deprecated_method = deprecated_attr(method.deprecated.as_deref());
             let doc = docs(method.doc.as_deref(), method.deprecated.as_deref());
             let doc = quote! { #doc #deprecated_method };
-            let request = type_ident(&self.schema.ty(method.request).name);
+            let request = self.type_path(method.request);
             let wire = self.wire_name(method.request);
             let error = self.error_type(service, method);
             match method.kind {
                 MethodKind::Reply(reply) => {
-                    let reply = type_ident(&self.schema.ty(reply).name);
+                    let reply = self.type_path(reply);
                     let errors = self.errors_doc(method, "the server's other errors, a timeout or a closed connection, as a `Status`");
                     quote! {
                         #doc
@@ -775,7 +869,7 @@ impl Emitter<'_> {
                     }
                 }
                 MethodKind::Stream(item) => {
-                    let item = type_ident(&self.schema.ty(item).name);
+                    let item = self.type_path(item);
                     let errors = self.errors_doc(method, "when the request cannot be sent; a failure of the stream arrives as its last item");
                     quote! {
                         #doc
@@ -800,7 +894,7 @@ impl Emitter<'_> {
         });
         let push_methods = service.pushes.iter().map(|push| {
             let def = self.schema.ty(*push);
-            let ty = type_ident(&def.name);
+            let ty = self.type_path(*push);
             let ident = ident(&names::subscribe_method(&def.name));
             let wire = &def.wire_name;
             let doc = format!(" Receives every `{}` the service broadcasts.", def.name);
@@ -838,9 +932,8 @@ impl Emitter<'_> {
         } else {
             quote!(Send + Sync + 'static)
         };
-        quote! {
-            #(#error_enums)*
-
+        let server = self.options.server.then(|| {
+            quote! {
             #service_doc
             #[doc = ""]
             #[doc = #trait_doc]
@@ -862,6 +955,14 @@ impl Emitter<'_> {
                 handle
             }
 
+            }
+        });
+        // Without the handler trait, the service's doc goes on its client.
+        let client_service_doc =
+            (!self.options.server).then(|| quote! { #service_doc #[doc = ""] });
+        let client = self.options.client.then(|| {
+            quote! {
+                #client_service_doc
             #[doc = #client_doc]
             #service_deprecation
             #[derive(Clone, Debug)]
@@ -904,6 +1005,12 @@ impl Emitter<'_> {
                 #(#client_methods)*
                 #(#push_methods)*
             }
+            }
+        });
+        quote! {
+            #(#error_enums)*
+            #server
+            #client
         }
     }
 }
