@@ -24,6 +24,7 @@ pub mod diff;
 pub mod emit;
 pub mod generate;
 pub mod ident;
+mod load;
 pub mod model;
 pub mod source;
 pub mod syntax;
@@ -35,7 +36,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::Schema;
 
 use diagnostic::Reporter;
-use source::{SourceFile, Span};
+use source::SourceFile;
 
 /// Parses and checks schema text; `name` is how diagnostics refer to the file.
 ///
@@ -52,23 +53,12 @@ pub fn parse_schema(name: &str, text: &str) -> Result<Schema, Diagnostics> {
     }
 }
 
-/// Reads and checks a schema file.
+/// Reads and checks a schema file, and every file it imports (`imports:`, paths
+/// relative to the importing file).
 ///
 /// # Errors
-/// The file cannot be read, or the schema has problems.
+/// A file cannot be read, imports make a cycle, or a schema has problems (all of
+/// them, file by file).
 pub fn load_schema(path: &Path) -> Result<Schema, Diagnostics> {
-    let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_schema(&name, &text),
-        Err(error) => {
-            let file = SourceFile::new(name, "");
-            let mut report = Reporter::new(&file);
-            report.error(
-                Span::new(1, 1, 1),
-                format!("cannot read the schema: {error}"),
-                Some("check the path".to_owned()),
-            );
-            Err(report.finish())
-        }
-    }
+    load::load(path)
 }

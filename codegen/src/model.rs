@@ -16,6 +16,18 @@ pub struct Schema {
     pub types: Vec<TypeDef>,
     /// Every service, in file order.
     pub services: Vec<Service>,
+    /// The files it imports, directly or not, each before those that import it.
+    pub imports: Vec<Import>,
+}
+
+/// A schema file imported by the root schema (directly or not): its types are in
+/// [`Schema::types`] with its package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    /// Its `package:`.
+    pub package: String,
+    /// Its file, as named in diagnostics.
+    pub source: String,
 }
 
 impl Schema {
@@ -59,6 +71,16 @@ pub struct TypeDef {
     pub open: bool,
     /// `reserved:`: names its fields, values or variants may never take again.
     pub reserved: Vec<String>,
+    /// The package of the file that declares it (`None` for a root schema
+    /// without `package:`).
+    pub package: Option<String>,
+}
+
+impl TypeDef {
+    /// Whether it is declared by an imported file rather than the root schema.
+    pub fn is_imported(&self, schema: &Schema) -> bool {
+        self.package != schema.package
+    }
 }
 
 impl TypeDef {

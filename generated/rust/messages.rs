@@ -532,6 +532,7 @@ pub trait CalculatorHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("calculator.add")) }
     }
+
     /// Divide two numbers.
     ///
     /// # Errors
@@ -545,6 +546,7 @@ pub trait CalculatorHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("calculator.divide").into()) }
     }
+
     /// Count up.
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
@@ -561,6 +563,7 @@ pub trait CalculatorHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("calculator.count")) }
     }
+
     /// Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
@@ -580,6 +583,7 @@ pub trait CalculatorHandler: Send + Sync + 'static {
             Err(service::Status::unimplemented("calculator.factorials").into())
         }
     }
+
     /// Write a log line.
     fn log(
         &self,
@@ -589,6 +593,7 @@ pub trait CalculatorHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { service::warn_unimplemented("calculator.log") }
     }
+
     ///
     /// # Errors
     /// - any other failure, as a `Status`
@@ -675,14 +680,17 @@ impl CalculatorClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -692,6 +700,7 @@ impl CalculatorClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     /// Add two numbers.
     ///
     /// # Errors
@@ -702,6 +711,7 @@ impl CalculatorClient {
     ) -> Result<AddResponse, service::Status> {
         Ok(self.client.request(Self::SERVICE, "AddRequest", &request).await?)
     }
+
     /// Divide two numbers.
     ///
     /// # Errors
@@ -710,6 +720,7 @@ impl CalculatorClient {
     pub async fn divide(&self, request: DivideRequest) -> Result<Quotient, DivideError> {
         Ok(self.client.request(Self::SERVICE, "DivideRequest", &request).await?)
     }
+
     /// Count up.
     ///
     /// # Errors
@@ -724,6 +735,7 @@ impl CalculatorClient {
             ),
         )
     }
+
     /// Stream n! for n = 0, 1, ... up_to; ends with Overflow where n! passes u32.
     ///
     /// # Errors
@@ -739,6 +751,7 @@ impl CalculatorClient {
             ),
         )
     }
+
     /// Write a log line.
     ///
     /// Returns once the service's mailbox accepted the message.
@@ -748,6 +761,7 @@ impl CalculatorClient {
     pub async fn log(&self, request: LogEvent) -> Result<(), service::Status> {
         Ok(self.client.send(Self::SERVICE, "LogEvent", &request).await?)
     }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -832,6 +846,7 @@ pub trait KvStoreHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("kv_store.put")) }
     }
+
     ///
     /// # Errors
     /// - `NotFound`: Nothing is stored under the key.
@@ -844,6 +859,7 @@ pub trait KvStoreHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("kv_store.get").into()) }
     }
+
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
     ///
@@ -913,14 +929,17 @@ impl KvStoreClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -930,12 +949,14 @@ impl KvStoreClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
     pub async fn put(&self, request: Put) -> Result<Stored, service::Status> {
         Ok(self.client.request(Self::SERVICE, "Put", &request).await?)
     }
+
     ///
     /// # Errors
     /// - `NotFound`: Nothing is stored under the key.
@@ -943,6 +964,7 @@ impl KvStoreClient {
     pub async fn get(&self, request: Get) -> Result<GetResult, GetError> {
         Ok(self.client.request(Self::SERVICE, "Get", &request).await?)
     }
+
     ///
     /// # Errors
     /// - when the request cannot be sent; a failure of the stream arrives as its last item
@@ -973,6 +995,7 @@ pub trait PricesHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("prices.subscribe")) }
     }
+
     ///
     /// # Errors
     /// - any other failure, as a `Status`
@@ -1031,14 +1054,17 @@ impl PricesClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -1048,6 +1074,7 @@ impl PricesClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -1057,12 +1084,14 @@ impl PricesClient {
     ) -> Result<Subscribed, service::Status> {
         Ok(self.client.request(Self::SERVICE, "Subscribe", &request).await?)
     }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
     pub async fn place(&self, request: Order) -> Result<OrderAccepted, service::Status> {
         Ok(self.client.request(Self::SERVICE, "Order", &request).await?)
     }
+
     /// Receives every `PriceUpdate` the service broadcasts.
     ///
     /// # Errors

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::Reporter;
 use crate::model::{Field, TypeDef, TypeIndex, TypeKind, TypeRef};
 use crate::source::Span;
 use crate::syntax::{TypeBody, TypeDecl};
@@ -20,13 +19,13 @@ pub(super) fn field_spans(decl: &TypeDecl) -> Vec<Span> {
     }
 }
 
-/// Rejects types that contain themselves without indirection (an infinite
-/// value), and marks optional fields on a cycle as recursive (to be boxed).
-pub(super) fn check_recursion(
-    types: &mut [TypeDef],
-    spans: &[Vec<Span>],
-    report: &mut Reporter<'_>,
-) {
+/// A problem found in the type graph: the type's index, where, what, and a hint.
+pub(super) type GraphProblem = (usize, Span, String, String);
+
+/// Finds types that contain themselves without indirection (an infinite value),
+/// and marks optional fields on a cycle as recursive (to be boxed).
+pub(super) fn check_recursion(types: &mut [TypeDef], spans: &[Vec<Span>]) -> Vec<GraphProblem> {
+    let mut problems = Vec::new();
     // Edges: type -> (field position, target, through an optional?).
     let edges: Vec<Vec<(usize, TypeIndex, bool)>> = types
         .iter()
@@ -78,11 +77,12 @@ pub(super) fn check_recursion(
                     .and_then(|s| s.get(*position))
                     .copied()
                     .unwrap_or_default();
-                report.error(
+                problems.push((
+                    owner,
                     span,
                     format!("type `{}` contains itself through this field: a value of it would be infinite", types[owner].name),
-                    Some("break the cycle with an optional (`T?`) or a list (`list<T>`)".to_owned()),
-                );
+                    "break the cycle with an optional (`T?`) or a list (`list<T>`)".to_owned(),
+                ));
             }
         }
     }
@@ -91,6 +91,7 @@ pub(super) fn check_recursion(
             field.recursive = true;
         }
     }
+    problems
 }
 
 fn all_fields(def: &TypeDef) -> Box<dyn Iterator<Item = &Field> + '_> {

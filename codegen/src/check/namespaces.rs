@@ -6,7 +6,7 @@
 //! Runs on a schema that passed every other rule: the model and the syntax tree
 //! then match item for item (types, fields, variants, services, methods).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::Reporter;
 use crate::ident::{python, rust, typescript};
@@ -14,15 +14,26 @@ use crate::model::{Schema, TypeDef, TypeKind};
 use crate::source::{Located, Span};
 use crate::syntax::{Document, TypeBody, TypeDecl};
 
-/// Reports every collision in every target.
-pub(super) fn check(schema: &Schema, document: &Document, report: &mut Reporter<'_>) {
-    let decls: Vec<&TypeDecl> = document.types.iter().chain(&document.errors).collect();
+/// Reports every collision in every target: `decls` are every file's
+/// declarations (by type index), `owner` the unit each comes from, `root` the
+/// root schema's syntax tree (its services), `files` the units' names.
+pub(super) fn check(
+    schema: &Schema,
+    decls: &[&TypeDecl],
+    owner: &[usize],
+    root: &Document,
+    files: &[String],
+    reports: &mut [Reporter<'_>],
+) {
     let mut checker = Checker {
         schema,
-        decls: &decls,
-        document,
+        decls,
+        owner,
+        document: root,
+        files,
+        root: reports.len().saturating_sub(1),
         collisions: Vec::new(),
-        report,
+        reports,
     };
     checker.rust();
     checker.python();
@@ -30,13 +41,20 @@ pub(super) fn check(schema: &Schema, document: &Document, report: &mut Reporter<
     checker.report_collisions();
 }
 
+/// Where a name was written: which file (unit), and where in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Place {
+    unit: usize,
+    span: Span,
+}
+
 /// A schema name that meets another name in one or more targets.
 struct Collision {
-    span: Span,
+    at: Place,
     what: String,
     /// The schema's other item it meets, or `None` for a name the generated code
     /// keeps for itself.
-    other: Option<(String, Span)>,
+    other: Option<(String, Place)>,
     /// Each language it happens in, with the name both would have there.
     spellings: Vec<(&'static str, String)>,
     /// Where (in the first language), for a name the generated code keeps.
@@ -50,7 +68,7 @@ enum Holder {
     /// class has).
     Generated,
     /// Something the schema declares, described (`type \`Foo\``), and where.
-    Schema { what: String, span: Span },
+    Schema { what: String, at: Place },
 }
 
 /// One scope of one target: a module, a class, a parameter list.
@@ -63,12 +81,20 @@ struct Namespace {
 
 impl Namespace {
     fn new(language: &'static str, place: impl Into<String>, generated: &[&str]) -> Self {
+        Self::with(language, place, generated.iter().copied())
+    }
+
+    fn with<'n>(
+        language: &'static str,
+        place: impl Into<String>,
+        generated: impl IntoIterator<Item = &'n str>,
+    ) -> Self {
         Self {
             language,
             place: place.into(),
             held: generated
-                .iter()
-                .map(|name| ((*name).to_owned(), Holder::Generated))
+                .into_iter()
+                .map(|name| (name.to_owned(), Holder::Generated))
                 .collect(),
         }
     }
@@ -77,19 +103,38 @@ impl Namespace {
 struct Checker<'a, 'r> {
     schema: &'a Schema,
     decls: &'a [&'a TypeDecl],
+    owner: &'a [usize],
     document: &'a Document,
+    files: &'a [String],
+    root: usize,
     /// What collided, gathered over every target and reported once.
     collisions: Vec<Collision>,
-    report: &'a mut Reporter<'r>,
+    reports: &'a mut [Reporter<'r>],
 }
 
 impl Checker<'_, '_> {
-    /// Claims `name` in `namespace` for `what` declared at `span`.
-    fn claim(&mut self, namespace: &mut Namespace, name: &str, what: String, span: Span) {
+    /// Where the type at `index` writes `span`.
+    fn at(&self, index: usize, span: Span) -> Place {
+        Place {
+            unit: self.owner[index],
+            span,
+        }
+    }
+
+    /// Where the root schema writes `span` (its services).
+    fn in_root(&self, span: Span) -> Place {
+        Place {
+            unit: self.root,
+            span,
+        }
+    }
+
+    /// Claims `name` in `namespace` for `what` declared `at`.
+    fn claim(&mut self, namespace: &mut Namespace, name: &str, what: String, at: Place) {
         let key = rust::unraw(name).to_owned();
         let holder = Holder::Schema {
             what: what.clone(),
-            span,
+            at,
         };
         let Some(earlier) = namespace.held.get(&key).cloned() else {
             namespace.held.insert(key, holder);
@@ -97,14 +142,14 @@ impl Checker<'_, '_> {
         };
         let other = match earlier {
             Holder::Generated => None,
-            Holder::Schema { what, span } => Some((what, span)),
+            Holder::Schema { what, at } => Some((what, at)),
         };
         // One message per pair of positions: a type whose name meets another's
         // meets it in its helpers' names too.
-        let other_span = other.as_ref().map(|(_, s)| *s);
+        let other_at = other.as_ref().map(|(_, s)| *s);
         let collision = self.collisions.iter_mut().find(|c| {
-            c.span == span
-                && match (&c.other, other_span) {
+            c.at == at
+                && match (&c.other, other_at) {
                     (Some((_, a)), Some(b)) => *a == b,
                     (None, None) => c.what == what,
                     _ => false,
@@ -114,7 +159,7 @@ impl Checker<'_, '_> {
             Some(collision) => collision,
             None => {
                 self.collisions.push(Collision {
-                    span,
+                    at,
                     what,
                     other,
                     spellings: Vec::new(),
@@ -154,9 +199,10 @@ impl Checker<'_, '_> {
                 each.join(", ")
             };
             let what = &collision.what;
+            let report = &mut self.reports[collision.at.unit];
             match &collision.other {
-                None => self.report.error(
-                    collision.span,
+                None => report.error(
+                    collision.at.span,
                     format!(
                         "{what} would be {spelled}, where {} already has its own `{first}`",
                         collision.place
@@ -166,11 +212,16 @@ impl Checker<'_, '_> {
                             .to_owned(),
                     ),
                 ),
-                Some((other, other_span)) => self.report.error(
-                    collision.span,
+                Some((other, other_at)) => report.error(
+                    collision.at.span,
                     format!(
-                        "{what} and {other} (line {}) would both be {spelled}",
-                        other_span.line
+                        "{what} and {other} ({}line {}) would both be {spelled}",
+                        if other_at.unit == collision.at.unit {
+                            String::new()
+                        } else {
+                            format!("{} ", self.files[other_at.unit])
+                        },
+                        other_at.span.line
                     ),
                     Some("rename one of them: names that differ only in case or `_` meet once converted to a language's conventions".to_owned()),
                 ),
@@ -207,17 +258,63 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// The module alias of every imported package (`acme.common` → `acme_common`).
+    fn aliases(&self) -> Vec<String> {
+        self.schema
+            .imports
+            .iter()
+            .map(|import| crate::ident::module_alias(&import.package))
+            .collect()
+    }
+
+    /// Each imported package's module alias, claimed in `namespace` at the
+    /// imported file's `package:`.
+    fn claim_aliases(&mut self, namespace: &mut Namespace) {
+        for import in &self.schema.imports {
+            let Some(index) = self
+                .schema
+                .types
+                .iter()
+                .position(|t| t.package.as_deref() == Some(import.package.as_str()))
+            else {
+                continue;
+            };
+            let at = self.at(index, Span::new(1, 1, 1));
+            self.claim(
+                namespace,
+                &crate::ident::module_alias(&import.package),
+                format!("the module of package `{}`", import.package),
+                at,
+            );
+        }
+    }
+
     fn rust(&mut self) {
         const LANGUAGE: &str = "Rust";
         let schema = self.schema;
-        let mut module = Namespace::new(LANGUAGE, "the module", rust::MODULE_ITEMS);
-        for (def, decl) in schema.types.iter().zip(self.decls) {
-            let span = decl.name.span;
+        let aliases = self.aliases();
+        // One module per package: the root's, and one per imported file.
+        let mut modules: BTreeMap<Option<String>, Namespace> = BTreeMap::new();
+        let module_items = || {
+            rust::MODULE_ITEMS
+                .iter()
+                .copied()
+                .chain(aliases.iter().map(String::as_str))
+        };
+        for (index, (def, decl)) in schema.types.iter().zip(self.decls).enumerate() {
+            let mut module = modules.remove(&def.package).unwrap_or_else(|| {
+                Namespace::with(
+                    LANGUAGE,
+                    module_place(def.package.as_deref()),
+                    module_items(),
+                )
+            });
+            let at = self.at(index, decl.name.span);
             self.claim(
                 &mut module,
                 &rust::type_name(&def.name),
                 Self::type_what(def),
-                span,
+                at,
             );
             // Fields, and the functions giving their defaults.
             let scopes: Vec<(String, &[crate::model::Field])> = match &def.kind {
@@ -232,13 +329,14 @@ impl Checker<'_, '_> {
                 let mut own = Namespace::new(LANGUAGE, format!("`{}`", def.name), &[]);
                 for (field, name) in fields.iter().zip(spans) {
                     let what = format!("field `{}` of `{}`", field.name, def.name);
-                    self.claim(&mut own, &rust::field(&field.name), what.clone(), name.span);
+                    let at = self.at(index, name.span);
+                    self.claim(&mut own, &rust::field(&field.name), what.clone(), at);
                     if field.default.is_some() {
                         self.claim(
                             &mut module,
                             &rust::default_fn(scope, &field.name),
                             format!("the default of {what}"),
-                            name.span,
+                            at,
                         );
                     }
                 }
@@ -258,26 +356,33 @@ impl Checker<'_, '_> {
                     TypeKind::Struct { .. } => Vec::new(),
                 };
                 for (variant, located) in names.iter().zip(Self::variant_spans(decl)) {
+                    let at = self.at(index, located.span);
                     self.claim(
                         &mut variants,
                         &rust::variant(variant),
                         format!("value `{variant}` of `{}`", def.name),
-                        located.span,
+                        at,
                     );
                 }
             }
+            modules.insert(def.package.clone(), module);
         }
+        let mut module = modules.remove(&schema.package).unwrap_or_else(|| {
+            Namespace::with(
+                LANGUAGE,
+                module_place(schema.package.as_deref()),
+                module_items(),
+            )
+        });
+        // The imported packages' modules live in the root's.
+        let mut root_module = Namespace::new(LANGUAGE, "the module", rust::MODULE_ITEMS);
+        self.claim_aliases(&mut root_module);
         for (service, decl) in schema.services.iter().zip(&self.document.services) {
-            let span = decl.name.span;
+            let at = self.in_root(decl.name.span);
             let what = || format!("service `{}`", service.name);
-            self.claim(
-                &mut module,
-                &rust::handler_trait(&service.name),
-                what(),
-                span,
-            );
-            self.claim(&mut module, &rust::client(&service.name), what(), span);
-            self.claim(&mut module, &rust::serve_fn(&service.name), what(), span);
+            self.claim(&mut module, &rust::handler_trait(&service.name), what(), at);
+            self.claim(&mut module, &rust::client(&service.name), what(), at);
+            self.claim(&mut module, &rust::serve_fn(&service.name), what(), at);
             let mut handler = Namespace::new(
                 LANGUAGE,
                 format!("`{}`", rust::handler_trait(&service.name)),
@@ -289,18 +394,18 @@ impl Checker<'_, '_> {
                 rust::CLIENT_MEMBERS,
             );
             for (method, located) in service.methods.iter().zip(&decl.methods) {
-                let span = located.name.span;
+                let at = self.in_root(located.name.span);
                 let what = format!("method `{}.{}`", service.name, method.name);
                 let ident = rust::method(&method.name);
-                self.claim(&mut handler, &ident, what.clone(), span);
-                self.claim(&mut client, &ident, what.clone(), span);
+                self.claim(&mut handler, &ident, what.clone(), at);
+                self.claim(&mut client, &ident, what.clone(), at);
                 if !method.errors.is_empty() {
                     let enum_name = rust::method_error_enum(schema, &service.name, &method.name);
                     self.claim(
                         &mut module,
                         &enum_name,
                         format!("the error enum of {what}"),
-                        span,
+                        at,
                     );
                     let mut variants = Namespace::new(
                         LANGUAGE,
@@ -309,22 +414,24 @@ impl Checker<'_, '_> {
                     );
                     for error in &method.errors {
                         let def = schema.ty(*error);
+                        let at = self.at(error.0, self.decls[error.0].name.span);
                         self.claim(
                             &mut variants,
                             &rust::type_name(&def.name),
                             format!("error `{}`", def.name),
-                            self.decls[error.0].name.span,
+                            at,
                         );
                     }
                 }
             }
             for (push, located) in service.pushes.iter().zip(&decl.pushes) {
                 let def = schema.ty(*push);
+                let at = self.in_root(located.span);
                 self.claim(
                     &mut client,
                     &rust::subscribe_method(&def.name),
                     format!("the subscription to push `{}`", def.name),
-                    located.span,
+                    at,
                 );
             }
         }
@@ -334,19 +441,38 @@ impl Checker<'_, '_> {
         const LANGUAGE: &str = "Python";
         let schema = self.schema;
         let shadowed = python::Shadowed::of(schema);
+        let aliases = self.aliases();
+        // The package exports the root's types, the clients and the imported
+        // packages' modules; its files are modules too.
         let mut package = Namespace::new(LANGUAGE, "the package", python::PACKAGE_NAMES);
-        let mut types = Namespace::new(LANGUAGE, "`types.py`", python::TYPES_MODULE_NAMES);
-        let mut clients = Namespace::new(LANGUAGE, "`client.py`", python::CLIENT_MODULE_NAMES);
-        for (def, decl) in schema.types.iter().zip(self.decls) {
+        self.claim_aliases(&mut package);
+        let mut files = Namespace::new(LANGUAGE, "the package's files", python::MODULE_FILES);
+        self.claim_aliases(&mut files);
+        let mut modules: BTreeMap<Option<String>, Namespace> = BTreeMap::new();
+        let module_names = || {
+            python::TYPES_MODULE_NAMES
+                .iter()
+                .copied()
+                .chain(aliases.iter().map(String::as_str))
+        };
+        for (index, (def, decl)) in schema.types.iter().zip(self.decls).enumerate() {
+            let mut module = modules.remove(&def.package).unwrap_or_else(|| {
+                let file = python::module_file(def.package.as_deref(), schema.package.as_deref());
+                Namespace::with(LANGUAGE, format!("`{file}`"), module_names())
+            });
+            let at = self.at(index, decl.name.span);
             for name in python::type_exports(def) {
                 let what = if name == def.name {
                     Self::type_what(def)
                 } else {
                     format!("`{name}`, generated for {}", Self::type_what(def))
                 };
-                self.claim(&mut package, &name, what.clone(), decl.name.span);
-                self.claim(&mut types, &name, what, decl.name.span);
+                if !def.is_imported(schema) {
+                    self.claim(&mut package, &name, what.clone(), at);
+                }
+                self.claim(&mut module, &name, what, at);
             }
+            modules.insert(def.package.clone(), module);
             let classes: Vec<(String, &[crate::model::Field])> = match &def.kind {
                 TypeKind::Struct { fields } => vec![(python::class(&def.name), fields.as_slice())],
                 TypeKind::Union { variants, .. } => variants
@@ -361,11 +487,12 @@ impl Checker<'_, '_> {
                 TypeKind::Enum { variants } => {
                     let mut members = Namespace::new(LANGUAGE, format!("`{}`", def.name), &[]);
                     for (variant, located) in variants.iter().zip(Self::variant_spans(decl)) {
+                        let at = self.at(index, located.span);
                         self.claim(
                             &mut members,
                             &python::enum_member(&variant.name),
                             format!("value `{}` of `{}`", variant.name, def.name),
-                            located.span,
+                            at,
                         );
                     }
                     Vec::new()
@@ -387,29 +514,40 @@ impl Checker<'_, '_> {
                     } else {
                         python::attribute(&field.name, &shadowed)
                     };
+                    let at = self.at(index, name.span);
                     self.claim(
                         &mut own,
                         &attribute,
                         format!("field `{}` of `{}`", field.name, def.name),
-                        name.span,
+                        at,
                     );
                 }
             }
         }
+        let mut clients = Namespace::with(
+            LANGUAGE,
+            "`client.py`",
+            python::CLIENT_MODULE_NAMES
+                .iter()
+                .copied()
+                .chain(aliases.iter().map(String::as_str)),
+        );
         for (service, decl) in schema.services.iter().zip(&self.document.services) {
             let class = python::client(&service.name);
             let what = format!("service `{}`", service.name);
-            self.claim(&mut package, &class, what.clone(), decl.name.span);
-            self.claim(&mut clients, &class, what, decl.name.span);
+            let at = self.in_root(decl.name.span);
+            self.claim(&mut package, &class, what.clone(), at);
+            self.claim(&mut clients, &class, what, at);
             let mut members =
                 Namespace::new(LANGUAGE, format!("`{class}`"), python::CLIENT_MEMBERS);
             for (method, located) in service.methods.iter().zip(&decl.methods) {
                 let what = format!("method `{}.{}`", service.name, method.name);
+                let at = self.in_root(located.name.span);
                 self.claim(
                     &mut members,
                     &python::method(&method.name, &shadowed),
                     what.clone(),
-                    located.name.span,
+                    at,
                 );
                 // The request's fields are the method's keyword parameters.
                 let request = schema.ty(method.request);
@@ -426,22 +564,24 @@ impl Checker<'_, '_> {
                         .iter()
                         .zip(Self::field_spans(self.decls[method.request.0]).concat())
                     {
+                        let at = self.at(method.request.0, name.span);
                         self.claim(
                             &mut parameters,
                             &python::parameter(&field.name, &shadowed),
                             format!("field `{}` of `{}`", field.name, request.name),
-                            name.span,
+                            at,
                         );
                     }
                 }
             }
             for (push, located) in service.pushes.iter().zip(&decl.pushes) {
                 let def = schema.ty(*push);
+                let at = self.in_root(located.span);
                 self.claim(
                     &mut members,
                     &python::subscribe_method(&def.name),
                     format!("the subscription to push `{}`", def.name),
-                    located.span,
+                    at,
                 );
             }
         }
@@ -450,44 +590,81 @@ impl Checker<'_, '_> {
     fn typescript(&mut self) {
         const LANGUAGE: &str = "TypeScript";
         let schema = self.schema;
+        let aliases = self.aliases();
         let mut package = Namespace::new(LANGUAGE, "the package", typescript::PACKAGE_NAMES);
-        let mut types = Namespace::new(LANGUAGE, "`types.ts`", typescript::TYPES_MODULE_NAMES);
-        let mut clients = Namespace::new(LANGUAGE, "`client.ts`", typescript::CLIENT_MODULE_NAMES);
-        for (def, decl) in schema.types.iter().zip(self.decls) {
+        self.claim_aliases(&mut package);
+        let mut files = Namespace::new(LANGUAGE, "the package's files", typescript::MODULE_FILES);
+        self.claim_aliases(&mut files);
+        let mut modules: BTreeMap<Option<String>, Namespace> = BTreeMap::new();
+        let module_names = || {
+            typescript::TYPES_MODULE_NAMES
+                .iter()
+                .copied()
+                .chain(aliases.iter().map(String::as_str))
+        };
+        for (index, (def, decl)) in schema.types.iter().zip(self.decls).enumerate() {
+            let mut module = modules.remove(&def.package).unwrap_or_else(|| {
+                let file =
+                    typescript::module_file(def.package.as_deref(), schema.package.as_deref());
+                Namespace::with(LANGUAGE, format!("`{file}`"), module_names())
+            });
+            let at = self.at(index, decl.name.span);
             for name in typescript::type_exports(def) {
                 let what = if name == def.name {
                     Self::type_what(def)
                 } else {
                     format!("`{name}`, generated for {}", Self::type_what(def))
                 };
-                self.claim(&mut package, &name, what.clone(), decl.name.span);
-                self.claim(&mut types, &name, what, decl.name.span);
+                if !def.is_imported(schema) {
+                    self.claim(&mut package, &name, what.clone(), at);
+                }
+                self.claim(&mut module, &name, what, at);
             }
+            modules.insert(def.package.clone(), module);
         }
+        let mut clients = Namespace::with(
+            LANGUAGE,
+            "`client.ts`",
+            typescript::CLIENT_MODULE_NAMES
+                .iter()
+                .copied()
+                .chain(aliases.iter().map(String::as_str)),
+        );
         for (service, decl) in schema.services.iter().zip(&self.document.services) {
             let class = typescript::client(&service.name);
             let what = format!("service `{}`", service.name);
-            self.claim(&mut package, &class, what.clone(), decl.name.span);
-            self.claim(&mut clients, &class, what, decl.name.span);
+            let at = self.in_root(decl.name.span);
+            self.claim(&mut package, &class, what.clone(), at);
+            self.claim(&mut clients, &class, what, at);
             let mut members =
                 Namespace::new(LANGUAGE, format!("`{class}`"), typescript::CLIENT_MEMBERS);
             for (method, located) in service.methods.iter().zip(&decl.methods) {
+                let at = self.in_root(located.name.span);
                 self.claim(
                     &mut members,
                     &typescript::method(&method.name),
                     format!("method `{}.{}`", service.name, method.name),
-                    located.name.span,
+                    at,
                 );
             }
             for (push, located) in service.pushes.iter().zip(&decl.pushes) {
                 let def = schema.ty(*push);
+                let at = self.in_root(located.span);
                 self.claim(
                     &mut members,
                     &typescript::subscribe_method(&def.name),
                     format!("the subscription to push `{}`", def.name),
-                    located.span,
+                    at,
                 );
             }
         }
+    }
+}
+
+/// How messages name the module of `package`.
+fn module_place(package: Option<&str>) -> String {
+    match package {
+        Some(package) => format!("the module of package `{package}`"),
+        None => "the module".to_owned(),
     }
 }

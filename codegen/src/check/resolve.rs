@@ -1,7 +1,7 @@
 //! Resolution: names to type indexes, type expressions to [`TypeRef`]s, defaults
 //! checked against their types, services and their methods.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::Reporter;
 use crate::ident;
@@ -13,11 +13,15 @@ use crate::source::{Located, Span};
 use crate::syntax::{FieldDecl, TypeBody, TypeDecl, TypeExpr};
 
 pub(super) struct Resolver<'a> {
-    pub(super) names: &'a HashMap<&'a str, TypeIndex>,
-    /// Every declaration: the types, then the errors.
+    /// The names this file can refer to: its own types and errors, and those of
+    /// the files it imports, qualified by their package (`common.Money`).
+    pub(super) names: &'a BTreeMap<String, TypeIndex>,
+    /// The packages of the files this one imports.
+    pub(super) imported: &'a [String],
+    /// Every declaration of every file, by [`TypeIndex`].
     pub(super) decls: &'a [&'a TypeDecl],
-    /// The index of the first error in `decls`.
-    pub(super) first_error: usize,
+    /// Which declarations are errors.
+    pub(super) errors: &'a [bool],
 }
 
 impl Resolver<'_> {
@@ -127,6 +131,7 @@ impl Resolver<'_> {
             is_error: false,
             open,
             reserved: decl.reserved.iter().map(|r| r.value.clone()).collect(),
+            package: package.map(str::to_owned),
         }
     }
 
@@ -286,9 +291,19 @@ impl Resolver<'_> {
         if let Some(familiar) = familiar {
             return format!("did you mean `{familiar}`?");
         }
-        let candidates = self.decls[..self.first_error]
+        if let Some((package, _)) = name.rsplit_once('.') {
+            if !self.imported.iter().any(|p| p == package) {
+                return format!(
+                    "`{package}` is not the package of a file this schema imports: add that file to `imports:` (such as `imports: [{}.yaml]`)",
+                    package.rsplit('.').next().unwrap_or(package)
+                );
+            }
+        }
+        let candidates = self
+            .names
             .iter()
-            .map(|t| t.name.value.as_str())
+            .filter(|(_, index)| !self.is_error(**index))
+            .map(|(name, _)| name.as_str())
             .chain(Scalar::ALL.iter().map(|(n, _)| *n));
         match ident::closest(name, candidates) {
             Some(close) => format!("did you mean `{close}`?"),
@@ -523,7 +538,7 @@ impl Resolver<'_> {
     }
 
     fn is_error(&self, index: TypeIndex) -> bool {
-        index.0 >= self.first_error
+        self.errors.get(index.0).copied().unwrap_or(false)
     }
 
     /// A reference that must name a declared type (requests, replies, pushes).

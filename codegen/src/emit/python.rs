@@ -62,14 +62,6 @@ pub fn package_name(schema: &Schema, stem: &str) -> String {
 pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     let registry = templates();
     let package = package_name(schema, stem);
-    let emitter = Emitter {
-        schema,
-        helpers: std::cell::RefCell::new(BTreeSet::new()),
-        client_uses_any: std::cell::Cell::new(false),
-        client_uses_warnings: std::cell::Cell::new(false),
-        client_uses_unknown: std::cell::Cell::new(false),
-        shadowed: names::Shadowed::of(schema),
-    };
     // The banner on two lines, to stay within the line length.
     let banner = super::banner(schema).replace(". Do not edit", ".\nDo not edit");
     let title = schema
@@ -77,67 +69,29 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .as_deref()
         .and_then(|d| d.lines().next())
         .map_or_else(|| format!("The `{package}` schema."), str::to_owned);
-
-    // Enums first: defaults of other types refer to their members when the class
-    // body runs.
-    let enums_first = schema
-        .types
-        .iter()
-        .filter(|t| matches!(t.kind, TypeKind::Enum { .. }))
-        .chain(
-            schema
-                .types
-                .iter()
-                .filter(|t| !matches!(t.kind, TypeKind::Enum { .. })),
-        );
-    let definitions: Vec<String> = enums_first
-        .map(|def| emitter.definition(&registry, def).trim_end().to_owned())
-        .collect();
-    let mut typing = vec!["Any", "ClassVar", "Self"];
-    if schema
-        .types
-        .iter()
-        .any(|t| matches!(t.kind, TypeKind::Union { .. }))
-    {
-        typing.push("TypeAlias");
-    }
-    // Import exactly the helpers the definitions call.
-    let body = definitions.join("\n");
-    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
-    candidates.extend([
-        "ActonError".to_owned(),
-        "DeclaredError".to_owned(),
-        "expect_mapping".to_owned(),
-        "required".to_owned(),
-        "Unknown".to_owned(),
-    ]);
-    let runtime_imports: Vec<String> = candidates
-        .into_iter()
-        .filter(|name| uses_name(&body, name))
-        .collect();
-    let uses_field = schema.types.iter().filter(|def| !def.is_error).any(|def| {
-        def.fields()
-            .any(|f| f.default.is_some() && mutable_default(&f.ty))
-    });
-    let uses_dataclass = schema
-        .types
-        .iter()
-        .any(|def| !def.is_error && !matches!(def.kind, TypeKind::Enum { .. }));
-    let types_py = render(
+    let types_py = types_module(
+        schema,
         &registry,
-        "types",
-        &json!({
-            "title": title,
-            "banner": banner,
-            "uses_enum": schema.types.iter().any(|t| matches!(t.kind, TypeKind::Enum { .. })),
-            "uses_field": uses_field,
-            "uses_dataclass": uses_dataclass,
-            "typing_imports": typing.join(", "),
-            "runtime_imports": runtime_imports,
-            "datetime_imports": datetime_imports(schema.types.iter().flat_map(TypeDef::fields)),
-            "definitions": definitions,
-        }),
+        schema.package.as_deref(),
+        &title,
+        &banner,
     );
+    let imported: Vec<(String, String)> = schema
+        .imports
+        .iter()
+        .map(|import| {
+            let title = format!(
+                "The types of package `{}` (`{}`), which the schema imports.",
+                import.package,
+                import.source.replace('\\', "/")
+            );
+            (
+                names::module_file(Some(&import.package), schema.package.as_deref()),
+                types_module(schema, &registry, Some(&import.package), &title, &banner),
+            )
+        })
+        .collect();
+    let emitter = Emitter::new(schema, schema.package.as_deref(), true);
 
     let mut uses_present = false;
     let mut readme_services = Vec::new();
@@ -156,6 +110,12 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             text.trim_end().to_owned()
         })
         .collect();
+    let client_modules = {
+        let mut modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
+        modules.push("types".to_owned());
+        modules.sort();
+        modules.join(", ")
+    };
     let client_py = render(
         &registry,
         "client",
@@ -170,7 +130,9 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             })),
             "uses_warnings": emitter.client_uses_warnings.get(),
             "uses_unknown": emitter.client_uses_unknown.get(),
+            "module_imports": client_modules,
             "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
+            "uses_streams": schema.services.iter().flat_map(|s| &s.methods).any(|m| matches!(m.kind, MethodKind::Stream(_))),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
     );
@@ -181,8 +143,20 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .map(|s| names::client(&s.name))
         .collect();
     clients.sort_by_key(|name| isort_key(name));
-    let mut type_names: Vec<String> = schema.types.iter().flat_map(names::type_exports).collect();
+    // The root schema's types; an imported package is exported as its module.
+    let mut type_names: Vec<String> = schema
+        .types
+        .iter()
+        .filter(|def| !def.is_imported(schema))
+        .flat_map(names::type_exports)
+        .collect();
     type_names.sort_by_key(|name| isort_key(name));
+    let mut modules: Vec<String> = schema
+        .imports
+        .iter()
+        .map(|import| crate::ident::module_alias(&import.package))
+        .collect();
+    modules.sort();
     let runtime_names = [
         "ActonError",
         "Connection",
@@ -199,12 +173,20 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .map(|n| (*n).to_owned())
         .chain(clients.iter().cloned())
         .chain(type_names.iter().cloned())
+        .chain(modules.iter().cloned())
         .collect();
     all.sort_by_key(|name| all_key(name));
     let init_py = render(
         &registry,
         "init",
-        &json!({ "title": title, "banner": banner, "clients": clients.join(", "), "types": type_names, "all": all }),
+        &json!({
+            "title": title,
+            "banner": banner,
+            "clients": clients.join(", "),
+            "types": type_names,
+            "modules": (!modules.is_empty()).then(|| modules.join(", ")),
+            "all": all,
+        }),
     );
     let pyproject = render(
         &registry,
@@ -240,10 +222,90 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         file("README.md".into(), format!("{}\n", readme.trim_end())),
         file(format!("{package}/__init__.py"), init_py),
         file(format!("{package}/types.py"), types_py),
+    ]
+    .into_iter()
+    .chain(
+        imported
+            .into_iter()
+            .map(|(name, text)| file(format!("{package}/{name}"), text)),
+    )
+    .chain([
         file(format!("{package}/client.py"), client_py),
         file(format!("{package}/_runtime.py"), RUNTIME.to_owned()),
         file(format!("{package}/py.typed"), String::new()),
-    ]
+    ])
+    .collect()
+}
+
+/// A module of types: `types.py` for the root schema's (`package` is its
+/// package), or an imported package's module.
+fn types_module(
+    schema: &Schema,
+    registry: &Handlebars<'_>,
+    package: Option<&str>,
+    title: &str,
+    banner: &str,
+) -> String {
+    let emitter = Emitter::new(schema, package, false);
+    let own: Vec<&TypeDef> = schema
+        .types
+        .iter()
+        .filter(|def| def.package.as_deref() == package)
+        .collect();
+    // Enums first: defaults of other types refer to their members when the class
+    // body runs.
+    let enums_first = own
+        .iter()
+        .filter(|t| matches!(t.kind, TypeKind::Enum { .. }))
+        .chain(
+            own.iter()
+                .filter(|t| !matches!(t.kind, TypeKind::Enum { .. })),
+        );
+    let definitions: Vec<String> = enums_first
+        .map(|def| emitter.definition(registry, def).trim_end().to_owned())
+        .collect();
+    let mut typing = vec!["Any", "ClassVar", "Self"];
+    if own.iter().any(|t| matches!(t.kind, TypeKind::Union { .. })) {
+        typing.push("TypeAlias");
+    }
+    // Import exactly the helpers the definitions call.
+    let body = definitions.join("\n");
+    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
+    candidates.extend([
+        "ActonError".to_owned(),
+        "DeclaredError".to_owned(),
+        "expect_mapping".to_owned(),
+        "required".to_owned(),
+        "Unknown".to_owned(),
+    ]);
+    let runtime_imports: Vec<String> = candidates
+        .into_iter()
+        .filter(|name| uses_name(&body, name))
+        .collect();
+    let uses_field = own.iter().filter(|def| !def.is_error).any(|def| {
+        def.fields()
+            .any(|f| f.default.is_some() && mutable_default(&f.ty))
+    });
+    let uses_dataclass = own
+        .iter()
+        .any(|def| !def.is_error && !matches!(def.kind, TypeKind::Enum { .. }));
+    let modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
+    render(
+        registry,
+        "types",
+        &json!({
+            "title": title,
+            "banner": banner,
+            "uses_enum": own.iter().any(|t| matches!(t.kind, TypeKind::Enum { .. })),
+            "uses_field": uses_field,
+            "uses_dataclass": uses_dataclass,
+            "typing_imports": typing.join(", "),
+            "runtime_imports": runtime_imports,
+            "module_imports": (!modules.is_empty()).then(|| modules.join(", ")),
+            "datetime_imports": datetime_imports(own.iter().flat_map(|def| def.fields())),
+            "definitions": definitions,
+        }),
+    )
 }
 
 /// Name groups as ruff orders them: constants, classes, then everything else.
@@ -387,6 +449,13 @@ fn deprecated_doc(doc: Option<&str>, deprecated: Option<&str>) -> Option<String>
 
 struct Emitter<'a> {
     schema: &'a Schema,
+    /// The package whose module is being written (the root schema's for
+    /// `types.py` and `client.py`).
+    module: Option<&'a str>,
+    /// Whether it is `client.py`, which names the root's types `types.X`.
+    client: bool,
+    /// The imported packages' modules the module refers to (`from . import ...`).
+    modules: std::cell::RefCell<BTreeSet<String>>,
     /// Runtime helpers the generated conversions call.
     helpers: std::cell::RefCell<BTreeSet<String>>,
     /// Whether a client method's parameters are annotated with `Any`.
@@ -399,7 +468,49 @@ struct Emitter<'a> {
     shadowed: names::Shadowed,
 }
 
-impl Emitter<'_> {
+impl<'a> Emitter<'a> {
+    fn new(schema: &'a Schema, module: Option<&'a str>, client: bool) -> Self {
+        Self {
+            schema,
+            module,
+            client,
+            modules: std::cell::RefCell::new(BTreeSet::new()),
+            helpers: std::cell::RefCell::new(BTreeSet::new()),
+            client_uses_any: std::cell::Cell::new(false),
+            client_uses_warnings: std::cell::Cell::new(false),
+            client_uses_unknown: std::cell::Cell::new(false),
+            shadowed: names::Shadowed::of(schema),
+        }
+    }
+
+    /// How this module names the type at `index` (`X`, `types.X`, `common.X`),
+    /// recording the modules it must import.
+    fn type_ref(&self, index: TypeIndex) -> String {
+        format!(
+            "{}{}",
+            self.module_prefix(index),
+            self.schema.ty(index).name
+        )
+    }
+
+    /// `""`, `types.` or `common.`: what precedes the names of the module of the
+    /// type at `index`.
+    fn module_prefix(&self, index: TypeIndex) -> String {
+        let def = self.schema.ty(index);
+        if def.is_imported(self.schema) {
+            if def.package.as_deref() == self.module && !self.client {
+                return String::new();
+            }
+            let alias = crate::ident::module_alias(def.package.as_deref().unwrap_or_default());
+            self.modules.borrow_mut().insert(alias.clone());
+            format!("{alias}.")
+        } else if self.client {
+            "types.".to_owned()
+        } else {
+            String::new()
+        }
+    }
+
     fn helper(&self, name: &str) -> String {
         self.helpers.borrow_mut().insert(name.to_owned());
         name.to_owned()
@@ -429,10 +540,12 @@ impl Emitter<'_> {
             TypeRef::Optional(inner) => format!("{} | None", self.annotation(inner)),
             TypeRef::Named(index) => {
                 let def = self.schema.ty(*index);
+                let name = self.type_ref(*index);
                 if def.open && matches!(def.kind, TypeKind::Enum { .. }) {
-                    format!("{} | Unknown", def.name)
+                    self.client_uses_unknown.set(true);
+                    format!("{name} | Unknown")
                 } else {
-                    def.name.clone()
+                    name
                 }
             }
         }
@@ -466,8 +579,14 @@ impl Emitter<'_> {
             TypeRef::Named(index) => {
                 let def = self.schema.ty(*index);
                 match def.kind {
-                    TypeKind::Union { .. } => names::decode_fn(&def.name),
-                    _ => format!("{}.from_wire", def.name),
+                    TypeKind::Union { .. } => {
+                        format!(
+                            "{}{}",
+                            self.module_prefix(*index),
+                            names::decode_fn(&def.name)
+                        )
+                    }
+                    _ => format!("{}.from_wire", self.type_ref(*index)),
                 }
             }
         }
@@ -538,11 +657,7 @@ impl Emitter<'_> {
             (TypeRef::Optional(_), Value::Null) => "None".into(),
             (TypeRef::Optional(inner), value) => self.literal(value, inner),
             (TypeRef::Named(index), Value::String(variant)) => {
-                format!(
-                    "{}.{}",
-                    self.schema.ty(*index).name,
-                    names::enum_member(variant)
-                )
+                format!("{}.{}", self.type_ref(*index), names::enum_member(variant))
             }
             (TypeRef::List(inner), Value::Array(items)) => {
                 let items: Vec<String> = items.iter().map(|i| self.literal(i, inner)).collect();
@@ -768,7 +883,7 @@ impl Emitter<'_> {
             .iter()
             .map(|method| {
                 let request = self.schema.ty(method.request);
-                let (mut params, construct, present) = self.request_parameters(request);
+                let (mut params, construct, present) = self.request_parameters(method.request);
                 if !params.contains(&"*".to_owned()) {
                     params.push("*".to_owned());
                 }
@@ -923,10 +1038,7 @@ impl Emitter<'_> {
             "timeout=timeout".to_owned(),
         ];
         if !errors.is_empty() {
-            let classes: Vec<String> = errors
-                .iter()
-                .map(|e| format!("types.{}", self.schema.ty(*e).name))
-                .collect();
+            let classes: Vec<String> = errors.iter().map(|e| self.type_ref(*e)).collect();
             let tuple = if classes.len() == 1 {
                 format!("({},)", classes[0])
             } else {
@@ -963,22 +1075,31 @@ impl Emitter<'_> {
     fn qualified_decoder(&self, index: TypeIndex) -> String {
         let def = self.schema.ty(index);
         match def.kind {
-            TypeKind::Union { .. } => format!("types.{}", names::decode_fn(&def.name)),
-            _ => format!("types.{}.from_wire", def.name),
+            TypeKind::Union { .. } => format!(
+                "{}{}",
+                self.module_prefix(index),
+                names::decode_fn(&def.name)
+            ),
+            _ => format!("{}.from_wire", self.type_ref(index)),
         }
     }
 
     fn qualified_decode(&self, index: TypeIndex, value: &str) -> String {
         let def = self.schema.ty(index);
         match def.kind {
-            TypeKind::Union { .. } => format!("types.{}({value})", names::decode_fn(&def.name)),
-            _ => format!("types.{}.from_wire({value})", def.name),
+            TypeKind::Union { .. } => format!(
+                "{}{}({value})",
+                self.module_prefix(index),
+                names::decode_fn(&def.name)
+            ),
+            _ => format!("{}.from_wire({value})", self.type_ref(index)),
         }
     }
 
     /// The keyword parameters of a method whose request is `request`, the
     /// expression building the request, and whether it uses `present`.
-    fn request_parameters(&self, request: &TypeDef) -> (Vec<String>, String, bool) {
+    fn request_parameters(&self, request_index: TypeIndex) -> (Vec<String>, String, bool) {
+        let request = self.schema.ty(request_index);
         match &request.kind {
             TypeKind::Struct { fields } if !fields.is_empty() => {
                 let mut params = vec!["*".to_owned()];
@@ -999,7 +1120,6 @@ impl Emitter<'_> {
                         }
                         (Some(value), ty) if !mutable_default(ty) => {
                             let literal = self.literal(value, ty);
-                            let literal = self.qualify_literal(&literal, ty);
                             params.push(format!("{param}: {annotation} = {literal}"));
                             direct.push(format!("{name}={param}"));
                         }
@@ -1013,7 +1133,8 @@ impl Emitter<'_> {
                 if present {
                     direct.push(format!("**present({})", given.join(", ")));
                 }
-                let inline = format!("types.{}({})", request.name, direct.join(", "));
+                let class = self.type_ref(request_index);
+                let inline = format!("{class}({})", direct.join(", "));
                 let construct = if inline.len() + 18 <= 100 {
                     inline
                 } else {
@@ -1021,13 +1142,20 @@ impl Emitter<'_> {
                         .iter()
                         .map(|a| format!("            {a},\n"))
                         .collect();
-                    format!("types.{}(\n{}        )", request.name, args.concat())
+                    format!("{class}(\n{}        )", args.concat())
                 };
                 (params, construct, present)
             }
-            TypeKind::Struct { .. } => (Vec::new(), format!("types.{}()", request.name), false),
+            TypeKind::Struct { .. } => (
+                Vec::new(),
+                format!("{}()", self.type_ref(request_index)),
+                false,
+            ),
             TypeKind::Enum { .. } | TypeKind::Union { .. } => (
-                vec![format!("request: types.{}", request.name)],
+                vec![format!(
+                    "request: {}",
+                    self.qualified_annotation(&TypeRef::Named(request_index))
+                )],
                 "request".to_owned(),
                 false,
             ),
@@ -1036,15 +1164,7 @@ impl Emitter<'_> {
 
     fn qualified_annotation(&self, ty: &TypeRef) -> String {
         match ty {
-            TypeRef::Named(index) => {
-                let def = self.schema.ty(*index);
-                if def.open && matches!(def.kind, TypeKind::Enum { .. }) {
-                    self.client_uses_unknown.set(true);
-                    format!("types.{} | Unknown", def.name)
-                } else {
-                    format!("types.{}", def.name)
-                }
-            }
+            TypeRef::Named(_) => self.annotation(ty),
             TypeRef::List(inner) => format!("list[{}]", self.qualified_annotation(inner)),
             TypeRef::Map(inner) => format!("dict[str, {}]", self.qualified_annotation(inner)),
             TypeRef::Optional(inner) => format!("{} | None", self.qualified_annotation(inner)),
@@ -1053,14 +1173,6 @@ impl Emitter<'_> {
                 "Any".to_owned()
             }
             TypeRef::Scalar(_) => self.annotation(ty),
-        }
-    }
-
-    fn qualify_literal(&self, literal: &str, ty: &TypeRef) -> String {
-        match ty {
-            TypeRef::Named(_) => format!("types.{literal}"),
-            TypeRef::Optional(inner) if literal != "None" => self.qualify_literal(literal, inner),
-            _ => literal.to_owned(),
         }
     }
 }

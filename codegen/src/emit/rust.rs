@@ -64,7 +64,11 @@ pub fn render(schema: &Schema) -> String {
 
 /// The formatted Rust source for `schema` with `options`.
 pub fn render_with(schema: &Schema, options: &Options) -> String {
-    let emitter = Emitter { schema, options };
+    let emitter = Emitter {
+        schema,
+        options,
+        module: schema.package.as_deref(),
+    };
     let tokens = emitter.file();
     let body = match syn::parse2::<syn::File>(tokens.clone()) {
         Ok(file) => space_items(&prettyplease::unparse(&file)),
@@ -81,12 +85,16 @@ fn space_items(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + code.len() / 20);
     let mut previous = "";
     for line in code.lines() {
+        // A top-level item, or one in an imported package's module or an impl
+        // block (four columns in), ended on the previous line.
         let item_ended = previous == "}"
+            || previous == "    }" && line.starts_with("    ") && !line.starts_with("     ")
             || previous.ends_with(';')
                 && !previous.starts_with(' ')
                 && !previous.starts_with("use ");
-        let imports_ended = previous.starts_with("use ") && !line.starts_with("use ");
-        if (item_ended || imports_ended) && !line.is_empty() {
+        let imports_ended =
+            previous.trim_start().starts_with("use ") && !line.trim_start().starts_with("use ");
+        if (item_ended || imports_ended) && !line.is_empty() && line.trim() != "}" {
             out.push('\n');
         }
         out.push_str(line);
@@ -99,6 +107,14 @@ fn space_items(code: &str) -> String {
 struct Emitter<'a> {
     schema: &'a Schema,
     options: &'a Options,
+    /// The package whose module is being written: the root schema's (whose module
+    /// also holds the services), or an imported one's (`pub mod common`).
+    module: Option<&'a str>,
+}
+
+/// The module of an imported package (`acme.common` → `acme_common`).
+fn ident_of_module(package: &str) -> Ident {
+    ident(&crate::ident::module_alias(package))
 }
 
 /// The token of an identifier the naming authority spelled (`r#type` is raw).
@@ -158,17 +174,42 @@ impl Emitter<'_> {
     /// the existing Rust type it is mapped to.
     fn type_path(&self, index: TypeIndex) -> TokenStream {
         let def = self.schema.ty(index);
-        match self.options.extern_types.get(&def.name) {
-            Some(path) => path.parse().unwrap_or_else(|_| quote!(#path)),
-            None => {
-                let ident = type_ident(&def.name);
-                quote!(#ident)
-            }
+        if let Some(path) = self.extern_path(def) {
+            return path.parse().unwrap_or_else(|_| quote!(#path));
+        }
+        let ident = type_ident(&def.name);
+        if def.package.as_deref() == self.module {
+            return quote!(#ident);
+        }
+        // Another package's module: a child of the root's module.
+        let module = ident_of_module(def.package.as_deref().unwrap_or_default());
+        if self.is_root() {
+            quote!(#module::#ident)
+        } else {
+            quote!(super::#module::#ident)
         }
     }
 
+    fn is_root(&self) -> bool {
+        self.module == self.schema.package.as_deref()
+    }
+
+    /// Whether `def` is written in this module.
+    fn is_own(&self, def: &TypeDef) -> bool {
+        def.package.as_deref() == self.module && !self.is_extern(def)
+    }
+
+    /// The Rust path `build.rs` mapped `def` to (only the root schema's types
+    /// can be mapped).
+    fn extern_path(&self, def: &TypeDef) -> Option<&String> {
+        if def.is_imported(self.schema) {
+            return None;
+        }
+        self.options.extern_types.get(&def.name)
+    }
+
     fn is_extern(&self, def: &TypeDef) -> bool {
-        self.options.extern_types.contains_key(&def.name)
+        self.extern_path(def).is_some()
     }
 
     /// The attributes `build.rs` asked for on `def`.
@@ -199,7 +240,7 @@ impl Emitter<'_> {
             .schema
             .types
             .iter()
-            .filter(|def| !self.is_extern(def))
+            .filter(|def| self.is_own(def))
             .map(|def| self.type_def(def));
         let defaults = self.default_functions();
         let register = self.register_all();
@@ -208,12 +249,47 @@ impl Emitter<'_> {
             .services
             .iter()
             .map(|service| self.service(service));
+        let imported = self.schema.imports.iter().map(|import| {
+            let module = Emitter {
+                schema: self.schema,
+                options: self.options,
+                module: Some(&import.package),
+            };
+            module.package_module(import)
+        });
         quote! {
             #uses
             #(#types)*
             #register
             #defaults
             #(#services)*
+            #(#imported)*
+        }
+    }
+
+    /// `pub mod common { ... }`: the types of an imported package.
+    fn package_module(&self, import: &crate::model::Import) -> TokenStream {
+        let name = ident_of_module(&import.package);
+        let doc = format!(
+            " The types of package `{}` (`{}`), which the schema imports.",
+            import.package,
+            import.source.replace('\\', "/")
+        );
+        let uses = self.uses();
+        let types = self
+            .schema
+            .types
+            .iter()
+            .filter(|def| self.is_own(def))
+            .map(|def| self.type_def(def));
+        let defaults = self.default_functions();
+        quote! {
+            #[doc = #doc]
+            pub mod #name {
+                #uses
+                #(#types)*
+                #defaults
+            }
         }
     }
 
@@ -223,7 +299,7 @@ impl Emitter<'_> {
         let needs_bytes = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Bytes)));
         let needs_json = self.any_type(&|ty| matches!(ty, TypeRef::Scalar(Scalar::Json)))
             || self.schema.types.iter().any(|def| {
-                def.open && matches!(def.kind, TypeKind::Union { .. }) && !self.is_extern(def)
+                def.open && matches!(def.kind, TypeKind::Union { .. }) && self.is_own(def)
             });
         let wire: Vec<Ident> = [(needs_bytes, "Bytes"), (needs_json, "Json")]
             .into_iter()
@@ -233,7 +309,12 @@ impl Emitter<'_> {
         let wire =
             (!wire.is_empty()).then(|| quote! { use acton_reactive::ipc::wire::{#(#wire),*}; });
         let (client, server) = (self.options.client, self.options.server);
-        let services = &self.schema.services;
+        // Services, and the registry, are the root module's.
+        let services: &[Service] = if self.is_root() {
+            &self.schema.services
+        } else {
+            &[]
+        };
         let methods = || services.iter().flat_map(|s| &s.methods);
         let with_methods = || services.iter().filter(|s| !s.methods.is_empty());
         let any_errors = methods().any(|m| !m.errors.is_empty());
@@ -273,12 +354,15 @@ impl Emitter<'_> {
             .schema
             .types
             .iter()
-            .any(|def| !self.is_extern(def))
+            .any(|def| self.is_own(def))
             .then(|| quote! { use acton_reactive::serde::{Deserialize, Serialize}; });
+        let registry = self
+            .is_root()
+            .then(|| quote! { use acton_reactive::ipc::IpcTypeRegistry; });
         quote! {
             #map
             #(#uses)*
-            use acton_reactive::ipc::IpcTypeRegistry;
+            #registry
             #serde
             #wire
         }
@@ -306,7 +390,7 @@ impl Emitter<'_> {
         self.schema
             .types
             .iter()
-            .filter(|def| !self.is_extern(def))
+            .filter(|def| self.is_own(def))
             .any(|def| def.fields().any(|field| walk(&field.ty, test)))
     }
 
@@ -480,7 +564,8 @@ impl Emitter<'_> {
     }
 
     fn default_functions(&self) -> TokenStream {
-        let functions = self.schema.types.iter().flat_map(|def| {
+        let own = self.schema.types.iter().filter(|def| self.is_own(def));
+        let functions = own.flat_map(|def| {
             scoped_fields(def)
                 .into_iter()
                 .filter_map(move |(scope, field)| {
@@ -645,35 +730,37 @@ impl Emitter<'_> {
             names::method_error_enum(self.schema, &service.name, &method.name)
         );
         let doc = format!(" How `{}.{}` can fail.", service.name, method.name);
-        let errors: Vec<(Ident, &TypeDef)> = method
+        // Each declared error: its variant (named like the error) and its type
+        // (which may live in an imported package's module).
+        let errors: Vec<(Ident, TokenStream, &TypeDef)> = method
             .errors
             .iter()
             .map(|index| {
                 let def = self.schema.ty(*index);
-                (type_ident(&def.name), def)
+                (type_ident(&def.name), self.type_path(*index), def)
             })
             .collect();
-        let variants = errors.iter().map(|(variant, def)| {
+        let variants = errors.iter().map(|(variant, path, def)| {
             let doc = docs(def.doc.as_deref(), def.deprecated.as_deref());
-            quote! { #doc #variant(#variant) }
+            quote! { #doc #variant(#path) }
         });
-        let froms = errors.iter().map(|(variant, _)| {
+        let froms = errors.iter().map(|(variant, path, _)| {
             quote! {
-                impl From<#variant> for #ident {
-                    fn from(error: #variant) -> Self {
+                impl From<#path> for #ident {
+                    fn from(error: #path) -> Self {
                         Self::#variant(error)
                     }
                 }
             }
         });
-        let decodes = errors.iter().map(|(variant, def)| {
+        let decodes = errors.iter().map(|(variant, _, def)| {
             let wire = &def.wire_name;
             quote! { #wire => details.decode().ok().map(Self::#variant), }
         });
-        let displays = errors.iter().map(|(variant, _)| {
+        let displays = errors.iter().map(|(variant, _, _)| {
             quote! { Self::#variant(error) => std::fmt::Display::fmt(error, f), }
         });
-        let failures = errors.iter().map(|(variant, def)| {
+        let failures = errors.iter().map(|(variant, _, def)| {
             let wire = &def.wire_name;
             quote! {
                 Self::#variant(error) => service::Failure::with_details(#wire, error.to_string(), error),

@@ -41,6 +41,12 @@ pub fn variant_class(union: &str, variant: &str) -> String {
     format!("{union}{}", upper_camel_case(variant))
 }
 
+/// The module an imported package's types live in, in every language: the
+/// package with `_` for its dots (`acme.common` → `acme_common`).
+pub fn module_alias(package: &str) -> String {
+    package.replace('.', "_")
+}
+
 /// The client class of a service in every language: `{Service}Client`
 /// (`KvStoreClient`).
 pub fn client_class(service: &str) -> String {

@@ -34,6 +34,19 @@ pub const PACKAGE_NAMES: &[&str] = &[
     "client",
 ];
 
+/// The package's own modules: an imported package's module may not take their
+/// names.
+pub const MODULE_FILES: &[&str] = &["types", "client", "_runtime"];
+
+/// The file (in the package) of `package`'s types: `types.py` for the root
+/// schema's, `{alias}.py` for an imported package's.
+pub fn module_file(package: Option<&str>, root: Option<&str>) -> String {
+    match package {
+        Some(package) if Some(package) != root => format!("{}.py", super::module_alias(package)),
+        _ => "types.py".to_owned(),
+    }
+}
+
 /// Names `types.py` imports (every one it may import, so that what a schema may
 /// be called does not depend on which helpers it happens to use), and the
 /// builtins its code calls.
@@ -175,6 +188,12 @@ impl Shadowed {
         let mut names: BTreeSet<String> =
             CLASS_BODY_NAMES.iter().map(|n| (*n).to_owned()).collect();
         names.extend(schema.types.iter().flat_map(type_exports));
+        names.extend(
+            schema
+                .imports
+                .iter()
+                .map(|import| super::module_alias(&import.package)),
+        );
         Self(names)
     }
 

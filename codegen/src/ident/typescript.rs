@@ -25,6 +25,19 @@ pub const PACKAGE_NAMES: &[&str] = &[
     "Unknown",
 ];
 
+/// The package's own modules: an imported package's module may not take their
+/// names.
+pub const MODULE_FILES: &[&str] = &["types", "client", "runtime", "index"];
+
+/// The file (in `src/`) of `package`'s types: `types.ts` for the root schema's,
+/// `{alias}.ts` for an imported package's.
+pub fn module_file(package: Option<&str>, root: Option<&str>) -> String {
+    match package {
+        Some(package) if Some(package) != root => format!("{}.ts", super::module_alias(package)),
+        _ => "types.ts".to_owned(),
+    }
+}
+
 /// Names `types.ts` imports (every one it may import), and the globals its code
 /// uses.
 pub const TYPES_MODULE_NAMES: &[&str] = &[

@@ -25,6 +25,8 @@ pub struct Document {
     pub package: Option<Located<String>>,
     /// `doc:`.
     pub doc: Option<String>,
+    /// `imports:`: other schema files, relative to this one.
+    pub imports: Vec<Located<String>>,
     /// `types:`, in file order.
     pub types: Vec<TypeDecl>,
     /// `errors:`, in file order (each a struct-shaped declaration).
@@ -173,6 +175,9 @@ pub fn parse(file: &SourceFile, report: &mut Reporter<'_>) -> Option<Document> {
             "acton" => document.version = scalar(value, "acton", report),
             "package" => document.package = scalar(value, "package", report),
             "doc" => document.doc = scalar(value, "doc", report).map(|d| d.value),
+            "imports" => {
+                document.imports = name_list(value, "imports", "imports: [common.yaml]", report);
+            }
             "types" => document.types = types(value, report),
             "errors" => document.errors = errors(value, report),
             "services" => document.services = services(value, report),
@@ -180,7 +185,9 @@ pub fn parse(file: &SourceFile, report: &mut Reporter<'_>) -> Option<Document> {
                 key,
                 other,
                 "the schema",
-                &["acton", "package", "doc", "types", "errors", "services"],
+                &[
+                    "acton", "package", "doc", "imports", "types", "errors", "services",
+                ],
                 report,
             ),
         }

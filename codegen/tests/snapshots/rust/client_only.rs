@@ -678,14 +678,17 @@ impl ShopClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -695,6 +698,7 @@ impl ShopClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     /// Request-response.
     ///
     /// # Errors
@@ -703,6 +707,7 @@ impl ShopClient {
     pub async fn ping(&self, request: Ping) -> Result<crate::pong::Pong, PingError> {
         Ok(self.client.request(Self::SERVICE, "shop.Ping", &request).await?)
     }
+
     /// Request-stream.
     ///
     /// # Errors
@@ -719,6 +724,7 @@ impl ShopClient {
             ),
         )
     }
+
     /// Fire-and-forget.
     ///
     /// Returns once the service's mailbox accepted the message.
@@ -728,6 +734,7 @@ impl ShopClient {
     pub async fn shapes(&self, request: Shape) -> Result<(), service::Status> {
         Ok(self.client.send(Self::SERVICE, "shop.Shape", &request).await?)
     }
+
     ///
     /// # Errors
     /// - `Forbidden`: The caller may not do this.
@@ -735,6 +742,7 @@ impl ShopClient {
     pub async fn schedule(&self, request: Times) -> Result<Times, ScheduleError> {
         Ok(self.client.request(Self::SERVICE, "shop.Times", &request).await?)
     }
+
     /// **Deprecated:** use `ping`
     #[deprecated(note = "use `ping`")]
     ///
@@ -746,6 +754,7 @@ impl ShopClient {
     pub async fn find(&self, request: Lookup) -> Result<Scalars, FindError> {
         Ok(self.client.request(Self::SERVICE, "shop.Lookup", &request).await?)
     }
+
     /// Receives every `Scalars` the service broadcasts.
     ///
     /// # Errors
@@ -753,6 +762,7 @@ impl ShopClient {
     pub async fn subscribe_scalars(&self) -> Result<Subscription<Scalars>, ClientError> {
         self.client.subscribe(&["shop.Scalars"]).await
     }
+
     /// Receives every `Colour` the service broadcasts.
     ///
     /// # Errors
@@ -784,15 +794,18 @@ impl OtherServiceClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     #[deprecated]
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -802,6 +815,7 @@ impl OtherServiceClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -894,14 +908,17 @@ impl CounterClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -911,6 +928,7 @@ impl CounterClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     ///
     /// # Errors
     /// - `Throttled`
@@ -918,6 +936,7 @@ impl CounterClient {
     pub async fn bump(&self, request: Old) -> Result<Tally, BumpError> {
         Ok(self.client.request(Self::SERVICE, "shop.Old", &request).await?)
     }
+
     ///
     /// # Errors
     /// - when the request cannot be sent; a failure of the stream arrives as its last item
@@ -931,6 +950,7 @@ impl CounterClient {
             ),
         )
     }
+
     ///
     /// Returns once the service's mailbox accepted the message.
     ///

@@ -683,6 +683,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("shop.ping").into()) }
     }
+
     /// Request-stream.
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
@@ -701,6 +702,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("shop.trees").into()) }
     }
+
     /// Fire-and-forget.
     fn shapes(
         &self,
@@ -710,6 +712,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { service::warn_unimplemented("shop.shapes") }
     }
+
     ///
     /// # Errors
     /// - `Forbidden`: The caller may not do this.
@@ -722,6 +725,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("shop.schedule").into()) }
     }
+
     /// **Deprecated:** use `ping`
     ///
     /// # Errors
@@ -805,14 +809,17 @@ impl ShopClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -822,6 +829,7 @@ impl ShopClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     /// Request-response.
     ///
     /// # Errors
@@ -830,6 +838,7 @@ impl ShopClient {
     pub async fn ping(&self, request: Ping) -> Result<Pong, PingError> {
         Ok(self.client.request(Self::SERVICE, "shop.Ping", &request).await?)
     }
+
     /// Request-stream.
     ///
     /// # Errors
@@ -846,6 +855,7 @@ impl ShopClient {
             ),
         )
     }
+
     /// Fire-and-forget.
     ///
     /// Returns once the service's mailbox accepted the message.
@@ -855,6 +865,7 @@ impl ShopClient {
     pub async fn shapes(&self, request: Shape) -> Result<(), service::Status> {
         Ok(self.client.send(Self::SERVICE, "shop.Shape", &request).await?)
     }
+
     ///
     /// # Errors
     /// - `Forbidden`: The caller may not do this.
@@ -862,6 +873,7 @@ impl ShopClient {
     pub async fn schedule(&self, request: Times) -> Result<Times, ScheduleError> {
         Ok(self.client.request(Self::SERVICE, "shop.Times", &request).await?)
     }
+
     /// **Deprecated:** use `ping`
     #[deprecated(note = "use `ping`")]
     ///
@@ -873,6 +885,7 @@ impl ShopClient {
     pub async fn find(&self, request: Lookup) -> Result<Scalars, FindError> {
         Ok(self.client.request(Self::SERVICE, "shop.Lookup", &request).await?)
     }
+
     /// Receives every `Scalars` the service broadcasts.
     ///
     /// # Errors
@@ -880,6 +893,7 @@ impl ShopClient {
     pub async fn subscribe_scalars(&self) -> Result<Subscription<Scalars>, ClientError> {
         self.client.subscribe(&["shop.Scalars"]).await
     }
+
     /// Receives every `Colour` the service broadcasts.
     ///
     /// # Errors
@@ -949,15 +963,18 @@ impl OtherServiceClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     #[deprecated]
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -967,6 +984,7 @@ impl OtherServiceClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -1057,6 +1075,7 @@ pub trait CounterHandler: Send + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("counter.bump").into()) }
     }
+
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
     ///
@@ -1072,6 +1091,7 @@ pub trait CounterHandler: Send + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("counter.find_one")) }
     }
+
     fn forget(
         &mut self,
         ctx: service::RequestContext,
@@ -1134,14 +1154,17 @@ impl CounterClient {
             client: IpcClient::connect(path).await?,
         })
     }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
     }
+
     /// The underlying connection.
     pub fn client(&self) -> &IpcClient {
         &self.client
     }
+
     /// This client with another deadline for its calls: `Some(d)` for
     /// `d` (a stream's, the whole stream's), `None` for none. By default a
     /// call gets the connection's timeout and a stream none.
@@ -1151,6 +1174,7 @@ impl CounterClient {
             client: self.client.with_timeout(timeout),
         }
     }
+
     ///
     /// # Errors
     /// - `Throttled`
@@ -1158,6 +1182,7 @@ impl CounterClient {
     pub async fn bump(&self, request: Old) -> Result<Tally, BumpError> {
         Ok(self.client.request(Self::SERVICE, "shop.Old", &request).await?)
     }
+
     ///
     /// # Errors
     /// - when the request cannot be sent; a failure of the stream arrives as its last item
@@ -1171,6 +1196,7 @@ impl CounterClient {
             ),
         )
     }
+
     ///
     /// Returns once the service's mailbox accepted the message.
     ///

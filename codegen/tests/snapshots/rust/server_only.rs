@@ -680,6 +680,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("shop.ping").into()) }
     }
+
     /// Request-stream.
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
@@ -698,6 +699,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("shop.trees").into()) }
     }
+
     /// Fire-and-forget.
     fn shapes(
         &self,
@@ -707,6 +709,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { service::warn_unimplemented("shop.shapes") }
     }
+
     ///
     /// # Errors
     /// - `Forbidden`: The caller may not do this.
@@ -719,6 +722,7 @@ pub trait ShopHandler: Send + Sync + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("shop.schedule").into()) }
     }
+
     /// **Deprecated:** use `ping`
     ///
     /// # Errors
@@ -902,6 +906,7 @@ pub trait CounterHandler: Send + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("counter.bump").into()) }
     }
+
     ///
     /// Send the items into `items`; the stream ends when this returns, with the error if it returns one.
     ///
@@ -917,6 +922,7 @@ pub trait CounterHandler: Send + 'static {
         let _ = (ctx, request);
         async move { Err(service::Status::unimplemented("counter.find_one")) }
     }
+
     fn forget(
         &mut self,
         ctx: service::RequestContext,

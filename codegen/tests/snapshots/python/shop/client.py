@@ -374,7 +374,7 @@ class CounterClient:
 
     async def forget(
         self,
-        request: types.Colour,
+        request: types.Colour | Unknown,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> None:
