@@ -292,7 +292,12 @@ impl Builder {
         let mut schemas = Vec::new();
         for path in &self.schemas {
             println!("cargo:rerun-if-changed={}", path.display());
-            schemas.push(crate::load_schema(path)?);
+            let schema = crate::load_schema(path)?;
+            // Imported files too: a change to one changes the generated code.
+            for import in &schema.imports {
+                println!("cargo:rerun-if-changed={}", import.source);
+            }
+            schemas.push(schema);
         }
         let options = self.options(&schemas)?;
         let mut written = Vec::new();

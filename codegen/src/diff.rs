@@ -126,8 +126,14 @@ impl Diff<'_> {
 
     fn types(&mut self) {
         for old_def in &self.old.types {
-            let subject = format!("{} {}", noun(old_def), old_def.name);
-            match self.new.types.iter().find(|t| t.name == old_def.name) {
+            let name = old_def.qualified_name(self.old);
+            let subject = format!("{} {name}", noun(old_def));
+            match self
+                .new
+                .types
+                .iter()
+                .find(|t| t.qualified_name(self.new) == name)
+            {
                 None => self.breaking(
                     &subject,
                     "was removed; old peers still send or expect it".to_owned(),
@@ -137,11 +143,14 @@ impl Diff<'_> {
             }
         }
         for new_def in &self.new.types {
-            if !self.old.types.iter().any(|t| t.name == new_def.name) {
-                self.compatible(
-                    &format!("{} {}", noun(new_def), new_def.name),
-                    "was added".to_owned(),
-                );
+            let name = new_def.qualified_name(self.new);
+            if !self
+                .old
+                .types
+                .iter()
+                .any(|t| t.qualified_name(self.old) == name)
+            {
+                self.compatible(&format!("{} {name}", noun(new_def)), "was added".to_owned());
             }
         }
     }

@@ -81,6 +81,15 @@ impl TypeDef {
     pub fn is_imported(&self, schema: &Schema) -> bool {
         self.package != schema.package
     }
+
+    /// How the root schema names it: `Money`, or `common.Money` when an
+    /// imported file declares it.
+    pub fn qualified_name(&self, schema: &Schema) -> String {
+        match &self.package {
+            Some(package) if self.is_imported(schema) => format!("{package}.{}", self.name),
+            _ => self.name.clone(),
+        }
+    }
 }
 
 impl TypeDef {
@@ -193,7 +202,7 @@ impl TypeRef {
             Self::List(inner) => format!("list<{}>", inner.schema_text(schema)),
             Self::Map(inner) => format!("map<string, {}>", inner.schema_text(schema)),
             Self::Optional(inner) => format!("{}?", inner.schema_text(schema)),
-            Self::Named(index) => schema.ty(*index).name.clone(),
+            Self::Named(index) => schema.ty(*index).qualified_name(schema),
         }
     }
 

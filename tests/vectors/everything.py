@@ -66,6 +66,19 @@ vectors = [
         "wire": {"name": "x", "label": "t"},
         "rejected": True,
     },
+    {
+        "name": "types from imported files (common.Money, units.Grams), their defaults filled in",
+        "type": "Priced",
+        "wire": {
+            "price": {"cents": 250, "weight": {"value": 1.5}},
+            "history": [{"cents": -1, "currency": "USD"}],
+        },
+        "canonical": {
+            "price": {"cents": 250, "currency": "EUR", "weight": {"value": 1.5}},
+            "priority": "high",
+            "history": [{"cents": -1, "currency": "USD"}],
+        },
+    },
 ]
 for vector in vectors:
     vector["msgpack"] = msgpack.packb(vector["wire"]).hex()

@@ -112,10 +112,12 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
         page.line("|---|---|---|---|---|");
         for method in &service.methods {
             let (kind, answer) = match method.kind {
-                MethodKind::Reply(reply) => ("request–response", type_link(schema.ty(reply))),
+                MethodKind::Reply(reply) => {
+                    ("request–response", type_link(schema, schema.ty(reply)))
+                }
                 MethodKind::Stream(item) => (
                     "request–stream",
-                    format!("stream of {}", type_link(schema.ty(item))),
+                    format!("stream of {}", type_link(schema, schema.ty(item))),
                 ),
                 MethodKind::FireAndForget => (
                     "fire-and-forget",
@@ -128,14 +130,14 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
                 method
                     .errors
                     .iter()
-                    .map(|e| type_link(schema.ty(*e)))
+                    .map(|e| type_link(schema, schema.ty(*e)))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
             page.line(&format!(
                 "| `{}` | {kind} | {} | {answer} | {errors} |",
                 method.name,
-                type_link(schema.ty(method.request)),
+                type_link(schema, schema.ty(method.request)),
             ));
         }
         page.blank();
@@ -158,7 +160,7 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
         let pushes: Vec<String> = service
             .pushes
             .iter()
-            .map(|p| type_link(schema.ty(*p)))
+            .map(|p| type_link(schema, schema.ty(*p)))
             .collect();
         page.paragraph(&format!(
             "Broadcasts, which clients receive as PUSH frames after subscribing to the \
@@ -169,7 +171,10 @@ fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
 }
 
 fn type_section(page: &mut Page, schema: &Schema, def: &TypeDef) {
-    page.line(&format!("### <a id=\"type-{0}\"></a>`{0}`", def.name));
+    page.line(&format!(
+        "### <a id=\"type-{0}\"></a>`{0}`",
+        def.qualified_name(schema)
+    ));
     page.blank();
     let kind = match &def.kind {
         TypeKind::Struct { .. } if def.is_error => {
@@ -276,13 +281,16 @@ fn deprecation(reason: &str) -> String {
 fn type_ref(schema: &Schema, ty: &TypeRef) -> String {
     let text = ty.schema_text(schema);
     match ty.named() {
-        Some(index) => format!("[`{text}`](#type-{})", schema.ty(index).name),
+        Some(index) => format!(
+            "[`{text}`](#type-{})",
+            schema.ty(index).qualified_name(schema)
+        ),
         None => format!("`{text}`"),
     }
 }
 
-fn type_link(def: &TypeDef) -> String {
-    format!("[`{0}`](#type-{0})", def.name)
+fn type_link(schema: &Schema, def: &TypeDef) -> String {
+    format!("[`{0}`](#type-{0})", def.qualified_name(schema))
 }
 
 /// ` — <first line of doc>`, for lists.

@@ -157,48 +157,35 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         .package
         .as_deref()
         .map_or_else(|| stem.replace('_', "-"), |p| p.replace(['.', '_'], "-"));
-    let emitter = Emitter {
-        schema,
-        helpers: std::cell::RefCell::new(BTreeSet::new()),
-    };
     let banner = super::banner(schema);
     let title = schema
         .doc
         .as_deref()
         .and_then(|d| d.lines().next())
         .map_or_else(|| format!("The `{package}` schema."), str::to_owned);
-
-    let definitions: Vec<String> = schema
-        .types
-        .iter()
-        .map(|def| emitter.definition(&registry, def))
-        .collect();
-    let body = definitions.join("\n");
-    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
-    candidates.extend(
-        [
-            "ActonError",
-            "DeclaredError",
-            "Unknown",
-            "expectRecord",
-            "required",
-            "isPresent",
-            "decodeString",
-        ]
-        .map(str::to_owned),
-    );
-    let mut runtime_imports: Vec<String> = candidates
-        .into_iter()
-        .filter(|n| uses_name(&body, n))
-        .collect();
-    if uses_name(&body, "Json") {
-        runtime_imports.push("type Json".to_owned());
-    }
-    let types_ts = render(
+    let types_ts = types_module(
+        schema,
         &registry,
-        "types",
-        &json!({ "title": title, "banner": banner, "runtime_imports": runtime_imports, "definitions": definitions }),
-    ) + "\n";
+        schema.package.as_deref(),
+        &title,
+        &banner,
+    );
+    let imported: Vec<(String, String)> = schema
+        .imports
+        .iter()
+        .map(|import| {
+            let title = format!(
+                "The types of package `{}` (`{}`), which the schema imports.",
+                import.package,
+                import.source.replace('\\', "/")
+            );
+            (
+                names::module_file(Some(&import.package), schema.package.as_deref()),
+                types_module(schema, &registry, Some(&import.package), &title, &banner),
+            )
+        })
+        .collect();
+    let emitter = Emitter::new(schema, schema.package.as_deref(), true);
 
     let mut readme_services = Vec::new();
     let services: Vec<String> = schema
@@ -215,19 +202,28 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             text
         })
         .collect();
+    let mut client_modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
+    client_modules.push("types".to_owned());
+    client_modules.sort();
     let client_ts = render(
         &registry,
         "client",
         &json!({
             "banner": banner,
+            "module_imports": client_modules,
             "services": services,
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
     ) + "\n";
+    let modules: Vec<String> = schema
+        .imports
+        .iter()
+        .map(|import| crate::ident::module_alias(&import.package))
+        .collect();
     let index_ts = render(
         &registry,
         "index",
-        &json!({ "title": title, "banner": banner }),
+        &json!({ "title": title, "banner": banner, "modules": modules }),
     ) + "\n";
     let package_json = render(
         &registry,
@@ -256,7 +252,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         path: path.into(),
         contents,
     };
-    vec![
+    let mut files = vec![
         file("package.json", package_json),
         file("README.md", format!("{}\n", readme.trim_end())),
         file("tsconfig.json", tsconfig),
@@ -264,7 +260,64 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         file("src/types.ts", types_ts),
         file("src/client.ts", client_ts),
         file("src/runtime.ts", RUNTIME.to_owned()),
-    ]
+    ];
+    files.extend(
+        imported
+            .into_iter()
+            .map(|(name, text)| file(&format!("src/{name}"), text)),
+    );
+    files
+}
+
+/// A module of types: `types.ts` for the root schema's (`package` is its
+/// package), or an imported package's module.
+fn types_module(
+    schema: &Schema,
+    registry: &Handlebars<'_>,
+    package: Option<&str>,
+    title: &str,
+    banner: &str,
+) -> String {
+    let emitter = Emitter::new(schema, package, false);
+    let definitions: Vec<String> = schema
+        .types
+        .iter()
+        .filter(|def| def.package.as_deref() == package)
+        .map(|def| emitter.definition(registry, def))
+        .collect();
+    let body = definitions.join("\n");
+    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
+    candidates.extend(
+        [
+            "ActonError",
+            "DeclaredError",
+            "Unknown",
+            "expectRecord",
+            "required",
+            "isPresent",
+            "decodeString",
+        ]
+        .map(str::to_owned),
+    );
+    let mut runtime_imports: Vec<String> = candidates
+        .into_iter()
+        .filter(|n| uses_name(&body, n))
+        .collect();
+    if uses_name(&body, "Json") {
+        runtime_imports.push("type Json".to_owned());
+    }
+    let modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
+    render(
+        registry,
+        "types",
+        &json!({
+            "title": title,
+            "banner": banner,
+            "runtime_imports": runtime_imports,
+            "module_imports": modules,
+            "definitions": definitions,
+        }),
+    ) + "\n"
 }
 
 /// Whether `code` uses the identifier `name` (as a whole word, not a property).
@@ -290,10 +343,45 @@ fn signature_of(code: &str) -> String {
 
 struct Emitter<'a> {
     schema: &'a Schema,
+    /// The package whose module is being written (the root schema's for
+    /// `types.ts` and `client.ts`).
+    module: Option<&'a str>,
+    /// Whether it is `client.ts`, which names the root's types `types.X`.
+    client: bool,
+    /// The imported packages' modules the module refers to.
+    modules: std::cell::RefCell<BTreeSet<String>>,
     helpers: std::cell::RefCell<BTreeSet<String>>,
 }
 
-impl Emitter<'_> {
+impl<'a> Emitter<'a> {
+    fn new(schema: &'a Schema, module: Option<&'a str>, client: bool) -> Self {
+        Self {
+            schema,
+            module,
+            client,
+            modules: std::cell::RefCell::new(BTreeSet::new()),
+            helpers: std::cell::RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// `""`, `types.` or `common.`: what precedes the names of the module of the
+    /// type at `index`, recording the modules this one must import.
+    fn prefix(&self, index: TypeIndex) -> String {
+        let def = self.schema.ty(index);
+        if def.is_imported(self.schema) {
+            if def.package.as_deref() == self.module && !self.client {
+                return String::new();
+            }
+            let alias = crate::ident::module_alias(def.package.as_deref().unwrap_or_default());
+            self.modules.borrow_mut().insert(alias.clone());
+            format!("{alias}.")
+        } else if self.client {
+            "types.".to_owned()
+        } else {
+            String::new()
+        }
+    }
+
     fn helper(&self, name: &str) -> String {
         self.helpers.borrow_mut().insert(name.to_owned());
         name.to_owned()
@@ -328,7 +416,9 @@ impl Emitter<'_> {
             }
             TypeRef::Map(inner) => format!("Record<string, {}>", self.ts_type(inner)),
             TypeRef::Optional(inner) => format!("{} | undefined", self.ts_type(inner)),
-            TypeRef::Named(index) => self.schema.ty(*index).name.clone(),
+            TypeRef::Named(index) => {
+                format!("{}{}", self.prefix(*index), self.schema.ty(*index).name)
+            }
         }
     }
 
@@ -352,7 +442,11 @@ impl Emitter<'_> {
             TypeRef::Optional(inner) => {
                 format!("{}({})", self.helper("optionalOf"), self.decoder(inner))
             }
-            TypeRef::Named(index) => names::decode_fn(&self.schema.ty(*index).name),
+            TypeRef::Named(index) => format!(
+                "{}{}",
+                self.prefix(*index),
+                names::decode_fn(&self.schema.ty(*index).name)
+            ),
         }
     }
 
@@ -371,7 +465,11 @@ impl Emitter<'_> {
             TypeRef::Optional(inner) => self
                 .encoder(inner)
                 .map(|e| format!("{}({e})", self.helper("optionalTo"))),
-            TypeRef::Named(index) => Some(names::encode_fn(&self.schema.ty(*index).name)),
+            TypeRef::Named(index) => Some(format!(
+                "{}{}",
+                self.prefix(*index),
+                names::encode_fn(&self.schema.ty(*index).name)
+            )),
         }
     }
 
@@ -665,8 +763,8 @@ impl Emitter<'_> {
     fn request_type(&self, index: TypeIndex) -> String {
         let def = self.schema.ty(index);
         match def.kind {
-            TypeKind::Enum { .. } => format!("types.{}", def.name),
-            _ => format!("types.{}", names::init_type(&def.name)),
+            TypeKind::Enum { .. } => format!("{}{}", self.prefix(index), def.name),
+            _ => format!("{}{}", self.prefix(index), names::init_type(&def.name)),
         }
     }
 
@@ -692,25 +790,27 @@ impl Emitter<'_> {
                     let classes: Vec<String> = method
                         .errors
                         .iter()
-                        .map(|e| format!("types.{}", self.schema.ty(*e).name))
+                        .map(|e| format!("{}{}", self.prefix(*e), self.schema.ty(*e).name))
                         .collect();
                     format!(", [{}]", classes.join(", "))
                 };
-                let call = format!("{class_name}.SERVICE, \"{wire}\", types.{}(request), options{errors}", names::encode_fn(&request.name));
+                let call = format!("{class_name}.SERVICE, \"{wire}\", {}{}(request), options{errors}", self.prefix(method.request), names::encode_fn(&request.name));
                 let (code, note) = match method.kind {
                     MethodKind::Reply(reply) => {
-                        let reply = &self.schema.ty(reply).name;
-                        let decode = names::decode_fn(reply);
+                        let prefix = self.prefix(reply);
+                        let decode = format!("{prefix}{}", names::decode_fn(&self.schema.ty(reply).name));
+                        let reply = format!("{prefix}{}", self.schema.ty(reply).name);
                         (
-                            format!("  async {name}(request: {param}, options?: CallOptions): Promise<types.{reply}> {{\n    return types.{decode}(await this.connection.request({call}));\n  }}"),
+                            format!("  async {name}(request: {param}, options?: CallOptions): Promise<{reply}> {{\n    return {decode}(await this.connection.request({call}));\n  }}"),
                             "",
                         )
                     }
                     MethodKind::Stream(item) => {
-                        let item = &self.schema.ty(item).name;
-                        let decode = names::decode_fn(item);
+                        let prefix = self.prefix(item);
+                        let decode = format!("{prefix}{}", names::decode_fn(&self.schema.ty(item).name));
+                        let item = format!("{prefix}{}", self.schema.ty(item).name);
                         (
-                            format!("  async *{name}(request: {param}, options?: CallOptions): AsyncGenerator<types.{item}> {{\n    for await (const item of this.connection.stream({call})) yield types.{decode}(item);\n  }}"),
+                            format!("  async *{name}(request: {param}, options?: CallOptions): AsyncGenerator<{item}> {{\n    for await (const item of this.connection.stream({call})) yield {decode}(item);\n  }}"),
                             "\n\nYields the stream's items as they arrive.",
                         )
                     }
@@ -725,7 +825,7 @@ impl Emitter<'_> {
                     .map(|e| {
                         let def = self.schema.ty(*e);
                         let summary = def.doc.as_deref().and_then(|d| d.lines().next()).unwrap_or("");
-                        format!("\n\n@throws {{@link types.{}}} {summary}", def.name).trim_end().to_owned()
+                        format!("\n\n@throws {{@link {}{}}} {summary}", self.prefix(*e), def.name).trim_end().to_owned()
                     })
                     .collect();
                 let doc = format!("{}{note}{throws}{}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)), deprecated_tag(method.deprecated.as_deref()));
@@ -744,10 +844,13 @@ impl Emitter<'_> {
             .map(|push| {
                 let def = self.schema.ty(*push);
                 let method = names::subscribe_method(&def.name);
-                summary.push(format!("{method}(): TypedSubscription<types.{}>", def.name));
+                let prefix = self.prefix(*push);
+                let item = format!("{prefix}{}", def.name);
+                summary.push(format!("{method}(): TypedSubscription<{item}>"));
                 json!({
                     "method": method,
-                    "decode_fn": names::decode_fn(&def.name),
+                    "item_type": item,
+                    "decode_ref": format!("{prefix}{}", names::decode_fn(&def.name)),
                     "type_name": def.name,
                     "wire_name": def.wire_name,
                 })

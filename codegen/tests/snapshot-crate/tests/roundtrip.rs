@@ -132,8 +132,11 @@ fn wire_names_and_shapes() {
 fn every_type_is_registered_under_its_package_name() {
     let registry = acton_reactive::ipc::IpcTypeRegistry::new();
     register_all(&registry);
-    // 14 types and 3 errors (an error's fields travel as a registered type).
-    assert_eq!(registry.len(), 17);
+    // 15 types and 3 errors (an error's fields travel as a registered type), and
+    // the imported files' 4 (under their own packages).
+    assert_eq!(registry.len(), 22);
+    assert!(registry.is_registered("common.Money"));
+    assert!(registry.is_registered("units.Grams"));
     assert!(registry.is_registered("shop.Times"));
     assert!(registry.is_registered("shop.Scalars"));
     assert!(registry.is_registered("shop.Tree"));
@@ -193,6 +196,7 @@ fn the_shared_value_vectors_round_trip() {
             "Colour" => through::<Colour>(&vector["wire"], &packed),
             "Shape" => through::<Shape>(&vector["wire"], &packed),
             "Renamed" => through::<Renamed>(&vector["wire"], &packed),
+            "Priced" => through::<Priced>(&vector["wire"], &packed),
             other => panic!("{name}: no type {other} in this test; add it"),
         };
         assert_eq!(&from_json, expected, "{name} (JSON)");

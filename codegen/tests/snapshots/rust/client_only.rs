@@ -10,6 +10,18 @@ use acton_reactive::ipc::IpcTypeRegistry;
 use acton_reactive::serde::{Deserialize, Serialize};
 use acton_reactive::ipc::wire::{Bytes, Json};
 
+/// Types from an imported file, named by its package.
+///
+/// Registered as `shop.Priced`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "acton_reactive::serde")]
+pub struct Priced {
+    pub price: common::Money,
+    #[serde(default = "default_priced_priority")]
+    pub priority: common::Priority,
+    pub history: Vec<common::Money>,
+}
+
 /// One field of every scalar.
 ///
 /// Registered as `shop.Scalars`.
@@ -279,6 +291,11 @@ impl std::fmt::Display for Throttled {
 impl std::error::Error for Throttled {}
 /// Registers every type of the schema with `registry`, under its wire name.
 pub fn register_all(registry: &IpcTypeRegistry) {
+    registry.register::<units::Grams>("units.Grams");
+    registry.register::<common::Money>("common.Money");
+    registry.register::<common::Priority>("common.Priority");
+    registry.register::<common::OutOfStock>("common.OutOfStock");
+    registry.register::<Priced>("shop.Priced");
     registry.register::<Scalars>("shop.Scalars");
     registry.register::<Compounds>("shop.Compounds");
     registry.register::<Defaults>("shop.Defaults");
@@ -296,6 +313,10 @@ pub fn register_all(registry: &IpcTypeRegistry) {
     registry.register::<Missing>("shop.Missing");
     registry.register::<Forbidden>("shop.Forbidden");
     registry.register::<Throttled>("shop.Throttled");
+}
+
+fn default_priced_priority() -> common::Priority {
+    common::Priority::High
 }
 
 fn default_defaults_count() -> u32 {
@@ -567,6 +588,85 @@ impl service::IntoFailure for ScheduleError {
     }
 }
 
+/// How `shop.price` can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PriceError {
+    /// Nothing left of it.
+    OutOfStock(common::OutOfStock),
+    /// The caller may not do this.
+    Forbidden(Forbidden),
+    /// Any other failure: a protocol error (a timeout, a closed
+    /// connection, ...), or a status the handler chose.
+    Status(service::Status),
+}
+
+impl From<common::OutOfStock> for PriceError {
+    fn from(error: common::OutOfStock) -> Self {
+        Self::OutOfStock(error)
+    }
+}
+
+impl From<Forbidden> for PriceError {
+    fn from(error: Forbidden) -> Self {
+        Self::Forbidden(error)
+    }
+}
+
+impl From<service::Status> for PriceError {
+    fn from(status: service::Status) -> Self {
+        Self::Status(status)
+    }
+}
+
+impl From<ClientError> for PriceError {
+    fn from(error: ClientError) -> Self {
+        if let ClientError::Server { code, details: Some(details), .. } = &error {
+            let declared = match code.as_str() {
+                "common.OutOfStock" => details.decode().ok().map(Self::OutOfStock),
+                "shop.Forbidden" => details.decode().ok().map(Self::Forbidden),
+                _ => None,
+            };
+            if let Some(declared) = declared {
+                return declared;
+            }
+        }
+        Self::Status(error.into())
+    }
+}
+
+impl std::fmt::Display for PriceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OutOfStock(error) => std::fmt::Display::fmt(error, f),
+            Self::Forbidden(error) => std::fmt::Display::fmt(error, f),
+            Self::Status(status) => std::fmt::Display::fmt(status, f),
+        }
+    }
+}
+
+impl std::error::Error for PriceError {}
+impl service::IntoFailure for PriceError {
+    fn into_failure(self) -> service::Failure {
+        match self {
+            Self::OutOfStock(error) => {
+                service::Failure::with_details(
+                    "common.OutOfStock",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Forbidden(error) => {
+                service::Failure::with_details(
+                    "shop.Forbidden",
+                    error.to_string(),
+                    error,
+                )
+            }
+            Self::Status(status) => service::IntoFailure::into_failure(status),
+        }
+    }
+}
+
 /// How `shop.find` can fail.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FindError {
@@ -741,6 +841,15 @@ impl ShopClient {
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
     pub async fn schedule(&self, request: Times) -> Result<Times, ScheduleError> {
         Ok(self.client.request(Self::SERVICE, "shop.Times", &request).await?)
+    }
+
+    ///
+    /// # Errors
+    /// - `OutOfStock`: Nothing left of it.
+    /// - `Forbidden`: The caller may not do this.
+    /// - the server's other errors, a timeout or a closed connection, as a `Status`
+    pub async fn price(&self, request: Priced) -> Result<common::Money, PriceError> {
+        Ok(self.client.request(Self::SERVICE, "shop.Priced", &request).await?)
     }
 
     /// **Deprecated:** use `ping`
@@ -958,5 +1067,69 @@ impl CounterClient {
     /// The server's error (TARGET_BUSY when its mailbox is full), or a closed connection.
     pub async fn forget(&self, request: Colour) -> Result<(), service::Status> {
         Ok(self.client.send(Self::SERVICE, "shop.Colour", &request).await?)
+    }
+}
+
+/// The types of package `units` (`codegen/tests/units.yaml`), which the schema imports.
+pub mod units {
+    use acton_reactive::serde::{Deserialize, Serialize};
+
+    /// Registered as `units.Grams`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(crate = "acton_reactive::serde")]
+    pub struct Grams {
+        pub value: f64,
+    }
+}
+
+/// The types of package `common` (`codegen/tests/common.yaml`), which the schema imports.
+pub mod common {
+    use acton_reactive::serde::{Deserialize, Serialize};
+
+    /// An amount in a currency.
+    ///
+    /// Registered as `common.Money`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(crate = "acton_reactive::serde")]
+    pub struct Money {
+        pub cents: i64,
+        #[serde(default = "default_money_currency")]
+        pub currency: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub weight: Option<super::units::Grams>,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(crate = "acton_reactive::serde")]
+    pub enum Priority {
+        #[serde(rename = "low")]
+        Low,
+        #[serde(rename = "high")]
+        High,
+        /// A value this code does not know (added to the schema after it
+        /// was generated: the enum is open), by its wire name; it is sent
+        /// back as it came.
+        #[serde(untagged)]
+        Unknown(String),
+    }
+
+    /// Nothing left of it.
+    ///
+    /// Registered as `common.OutOfStock`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(crate = "acton_reactive::serde")]
+    pub struct OutOfStock {
+        pub sku: String,
+    }
+
+    impl std::fmt::Display for OutOfStock {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Nothing left of it (sku: {:?})", self.sku)
+        }
+    }
+
+    impl std::error::Error for OutOfStock {}
+    fn default_money_currency() -> String {
+        String::from("EUR")
     }
 }

@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Final
 
-from . import types
+from . import common, types
 from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription, Unknown
 
 
@@ -152,6 +152,30 @@ class ShopClient:
             errors=(types.Forbidden,),
         )
         return types.Times.from_wire(answer)
+
+    async def price(
+        self,
+        *,
+        price: common.Money,
+        priority: common.Priority | Unknown = common.Priority.HIGH,
+        history: list[common.Money],
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> common.Money:
+        """Calls `price`.
+
+        Raises `OutOfStock`: Nothing left of it.
+
+        Raises `Forbidden`: The caller may not do this.
+        """
+        request = types.Priced(price=price, priority=priority, history=history)
+        answer = await self.connection.request(
+            self.SERVICE,
+            "shop.Priced",
+            request.to_wire(),
+            timeout=timeout,
+            errors=(common.OutOfStock, types.Forbidden),
+        )
+        return common.Money.from_wire(answer)
 
     async def find(
         self,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self, TypeAlias
 
+from . import common
 from ._runtime import (
     ActonError,
     DeclaredError,
@@ -62,6 +63,37 @@ class Colour(enum.Enum):
             if isinstance(data, str):
                 return Unknown(data)
             raise ActonError("SERIALIZATION_ERROR", f"{data!r} is not a Colour") from None
+
+
+@dataclass(kw_only=True)
+class Priced:
+    """Types from an imported file, named by its package."""
+
+    WIRE_NAME: ClassVar[str] = "shop.Priced"
+    price: common.Money
+    priority: common.Priority | Unknown = common.Priority.HIGH
+    history: list[common.Money]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form: a dict keyed by wire field names."""
+        wire: dict[str, Any] = {}
+        wire["price"] = self.price.to_wire()
+        wire["priority"] = self.priority.to_wire()
+        wire["history"] = list_to(to_wire)(self.history)
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        """Reads the wire form; unknown fields are ignored, absent ones get their default."""
+        fields = expect_mapping(data, "Priced")
+        values: dict[str, Any] = {}
+        value = required(fields, "price", "Priced")
+        values["price"] = common.Money.from_wire(value)
+        if (value := fields.get("priority")) is not None:
+            values["priority"] = common.Priority.from_wire(value)
+        value = required(fields, "history", "Priced")
+        values["history"] = list_of(common.Money.from_wire)(value)
+        return cls(**values)
 
 
 @dataclass(kw_only=True)

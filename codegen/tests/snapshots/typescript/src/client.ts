@@ -5,6 +5,7 @@
  */
 
 import { Connection, TypedSubscription, type CallOptions, type ConnectOptions } from "./runtime.js";
+import * as common from "./common.js";
 import * as types from "./types.js";
 
 /** Every kind of method. */
@@ -68,6 +69,17 @@ export class ShopClient {
    */
   async schedule(request: types.TimesInit, options?: CallOptions): Promise<types.Times> {
     return types.decodeTimes(await this.connection.request(ShopClient.SERVICE, "shop.Times", types.encodeTimes(request), options, [types.Forbidden]));
+  }
+
+  /**
+   * Calls `price`.
+   *
+   * @throws {@link common.OutOfStock} Nothing left of it.
+   *
+   * @throws {@link types.Forbidden} The caller may not do this.
+   */
+  async price(request: types.PricedInit, options?: CallOptions): Promise<common.Money> {
+    return common.decodeMoney(await this.connection.request(ShopClient.SERVICE, "shop.Priced", types.encodePriced(request), options, [common.OutOfStock, types.Forbidden]));
   }
 
   /**

@@ -25,3 +25,5 @@ export {
 } from "./runtime.js";
 export * from "./types.js";
 export * from "./client.js";
+export * as units from "./units.js";
+export * as common from "./common.js";

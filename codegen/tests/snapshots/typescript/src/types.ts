@@ -31,6 +31,37 @@ import {
   required,
   type Json,
 } from "./runtime.js";
+import * as common from "./common.js";
+
+/** Types from an imported file, named by its package. */
+export interface Priced {
+  price: common.Money;
+  /** Default: `"high"`. */
+  priority: common.Priority;
+  history: common.Money[];
+}
+
+/** The fields that build a `Priced` (those with a default may be left out). */
+export type PricedInit = Omit<Priced, "priority"> & Partial<Pick<Priced, "priority">>;
+
+/** The wire form of `Priced`. */
+export function encodePriced(value: PricedInit): Record<string, unknown> {
+  const wire: Record<string, unknown> = {};
+  wire["price"] = common.encodeMoney(value.price);
+  if (isPresent(value.priority)) wire["priority"] = common.encodePriority(value.priority);
+  wire["history"] = listTo(common.encodeMoney)(value.history);
+  return wire;
+}
+
+/** Reads `Priced` from its wire form; unknown fields are ignored, absent ones get their default. */
+export function decodePriced(data: unknown): Priced {
+  const fields = expectRecord(data, "Priced");
+  return {
+    price: common.decodeMoney(required(fields, "price", "Priced")),
+    priority: isPresent(fieldOf(fields, "priority")) ? common.decodePriority(fieldOf(fields, "priority")) : "high",
+    history: listOf(common.decodeMoney)(required(fields, "history", "Priced")),
+  };
+}
 
 /** One field of every scalar. */
 export interface Scalars {
