@@ -33,7 +33,6 @@ def test_the_shared_value_vectors_round_trip() -> None:
     import json
 
     import msgpack  # type: ignore[import-untyped]
-
     import pytest
 
     sys.path.insert(0, str(ROOT / "codegen" / "tests" / "snapshots" / "python"))
