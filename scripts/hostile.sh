@@ -21,7 +21,7 @@ mapfile -t accepted < "$out/accepted.txt"
 echo "hostile: Rust (clippy -D warnings on every accepted schema's module)"
 ACTON_HOSTILE_DIR="$out" cargo clippy --quiet --locked -p acton-codegen-hostile -- -D warnings
 
-echo "hostile: Python (mypy --strict, then import each package)"
+echo "hostile: Python (mypy --strict, ruff check, then import each package)"
 (
   cd "$out"
   mkdir -p python
@@ -31,6 +31,8 @@ echo "hostile: Python (mypy --strict, then import each package)"
   done
   cd python
   ../../../.venv/bin/mypy --strict --no-incremental "${accepted[@]}"
+  # Imports are recorded as the code is built: ruff finds none unused or missing.
+  ../../../.venv/bin/ruff check --config ../../../ruff.toml --quiet "${accepted[@]}"
   for stem in "${accepted[@]}"; do
     ../../../.venv/bin/python -c "import $stem, $stem.client, $stem.types"
   done
@@ -55,6 +57,7 @@ echo "hostile: TypeScript (tsc --strict over every package)"
     "noUncheckedIndexedAccess": true,
     "noImplicitOverride": true,
     "noFallthroughCasesInSwitch": true,
+    "noUnusedLocals": true,
     "noEmit": true,
     "types": ["node"],
     "typeRoots": ["../../../tests/typescript/node_modules/@types"]

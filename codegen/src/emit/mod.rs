@@ -1,5 +1,6 @@
 //! Stage 3: the model → files, one emitter per target.
 
+mod conversion;
 pub mod jsonschema;
 pub mod markdown;
 pub mod python;

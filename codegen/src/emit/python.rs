@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use handlebars::Handlebars;
 use serde_json::{json, Value};
 
+use super::conversion::{self, Combinators, Dialect, Imports};
 use super::{render, GeneratedFile};
 use crate::ident::python as names;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
@@ -110,12 +111,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             text.trim_end().to_owned()
         })
         .collect();
-    let client_modules = {
-        let mut modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
-        modules.push("types".to_owned());
-        modules.sort();
-        modules.join(", ")
-    };
+    let client_modules = emitter.imports.modules().join(", ");
     let client_py = render(
         &registry,
         "client",
@@ -132,6 +128,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "uses_unknown": emitter.client_uses_unknown.get(),
             "module_imports": client_modules,
             "uses_pushes": schema.services.iter().any(|s| !s.pushes.is_empty()),
+            "uses_methods": schema.services.iter().any(|s| !s.methods.is_empty()),
             "uses_streams": schema.services.iter().flat_map(|s| &s.methods).any(|m| matches!(m.kind, MethodKind::Stream(_))),
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
@@ -268,20 +265,22 @@ fn types_module(
     if own.iter().any(|t| matches!(t.kind, TypeKind::Union { .. })) {
         typing.push("TypeAlias");
     }
-    // Import exactly the helpers the definitions call.
-    let body = definitions.join("\n");
-    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
-    candidates.extend([
-        "ActonError".to_owned(),
-        "DeclaredError".to_owned(),
-        "expect_mapping".to_owned(),
-        "required".to_owned(),
-        "Unknown".to_owned(),
-    ]);
-    let runtime_imports: Vec<String> = candidates
-        .into_iter()
-        .filter(|name| uses_name(&body, name))
-        .collect();
+    // What the templates use besides the conversions (recorded as they were
+    // built): enums and unions raise `ActonError`, errors extend `DeclaredError`,
+    // structs read mappings, open types keep `Unknown`.
+    let imports = &emitter.imports;
+    let kinds = |test: fn(&TypeDef) -> bool| own.iter().any(|def| test(def));
+    imports.runtime_if(
+        kinds(|d| !matches!(d.kind, TypeKind::Struct { .. })),
+        "ActonError",
+    );
+    imports.runtime_if(kinds(|d| d.is_error), "DeclaredError");
+    imports.runtime_if(
+        kinds(|d| !matches!(d.kind, TypeKind::Enum { .. })),
+        "expect_mapping",
+    );
+    imports.runtime_if(kinds(|d| d.open), "Unknown");
+    let runtime_imports = imports.runtime_names();
     let uses_field = own.iter().filter(|def| !def.is_error).any(|def| {
         def.fields()
             .any(|f| f.default.is_some() && mutable_default(&f.ty))
@@ -289,7 +288,7 @@ fn types_module(
     let uses_dataclass = own
         .iter()
         .any(|def| !def.is_error && !matches!(def.kind, TypeKind::Enum { .. }));
-    let modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
+    let modules = emitter.imports.modules();
     render(
         registry,
         "types",
@@ -331,18 +330,6 @@ fn isort_key(name: &str) -> (u8, String, String) {
 /// The order of `__all__` (ruff's RUF022: by group, then by code point).
 fn all_key(name: &str) -> (u8, String) {
     (name_group(name), name.to_owned())
-}
-
-/// Whether `code` uses the identifier `name` (as a whole word).
-fn uses_name(code: &str, name: &str) -> bool {
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    code.match_indices(name).any(|(at, _)| {
-        let before = code[..at].chars().next_back();
-        let after = code[at + name.len()..].chars().next();
-        !before.is_some_and(|c| is_ident(c) || c == '.')
-            && !after.is_some_and(is_ident)
-            && !code[..at].ends_with("def ")
-    })
 }
 
 /// The statement a deprecated method or client starts with (8 columns in).
@@ -454,10 +441,8 @@ struct Emitter<'a> {
     module: Option<&'a str>,
     /// Whether it is `client.py`, which names the root's types `types.X`.
     client: bool,
-    /// The imported packages' modules the module refers to (`from . import ...`).
-    modules: std::cell::RefCell<BTreeSet<String>>,
-    /// Runtime helpers the generated conversions call.
-    helpers: std::cell::RefCell<BTreeSet<String>>,
+    /// What the module imports, recorded as its code is built.
+    imports: Imports,
     /// Whether a client method's parameters are annotated with `Any`.
     client_uses_any: std::cell::Cell<bool>,
     /// Whether a client method warns that it is deprecated.
@@ -474,8 +459,7 @@ impl<'a> Emitter<'a> {
             schema,
             module,
             client,
-            modules: std::cell::RefCell::new(BTreeSet::new()),
-            helpers: std::cell::RefCell::new(BTreeSet::new()),
+            imports: Imports::default(),
             client_uses_any: std::cell::Cell::new(false),
             client_uses_warnings: std::cell::Cell::new(false),
             client_uses_unknown: std::cell::Cell::new(false),
@@ -502,18 +486,14 @@ impl<'a> Emitter<'a> {
                 return String::new();
             }
             let alias = crate::ident::module_alias(def.package.as_deref().unwrap_or_default());
-            self.modules.borrow_mut().insert(alias.clone());
+            self.imports.module(&alias);
             format!("{alias}.")
         } else if self.client {
+            self.imports.module("types");
             "types.".to_owned()
         } else {
             String::new()
         }
-    }
-
-    fn helper(&self, name: &str) -> String {
-        self.helpers.borrow_mut().insert(name.to_owned());
-        name.to_owned()
     }
 
     fn annotation(&self, ty: &TypeRef) -> String {
@@ -543,6 +523,7 @@ impl<'a> Emitter<'a> {
                 let name = self.type_ref(*index);
                 if def.open && matches!(def.kind, TypeKind::Enum { .. }) {
                     self.client_uses_unknown.set(true);
+                    self.imports.runtime("Unknown");
                     format!("{name} | Unknown")
                 } else {
                     name
@@ -553,43 +534,7 @@ impl<'a> Emitter<'a> {
 
     /// A decoder (a callable) for `ty`.
     fn decoder(&self, ty: &TypeRef) -> String {
-        match ty {
-            TypeRef::Scalar(scalar) => match scalar {
-                Scalar::Bool => self.helper("decode_bool"),
-                Scalar::F32 | Scalar::F64 => self.helper("decode_float"),
-                Scalar::String => self.helper("decode_str"),
-                Scalar::Bytes => self.helper("decode_bytes"),
-                Scalar::Json => "(lambda value: value)".to_owned(),
-                Scalar::Timestamp => self.helper("decode_timestamp"),
-                Scalar::Duration => self.helper("decode_duration"),
-                Scalar::I8
-                | Scalar::I16
-                | Scalar::I32
-                | Scalar::I64
-                | Scalar::U8
-                | Scalar::U16
-                | Scalar::U32
-                | Scalar::U64 => self.helper("decode_int"),
-            },
-            TypeRef::List(inner) => format!("{}({})", self.helper("list_of"), self.decoder(inner)),
-            TypeRef::Map(inner) => format!("{}({})", self.helper("map_of"), self.decoder(inner)),
-            TypeRef::Optional(inner) => {
-                format!("{}({})", self.helper("optional_of"), self.decoder(inner))
-            }
-            TypeRef::Named(index) => {
-                let def = self.schema.ty(*index);
-                match def.kind {
-                    TypeKind::Union { .. } => {
-                        format!(
-                            "{}{}",
-                            self.module_prefix(*index),
-                            names::decode_fn(&def.name)
-                        )
-                    }
-                    _ => format!("{}.from_wire", self.type_ref(*index)),
-                }
-            }
-        }
+        conversion::decoder(self, &self.imports, ty)
     }
 
     /// An expression decoding the wire value `value` (a simple name) into `ty`.
@@ -600,29 +545,12 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// An encoder (a callable) for `ty`, or `None` when values need no conversion.
-    fn encoder(&self, ty: &TypeRef) -> Option<String> {
-        match ty {
-            TypeRef::Scalar(Scalar::Timestamp) => Some(self.helper("encode_timestamp")),
-            TypeRef::Scalar(Scalar::Duration) => Some(self.helper("encode_duration")),
-            TypeRef::Scalar(_) => None,
-            TypeRef::List(inner) => self
-                .encoder(inner)
-                .map(|e| format!("{}({e})", self.helper("list_to"))),
-            TypeRef::Map(inner) => self
-                .encoder(inner)
-                .map(|e| format!("{}({e})", self.helper("map_to"))),
-            TypeRef::Optional(inner) => self
-                .encoder(inner)
-                .map(|e| format!("{}({e})", self.helper("optional_to"))),
-            TypeRef::Named(_) => Some(self.helper("to_wire")),
-        }
-    }
-
     /// An expression encoding the Python value `value` of `ty`.
     fn encode(&self, ty: &TypeRef, value: &str) -> String {
-        match (ty, self.encoder(ty)) {
-            (TypeRef::Named(_), _) => format!("{value}.to_wire()"),
+        if let TypeRef::Named(_) = ty {
+            return format!("{value}.to_wire()");
+        }
+        match (ty, conversion::encoder(self, &self.imports, ty)) {
             (_, Some(encoder)) => format!("{encoder}({value})"),
             (TypeRef::List(_), None) => format!("list({value})"),
             (TypeRef::Map(_), None) => format!("dict({value})"),
@@ -688,41 +616,52 @@ impl<'a> Emitter<'a> {
             TypeRef::Optional(inner) => inner.as_ref(),
             other => other,
         };
-        let (aliases, get) = if field.aliases.is_empty() {
+        let aliases: Vec<String> = field.aliases.iter().map(|a| python_string(a)).collect();
+        let aliases = match aliases.as_slice() {
+            [] => String::new(),
+            [one] => format!("({one},)"),
+            many => format!("({})", many.join(", ")),
+        };
+        // Only what the templates render is built, so that the imports recorded
+        // on the way are exactly those the module uses: a required field is read
+        // with `required`, another with `fields.get` (or `field_of` for aliases);
+        // an optional one is written only when present.
+        let (required_args, get) = if required {
+            self.imports.runtime("required");
+            let args = if aliases.is_empty() {
+                String::new()
+            } else {
+                format!(", {aliases}")
+            };
+            (args, Value::Null)
+        } else if aliases.is_empty() {
             (
                 String::new(),
-                format!("fields.get({})", python_string(&field.name)),
+                json!(format!("fields.get({})", python_string(&field.name))),
             )
         } else {
-            let quoted: Vec<String> = field.aliases.iter().map(|a| python_string(a)).collect();
-            let tuple = if quoted.len() == 1 {
-                format!("({},)", quoted[0])
-            } else {
-                format!("({})", quoted.join(", "))
-            };
-            (
-                format!(", {tuple}"),
-                format!(
-                    "{}(fields, {}, {tuple})",
-                    self.helper("field_of"),
-                    python_string(&field.name)
-                ),
-            )
+            let call = format!(
+                "{}(fields, {}, {aliases})",
+                self.imports.runtime("field_of"),
+                python_string(&field.name)
+            );
+            (String::new(), json!(call))
         };
+        let this = format!("self.{name}");
         json!({
             "py_name": name,
             "wire_name": field.name,
-            "aliases": aliases,
+            "aliases": required_args,
             "get": get,
             "annotation": self.annotation(&field.ty),
             "default": self.default(field),
             "doc": deprecated_doc(field.doc.as_deref(), field.deprecated.as_deref()).map(|d| docstring(Some(&d), "", 4)),
             "optional": optional,
             "required": required,
-            "encode": self.encode(&field.ty, &format!("self.{name}")),
-            "encode_present": self.encode(inner, &format!("self.{name}")),
-            "decode": self.decode(&field.ty, "value"),
-            "decode_present": self.decode(inner, "value"),
+            "encode": (!optional).then(|| self.encode(&field.ty, &this)),
+            "encode_present": optional.then(|| self.encode(inner, &this)),
+            "decode": required.then(|| self.decode(&field.ty, "value")),
+            "decode_present": (!required).then(|| self.decode(inner, "value")),
         })
     }
 
@@ -1174,6 +1113,63 @@ impl<'a> Emitter<'a> {
             }
             TypeRef::Scalar(_) => self.annotation(ty),
         }
+    }
+}
+
+impl Dialect for Emitter<'_> {
+    const COMBINATORS: Combinators = Combinators {
+        list_of: "list_of",
+        map_of: "map_of",
+        optional_of: "optional_of",
+        list_to: "list_to",
+        map_to: "map_to",
+        optional_to: "optional_to",
+    };
+
+    fn scalar_decoder(&self, scalar: Scalar) -> &'static str {
+        match scalar {
+            Scalar::Bool => "decode_bool",
+            Scalar::F32 | Scalar::F64 => "decode_float",
+            Scalar::String => "decode_str",
+            Scalar::Bytes => "decode_bytes",
+            Scalar::Json => "decode_json",
+            Scalar::Timestamp => "decode_timestamp",
+            Scalar::Duration => "decode_duration",
+            Scalar::I8
+            | Scalar::I16
+            | Scalar::I32
+            | Scalar::I64
+            | Scalar::U8
+            | Scalar::U16
+            | Scalar::U32
+            | Scalar::U64 => "decode_int",
+        }
+    }
+
+    fn scalar_encoder(&self, scalar: Scalar) -> Option<&'static str> {
+        match scalar {
+            Scalar::Timestamp => Some("encode_timestamp"),
+            Scalar::Duration => Some("encode_duration"),
+            _ => None,
+        }
+    }
+
+    fn named_decoder(&self, index: TypeIndex) -> String {
+        let def = self.schema.ty(index);
+        match def.kind {
+            TypeKind::Union { .. } => {
+                format!(
+                    "{}{}",
+                    self.module_prefix(index),
+                    names::decode_fn(&def.name)
+                )
+            }
+            _ => format!("{}.from_wire", self.type_ref(index)),
+        }
+    }
+
+    fn named_encoder(&self, _index: TypeIndex, imports: &Imports) -> String {
+        imports.runtime("to_wire")
     }
 }
 

@@ -10,12 +10,11 @@
 //! (`codegen/templates/typescript/`); this module computes names, types and
 //! conversion expressions.
 
-use std::collections::BTreeSet;
-
 use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::conversion::{self, Combinators, Dialect, Imports};
 use super::GeneratedFile;
 use crate::ident::typescript as names;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
@@ -202,15 +201,25 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             text
         })
         .collect();
-    let mut client_modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
-    client_modules.push("types".to_owned());
-    client_modules.sort();
+    let client_modules = emitter.imports.modules();
+    let has_methods = schema.services.iter().any(|s| !s.methods.is_empty());
+    let has_pushes = schema.services.iter().any(|s| !s.pushes.is_empty());
+    let client_runtime: Vec<&str> = [
+        (true, "Connection"),
+        (has_pushes, "TypedSubscription"),
+        (has_methods, "type CallOptions"),
+        (true, "type ConnectOptions"),
+    ]
+    .into_iter()
+    .filter_map(|(used, name)| used.then_some(name))
+    .collect();
     let client_ts = render(
         &registry,
         "client",
         &json!({
             "banner": banner,
             "module_imports": client_modules,
+            "runtime_imports": client_runtime.join(", "),
             "services": services,
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
         }),
@@ -285,28 +294,40 @@ fn types_module(
         .filter(|def| def.package.as_deref() == package)
         .map(|def| emitter.definition(registry, def))
         .collect();
-    let body = definitions.join("\n");
-    let mut candidates: BTreeSet<String> = emitter.helpers.borrow().clone();
-    candidates.extend(
-        [
-            "ActonError",
-            "DeclaredError",
-            "Unknown",
-            "expectRecord",
-            "required",
-            "isPresent",
-            "decodeString",
-        ]
-        .map(str::to_owned),
-    );
-    let mut runtime_imports: Vec<String> = candidates
-        .into_iter()
-        .filter(|n| uses_name(&body, n))
+    // What the templates use besides the conversions (recorded as they were
+    // built): closed enums and unions throw `ActonError`, errors extend
+    // `DeclaredError`, objects are read with `expectRecord`, enums with
+    // `decodeString`, open types keep `Unknown`.
+    let own: Vec<&TypeDef> = schema
+        .types
+        .iter()
+        .filter(|def| def.package.as_deref() == package)
         .collect();
-    if uses_name(&body, "Json") {
+    let kinds = |test: fn(&TypeDef) -> bool| own.iter().any(|def| test(def));
+    let imports = &emitter.imports;
+    imports.runtime_if(
+        kinds(|d| match d.kind {
+            TypeKind::Enum { .. } => !d.open,
+            TypeKind::Union { .. } => true,
+            TypeKind::Struct { .. } => false,
+        }),
+        "ActonError",
+    );
+    imports.runtime_if(kinds(|d| d.is_error), "DeclaredError");
+    imports.runtime_if(
+        kinds(|d| !matches!(d.kind, TypeKind::Enum { .. })),
+        "expectRecord",
+    );
+    imports.runtime_if(
+        kinds(|d| matches!(d.kind, TypeKind::Enum { .. })),
+        "decodeString",
+    );
+    imports.runtime_if(kinds(|d| d.open), "Unknown");
+    let mut runtime_imports = imports.runtime_names();
+    if emitter.uses_json.get() {
         runtime_imports.push("type Json".to_owned());
     }
-    let modules: Vec<String> = emitter.modules.borrow().iter().cloned().collect();
+    let modules = emitter.imports.modules();
     render(
         registry,
         "types",
@@ -320,14 +341,55 @@ fn types_module(
     ) + "\n"
 }
 
-/// Whether `code` uses the identifier `name` (as a whole word, not a property).
-fn uses_name(code: &str, name: &str) -> bool {
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
-    code.match_indices(name).any(|(at, _)| {
-        let before = code[..at].chars().next_back();
-        let after = code[at + name.len()..].chars().next();
-        !before.is_some_and(|c| is_ident(c) || c == '.') && !after.is_some_and(is_ident)
-    })
+impl Dialect for Emitter<'_> {
+    const COMBINATORS: Combinators = Combinators {
+        list_of: "listOf",
+        map_of: "mapOf",
+        optional_of: "optionalOf",
+        list_to: "listTo",
+        map_to: "mapTo",
+        optional_to: "optionalTo",
+    };
+
+    fn scalar_decoder(&self, scalar: Scalar) -> &'static str {
+        match scalar {
+            Scalar::Bool => "decodeBool",
+            Scalar::I64 | Scalar::U64 => "decodeBigInt",
+            Scalar::F32 | Scalar::F64 => "decodeFloat",
+            Scalar::String => "decodeString",
+            Scalar::Bytes => "decodeBytes",
+            Scalar::Json => "decodeJson",
+            Scalar::Timestamp => "decodeTimestamp",
+            Scalar::Duration => "decodeDuration",
+            Scalar::I8 | Scalar::I16 | Scalar::I32 | Scalar::U8 | Scalar::U16 | Scalar::U32 => {
+                "decodeInt"
+            }
+        }
+    }
+
+    fn scalar_encoder(&self, scalar: Scalar) -> Option<&'static str> {
+        match scalar {
+            Scalar::Timestamp => Some("encodeTimestamp"),
+            Scalar::Duration => Some("encodeDuration"),
+            _ => None,
+        }
+    }
+
+    fn named_decoder(&self, index: TypeIndex) -> String {
+        format!(
+            "{}{}",
+            self.prefix(index),
+            names::decode_fn(&self.schema.ty(index).name)
+        )
+    }
+
+    fn named_encoder(&self, index: TypeIndex, _imports: &Imports) -> String {
+        format!(
+            "{}{}",
+            self.prefix(index),
+            names::encode_fn(&self.schema.ty(index).name)
+        )
+    }
 }
 
 /// A method's signature: its code's first line without the opening brace.
@@ -348,9 +410,10 @@ struct Emitter<'a> {
     module: Option<&'a str>,
     /// Whether it is `client.ts`, which names the root's types `types.X`.
     client: bool,
-    /// The imported packages' modules the module refers to.
-    modules: std::cell::RefCell<BTreeSet<String>>,
-    helpers: std::cell::RefCell<BTreeSet<String>>,
+    /// What the module imports, recorded as its code is built.
+    imports: Imports,
+    /// Whether its code names the runtime's `Json` type.
+    uses_json: std::cell::Cell<bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -359,8 +422,8 @@ impl<'a> Emitter<'a> {
             schema,
             module,
             client,
-            modules: std::cell::RefCell::new(BTreeSet::new()),
-            helpers: std::cell::RefCell::new(BTreeSet::new()),
+            imports: Imports::default(),
+            uses_json: std::cell::Cell::new(false),
         }
     }
 
@@ -373,9 +436,10 @@ impl<'a> Emitter<'a> {
                 return String::new();
             }
             let alias = crate::ident::module_alias(def.package.as_deref().unwrap_or_default());
-            self.modules.borrow_mut().insert(alias.clone());
+            self.imports.module(&alias);
             format!("{alias}.")
         } else if self.client {
+            self.imports.module("types");
             "types.".to_owned()
         } else {
             String::new()
@@ -383,8 +447,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn helper(&self, name: &str) -> String {
-        self.helpers.borrow_mut().insert(name.to_owned());
-        name.to_owned()
+        self.imports.runtime(name)
     }
 
     fn ts_type(&self, ty: &TypeRef) -> String {
@@ -394,7 +457,10 @@ impl<'a> Emitter<'a> {
                 Scalar::I64 | Scalar::U64 => "bigint".into(),
                 Scalar::String => "string".into(),
                 Scalar::Bytes => "Uint8Array".into(),
-                Scalar::Json => "Json".into(),
+                Scalar::Json => {
+                    self.uses_json.set(true);
+                    "Json".into()
+                }
                 Scalar::Timestamp => "Date".into(),
                 Scalar::I8
                 | Scalar::I16
@@ -423,58 +489,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn decoder(&self, ty: &TypeRef) -> String {
-        match ty {
-            TypeRef::Scalar(scalar) => match scalar {
-                Scalar::Bool => self.helper("decodeBool"),
-                Scalar::I64 | Scalar::U64 => self.helper("decodeBigInt"),
-                Scalar::F32 | Scalar::F64 => self.helper("decodeFloat"),
-                Scalar::String => self.helper("decodeString"),
-                Scalar::Bytes => self.helper("decodeBytes"),
-                Scalar::Json => self.helper("decodeJson"),
-                Scalar::Timestamp => self.helper("decodeTimestamp"),
-                Scalar::Duration => self.helper("decodeDuration"),
-                Scalar::I8 | Scalar::I16 | Scalar::I32 | Scalar::U8 | Scalar::U16 | Scalar::U32 => {
-                    self.helper("decodeInt")
-                }
-            },
-            TypeRef::List(inner) => format!("{}({})", self.helper("listOf"), self.decoder(inner)),
-            TypeRef::Map(inner) => format!("{}({})", self.helper("mapOf"), self.decoder(inner)),
-            TypeRef::Optional(inner) => {
-                format!("{}({})", self.helper("optionalOf"), self.decoder(inner))
-            }
-            TypeRef::Named(index) => format!(
-                "{}{}",
-                self.prefix(*index),
-                names::decode_fn(&self.schema.ty(*index).name)
-            ),
-        }
-    }
-
-    /// An encoder for `ty`, or `None` when values go on the wire as they are.
-    fn encoder(&self, ty: &TypeRef) -> Option<String> {
-        match ty {
-            TypeRef::Scalar(Scalar::Timestamp) => Some(self.helper("encodeTimestamp")),
-            TypeRef::Scalar(Scalar::Duration) => Some(self.helper("encodeDuration")),
-            TypeRef::Scalar(_) => None,
-            TypeRef::List(inner) => self
-                .encoder(inner)
-                .map(|e| format!("{}({e})", self.helper("listTo"))),
-            TypeRef::Map(inner) => self
-                .encoder(inner)
-                .map(|e| format!("{}({e})", self.helper("mapTo"))),
-            TypeRef::Optional(inner) => self
-                .encoder(inner)
-                .map(|e| format!("{}({e})", self.helper("optionalTo"))),
-            TypeRef::Named(index) => Some(format!(
-                "{}{}",
-                self.prefix(*index),
-                names::encode_fn(&self.schema.ty(*index).name)
-            )),
-        }
+        conversion::decoder(self, &self.imports, ty)
     }
 
     fn encode(&self, ty: &TypeRef, value: &str) -> String {
-        match self.encoder(ty) {
+        match conversion::encoder(self, &self.imports, ty) {
             Some(encoder) => format!("{encoder}({value})"),
             None => value.to_owned(),
         }
@@ -537,8 +556,10 @@ impl<'a> Emitter<'a> {
             let quoted: Vec<String> = field.aliases.iter().map(|a| format!("\"{a}\"")).collect();
             format!(", [{}]", quoted.join(", "))
         };
-        let lookup = format!("{}(fields, \"{name}\"{aliases})", self.helper("fieldOf"));
+        let lookup = || format!("{}(fields, \"{name}\"{aliases})", self.helper("fieldOf"));
+        let present_check = optional || field.default.is_some();
         let decode = if let Some(default) = &field.default {
+            let lookup = lookup();
             let literal = self.literal(default, &field.ty);
             format!(
                 "{}({lookup}) ? {} : {literal}",
@@ -546,21 +567,33 @@ impl<'a> Emitter<'a> {
                 self.decode_expr(inner, &lookup)
             )
         } else if optional {
-            self.decode_expr(&field.ty, &lookup)
+            self.decode_expr(&field.ty, &lookup())
         } else {
             self.decode_expr(
                 &field.ty,
-                &format!("required(fields, \"{name}\", \"{owner}\"{aliases})"),
+                &format!(
+                    "{}(fields, \"{name}\", \"{owner}\"{aliases})",
+                    self.helper("required")
+                ),
             )
+        };
+        // Written with `isPresent` when it may be absent: only the form the
+        // templates render is built.
+        let this = format!("value.{name}");
+        let (encode, encode_present) = if present_check {
+            self.helper("isPresent");
+            (Value::Null, json!(self.encode(inner, &this)))
+        } else {
+            (json!(self.encode(&field.ty, &this)), Value::Null)
         };
         json!({
             "name": name,
             "type": self.ts_type(inner),
             "optional": optional,
             "doc": tsdoc(field_doc(field).as_deref(), 2),
-            "present_check": optional || field.default.is_some(),
-            "encode": self.encode(&field.ty, &format!("value.{name}")),
-            "encode_present": self.encode(inner, &format!("value.{name}")),
+            "present_check": present_check,
+            "encode": encode,
+            "encode_present": encode_present,
             "decode": decode,
             "defaulted": field.default.is_some(),
         })
@@ -719,8 +752,12 @@ impl<'a> Emitter<'a> {
                 };
                 data["class_type"] = Value::String(class_type);
                 data["init_value"] = Value::String(init_value);
-                data["encode"] = Value::String(self.encode(&field.ty, &format!("this.{name}")));
-                data["encode_present"] = Value::String(self.encode(inner, &format!("this.{name}")));
+                let this = format!("this.{name}");
+                if data["present_check"] == json!(true) {
+                    data["encode_present"] = json!(self.encode(inner, &this));
+                } else {
+                    data["encode"] = json!(self.encode(&field.ty, &this));
+                }
                 data
             })
             .collect();

@@ -67,6 +67,7 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
     "decode_bytes",
     "decode_float",
     "decode_int",
+    "decode_json",
     "decode_str",
     "decode_timestamp",
     "decode_duration",

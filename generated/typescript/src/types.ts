@@ -708,7 +708,7 @@ export function encodeHealthCheck(value: HealthCheckInit): Record<string, unknow
 
 /** Reads `HealthCheck` from its wire form; unknown fields are ignored, absent ones get their default. */
 export function decodeHealthCheck(data: unknown): HealthCheck {
-  const _fields = expectRecord(data, "HealthCheck");
+  expectRecord(data, "HealthCheck");
   return {
   };
 }

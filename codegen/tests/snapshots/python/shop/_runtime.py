@@ -944,6 +944,11 @@ def field_of(fields: Mapping[str, Any], name: str, aliases: tuple[str, ...]) -> 
     return None if key is None else fields[key]
 
 
+def decode_json(value: Any) -> Any:
+    """A ``json`` value: any value, as it came."""
+    return value
+
+
 def decode_bool(value: object) -> bool:
     """A boolean."""
     if not isinstance(value, bool):

@@ -413,7 +413,7 @@ export function encodeShapePoint(value: ShapePointInit): Record<string, unknown>
 
 /** Reads `ShapePoint` from its wire form; unknown fields are ignored, absent ones get their default. */
 export function decodeShapePoint(data: unknown): ShapePoint {
-  const _fields = expectRecord(data, "ShapePoint");
+  expectRecord(data, "ShapePoint");
   return {
     kind: "point",
   };
@@ -556,7 +556,7 @@ export function encodePing(value: PingInit): Record<string, unknown> {
 
 /** Reads `Ping` from its wire form; unknown fields are ignored, absent ones get their default. */
 export function decodePing(data: unknown): Ping {
-  const _fields = expectRecord(data, "Ping");
+  expectRecord(data, "Ping");
   return {
   };
 }
@@ -679,7 +679,7 @@ export class Forbidden extends DeclaredError {
 
   /** Reads the error from an ERROR frame's message and payload. */
   static fromFailure(message: string, payload: unknown): Forbidden {
-    const _fields = expectRecord(payload ?? {}, "Forbidden");
+    expectRecord(payload ?? {}, "Forbidden");
     return new Forbidden(
       {
       },
