@@ -4,7 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::emit::{self, GeneratedFile};
+use crate::emit;
+pub use crate::emit::GeneratedFile;
 use crate::model::Schema;
 
 /// A target language or format.

@@ -1,12 +1,12 @@
 //! The schema compiler of acton: reads a schema (`schema/messages.yaml`) and emits
 //! typed code for every side of the wire.
 //!
-//! The pipeline has one job per stage:
-//! 1. [`syntax`]: text → located syntax tree (shape of the YAML, positions kept);
-//! 2. [`check`]: syntax tree → validated, resolved [`model::Schema`] (every rule,
-//!    every error reported at once with `file:line:column`, the line, a caret and
-//!    a hint);
-//! 3. emitters, which see only the model.
+//! The pipeline has one job per stage: the syntax layer reads the text into a
+//! located syntax tree (the shape of the YAML, positions kept); the checker turns
+//! it into a validated, resolved [`model::Schema`] (every rule, every error
+//! reported at once with `file:line:column`, the line, a caret and a hint); the
+//! emitters see only the model. A build script uses the [`Builder`]; tools use
+//! [`load_schema`], [`generate`] and [`diff`].
 //!
 //! ```
 //! let schema = acton_codegen::parse_schema(
@@ -17,23 +17,28 @@
 //! assert_eq!(schema.types.len(), 2);
 //! ```
 
-pub mod builder;
-pub mod check;
-pub mod diagnostic;
+// The public API is what a build script and the `acton-gen` command need: the
+// `Builder`, loading and checking a schema (with its diagnostics), the model to
+// inspect it, generating files, and comparing two schemas. The stages inside
+// (syntax, checks, naming, emitters) are private, free to change.
+mod builder;
+mod check;
+mod diagnostic;
 pub mod diff;
-pub mod emit;
+mod emit;
 pub mod generate;
-pub mod ident;
+mod ident;
 mod load;
 pub mod model;
-pub mod source;
-pub mod syntax;
+mod source;
+mod syntax;
 
 use std::path::Path;
 
 pub use builder::{BuildError, Builder};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::Schema;
+pub use source::Span;
 
 use diagnostic::Reporter;
 use source::SourceFile;

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use acton_codegen::emit::rust;
-use acton_codegen::generate::{self, Target};
+use acton_codegen::generate::{self, GeneratedFile, Target};
+use acton_codegen::Builder;
 
 #[test]
 fn every_target_matches_its_snapshot() {
@@ -26,25 +26,25 @@ fn every_target_matches_its_snapshot() {
     let mut files = generate::files(&schema, &Target::ALL, "everything");
     // The Builder's options, compiled by tests/snapshot-crate too: a client-only
     // module with a type mapped to an existing Rust type and extra attributes, and
-    // a server-only module.
-    let client_only = rust::Options {
-        server: false,
-        extern_types: [("Pong".to_owned(), "crate::pong::Pong".to_owned())].into(),
-        type_attributes: vec![("Lookup".to_owned(), quote::quote!(#[derive(Eq, Hash)]))],
-        field_attributes: vec![(
-            "Shape.circle.radius".to_owned(),
-            quote::quote!(#[doc(alias = "r")]),
-        )],
-        ..rust::Options::default()
-    };
-    let server_only = rust::Options {
-        client: false,
-        ..rust::Options::default()
-    };
-    for (stem, options) in [("client_only", client_only), ("server_only", server_only)] {
-        let mut file = rust::generate_with(&schema, stem, &options);
-        file.path = Path::new("rust").join(&file.path);
-        files.push(file);
+    // a server-only module. (The Builder is given the schema relative to this
+    // crate, as a build script would; its banner names it so.)
+    let built = std::env::temp_dir().join(format!("acton-snapshot-{}", std::process::id()));
+    let builder = || Builder::new().schema("tests/everything.yaml");
+    let client_only = builder()
+        .out_dir(built.join("client_only"))
+        .build_server(false)
+        .extern_type("Pong", "crate::pong::Pong")
+        .type_attribute("Lookup", "#[derive(Eq, Hash)]")
+        .field_attribute("Shape.circle.radius", "#[doc(alias = \"r\")]");
+    let server_only = builder()
+        .out_dir(built.join("server_only"))
+        .build_client(false);
+    for (stem, build) in [("client_only", client_only), ("server_only", server_only)] {
+        let written = build.compile().unwrap();
+        files.push(GeneratedFile {
+            path: Path::new("rust").join(format!("{stem}.rs")),
+            contents: std::fs::read_to_string(&written[0]).unwrap(),
+        });
     }
     let snapshots = root.join("snapshots");
     if std::env::var_os("ACTON_BLESS").is_some() {

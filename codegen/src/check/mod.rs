@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Reporter;
 use crate::ident;
 use crate::model::{Schema, TypeDef, TypeIndex};
-use crate::source::{Located, Span};
+use crate::source::Span;
 use crate::syntax::{Document, TypeDecl};
 
 use graph::{check_recursion, field_spans};
@@ -240,6 +240,3 @@ fn packages_are_distinct(units: &[Unit], reports: &mut [Reporter<'_>]) {
         }
     }
 }
-
-/// A reference to an imported file, as written (for the loader's messages).
-pub type ImportPath = Located<String>;

@@ -57,11 +57,6 @@ pub fn generate_with(schema: &Schema, file_stem: &str, options: &Options) -> Gen
     }
 }
 
-/// The formatted Rust source for `schema`.
-pub fn render(schema: &Schema) -> String {
-    render_with(schema, &Options::default())
-}
-
 /// The formatted Rust source for `schema` with `options`.
 pub fn render_with(schema: &Schema, options: &Options) -> String {
     let emitter = Emitter {

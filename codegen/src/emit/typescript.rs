@@ -549,7 +549,7 @@ impl<'a> Emitter<'a> {
             TypeRef::Optional(inner) => inner.as_ref(),
             other => other,
         };
-        let name = &field.name;
+        let name = &names::property(&field.name);
         let aliases = if field.aliases.is_empty() {
             String::new()
         } else {

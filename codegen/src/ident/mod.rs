@@ -13,14 +13,9 @@
 //! would meet, or a schema name would meet a name the generated code imports, the
 //! checker *rejects* the schema (docs/schema.md, "Names in generated code").
 //!
-//! ```
-//! use acton_codegen::ident::{python, rust, typescript};
-//!
-//! assert_eq!(rust::field("type"), "r#type");
-//! assert_eq!(python::attribute("class", &python::Shadowed::default()), "class_");
-//! assert_eq!(python::parameter("self", &python::Shadowed::default()), "self_");
-//! assert_eq!(typescript::method("find_one"), "findOne");
-//! ```
+//! For example, `rust::field("type")` is `r#type`, `python::attribute("class")`
+//! is `class_`, a field `self` is the Python parameter `self_`, and the method
+//! `find_one` is `findOne` in TypeScript (the tests below).
 
 mod case;
 pub mod python;
@@ -31,9 +26,7 @@ mod words;
 pub use case::{
     closest, is_field_identifier, is_identifier, lower_camel_case, snake_case, upper_camel_case,
 };
-pub use words::{
-    reserved_in, PYTHON_RESERVED, RESERVED_TYPE_NAMES, RUST_KEYWORDS, TYPESCRIPT_RESERVED,
-};
+pub use words::{reserved_in, RESERVED_TYPE_NAMES, RUST_KEYWORDS};
 
 /// The class (Python) or interface (TypeScript) of a union's variant:
 /// `{Union}{Variant}` (`ShapeCircle`).
@@ -51,4 +44,22 @@ pub fn module_alias(package: &str) -> String {
 /// (`KvStoreClient`).
 pub fn client_class(service: &str) -> String {
     format!("{}Client", upper_camel_case(service))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{python, rust, typescript};
+
+    #[test]
+    fn each_target_spells_names_its_way() {
+        let none = python::Shadowed::default();
+        assert_eq!(rust::field("type"), "r#type");
+        assert_eq!(rust::field("self"), "self_");
+        assert_eq!(rust::type_name("price_feed"), "PriceFeed");
+        assert_eq!(python::attribute("class", &none), "class_");
+        assert_eq!(python::parameter("self", &none), "self_");
+        assert_eq!(python::enum_member("dark_red"), "DARK_RED");
+        assert_eq!(typescript::method("find_one"), "findOne");
+        assert_eq!(super::module_alias("acme.common"), "acme_common");
+    }
 }

@@ -1,14 +1,8 @@
 //! Type expressions as written in a schema: `i64`, `list<T>`, `map<string, T>`,
 //! `T?`, `common.Money`. Parsed here, resolved to [`crate::model::TypeRef`] by
 //! the checker.
-//!
-//! ```
-//! use acton_codegen::syntax::type_expr::{parse_text, TypeExpr};
-//!
-//! let parsed = parse_text("map<string, list<Point>>?").expect("a type expression");
-//! assert_eq!(parsed.to_string(), "map<string, list<Point>>?");
-//! assert!(matches!(parsed, TypeExpr::Optional { .. }));
-//! ```
+//! `map<string, list<Point>>?` parses to an optional map whose values are lists,
+//! and prints back as written (the tests below).
 
 use std::fmt;
 
@@ -208,5 +202,26 @@ impl TypeParser<'_> {
             }),
             _ => Ok(TypeExpr::Name { name, offset }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_text, TypeExpr};
+
+    #[test]
+    fn expressions_parse_and_print_back() {
+        let parsed = parse_text("map<string, list<Point>>?").expect("a type expression");
+        assert_eq!(parsed.to_string(), "map<string, list<Point>>?");
+        assert!(matches!(parsed, TypeExpr::Optional { .. }));
+        assert_eq!(
+            parse_text("list<common.Money>").map(|t| t.to_string()),
+            Ok("list<common.Money>".to_owned())
+        );
+        let error = parse_text("list<i64").expect_err("unclosed");
+        assert_eq!(
+            (error.offset, error.message.as_str()),
+            (8, "expected `>`, found the end")
+        );
     }
 }
