@@ -392,17 +392,6 @@ impl Dialect for Emitter<'_> {
     }
 }
 
-/// A method's signature: its code's first line without the opening brace.
-fn signature_of(code: &str) -> String {
-    code.lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .trim_end_matches('{')
-        .trim_end()
-        .to_owned()
-}
-
 struct Emitter<'a> {
     schema: &'a Schema,
     /// The package whose module is being written (the root schema's for
@@ -821,41 +810,40 @@ impl<'a> Emitter<'a> {
                 let name = names::method(&method.name);
                 let wire = &request.wire_name;
                 let param = self.request_type(method.request);
-                let errors = if method.errors.is_empty() {
-                    String::new()
-                } else {
-                    let classes: Vec<String> = method
-                        .errors
-                        .iter()
-                        .map(|e| format!("{}{}", self.prefix(*e), self.schema.ty(*e).name))
-                        .collect();
-                    format!(", [{}]", classes.join(", "))
-                };
-                let call = format!("{class_name}.SERVICE, \"{wire}\", {}{}(request), options{errors}", self.prefix(method.request), names::encode_fn(&request.name));
-                let (code, note) = match method.kind {
+                let errors: Vec<String> = method
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}{}", self.prefix(*e), self.schema.ty(*e).name))
+                    .collect();
+                let encode = format!("{}{}", self.prefix(method.request), names::encode_fn(&request.name));
+                // The method's code is the template's; here are its parts.
+                let (answer, returns, note) = match method.kind {
                     MethodKind::Reply(reply) => {
                         let prefix = self.prefix(reply);
-                        let decode = format!("{prefix}{}", names::decode_fn(&self.schema.ty(reply).name));
-                        let reply = format!("{prefix}{}", self.schema.ty(reply).name);
+                        let def = self.schema.ty(reply);
                         (
-                            format!("  async {name}(request: {param}, options?: CallOptions): Promise<{reply}> {{\n    return {decode}(await this.connection.request({call}));\n  }}"),
+                            Some((format!("{prefix}{}", def.name), format!("{prefix}{}", names::decode_fn(&def.name)))),
+                            format!("Promise<{prefix}{}>", def.name),
                             "",
                         )
                     }
                     MethodKind::Stream(item) => {
                         let prefix = self.prefix(item);
-                        let decode = format!("{prefix}{}", names::decode_fn(&self.schema.ty(item).name));
-                        let item = format!("{prefix}{}", self.schema.ty(item).name);
+                        let def = self.schema.ty(item);
                         (
-                            format!("  async *{name}(request: {param}, options?: CallOptions): AsyncGenerator<{item}> {{\n    for await (const item of this.connection.stream({call})) yield {decode}(item);\n  }}"),
+                            Some((format!("{prefix}{}", def.name), format!("{prefix}{}", names::decode_fn(&def.name)))),
+                            format!("AsyncGenerator<{prefix}{}>", def.name),
                             "\n\nYields the stream's items as they arrive.",
                         )
                     }
                     MethodKind::FireAndForget => (
-                        format!("  async {name}(request: {param}, options?: CallOptions): Promise<void> {{\n    await this.connection.send({call});\n  }}"),
+                        None,
+                        "Promise<void>".to_owned(),
                         "\n\nResolves once the service's mailbox accepted the message.",
                     ),
                 };
+                let star = if matches!(method.kind, MethodKind::Stream(_)) { "*" } else { "" };
+                let signature = format!("async {star}{name}(request: {param}, options?: CallOptions): {returns}");
                 let throws: String = method
                     .errors
                     .iter()
@@ -868,11 +856,22 @@ impl<'a> Emitter<'a> {
                 let doc = format!("{}{note}{throws}{}", method.doc.clone().unwrap_or_else(|| format!("Calls `{}`.", method.name)), deprecated_tag(method.deprecated.as_deref()));
                 let throws_names: Vec<&str> = method.errors.iter().map(|e| self.schema.ty(*e).name.as_str()).collect();
                 summary.push(if throws_names.is_empty() {
-                    signature_of(&code)
+                    signature.clone()
                 } else {
-                    format!("{}  // throws {}", signature_of(&code), throws_names.join(", "))
+                    format!("{signature}  // throws {}", throws_names.join(", "))
                 });
-                json!({ "doc": tsdoc(Some(&doc), 2), "code": code })
+                let answer = answer.map(|(ty, decode)| json!({ "type": ty, "decode": decode }));
+                json!({
+                    "doc": tsdoc(Some(&doc), 2),
+                    "name": name,
+                    "request": param,
+                    "wire": wire,
+                    "encode": encode,
+                    "errors": (!errors.is_empty()).then(|| errors.join(", ")),
+                    "reply": if matches!(method.kind, MethodKind::Reply(_)) { answer.clone() } else { None },
+                    "stream": if matches!(method.kind, MethodKind::Stream(_)) { answer } else { None },
+                    "send": matches!(method.kind, MethodKind::FireAndForget),
+                })
             })
             .collect();
         let pushes: Vec<Value> = service
