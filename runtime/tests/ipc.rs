@@ -372,6 +372,26 @@ async fn discovery_lists_actors_types_and_the_protocol() {
     assert_eq!(kind, MessageKind::Response);
     assert_eq!(answer["correlation_id"], json!("unknown"));
     assert!(answer["actors"].is_array() && answer["message_types"].is_array());
+    assert!(answer.get("schema").is_none(), "only when asked for");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_serves_the_registered_schema_when_asked() {
+    let server = default_server("discover-schema").await;
+    let client = client(&server, Format::MessagePack).await;
+    // Nothing registered yet: the answer has no schema, and says so by its absence.
+    let found = client.discover_schema().await.unwrap();
+    assert_eq!((found.schema, found.schema_fingerprint), (None, None));
+    let document = r#"{"format":"acton-schema/1","package":"p","types":[{"wire_name":"p.A","kind":"struct","fields":[]}],"services":[]}"#;
+    server.runtime.ipc_registry().register_schema(document, "fnv1a64:00000000000000aa");
+    server.runtime.ipc_registry().register_schema(document, "fnv1a64:00000000000000aa");
+    let found = client.discover_schema().await.unwrap();
+    assert_eq!(found.schema_fingerprint.as_deref(), Some("fnv1a64:00000000000000aa"));
+    let schema = found.schema.unwrap();
+    assert_eq!(schema["types"][0]["wire_name"], "p.A");
+    // Not asked for: not sent (the document can be large).
+    assert!(client.discover().await.unwrap().schema.is_none());
     server.stop().await;
 }
 

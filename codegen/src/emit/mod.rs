@@ -1,6 +1,7 @@
 //! Stage 3: the model → files, one emitter per target.
 
 mod conversion;
+pub(crate) mod document;
 pub mod jsonschema;
 pub mod markdown;
 pub mod python;

@@ -641,10 +641,22 @@ impl Emitter<'_> {
             let wire = &def.wire_name;
             quote! { registry.register::<#path>(#wire); }
         });
+        let document = super::canonical_json(&super::document::document(self.schema));
+        let fingerprint = super::document::fingerprint(self.schema);
         quote! {
-            /// Registers every type of the schema with `registry`, under its wire name.
+            /// The checked schema as JSON (`acton-schema/1`), which the server sends
+            /// in DISCOVER when asked (`include_schema`).
+            pub const SCHEMA: &str = #document;
+
+            /// The fingerprint of [`SCHEMA`]'s wire contract: equal fingerprints,
+            /// same contract.
+            pub const SCHEMA_FINGERPRINT: &str = #fingerprint;
+
+            /// Registers every type of the schema with `registry`, under its wire
+            /// name, and the schema itself (served by DISCOVER).
             pub fn register_all(registry: &IpcTypeRegistry) {
                 #(#registrations)*
+                registry.register_schema(SCHEMA, SCHEMA_FINGERPRINT);
             }
         }
     }

@@ -24,6 +24,7 @@ pub const MODULE_ITEMS: &[&str] = &[
     "Json",
     "register_all",
     "SCHEMA",
+    "SCHEMA_FINGERPRINT",
 ];
 
 /// Members of every generated client besides the schema's methods.

@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 pub use codec::wire;
 pub use codec::{CodecError, Format};
 pub use config::{IpcConfig, IpcOptions, RateLimitConfig};
-pub use registry::{IpcTypeRegistry, RegistryError};
+pub use registry::{IpcTypeRegistry, RegistryError, ServedSchema};
 pub use server::{IpcError, IpcListenerHandle, IpcListenerStats, ShutdownReport};
 
 use crate::actor::ActorHandle;

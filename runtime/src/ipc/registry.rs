@@ -115,6 +115,18 @@ impl Registration {
 struct Tables {
     by_name: HashMap<String, Arc<Registration>>,
     by_type: HashMap<TypeId, Arc<Registration>>,
+    /// Schema documents (`acton-schema/1`) by fingerprint, in registration order.
+    schemas: Vec<(String, Arc<serde_json::Value>)>,
+}
+
+/// The schema a server serves in DISCOVER (`include_schema`): the checked
+/// schema as a JSON document, and the fingerprint of its wire contract.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedSchema {
+    /// The document (`acton-schema/1`; several registered schemas are merged).
+    pub document: serde_json::Value,
+    /// The fingerprint of its wire-relevant part (`fnv1a64:...`).
+    pub fingerprint: String,
 }
 
 /// Maps wire type names to Rust types. Shared: obtain it with
@@ -174,6 +186,71 @@ impl IpcTypeRegistry {
             .by_type
             .insert(TypeId::of::<T>(), Arc::clone(&registration));
         tables.by_name.insert(name, registration);
+    }
+
+    /// Registers the schema the registered types come from, which DISCOVER then
+    /// serves (`include_schema`): `document` is its JSON (`acton-schema/1`),
+    /// `fingerprint` that of its wire contract. Generated `register_all` calls it;
+    /// registering the same fingerprint again does nothing.
+    ///
+    /// ```
+    /// use acton_reactive::ipc::IpcTypeRegistry;
+    ///
+    /// let registry = IpcTypeRegistry::new();
+    /// registry.register_schema(r#"{"format":"acton-schema/1","types":[],"services":[]}"#, "fnv1a64:0");
+    /// assert_eq!(registry.schema().map(|s| s.fingerprint), Some("fnv1a64:0".to_owned()));
+    /// ```
+    pub fn register_schema(&self, document: &str, fingerprint: &str) {
+        let document: serde_json::Value = match serde_json::from_str(document) {
+            Ok(document) => document,
+            Err(error) => {
+                tracing::warn!(%error, fingerprint, "a schema document that is not JSON was not registered");
+                return;
+            }
+        };
+        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+        if !tables.schemas.iter().any(|(known, _)| known == fingerprint) {
+            tables
+                .schemas
+                .push((fingerprint.to_owned(), Arc::new(document)));
+        }
+    }
+
+    /// The schema DISCOVER serves: the one registered, or several merged (their
+    /// types and services in one document, the fingerprints joined by `+`).
+    pub fn schema(&self) -> Option<ServedSchema> {
+        let tables = self.read();
+        match tables.schemas.as_slice() {
+            [] => None,
+            [(fingerprint, document)] => Some(ServedSchema {
+                document: (**document).clone(),
+                fingerprint: fingerprint.clone(),
+            }),
+            many => {
+                let mut types = Vec::new();
+                let mut services = Vec::new();
+                for (_, document) in many {
+                    for (key, into) in [("types", &mut types), ("services", &mut services)] {
+                        if let Some(items) = document.get(key).and_then(|v| v.as_array()) {
+                            into.extend(items.iter().cloned());
+                        }
+                    }
+                }
+                Some(ServedSchema {
+                    document: serde_json::json!({
+                        "format": "acton-schema/1",
+                        "package": null,
+                        "types": types,
+                        "services": services,
+                    }),
+                    fingerprint: many
+                        .iter()
+                        .map(|(fingerprint, _)| fingerprint.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                })
+            }
+        }
     }
 
     /// Whether a type is registered under `name`.

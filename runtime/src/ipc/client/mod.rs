@@ -557,6 +557,7 @@ impl IpcClient {
             correlation_id: id.clone(),
             include_actors: false,
             include_message_types: false,
+            include_schema: false,
         };
         let cancel = match self
             .exchange(
@@ -880,12 +881,30 @@ impl IpcClient {
     /// # Errors
     /// As [`request`](Self::request).
     pub async fn discover(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        self.discover_with(false).await
+    }
+
+    /// Asks the server what it offers, with its schema (`schema` and
+    /// `schema_fingerprint` in the answer; absent from servers that do not serve
+    /// one, such as those of the published crate).
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn discover_schema(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        self.discover_with(true).await
+    }
+
+    async fn discover_with(
+        &self,
+        include_schema: bool,
+    ) -> Result<IpcDiscoverResponse, ClientError> {
         let this = self.live().await?;
         let id = this.next_id();
         let request = IpcDiscoverRequest {
             correlation_id: id.clone(),
             include_actors: true,
             include_message_types: true,
+            include_schema,
         };
         let frame = this
             .exchange(

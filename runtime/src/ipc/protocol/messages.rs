@@ -379,6 +379,10 @@ pub struct IpcDiscoverRequest {
     /// List the registered types.
     #[serde(default = "yes")]
     pub include_message_types: bool,
+    /// Also send the server's schema (an extension: servers of the published
+    /// crate ignore it and answer without).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_schema: bool,
 }
 
 /// An exposed actor, as discovery lists it.
@@ -464,4 +468,10 @@ pub struct IpcDiscoverResponse {
     /// Every registered type name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_types: Option<Vec<String>>,
+    /// The server's schema (`acton-schema/1`), when asked for and registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
+    /// The fingerprint of the schema's wire contract, sent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_fingerprint: Option<String>,
 }

@@ -432,6 +432,14 @@ impl Connection {
                 })
                 .collect()
         });
+        let schema = request
+            .include_schema
+            .then(|| shared.registry.schema())
+            .flatten();
+        let (schema, schema_fingerprint) = match schema {
+            Some(served) => (Some(served.document), Some(served.fingerprint)),
+            None => (None, None),
+        };
         let answer = IpcDiscoverResponse {
             correlation_id: request.correlation_id,
             success: true,
@@ -441,6 +449,8 @@ impl Connection {
             message_types: request
                 .include_message_types
                 .then(|| shared.registry.registered_types()),
+            schema,
+            schema_fingerprint,
         };
         self.outbox
             .force(&value_frame(MessageKind::Response, format, &answer));
