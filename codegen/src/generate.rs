@@ -106,6 +106,17 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
     files
 }
 
+/// The checked schema as a JSON document (`acton-schema/1`): what DISCOVER
+/// serves and `actonctl` reads.
+pub fn schema_document(schema: &Schema) -> serde_json::Value {
+    emit::document::document(schema)
+}
+
+/// The fingerprint of `schema`'s wire contract (`fnv1a64:...`).
+pub fn schema_fingerprint(schema: &Schema) -> String {
+    emit::document::fingerprint(schema)
+}
+
 /// The stem generated files are named after: the schema file's stem.
 pub fn stem_of(schema_path: &Path) -> String {
     schema_path

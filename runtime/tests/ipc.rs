@@ -384,10 +384,19 @@ async fn discovery_serves_the_registered_schema_when_asked() {
     let found = client.discover_schema().await.unwrap();
     assert_eq!((found.schema, found.schema_fingerprint), (None, None));
     let document = r#"{"format":"acton-schema/1","package":"p","types":[{"wire_name":"p.A","kind":"struct","fields":[]}],"services":[]}"#;
-    server.runtime.ipc_registry().register_schema(document, "fnv1a64:00000000000000aa");
-    server.runtime.ipc_registry().register_schema(document, "fnv1a64:00000000000000aa");
+    server
+        .runtime
+        .ipc_registry()
+        .register_schema(document, "fnv1a64:00000000000000aa");
+    server
+        .runtime
+        .ipc_registry()
+        .register_schema(document, "fnv1a64:00000000000000aa");
     let found = client.discover_schema().await.unwrap();
-    assert_eq!(found.schema_fingerprint.as_deref(), Some("fnv1a64:00000000000000aa"));
+    assert_eq!(
+        found.schema_fingerprint.as_deref(),
+        Some("fnv1a64:00000000000000aa")
+    );
     let schema = found.schema.unwrap();
     assert_eq!(schema["types"][0]["wire_name"], "p.A");
     // Not asked for: not sent (the document can be large).

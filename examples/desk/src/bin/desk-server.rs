@@ -1,45 +1,53 @@
-//! The desk as a server process: `desk-server [SOCKET] [--rate-limit RPS BURST]
-//! [--idle-timeout-ms MS]` (default socket `/tmp/acton-desk.sock`, no rate limit,
-//! the default idle timeout of 30 s). Broadcasts a price update every 100 ms;
-//! stops on Ctrl-C or SIGTERM.
+//! The desk as a server process: the example schema's services (calculator,
+//! key-value store, quotes, log) on a Unix socket, with a price update broadcast
+//! every 100 ms. Stops on Ctrl-C or SIGTERM. `desk-server --help` for its options.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use acton_reactive::ipc::{IpcConfig, RateLimitConfig};
 use acton_reactive::prelude::*;
+use clap::Parser;
 use example_messages::{PriceUpdate, Quote, Side};
+
+/// Serve the example schema's services on a Unix socket.
+#[derive(Debug, Parser)]
+#[command(
+    name = "desk-server",
+    version,
+    about = "Serve the example schema's services (calculator, kv store, quotes, log) on a Unix socket.",
+    after_help = "Examples:\n  desk-server\n  desk-server --socket /tmp/desk.sock --rate-limit 100 20\n  actonctl --socket /tmp/acton-desk.sock call calculator.add '{\"a\": 1, \"b\": 2}'"
+)]
+struct Args {
+    /// The socket to listen on (also accepted as the first argument).
+    #[arg(long, default_value = "/tmp/acton-desk.sock", conflicts_with = "path")]
+    socket: PathBuf,
+    /// The socket, as the first argument (as older scripts give it).
+    #[arg(hide = true)]
+    path: Option<PathBuf>,
+    /// Limit each connection to RPS requests a second, with bursts of BURST.
+    #[arg(long, num_args = 2, value_names = ["RPS", "BURST"])]
+    rate_limit: Option<Vec<u32>>,
+    /// Close connections idle this long (milliseconds; default 30 000).
+    #[arg(long, value_name = "MS")]
+    idle_timeout_ms: Option<u64>,
+}
 
 #[acton_main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let socket = args
-        .first()
-        .filter(|a| !a.starts_with("--"))
-        .map_or_else(|| PathBuf::from("/tmp/acton-desk.sock"), PathBuf::from);
-    let rate_limit = match args.iter().position(|a| a == "--rate-limit") {
-        Some(at) => {
-            let number = |i: usize| -> anyhow::Result<u32> {
-                Ok(args
-                    .get(at + i)
-                    .ok_or_else(|| anyhow::anyhow!("--rate-limit needs RPS and BURST"))?
-                    .parse()?)
-            };
-            Some(RateLimitConfig {
-                requests_per_second: number(1)?,
-                burst_size: number(2)?,
-            })
-        }
-        None => None,
+    let args = Args::parse();
+    let socket = args.path.unwrap_or(args.socket);
+    let rate_limit = match args.rate_limit.as_deref() {
+        Some([requests_per_second, burst_size]) => Some(RateLimitConfig {
+            requests_per_second: *requests_per_second,
+            burst_size: *burst_size,
+        }),
+        _ => None,
     };
-    let idle = match args.iter().position(|a| a == "--idle-timeout-ms") {
-        Some(at) => Duration::from_millis(
-            args.get(at + 1)
-                .ok_or_else(|| anyhow::anyhow!("--idle-timeout-ms needs MS"))?
-                .parse()?,
-        ),
-        None => IpcConfig::default().connection_timeout,
-    };
+    let idle = args.idle_timeout_ms.map_or(
+        IpcConfig::default().connection_timeout,
+        Duration::from_millis,
+    );
     let mut runtime = ActonApp::launch();
     let config = IpcConfig {
         socket_path: socket.clone(),
