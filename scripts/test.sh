@@ -77,6 +77,9 @@ step "TypeScript: tsc --strict, then node --test (vectors, and clients against a
   node --test dist/tests/typescript/
 )
 
+step "acton-gen new: a new project builds, serves, and answers actonctl, Python and TypeScript"
+bash scripts/new-project.sh
+
 step "generative naming test: hostile schemas are rejected with a position, or compile in Rust, Python and TypeScript"
 # Fixed seeds keep CI deterministic; scripts/hostile.sh COUNT SEED explores more.
 bash scripts/hostile.sh 100 1

@@ -30,6 +30,7 @@ pub mod generate;
 mod ident;
 mod load;
 pub mod model;
+pub mod scaffold;
 mod source;
 mod syntax;
 

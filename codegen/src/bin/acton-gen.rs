@@ -6,6 +6,7 @@
 //! acton-gen schema/messages.yaml --check          # CI: fail if generated/ is stale
 //! acton-gen validate schema/messages.yaml         # only check the schema
 //! acton-gen diff old.yaml schema/messages.yaml    # CI: fail on breaking changes
+//! acton-gen new my-service                        # a new project that builds and serves
 //! ```
 
 use std::path::PathBuf;
@@ -59,6 +60,19 @@ enum Command {
         /// The new schema.
         new: PathBuf,
     },
+    /// Create a new project: a schema with one service, build.rs, a server and
+    /// the Python and TypeScript clients (`cd NAME && cargo run`).
+    New {
+        /// The project's name (a directory of that name is created).
+        name: String,
+        /// A checkout of acton to depend on (default: this acton-gen's own, or
+        /// the published version when it is gone).
+        #[arg(long)]
+        acton: Option<PathBuf>,
+        /// Where to create it (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +94,25 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Diff { old, new }) => run_diff(&old, &new),
+        Some(Command::New { name, acton, dir }) => {
+            use acton_codegen::scaffold::{new_project, Source};
+            let source = acton.map_or_else(Source::here, Source::Checkout);
+            match new_project(&dir, &name, &source) {
+                Ok(written) => {
+                    println!(
+                        "created {} ({} files)",
+                        dir.join(&name).display(),
+                        written.len()
+                    );
+                    println!("next: cd {} && cargo run", dir.join(&name).display());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("acton-gen: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         None => run_generate(cli.generate),
     }
 }

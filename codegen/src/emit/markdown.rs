@@ -45,6 +45,7 @@ pub fn render(schema: &Schema, file_stem: &str) -> String {
             ));
         }
         page.blank();
+        diagram(&mut page, schema);
         for service in &schema.services {
             service_section(&mut page, schema, service);
         }
@@ -91,6 +92,47 @@ fn introduction(schema: &Schema) -> String {
          MessagePack.",
     );
     text
+}
+
+/// A Mermaid diagram of the services: each method with what it takes and gives,
+/// and each broadcast (GitHub and most Markdown viewers draw it).
+fn diagram(page: &mut Page, schema: &Schema) {
+    page.line("```mermaid");
+    page.line("flowchart LR");
+    page.line("  client([client])");
+    for service in &schema.services {
+        let id = format!("service_{}", service.name);
+        page.line(&format!("  subgraph {id}[\"service {}\"]", service.name));
+        for method in &service.methods {
+            let request = &schema.ty(method.request).wire_name;
+            let label = match method.kind {
+                MethodKind::Reply(reply) => {
+                    format!(
+                        "{}: {request} → {}",
+                        method.name,
+                        schema.ty(reply).wire_name
+                    )
+                }
+                MethodKind::Stream(item) => format!(
+                    "{}: {request} → stream of {}",
+                    method.name,
+                    schema.ty(item).wire_name
+                ),
+                MethodKind::FireAndForget => format!("{}: {request}, fire-and-forget", method.name),
+            };
+            page.line(&format!("    {id}_{}[\"{label}\"]", method.name));
+        }
+        page.line("  end");
+        page.line(&format!("  client --> {id}"));
+        for push in &service.pushes {
+            page.line(&format!(
+                "  {id} -. \"push {}\" .-> client",
+                schema.ty(*push).wire_name
+            ));
+        }
+    }
+    page.line("```");
+    page.blank();
 }
 
 fn service_section(page: &mut Page, schema: &Schema, service: &Service) {
