@@ -41,7 +41,7 @@ fi
 step "Python: pip-install the generated package (generated/python)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./generated/python
 
-PYTHON_SOURCES=(codegen/templates/python tests/python generated/python/messages codegen/tests/snapshots/python/shop)
+PYTHON_SOURCES=(codegen/templates/python tests/python generated/python/messages codegen/tests/snapshots/python/shop examples/desk/clients)
 step "Python: ruff format, ruff check, mypy --strict"
 .venv/bin/ruff format --check "${PYTHON_SOURCES[@]}"
 .venv/bin/ruff check "${PYTHON_SOURCES[@]}"
@@ -76,6 +76,9 @@ step "TypeScript: tsc --strict, then node --test (vectors, and clients against a
   npx tsc -p .
   node --test dist/tests/typescript/
 )
+
+step "the README's main job: scripts/demo.sh (the example server driven from Rust, Python, TypeScript and actonctl)"
+bash scripts/demo.sh
 
 step "acton-gen new: a new project builds, serves, and answers actonctl, Python and TypeScript"
 bash scripts/new-project.sh

@@ -1,5 +1,7 @@
 //! The demo: starts the desk on a socket, then talks to it through the generated
 //! clients exactly as another process would — every method kind and a push.
+//! `desk-demo --connect SOCKET` talks to a desk already running there (such as
+//! `desk-server`) instead.
 
 use std::time::Duration;
 
@@ -11,10 +13,23 @@ use futures_util::StreamExt;
 
 #[acton_main]
 async fn main() -> anyhow::Result<()> {
-    let socket = std::env::temp_dir().join(format!("acton-desk-demo-{}.sock", std::process::id()));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let connect = match args.as_slice() {
+        [] => None,
+        [flag, socket] if flag == "--connect" => Some(std::path::PathBuf::from(socket)),
+        _ => anyhow::bail!("usage: desk-demo [--connect SOCKET]"),
+    };
     let mut runtime = ActonApp::launch();
-    let listener = desk::start(&runtime, &socket).await?;
-    println!("desk listening on {}", socket.display());
+    let (socket, listener) = match connect {
+        Some(socket) => (socket, None),
+        None => {
+            let socket =
+                std::env::temp_dir().join(format!("acton-desk-demo-{}.sock", std::process::id()));
+            let listener = desk::start(&runtime, &socket).await?;
+            println!("desk listening on {}", socket.display());
+            (socket, Some(listener))
+        }
+    };
 
     let connection = IpcClient::connect(&socket).await?;
     let calculator = CalculatorClient::new(connection.clone());
@@ -118,7 +133,10 @@ async fn main() -> anyhow::Result<()> {
         attributes: Default::default(),
         extra: None,
     };
-    desk::publish(&runtime, PriceUpdate { quote, sequence: 1 }).await;
+    // In process, the demo broadcasts; desk-server broadcasts on its own.
+    if listener.is_some() {
+        desk::publish(&runtime, PriceUpdate { quote, sequence: 1 }).await;
+    }
     if let Ok(Some(push)) = tokio::time::timeout(Duration::from_secs(5), updates.next()).await {
         let push = push?;
         println!(
@@ -131,8 +149,13 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    listener.shutdown().await?;
-    runtime.shutdown_all().await?;
-    println!("desk stopped cleanly");
+    drop(updates);
+    if let Some(listener) = listener {
+        listener.shutdown().await?;
+        runtime.shutdown_all().await?;
+        println!("desk stopped cleanly");
+    } else {
+        runtime.shutdown_all().await?;
+    }
     Ok(())
 }
