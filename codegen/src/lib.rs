@@ -44,6 +44,12 @@ pub use source::Span;
 use diagnostic::Reporter;
 use source::SourceFile;
 
+/// The JSON Schema of the schema language (what a schema file may hold), for YAML
+/// editors: `acton-gen language-schema`, checked in as `docs/acton-schema.json`.
+pub fn language_schema() -> String {
+    syntax::shape::language_schema()
+}
+
 /// Parses and checks schema text; `name` is how diagnostics refer to the file.
 ///
 /// # Errors

@@ -143,3 +143,33 @@ fn options_that_name_nothing_or_do_not_parse_are_errors() {
         .unwrap_err();
     assert!(error.to_string().contains("not a Rust path"), "{error}");
 }
+
+/// `docs/acton-schema.json`, which YAML editors use (schema/messages.yaml points
+/// to it), is what `acton-gen language-schema` prints, and names the keys the
+/// parser accepts.
+#[test]
+fn the_schema_language_json_schema_is_in_sync() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/acton-schema.json");
+    let checked_in = std::fs::read_to_string(path).unwrap();
+    assert_eq!(
+        checked_in,
+        acton_codegen::language_schema(),
+        "run `cargo run -p acton-codegen -- language-schema > docs/acton-schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&checked_in).unwrap();
+    let keys: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["acton", "doc", "errors", "imports", "package", "services", "types"]
+    );
+    assert_eq!(schema["required"], serde_json::json!(["acton"]));
+    let field = &schema["$defs"]["FieldBody"]["properties"];
+    for key in ["type", "doc", "default", "deprecated", "aliases"] {
+        assert!(field.get(key).is_some(), "field key {key}");
+    }
+}

@@ -7,6 +7,7 @@
 //! acton-gen validate schema/messages.yaml         # only check the schema
 //! acton-gen diff old.yaml schema/messages.yaml    # CI: fail on breaking changes
 //! acton-gen new my-service                        # a new project that builds and serves
+//! acton-gen language-schema > docs/acton-schema.json  # for YAML editors
 //! ```
 
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ enum Command {
         /// The new schema.
         new: PathBuf,
     },
+    /// Print the JSON Schema of the schema language, which YAML editors use to
+    /// validate and complete schemas (see `# yaml-language-server: $schema=` in
+    /// schema/messages.yaml).
+    LanguageSchema,
     /// Create a new project: a schema with one service, build.rs, a server and
     /// the Python and TypeScript clients (`cd NAME && cargo run`).
     New {
@@ -94,6 +99,10 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Diff { old, new }) => run_diff(&old, &new),
+        Some(Command::LanguageSchema) => {
+            print!("{}", acton_codegen::language_schema());
+            ExitCode::SUCCESS
+        }
         Some(Command::New { name, acton, dir }) => {
             use acton_codegen::scaffold::{new_project, Source};
             let source = acton.map_or_else(Source::here, Source::Checkout);

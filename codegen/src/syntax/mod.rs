@@ -12,6 +12,7 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use crate::diagnostic::Reporter;
 use crate::source::{Located, SourceFile, Span};
 
+pub mod shape;
 pub mod type_expr;
 
 pub use type_expr::TypeExpr;
