@@ -711,6 +711,19 @@ impl CalculatorClient {
         }
     }
 
+    /// Whether the server's schema fits the one this client was generated
+    /// from, for this service: compatible, degraded (methods missing),
+    /// incompatible, or unknown (the server serves no schema), with the
+    /// differences (the rules of `acton-gen diff`).
+    ///
+    /// # Errors
+    /// The server's error, or a closed connection.
+    pub async fn check_schema(
+        &self,
+    ) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+        self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
+    }
+
     /// Add two numbers.
     ///
     /// # Errors
@@ -960,6 +973,19 @@ impl KvStoreClient {
         }
     }
 
+    /// Whether the server's schema fits the one this client was generated
+    /// from, for this service: compatible, degraded (methods missing),
+    /// incompatible, or unknown (the server serves no schema), with the
+    /// differences (the rules of `acton-gen diff`).
+    ///
+    /// # Errors
+    /// The server's error, or a closed connection.
+    pub async fn check_schema(
+        &self,
+    ) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+        self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
+    }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -1083,6 +1109,19 @@ impl PricesClient {
         Self {
             client: self.client.with_timeout(timeout),
         }
+    }
+
+    /// Whether the server's schema fits the one this client was generated
+    /// from, for this service: compatible, degraded (methods missing),
+    /// incompatible, or unknown (the server serves no schema), with the
+    /// differences (the rules of `acton-gen diff`).
+    ///
+    /// # Errors
+    /// The server's error, or a closed connection.
+    pub async fn check_schema(
+        &self,
+    ) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+        self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
     }
 
     ///

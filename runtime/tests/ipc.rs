@@ -383,6 +383,18 @@ async fn discovery_serves_the_registered_schema_when_asked() {
     // Nothing registered yet: the answer has no schema, and says so by its absence.
     let found = client.discover_schema().await.unwrap();
     assert_eq!((found.schema, found.schema_fingerprint), (None, None));
+    let check = client
+        .check_schema(
+            r#"{"format":"acton-schema/1"}"#,
+            "fnv1a64:1",
+            &["calculator"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        check.status,
+        acton_reactive::ipc::client::schema_check::Compatibility::Unknown
+    );
     let document = r#"{"format":"acton-schema/1","package":"p","types":[{"wire_name":"p.A","kind":"struct","fields":[]}],"services":[]}"#;
     server
         .runtime
@@ -399,6 +411,17 @@ async fn discovery_serves_the_registered_schema_when_asked() {
     );
     let schema = found.schema.unwrap();
     assert_eq!(schema["types"][0]["wire_name"], "p.A");
+    // A client built from another schema learns what differs.
+    let other = r#"{"format":"acton-schema/1","types":[],"services":[{"name":"calculator","methods":[{"name":"add","kind":"reply","request":"p.A","answer":"p.A","errors":[]}],"pushes":[]}]}"#;
+    let check = client
+        .check_schema(other, "fnv1a64:00000000000000bb", &["calculator"])
+        .await
+        .unwrap();
+    assert_eq!(
+        check.status,
+        acton_reactive::ipc::client::schema_check::Compatibility::Incompatible,
+        "{check:?}"
+    );
     // Not asked for: not sent (the document can be large).
     assert!(client.discover().await.unwrap().schema.is_none());
     server.stop().await;

@@ -1096,6 +1096,17 @@ impl Emitter<'_> {
                     Self { client: self.client.with_timeout(timeout) }
                 }
 
+                /// Whether the server's schema fits the one this client was generated
+                /// from, for this service: compatible, degraded (methods missing),
+                /// incompatible, or unknown (the server serves no schema), with the
+                /// differences (the rules of `acton-gen diff`).
+                ///
+                /// # Errors
+                /// The server's error, or a closed connection.
+                pub async fn check_schema(&self) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+                    self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
+                }
+
                 #(#client_methods)*
                 #(#push_methods)*
             }

@@ -49,6 +49,14 @@ async fn every_method_kind_through_the_generated_code() {
         let health = calculator.health(HealthCheck {}).await.unwrap();
         assert_eq!(health.status, "ok");
 
+        // The server serves the schema the client was built from: same contract.
+        let check = calculator.check_schema().await.unwrap();
+        assert_eq!(
+            check.status,
+            acton_reactive::ipc::client::schema_check::Compatibility::Compatible,
+            "{check:?}"
+        );
+
         // Stream.
         let counted: Vec<u32> = calculator
             .count(CountRequest {

@@ -809,6 +809,19 @@ impl ShopClient {
         }
     }
 
+    /// Whether the server's schema fits the one this client was generated
+    /// from, for this service: compatible, degraded (methods missing),
+    /// incompatible, or unknown (the server serves no schema), with the
+    /// differences (the rules of `acton-gen diff`).
+    ///
+    /// # Errors
+    /// The server's error, or a closed connection.
+    pub async fn check_schema(
+        &self,
+    ) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+        self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
+    }
+
     /// Request-response.
     ///
     /// # Errors
@@ -935,6 +948,19 @@ impl OtherServiceClient {
         }
     }
 
+    /// Whether the server's schema fits the one this client was generated
+    /// from, for this service: compatible, degraded (methods missing),
+    /// incompatible, or unknown (the server serves no schema), with the
+    /// differences (the rules of `acton-gen diff`).
+    ///
+    /// # Errors
+    /// The server's error, or a closed connection.
+    pub async fn check_schema(
+        &self,
+    ) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+        self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
+    }
+
     ///
     /// # Errors
     /// - the server's other errors, a timeout or a closed connection, as a `Status`
@@ -1046,6 +1072,19 @@ impl CounterClient {
         Self {
             client: self.client.with_timeout(timeout),
         }
+    }
+
+    /// Whether the server's schema fits the one this client was generated
+    /// from, for this service: compatible, degraded (methods missing),
+    /// incompatible, or unknown (the server serves no schema), with the
+    /// differences (the rules of `acton-gen diff`).
+    ///
+    /// # Errors
+    /// The server's error, or a closed connection.
+    pub async fn check_schema(
+        &self,
+    ) -> Result<acton_reactive::ipc::client::schema_check::SchemaCheck, ClientError> {
+        self.client.check_schema(SCHEMA, SCHEMA_FINGERPRINT, &[Self::SERVICE]).await
     }
 
     ///

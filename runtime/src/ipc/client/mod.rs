@@ -17,6 +17,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod schema_check;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -892,6 +894,39 @@ impl IpcClient {
     /// As [`request`](Self::request).
     pub async fn discover_schema(&self) -> Result<IpcDiscoverResponse, ClientError> {
         self.discover_with(true).await
+    }
+
+    /// Whether this client's schema (`document`, `acton-schema/1`, with its
+    /// `fingerprint`) fits the server's, for the client's `services`: compatible,
+    /// degraded (some methods missing), incompatible, or unknown (the server
+    /// serves no schema), with the differences. Generated clients call it from
+    /// their `check_schema()`.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request); a client document that is not JSON is a
+    /// [`ClientError::Codec`].
+    pub async fn check_schema(
+        &self,
+        document: &str,
+        fingerprint: &str,
+        services: &[&str],
+    ) -> Result<schema_check::SchemaCheck, ClientError> {
+        let answer = self.discover_schema().await?;
+        let Some(served) = answer.schema else {
+            return Ok(schema_check::SchemaCheck::unknown());
+        };
+        if answer.schema_fingerprint.as_deref() == Some(fingerprint) {
+            return Ok(schema_check::SchemaCheck {
+                status: schema_check::Compatibility::Compatible,
+                differences: Vec::new(),
+            });
+        }
+        let own: serde_json::Value =
+            serde_json::from_str(document).map_err(|error| CodecError::Invalid {
+                format: Format::Json,
+                reason: format!("the client's schema document: {error}"),
+            })?;
+        Ok(schema_check::compare(&own, &served, services))
     }
 
     async fn discover_with(
