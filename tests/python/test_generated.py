@@ -122,6 +122,38 @@ def test_server_errors_raise_with_their_code(server: Server) -> None:
     run(scenario)
 
 
+def test_check_schema_compares_with_the_schema_the_server_serves(server: Server) -> None:
+    async def scenario() -> None:
+        async with await CalculatorClient.connect(server.socket) as calc:
+            check = await calc.check_schema()
+            assert (check.status, check.differences) == ("compatible", [])
+
+    run(scenario)
+
+
+def test_schema_comparison_follows_the_diff_rules() -> None:
+    # The same cases as the Rust client's schema_check tests.
+    import copy
+    import json
+
+    from messages import _runtime, _schema
+
+    own = json.loads(_schema.SCHEMA)
+    assert _runtime.compare_schemas(own, own, ["calculator"]).status == "compatible"
+    server = copy.deepcopy(own)
+    calculator = next(s for s in server["services"] if s["name"] == "calculator")
+    calculator["methods"] = [m for m in calculator["methods"] if m["name"] != "log"]
+    degraded = _runtime.compare_schemas(own, server, ["calculator"])
+    assert degraded.status == "degraded"
+    assert degraded.differences == ["service calculator method log: missing on the server"]
+    level = next(t for t in server["types"] if t["wire_name"] == "Level")
+    level["values"].append({"name": "trace"})
+    incompatible = _runtime.compare_schemas(own, server, ["calculator"])
+    assert incompatible.status == "incompatible"
+    assert incompatible.differences[0] == "type Level value trace: sent by the server, unknown here"
+    assert _runtime.compare_schemas(own, server, ["kv_store"]).status == "compatible"
+
+
 def test_the_wire_form_of_the_dataclasses() -> None:
     quote = Quote(symbol="A", side=Side.SELL, price=1.5, size=2**63, venue=None, extra={"k": [1, None]})
     wire = quote.to_wire()

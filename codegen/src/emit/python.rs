@@ -41,6 +41,7 @@ fn templates() -> Handlebars<'static> {
             "init",
             include_str!("../../templates/python/__init__.py.hbs"),
         ),
+        ("schema", include_str!("../../templates/python/schema.py.hbs")),
         (
             "pyproject",
             include_str!("../../templates/python/pyproject.toml.hbs"),
@@ -163,6 +164,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         "Format",
         "RateLimited",
         "RequestTimeout",
+        "SchemaCheck",
         "Unknown",
     ];
     let mut all: Vec<String> = runtime_names
@@ -183,6 +185,23 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "types": type_names,
             "modules": (!modules.is_empty()).then(|| modules.join(", ")),
             "all": all,
+        }),
+    );
+    // The document in string pieces short enough for the line length (each piece
+    // escaped on its own, so no escape is cut).
+    let document = super::canonical_json(&super::document::document(schema));
+    let chars: Vec<char> = document.chars().collect();
+    let chunks: Vec<String> = chars
+        .chunks(80)
+        .map(|piece| python_string_quoted_as_ruff(&piece.iter().collect::<String>()))
+        .collect();
+    let schema_py = render(
+        &registry,
+        "schema",
+        &json!({
+            "banner": banner,
+            "fingerprint": super::document::fingerprint(schema),
+            "chunks": chunks,
         }),
     );
     let pyproject = render(
@@ -229,6 +248,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     .chain([
         file(format!("{package}/client.py"), client_py),
         file(format!("{package}/_runtime.py"), RUNTIME.to_owned()),
+        file(format!("{package}/_schema.py"), schema_py),
         file(format!("{package}/py.typed"), String::new()),
     ])
     .collect()
@@ -1185,6 +1205,18 @@ fn wrap_call(indent: usize, head: &str, arguments: &[String], tail: &str) -> Str
     let inner = " ".repeat(indent + 4);
     let lines: Vec<String> = arguments.iter().map(|a| format!("{inner}{a},")).collect();
     format!("{pad}{head}\n{}\n{pad}{tail}", lines.join("\n"))
+}
+
+/// A Python literal for `text` quoted as ruff format quotes it: with double
+/// quotes, unless it holds more double quotes than single ones.
+fn python_string_quoted_as_ruff(text: &str) -> String {
+    let doubles = text.matches('"').count();
+    let singles = text.matches('\'').count();
+    if doubles > singles && !text.chars().any(char::is_control) {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    } else {
+        python_string(text)
+    }
 }
 
 fn python_string(text: &str) -> String {

@@ -13,6 +13,7 @@ from ._runtime import (
     Format,
     RateLimited,
     RequestTimeout,
+    SchemaCheck,
     Unknown,
 )
 from .client import CalculatorClient, KvStoreClient, PricesClient
@@ -88,6 +89,7 @@ __all__ = [
     "Quotient",
     "RateLimited",
     "RequestTimeout",
+    "SchemaCheck",
     "Side",
     "Stored",
     "Subscribe",

@@ -797,6 +797,31 @@ class Connection:
         )
         return answer
 
+    async def discover_schema(self) -> dict[str, Any]:
+        """What the server offers, with its schema (``schema`` and ``schema_fingerprint``,
+        absent from servers that serve none)."""
+        await self._ensure_open()
+        return await self._control(
+            Kind.DISCOVER,
+            {
+                "correlation_id": self._next_id(),
+                "include_actors": True,
+                "include_message_types": True,
+                "include_schema": True,
+            },
+        )
+
+    async def check_schema(self, document: str, fingerprint: str, services: Sequence[str]) -> SchemaCheck:
+        """Whether the server's schema fits this client's (``document``, with its
+        ``fingerprint``) for ``services``; see :class:`SchemaCheck`."""
+        answer = await self.discover_schema()
+        served = answer.get("schema")
+        if not isinstance(served, dict):
+            return SchemaCheck("unknown", ["the server serves no schema"])
+        if answer.get("schema_fingerprint") == fingerprint:
+            return SchemaCheck("compatible", [])
+        return compare_schemas(json.loads(document), served, services)
+
     async def heartbeat(self, timeout: float = 5.0) -> None:
         """Sends a heartbeat and waits for the server's."""
         future: asyncio.Future[tuple[int, int, Any]] = asyncio.get_running_loop().create_future()
@@ -942,6 +967,181 @@ def field_of(fields: Mapping[str, Any], name: str, aliases: tuple[str, ...]) -> 
     of its ``aliases`` (former names)."""
     key = _one_of(fields, name, aliases)
     return None if key is None else fields[key]
+
+
+@dataclass(frozen=True)
+class SchemaCheck:
+    """Whether a client fits the server it talks to, by the rules of ``acton-gen diff``:
+    ``status`` is ``compatible``, ``degraded`` (some of its methods are missing on the
+    server), ``incompatible`` (some calls would fail or be misread) or ``unknown`` (the
+    server serves no schema); ``differences`` says what differs."""
+
+    status: str
+    differences: list[str]
+
+
+_SCALARS = frozenset(
+    [
+        "bool",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "f32",
+        "f64",
+        "string",
+        "bytes",
+        "json",
+        "timestamp",
+        "duration",
+        "list",
+        "map",
+    ]
+)
+
+
+def _items(value: Any, key: str) -> list[Any]:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, list) else []
+
+
+def _text(value: Any, key: str) -> str:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def _find(document: Any, key: str, field: str, name: str) -> Any:
+    return next((item for item in _items(document, key) if _text(item, field) == name), None)
+
+
+def compare_schemas(client: Any, server: Any, services: Sequence[str]) -> SchemaCheck:
+    """The differences between a client's schema document and a server's, for the
+    client's ``services`` (the same rules as the Rust client's ``schema_check``)."""
+    incompatible: list[str] = []
+    degraded: list[str] = []
+    compatible: list[str] = []
+    used: set[str] = set()
+    for name in services:
+        ours, theirs = _find(client, "services", "name", name), _find(server, "services", "name", name)
+        if ours is None:
+            continue
+        subject = f"service {name}"
+        if theirs is None:
+            incompatible.append(f"{subject}: missing on the server")
+            continue
+        for method in _items(ours, "methods"):
+            method_subject = f"{subject} method {_text(method, 'name')}"
+            used.update(w for k in ("request", "answer") if isinstance(w := method.get(k), str))
+            used.update(e for e in _items(method, "errors") if isinstance(e, str))
+            served = next((m for m in _items(theirs, "methods") if _text(m, "name") == _text(method, "name")), None)
+            if served is None:
+                degraded.append(f"{method_subject}: missing on the server")
+                continue
+            for key in ("kind", "request", "answer"):
+                if method.get(key) != served.get(key):
+                    shown = [v if isinstance(v, str) else "nothing" for v in (served.get(key), method.get(key))]
+                    incompatible.append(f"{method_subject}: its {key} is {shown[0]} on the server, {shown[1]} here")
+        for served in _items(theirs, "methods"):
+            if not any(_text(m, "name") == _text(served, "name") for m in _items(ours, "methods")):
+                compatible.append(f"{subject} method {_text(served, 'name')}: offered by the server, unknown here")
+        used.update(p for p in _items(ours, "pushes") if isinstance(p, str))
+    pending = list(used)
+    while pending:
+        definition = _find(client, "types", "wire_name", pending.pop())
+        fields = _items(definition, "fields") + [f for v in _items(definition, "variants") for f in _items(v, "fields")]
+        for field in fields:
+            for part in re.split(r"[<>,? ]", _text(field, "type")):
+                if part and part not in _SCALARS and part not in used:
+                    used.add(part)
+                    pending.append(part)
+    for wire in sorted(used):
+        ours = _find(client, "types", "wire_name", wire)
+        if ours is not None:
+            _compare_type(ours, _find(server, "types", "wire_name", wire), wire, incompatible, compatible)
+    status = "incompatible" if incompatible else "degraded" if degraded else "compatible"
+    return SchemaCheck(status, incompatible + degraded + compatible)
+
+
+def _compare_type(ours: Any, theirs: Any, wire: str, incompatible: list[str], compatible: list[str]) -> None:
+    subject = f"type {wire}"
+    if theirs is None:
+        incompatible.append(f"{subject}: unknown to the server")
+        return
+    kind = _text(ours, "kind")
+    if kind != _text(theirs, "kind"):
+        incompatible.append(f"{subject}: is a {_text(theirs, 'kind')} on the server, a {kind} here")
+        return
+    open_ = ours.get("open") is True
+    if kind == "enum":
+        _compare_names(
+            subject, "value", _items(ours, "values"), _items(theirs, "values"), open_, incompatible, compatible
+        )
+    elif kind == "union":
+        ours_variants, theirs_variants = _items(ours, "variants"), _items(theirs, "variants")
+        _compare_names(subject, "variant", ours_variants, theirs_variants, open_, incompatible, compatible)
+        for variant in ours_variants:
+            served = next((v for v in theirs_variants if _text(v, "name") == _text(variant, "name")), None)
+            if served is not None:
+                variant_subject = f"{subject} variant {_text(variant, 'name')}"
+                _compare_fields(
+                    variant_subject, _items(variant, "fields"), _items(served, "fields"), incompatible, compatible
+                )
+    else:
+        _compare_fields(subject, _items(ours, "fields"), _items(theirs, "fields"), incompatible, compatible)
+
+
+def _compare_names(
+    subject: str,
+    what: str,
+    ours: list[Any],
+    theirs: list[Any],
+    open_: bool,
+    incompatible: list[str],
+    compatible: list[str],
+) -> None:
+    own_names = [_text(v, "name") for v in ours]
+    served_names = [_text(v, "name") for v in theirs]
+    for name in served_names:
+        if name not in own_names:
+            message = f"{subject} {what} {name}: sent by the server, unknown here"
+            if open_:
+                compatible.append(f"{message} (read as Unknown)")
+            else:
+                incompatible.append(message)
+    incompatible.extend(
+        f"{subject} {what} {name}: unknown to the server" for name in own_names if name not in served_names
+    )
+
+
+def _may_be_absent(field: Any) -> bool:
+    return field.get("has_default") is True or _text(field, "type").endswith("?")
+
+
+def _compare_fields(
+    subject: str, ours: list[Any], theirs: list[Any], incompatible: list[str], compatible: list[str]
+) -> None:
+    for own in ours:
+        field = f"{subject} field {_text(own, 'name')}"
+        served = next((f for f in theirs if _text(f, "name") == _text(own, "name")), None)
+        if served is None:
+            if _may_be_absent(own):
+                compatible.append(f"{field}: unknown to the server (may be absent here)")
+            else:
+                incompatible.append(f"{field}: unknown to the server, required here")
+        elif _text(served, "type") != _text(own, "type"):
+            incompatible.append(f"{field}: is {_text(served, 'type')} on the server, {_text(own, 'type')} here")
+    for served in theirs:
+        if any(_text(f, "name") == _text(served, "name") for f in ours):
+            continue
+        field = f"{subject} field {_text(served, 'name')}"
+        if _may_be_absent(served):
+            compatible.append(f"{field}: added on the server (may be absent)")
+        else:
+            incompatible.append(f"{field}: required by the server, unknown here")
 
 
 def decode_json(value: Any) -> Any:

@@ -11,7 +11,8 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from . import types
-from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription
+from ._runtime import DEFAULT_TIMEOUT, Connection, Format, SchemaCheck, Timeout, TypedSubscription
+from ._schema import SCHEMA, SCHEMA_FINGERPRINT
 
 
 class CalculatorClient:
@@ -49,6 +50,12 @@ class CalculatorClient:
     async def reconnect(self) -> None:
         """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
+
+    async def check_schema(self) -> SchemaCheck:
+        """Whether the server's schema fits the one this client was generated from, for
+        this service: `status` is compatible, degraded (methods missing), incompatible
+        or unknown (the server serves no schema); `differences` says what differs."""
+        return await self.connection.check_schema(SCHEMA, SCHEMA_FINGERPRINT, (self.SERVICE,))
 
     async def __aenter__(self) -> CalculatorClient:
         return self
@@ -207,6 +214,12 @@ class KvStoreClient:
         """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
+    async def check_schema(self) -> SchemaCheck:
+        """Whether the server's schema fits the one this client was generated from, for
+        this service: `status` is compatible, degraded (methods missing), incompatible
+        or unknown (the server serves no schema); `differences` says what differs."""
+        return await self.connection.check_schema(SCHEMA, SCHEMA_FINGERPRINT, (self.SERVICE,))
+
     async def __aenter__(self) -> KvStoreClient:
         return self
 
@@ -306,6 +319,12 @@ class PricesClient:
     async def reconnect(self) -> None:
         """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
+
+    async def check_schema(self) -> SchemaCheck:
+        """Whether the server's schema fits the one this client was generated from, for
+        this service: `status` is compatible, degraded (methods missing), incompatible
+        or unknown (the server serves no schema); `differences` says what differs."""
+        return await self.connection.check_schema(SCHEMA, SCHEMA_FINGERPRINT, (self.SERVICE,))
 
     async def __aenter__(self) -> PricesClient:
         return self

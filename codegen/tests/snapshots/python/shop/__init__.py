@@ -14,6 +14,7 @@ from ._runtime import (
     Format,
     RateLimited,
     RequestTimeout,
+    SchemaCheck,
     Unknown,
 )
 from .client import CounterClient, OtherServiceClient, ShopClient
@@ -66,6 +67,7 @@ __all__ = [
     "Renamed",
     "RequestTimeout",
     "Scalars",
+    "SchemaCheck",
     "Shape",
     "ShapeCircle",
     "ShapePoint",

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from . import common, types
-from ._runtime import DEFAULT_TIMEOUT, Connection, Format, Timeout, TypedSubscription, Unknown
+from ._runtime import DEFAULT_TIMEOUT, Connection, Format, SchemaCheck, Timeout, TypedSubscription, Unknown
+from ._schema import SCHEMA, SCHEMA_FINGERPRINT
 
 
 class ShopClient:
@@ -51,6 +52,12 @@ class ShopClient:
     async def reconnect(self) -> None:
         """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
+
+    async def check_schema(self) -> SchemaCheck:
+        """Whether the server's schema fits the one this client was generated from, for
+        this service: `status` is compatible, degraded (methods missing), incompatible
+        or unknown (the server serves no schema); `differences` says what differs."""
+        return await self.connection.check_schema(SCHEMA, SCHEMA_FINGERPRINT, (self.SERVICE,))
 
     async def __aenter__(self) -> ShopClient:
         return self
@@ -265,6 +272,12 @@ class OtherServiceClient:
         """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
 
+    async def check_schema(self) -> SchemaCheck:
+        """Whether the server's schema fits the one this client was generated from, for
+        this service: `status` is compatible, degraded (methods missing), incompatible
+        or unknown (the server serves no schema); `differences` says what differs."""
+        return await self.connection.check_schema(SCHEMA, SCHEMA_FINGERPRINT, (self.SERVICE,))
+
     async def __aenter__(self) -> OtherServiceClient:
         return self
 
@@ -337,6 +350,12 @@ class CounterClient:
     async def reconnect(self) -> None:
         """Opens a new socket now after the connection was lost; nothing is re-sent."""
         await self.connection.reconnect()
+
+    async def check_schema(self) -> SchemaCheck:
+        """Whether the server's schema fits the one this client was generated from, for
+        this service: `status` is compatible, degraded (methods missing), incompatible
+        or unknown (the server serves no schema); `differences` says what differs."""
+        return await self.connection.check_schema(SCHEMA, SCHEMA_FINGERPRINT, (self.SERVICE,))
 
     async def __aenter__(self) -> CounterClient:
         return self
