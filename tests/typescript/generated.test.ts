@@ -19,6 +19,8 @@ import {
   encodeQuote,
   type OrderLimit,
 } from "../../generated/typescript/src/index.js";
+import { compareSchemas } from "../../generated/typescript/src/runtime.js";
+import { SCHEMA } from "../../generated/typescript/src/schema.js";
 import { Server } from "./support.js";
 
 for (const format of [Format.Json, Format.MessagePack]) {
@@ -118,6 +120,33 @@ test("server errors reject with their code; the connection still serves", async 
     calc.close();
     await server.stop();
   }
+});
+
+test("checkSchema compares with the schema the server serves", async () => {
+  const server = await Server.start();
+  const calc = await CalculatorClient.connect(server.socket);
+  try {
+    assert.deepEqual(await calc.checkSchema(), { status: "compatible", differences: [] });
+  } finally {
+    calc.close();
+    await server.stop();
+  }
+});
+
+test("schema comparison follows the diff rules (the Rust and Python clients' cases)", () => {
+  const own = JSON.parse(SCHEMA) as { services: { name: string; methods: { name: string }[] }[]; types: { wire_name: string; values?: { name: string }[] }[] };
+  assert.equal(compareSchemas(own, own, ["calculator"]).status, "compatible");
+  const server = structuredClone(own);
+  const calculator = server.services.find((s) => s.name === "calculator");
+  assert.ok(calculator !== undefined);
+  calculator.methods = calculator.methods.filter((m) => m.name !== "log");
+  const degraded = compareSchemas(own, server, ["calculator"]);
+  assert.deepEqual(degraded, { status: "degraded", differences: ["service calculator method log: missing on the server"] });
+  server.types.find((t) => t.wire_name === "Level")?.values?.push({ name: "trace" });
+  const incompatible = compareSchemas(own, server, ["calculator"]);
+  assert.equal(incompatible.status, "incompatible");
+  assert.equal(incompatible.differences[0], "type Level value trace: sent by the server, unknown here");
+  assert.equal(compareSchemas(own, server, ["kv_store"]).status, "compatible");
 });
 
 test("the wire form of the generated types", () => {

@@ -204,11 +204,13 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     let client_modules = emitter.imports.modules();
     let has_methods = schema.services.iter().any(|s| !s.methods.is_empty());
     let has_pushes = schema.services.iter().any(|s| !s.pushes.is_empty());
+    let has_services = !schema.services.is_empty();
     let client_runtime: Vec<&str> = [
         (true, "Connection"),
         (has_pushes, "TypedSubscription"),
         (has_methods, "type CallOptions"),
         (true, "type ConnectOptions"),
+        (has_services, "type SchemaCheck"),
     ]
     .into_iter()
     .filter_map(|(used, name)| used.then_some(name))
@@ -219,6 +221,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         &json!({
             "banner": banner,
             "module_imports": client_modules,
+            "uses_schema": has_services,
             "runtime_imports": client_runtime.join(", "),
             "services": services,
             "service_names": schema.services.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", "),
@@ -269,6 +272,14 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         file("src/types.ts", types_ts),
         file("src/client.ts", client_ts),
         file("src/runtime.ts", RUNTIME.to_owned()),
+        file(
+            "src/schema.ts",
+            format!(
+                "/**\n * The schema this package was generated from, as JSON (`acton-schema/1`), and the\n * fingerprint of its wire contract: what `checkSchema()` compares with the server's.\n *\n * {banner}\n */\n\nexport const SCHEMA_FINGERPRINT = {};\n\nexport const SCHEMA = {};\n",
+                Value::String(super::document::fingerprint(schema)),
+                Value::String(super::canonical_json(&super::document::document(schema)))
+            ),
+        ),
     ];
     files.extend(
         imported

@@ -27,7 +27,7 @@ pub const PACKAGE_NAMES: &[&str] = &[
 
 /// The package's own modules: an imported package's module may not take their
 /// names.
-pub const MODULE_FILES: &[&str] = &["types", "client", "runtime", "index"];
+pub const MODULE_FILES: &[&str] = &["types", "client", "runtime", "index", "schema"];
 
 /// The file (in `src/`) of `package`'s types: `types.ts` for the root schema's,
 /// `{alias}.ts` for an imported package's.
@@ -74,6 +74,9 @@ pub const CLIENT_MODULE_NAMES: &[&str] = &[
     "TypedSubscription",
     "CallOptions",
     "ConnectOptions",
+    "SchemaCheck",
+    "SCHEMA",
+    "SCHEMA_FINGERPRINT",
     "types",
 ];
 

@@ -902,6 +902,28 @@ export class Connection {
     return this.control(Kind.Discover, { correlation_id: this.id(), include_actors: true, include_message_types: true });
   }
 
+  /** What the server offers, with its schema (`schema`, `schema_fingerprint`; absent from servers that serve none). */
+  async discoverSchema(): Promise<Record<string, unknown>> {
+    await this.ensureOpen();
+    return this.control(Kind.Discover, {
+      correlation_id: this.id(),
+      include_actors: true,
+      include_message_types: true,
+      include_schema: true,
+    });
+  }
+
+  /** Whether the server's schema fits this client's (`document`, with its `fingerprint`) for `services`. */
+  async checkSchema(document: string, fingerprint: string, services: readonly string[]): Promise<SchemaCheck> {
+    const answer = await this.discoverSchema();
+    const served = answer["schema"];
+    if (served === null || typeof served !== "object") {
+      return { status: "unknown", differences: ["the server serves no schema"] };
+    }
+    if (answer["schema_fingerprint"] === fingerprint) return { status: "compatible", differences: [] };
+    return compareSchemas(JSON.parse(document) as unknown, served, services);
+  }
+
   /** Sends a heartbeat and waits for the server's. */
   heartbeat(timeoutMs = 5000): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -1219,6 +1241,167 @@ export function encodeDuration(milliseconds: number): string {
  */
 export class Unknown {
   constructor(readonly wire: unknown) {}
+}
+
+/**
+ * Whether a client fits the server it talks to, by the rules of `acton-gen diff`:
+ * compatible; degraded (some of its methods are missing on the server);
+ * incompatible (some calls would fail or be misread); unknown (the server serves
+ * no schema). `differences` says what differs.
+ */
+export interface SchemaCheck {
+  readonly status: "compatible" | "degraded" | "incompatible" | "unknown";
+  readonly differences: string[];
+}
+
+type Doc = Record<string, unknown>;
+
+const SCHEMA_SCALARS = new Set([
+  "bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+  "string", "bytes", "json", "timestamp", "duration", "list", "map",
+]);
+
+function items(value: unknown, key: string): Doc[] {
+  const found = value !== null && typeof value === "object" ? (value as Doc)[key] : undefined;
+  return Array.isArray(found) ? (found as Doc[]) : [];
+}
+
+function text(value: unknown, key: string): string {
+  const found = value !== null && typeof value === "object" ? (value as Doc)[key] : undefined;
+  return typeof found === "string" ? found : "";
+}
+
+function findIn(document: unknown, list: string, key: string, name: string): Doc | undefined {
+  return items(document, list).find((item) => text(item, key) === name);
+}
+
+/** The differences between a client's schema document and a server's, for the client's `services`. */
+export function compareSchemas(client: unknown, server: unknown, services: readonly string[]): SchemaCheck {
+  const incompatible: string[] = [];
+  const degraded: string[] = [];
+  const compatible: string[] = [];
+  const used = new Set<string>();
+  for (const name of services) {
+    const ours = findIn(client, "services", "name", name);
+    const theirs = findIn(server, "services", "name", name);
+    if (ours === undefined) continue;
+    const subject = `service ${name}`;
+    if (theirs === undefined) {
+      incompatible.push(`${subject}: missing on the server`);
+      continue;
+    }
+    for (const method of items(ours, "methods")) {
+      const methodSubject = `${subject} method ${text(method, "name")}`;
+      for (const key of ["request", "answer"]) if (typeof method[key] === "string") used.add(method[key] as string);
+      for (const error of items(method, "errors")) if (typeof error === "string") used.add(error);
+      const served = items(theirs, "methods").find((m) => text(m, "name") === text(method, "name"));
+      if (served === undefined) {
+        degraded.push(`${methodSubject}: missing on the server`);
+        continue;
+      }
+      for (const key of ["kind", "request", "answer"]) {
+        if (method[key] !== served[key]) {
+          const shown = (v: unknown) => (typeof v === "string" ? v : "nothing");
+          incompatible.push(`${methodSubject}: its ${key} is ${shown(served[key])} on the server, ${shown(method[key])} here`);
+        }
+      }
+    }
+    for (const served of items(theirs, "methods")) {
+      if (!items(ours, "methods").some((m) => text(m, "name") === text(served, "name"))) {
+        compatible.push(`${subject} method ${text(served, "name")}: offered by the server, unknown here`);
+      }
+    }
+    for (const push of items(ours, "pushes")) if (typeof push === "string") used.add(push);
+  }
+  const pending = [...used];
+  for (let wire = pending.pop(); wire !== undefined; wire = pending.pop()) {
+    const definition = findIn(client, "types", "wire_name", wire);
+    const fields = [...items(definition, "fields"), ...items(definition, "variants").flatMap((v) => items(v, "fields"))];
+    for (const field of fields) {
+      for (const part of text(field, "type").split(/[<>,? ]/)) {
+        if (part !== "" && !SCHEMA_SCALARS.has(part) && !used.has(part)) {
+          used.add(part);
+          pending.push(part);
+        }
+      }
+    }
+  }
+  for (const wire of [...used].sort()) {
+    const ours = findIn(client, "types", "wire_name", wire);
+    if (ours !== undefined) compareType(ours, findIn(server, "types", "wire_name", wire), wire, incompatible, compatible);
+  }
+  const status = incompatible.length > 0 ? "incompatible" : degraded.length > 0 ? "degraded" : "compatible";
+  return { status, differences: [...incompatible, ...degraded, ...compatible] };
+}
+
+function compareType(ours: Doc, theirs: Doc | undefined, wire: string, incompatible: string[], compatible: string[]): void {
+  const subject = `type ${wire}`;
+  if (theirs === undefined) {
+    incompatible.push(`${subject}: unknown to the server`);
+    return;
+  }
+  const kind = text(ours, "kind");
+  if (kind !== text(theirs, "kind")) {
+    incompatible.push(`${subject}: is a ${text(theirs, "kind")} on the server, a ${kind} here`);
+    return;
+  }
+  const open = ours["open"] === true;
+  if (kind === "enum") {
+    compareNames(subject, "value", items(ours, "values"), items(theirs, "values"), open, incompatible, compatible);
+  } else if (kind === "union") {
+    const ourVariants = items(ours, "variants");
+    const theirVariants = items(theirs, "variants");
+    compareNames(subject, "variant", ourVariants, theirVariants, open, incompatible, compatible);
+    for (const variant of ourVariants) {
+      const served = theirVariants.find((v) => text(v, "name") === text(variant, "name"));
+      if (served !== undefined) {
+        const variantSubject = `${subject} variant ${text(variant, "name")}`;
+        compareFields(variantSubject, items(variant, "fields"), items(served, "fields"), incompatible, compatible);
+      }
+    }
+  } else {
+    compareFields(subject, items(ours, "fields"), items(theirs, "fields"), incompatible, compatible);
+  }
+}
+
+function compareNames(
+  subject: string,
+  what: string,
+  ours: Doc[],
+  theirs: Doc[],
+  open: boolean,
+  incompatible: string[],
+  compatible: string[],
+): void {
+  const own = ours.map((v) => text(v, "name"));
+  const served = theirs.map((v) => text(v, "name"));
+  for (const name of served) {
+    if (own.includes(name)) continue;
+    const message = `${subject} ${what} ${name}: sent by the server, unknown here`;
+    if (open) compatible.push(`${message} (read as Unknown)`);
+    else incompatible.push(message);
+  }
+  for (const name of own) if (!served.includes(name)) incompatible.push(`${subject} ${what} ${name}: unknown to the server`);
+}
+
+function compareFields(subject: string, ours: Doc[], theirs: Doc[], incompatible: string[], compatible: string[]): void {
+  const mayBeAbsent = (f: Doc) => f["has_default"] === true || text(f, "type").endsWith("?");
+  for (const own of ours) {
+    const field = `${subject} field ${text(own, "name")}`;
+    const served = theirs.find((f) => text(f, "name") === text(own, "name"));
+    if (served === undefined) {
+      if (mayBeAbsent(own)) compatible.push(`${field}: unknown to the server (may be absent here)`);
+      else incompatible.push(`${field}: unknown to the server, required here`);
+    } else if (text(served, "type") !== text(own, "type")) {
+      incompatible.push(`${field}: is ${text(served, "type")} on the server, ${text(own, "type")} here`);
+    }
+  }
+  for (const served of theirs) {
+    if (ours.some((f) => text(f, "name") === text(served, "name"))) continue;
+    const field = `${subject} field ${text(served, "name")}`;
+    if (mayBeAbsent(served)) compatible.push(`${field}: added on the server (may be absent)`);
+    else incompatible.push(`${field}: required by the server, unknown here`);
+  }
 }
 
 /** An encoder of lists whose items `item` encodes. */

@@ -22,6 +22,7 @@ export {
   type ErrorCode,
   type Json,
   type Push,
+  type SchemaCheck,
 } from "./runtime.js";
 export * from "./types.js";
 export * from "./client.js";
