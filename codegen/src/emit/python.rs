@@ -41,7 +41,10 @@ fn templates() -> Handlebars<'static> {
             "init",
             include_str!("../../templates/python/__init__.py.hbs"),
         ),
-        ("schema", include_str!("../../templates/python/schema.py.hbs")),
+        (
+            "schema",
+            include_str!("../../templates/python/schema.py.hbs"),
+        ),
         (
             "pyproject",
             include_str!("../../templates/python/pyproject.toml.hbs"),
