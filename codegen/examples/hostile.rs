@@ -332,7 +332,26 @@ fn key(name: &str) -> String {
 
 struct Drawn {
     text: String,
+    /// A file the schema imports (its package and text), sometimes.
+    import: Option<(String, String)>,
 }
+
+/// Package names for imported files: plain ones, and names of the generated
+/// files and imports they must not take.
+const PACKAGE_NAMES: &[&str] = &[
+    "common",
+    "units",
+    "shared",
+    "types",
+    "client",
+    "runtime",
+    "index",
+    "schema",
+    "service",
+    "Path",
+    "acme.common",
+    "os",
+];
 
 fn type_expr(rng: &mut Rng, earlier: &[String], depth: u32) -> String {
     let base = if !earlier.is_empty() && rng.chance(35) {
@@ -348,10 +367,41 @@ fn type_expr(rng: &mut Rng, earlier: &[String], depth: u32) -> String {
     }
 }
 
+/// An imported file: a package and a few types; returns its text and the
+/// qualified names of its types.
+fn draw_import(rng: &mut Rng, package: &str) -> (String, Vec<String>) {
+    let mut text = format!("acton: 1\npackage: {package}\ntypes:\n");
+    let mut names = Vec::new();
+    for i in 0..1 + rng.below(3) {
+        let type_name = name(rng, TYPE_NAMES, "C", i);
+        let _ = writeln!(text, "  {}:", key(&type_name));
+        if rng.chance(30) {
+            let _ = writeln!(text, "    enum: [a, b]");
+        } else {
+            let _ = writeln!(text, "    fields:");
+            fields(rng, &mut text, &[], "      ");
+        }
+        names.push(format!("{package}.{type_name}"));
+    }
+    (text, names)
+}
+
 fn draw(rng: &mut Rng) -> Drawn {
-    let mut text = String::from("acton: 1\ntypes:\n");
+    let mut text = String::from("acton: 1\n");
     let mut structs: Vec<String> = Vec::new();
     let mut all: Vec<String> = Vec::new();
+    let import = rng.chance(30).then(|| {
+        let package = if rng.chance(40) {
+            rng.pick(PACKAGE_NAMES)
+        } else {
+            rng.pick(&["common", "units", "shared", "acme.common"])
+        };
+        let (imported, names) = draw_import(rng, package);
+        all.extend(names);
+        text.push_str("imports: [IMPORTED]\n");
+        (package.to_owned(), imported)
+    });
+    text.push_str("types:\n");
     let type_count = 2 + rng.below(5);
     for i in 0..type_count {
         let type_name = name(rng, TYPE_NAMES, "T", i);
@@ -429,7 +479,7 @@ fn draw(rng: &mut Rng) -> Drawn {
             );
         }
     }
-    Drawn { text }
+    Drawn { text, import }
 }
 
 fn fields(rng: &mut Rng, text: &mut String, earlier: &[String], indent: &str) {
@@ -505,21 +555,35 @@ fn main() -> ExitCode {
     let mut rng = Rng(options.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let (mut accepted, mut rejected, mut failures) = (Vec::new(), 0usize, Vec::new());
     for i in 0..options.count {
-        let drawn = draw(&mut rng);
+        let mut drawn = draw(&mut rng);
         let stem = format!("s{i}");
         let file = format!("{stem}.yaml");
         let schema_dir = options.out.join("schemas");
-        if let Err(error) = std::fs::create_dir_all(&schema_dir)
-            .and_then(|()| std::fs::write(schema_dir.join(&file), &drawn.text))
-        {
+        // The imported file, if any, beside the schema.
+        let import_file = format!("{stem}_import.yaml");
+        drawn.text = drawn.text.replace("IMPORTED", &import_file);
+        let mut texts = vec![(file.clone(), drawn.text.clone())];
+        if let Some((_, imported)) = &drawn.import {
+            texts.push((import_file.clone(), imported.clone()));
+        }
+        let written = std::fs::create_dir_all(&schema_dir).and_then(|()| {
+            texts
+                .iter()
+                .try_for_each(|(name, text)| std::fs::write(schema_dir.join(name), text))
+        });
+        if let Err(error) = written {
             eprintln!("hostile: cannot write {file}: {error}");
             return ExitCode::FAILURE;
         }
-        match acton_codegen::parse_schema(&file, &drawn.text) {
+        match acton_codegen::load_schema(&schema_dir.join(&file)) {
             Err(diagnostics) => {
                 rejected += 1;
-                let lines = drawn.text.lines().count();
                 for d in &diagnostics.items {
+                    // Each diagnostic is located in the file it names.
+                    let lines = texts
+                        .iter()
+                        .find(|(name, _)| d.file.ends_with(name.as_str()))
+                        .map_or(0, |(_, text)| text.lines().count());
                     let located =
                         d.span.line >= 1 && d.span.line <= lines.max(1) && d.span.column >= 1;
                     if !located || d.hint.is_none() || d.source_line.is_empty() && lines > 0 {
@@ -527,6 +591,9 @@ fn main() -> ExitCode {
                             "{file}: a diagnostic without a position or hint:\n{d}\n---\n{}",
                             drawn.text
                         ));
+                    }
+                    if lines == 0 {
+                        failures.push(format!("{file}: a diagnostic names an unknown file:\n{d}"));
                     }
                 }
             }
@@ -586,8 +653,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    if accepted.len() * 5 < options.count {
-        eprintln!("hostile: fewer than a fifth of the schemas were accepted; the compilers would test too little");
+    if accepted.len() * 8 < options.count {
+        eprintln!("hostile: fewer than an eighth of the schemas were accepted; the compilers would test too little");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

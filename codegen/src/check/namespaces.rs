@@ -446,7 +446,17 @@ impl Checker<'_, '_> {
         // packages' modules; its files are modules too.
         let mut package = Namespace::new(LANGUAGE, "the package", python::PACKAGE_NAMES);
         self.claim_aliases(&mut package);
-        let mut files = Namespace::new(LANGUAGE, "the package's files", python::MODULE_FILES);
+        // An imported package's module is imported by name into the package's
+        // modules: it may not take a name any of them uses.
+        let mut files = Namespace::with(
+            LANGUAGE,
+            "the package's modules",
+            python::MODULE_FILES
+                .iter()
+                .chain(python::TYPES_MODULE_NAMES)
+                .chain(python::CLIENT_MODULE_NAMES)
+                .copied(),
+        );
         self.claim_aliases(&mut files);
         let mut modules: BTreeMap<Option<String>, Namespace> = BTreeMap::new();
         let module_names = || {
@@ -593,7 +603,15 @@ impl Checker<'_, '_> {
         let aliases = self.aliases();
         let mut package = Namespace::new(LANGUAGE, "the package", typescript::PACKAGE_NAMES);
         self.claim_aliases(&mut package);
-        let mut files = Namespace::new(LANGUAGE, "the package's files", typescript::MODULE_FILES);
+        let mut files = Namespace::with(
+            LANGUAGE,
+            "the package's modules",
+            typescript::MODULE_FILES
+                .iter()
+                .chain(typescript::TYPES_MODULE_NAMES)
+                .chain(typescript::CLIENT_MODULE_NAMES)
+                .copied(),
+        );
         self.claim_aliases(&mut files);
         let mut modules: BTreeMap<Option<String>, Namespace> = BTreeMap::new();
         let module_names = || {

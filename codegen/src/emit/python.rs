@@ -284,7 +284,11 @@ fn types_module(
     let definitions: Vec<String> = enums_first
         .map(|def| emitter.definition(registry, def).trim_end().to_owned())
         .collect();
-    let mut typing = vec!["Any", "ClassVar", "Self"];
+    // Messages and errors declare `WIRE_NAME: ClassVar`; enums do not.
+    let mut typing = vec!["Any", "Self"];
+    if own.iter().any(|t| !matches!(t.kind, TypeKind::Enum { .. })) {
+        typing.insert(1, "ClassVar");
+    }
     if own.iter().any(|t| matches!(t.kind, TypeKind::Union { .. })) {
         typing.push("TypeAlias");
     }

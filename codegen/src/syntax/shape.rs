@@ -213,5 +213,8 @@ struct MethodDecl {
 /// The JSON Schema of the schema language, as pretty JSON.
 pub fn language_schema() -> String {
     let schema = schemars::schema_for!(SchemaFile);
-    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+    // Keys sorted, whether or not serde_json's `preserve_order` is on somewhere in
+    // the build: the file must not depend on how acton-gen was compiled.
+    let value = crate::emit::sorted_keys(serde_json::to_value(&schema).unwrap_or_default());
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
