@@ -213,7 +213,7 @@ async fn run(cli: Cli) -> Outcome {
     let out = Printer { pretty: cli.pretty };
     match &cli.command {
         Command::Describe { what } if cli.schema.is_some() => {
-            let doc = schema_from_file(&cli)?;
+            let doc = schema_from_file(cli.schema.as_deref())?;
             describe(&doc, what.as_deref(), &out)
         }
         Command::Describe { what } => {
@@ -255,7 +255,7 @@ async fn run(cli: Cli) -> Outcome {
                 }
                 (None, None, Some(path)) => {
                     let doc = match &cli.schema {
-                        Some(_) => schema_from_file(&cli)?,
+                        Some(path) => schema_from_file(Some(path))?,
                         None => served_schema(&client).await?.ok_or_else(no_schema)?,
                     };
                     let method = doc.method(path).map_err(Failure::Usage)?;
@@ -311,8 +311,8 @@ async fn connect(cli: &Cli) -> Result<IpcClient, Failure> {
         .map_err(|e| Failure::Connection(format!("cannot reach {}: {e}", cli.socket.display())))
 }
 
-fn schema_from_file(cli: &Cli) -> Result<SchemaDoc, Failure> {
-    let path = cli.schema.as_deref().unwrap_or(std::path::Path::new("."));
+fn schema_from_file(path: Option<&std::path::Path>) -> Result<SchemaDoc, Failure> {
+    let path = path.ok_or_else(|| Failure::Usage("no --schema FILE given".to_owned()))?;
     let schema = acton_codegen::load_schema(path).map_err(|d| Failure::Usage(d.to_string()))?;
     SchemaDoc::new(acton_codegen::generate::schema_document(&schema))
         .ok_or_else(|| Failure::Other("the schema document has no format".to_owned()))

@@ -543,7 +543,9 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn field_data(&self, owner: &str, field: &Field) -> Value {
+    /// A field's data for the templates; `receiver` holds the value being
+    /// encoded (`value` in an encoder function, `this` in an error class).
+    fn field_data(&self, owner: &str, field: &Field, receiver: &str) -> Value {
         let optional = matches!(field.ty, TypeRef::Optional(_));
         let inner = match &field.ty {
             TypeRef::Optional(inner) => inner.as_ref(),
@@ -579,7 +581,7 @@ impl<'a> Emitter<'a> {
         };
         // Written with `isPresent` when it may be absent: only the form the
         // templates render is built.
-        let this = format!("value.{name}");
+        let this = format!("{receiver}.{name}");
         let (encode, encode_present) = if present_check {
             self.helper("isPresent");
             (Value::Null, json!(self.encode(inner, &this)))
@@ -637,7 +639,7 @@ impl<'a> Emitter<'a> {
                 "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{name}` message."))), 0),
                 "tag": tag.map(|t| t.0),
                 "tag_value": tag.map(|t| t.1),
-                "fields": fields.iter().map(|f| self.field_data(name, f)).collect::<Vec<_>>(),
+                "fields": fields.iter().map(|f| self.field_data(name, f, "value")).collect::<Vec<_>>(),
                 "init_type": self.init_type(name, fields),
             }),
         )
@@ -733,7 +735,7 @@ impl<'a> Emitter<'a> {
         let field_values: Vec<Value> = fields
             .iter()
             .map(|field| {
-                let mut data = self.field_data(&def.name, field);
+                let mut data = self.field_data(&def.name, field, "this");
                 let name = &field.name;
                 let inner = match &field.ty {
                     TypeRef::Optional(inner) => inner.as_ref(),
@@ -752,12 +754,6 @@ impl<'a> Emitter<'a> {
                 };
                 data["class_type"] = Value::String(class_type);
                 data["init_value"] = Value::String(init_value);
-                let this = format!("this.{name}");
-                if data["present_check"] == json!(true) {
-                    data["encode_present"] = json!(self.encode(inner, &this));
-                } else {
-                    data["encode"] = json!(self.encode(&field.ty, &this));
-                }
                 data
             })
             .collect();
