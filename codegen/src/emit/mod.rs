@@ -2,6 +2,7 @@
 
 mod conversion;
 pub(crate) mod document;
+mod example;
 pub mod jsonschema;
 pub mod markdown;
 pub mod python;

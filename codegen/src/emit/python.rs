@@ -228,7 +228,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "package": package,
             "doc": schema.doc.as_deref().map(str::trim).unwrap_or_default(),
             "services": readme_services,
-            "example_client": schema.services.first().map(|s| names::client(&s.name)),
+            "examples": readme_examples(&emitter, schema),
         }),
     );
 
@@ -1257,4 +1257,42 @@ fn python_value(value: &Value) -> String {
             format!("{{{}}}", items.join(", "))
         }
     }
+}
+
+/// The generated README's example calls (`add(a=1)`), from `example::examples`.
+fn readme_examples(emitter: &Emitter<'_>, schema: &Schema) -> Value {
+    let Some(examples) = super::example::examples(schema) else {
+        return Value::Null;
+    };
+    let call = |call: &super::example::Call<'_>, timeout: Option<&str>| {
+        let mut arguments: Vec<String> = call
+            .arguments
+            .iter()
+            .map(|(field, value)| {
+                format!(
+                    "{}={}",
+                    names::parameter(&field.name, &emitter.shadowed),
+                    emitter.literal(value, &field.ty)
+                )
+            })
+            .collect();
+        arguments.extend(timeout.map(|t| format!("timeout={t}")));
+        format!(
+            "{}({})",
+            names::method(&call.method.name, &emitter.shadowed),
+            arguments.join(", ")
+        )
+    };
+    json!({
+        "client": names::client(&examples.service.name),
+        "reply": examples.reply.as_ref().map(|c| call(c, None)),
+        "reply_timeout": examples.reply.as_ref().map(|c| call(c, Some("2.5"))),
+        "stream": examples.stream.as_ref().map(|c| call(c, None)),
+        "stream_no_timeout": examples.stream.as_ref().map(|c| call(c, Some("None"))),
+        "push_method": examples.push.map(|(_, ty)| names::subscribe_method(&schema.ty(ty).name)),
+        "push_client": examples
+            .push
+            .filter(|(service, _)| service.name != examples.service.name)
+            .map(|(service, _)| names::client(&service.name)),
+    })
 }

@@ -256,7 +256,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "name": package,
             "doc": schema.doc.as_deref().map(str::trim).unwrap_or_default(),
             "services": readme_services,
-            "example_client": schema.services.first().map(|s| names::client(&s.name)),
+            "examples": readme_examples(&emitter, schema),
         }),
     );
 
@@ -912,4 +912,45 @@ impl<'a> Emitter<'a> {
         );
         (text, summary)
     }
+}
+
+/// The generated README's example calls (`add({ a: 1n })`), from
+/// `example::examples`.
+fn readme_examples(emitter: &Emitter<'_>, schema: &Schema) -> Value {
+    let Some(examples) = super::example::examples(schema) else {
+        return Value::Null;
+    };
+    let call = |call: &super::example::Call<'_>, options: Option<&str>| {
+        let fields: Vec<String> = call
+            .arguments
+            .iter()
+            .map(|(field, value)| {
+                format!(
+                    "{}: {}",
+                    names::property(&field.name),
+                    emitter.literal(value, &field.ty)
+                )
+            })
+            .collect();
+        let request = if fields.is_empty() {
+            "{}".to_owned()
+        } else {
+            format!("{{ {} }}", fields.join(", "))
+        };
+        let options = options.map(|o| format!(", {o}")).unwrap_or_default();
+        format!("{}({request}{options})", names::method(&call.method.name))
+    };
+    json!({
+        "client": names::client(&examples.service.name),
+        "reply": examples.reply.as_ref().map(|c| call(c, None)),
+        "reply_timeout": examples.reply.as_ref().map(|c| call(c, Some("{ timeoutMs: 2500 }"))),
+        "stream_no_timeout": examples.stream.as_ref().map(|c| call(c, Some("{ timeoutMs: null }"))),
+        "stream_signal": examples.stream.as_ref().map(|c| call(c, Some("{ signal: abort.signal }"))),
+        "stream": examples.stream.as_ref().map(|c| call(c, None)),
+        "push_method": examples.push.map(|(_, ty)| names::subscribe_method(&schema.ty(ty).name)),
+        "push_client": examples
+            .push
+            .filter(|(service, _)| service.name != examples.service.name)
+            .map(|(service, _)| names::client(&service.name)),
+    })
 }
