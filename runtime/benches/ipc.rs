@@ -1,7 +1,7 @@
-//! IPC request-response throughput and latency, against a raw Unix-socket echo
-//! server measured in the same run with the same client.
+//! IPC request-response throughput and latency, and memory per idle connection,
+//! against two baselines measured in the same run with the same client.
 //!
-//! `cargo bench -p acton-reactive --all-features --bench ipc [-- --seconds S --shapes abc]`
+//! `cargo bench -p acton-reactive --all-features --bench ipc [-- --seconds S --rounds R --shapes abc --idle N]`
 //!
 //! Each server runs in its own process (this binary, re-executed with `--serve`).
 //! One client drives three shapes against each:
@@ -9,9 +9,19 @@
 //! (b) 32 connections with one request in flight each,
 //! (c) 64 requests pipelined on one connection.
 //! The client does the same work for every server: encode a REQUEST frame, write it,
-//! read a frame, find its `correlation_id`. The echo server sends each frame back as
-//! it arrives (the physical limit of the socket and the client); our server decodes
-//! the envelope, routes it to an actor, and encodes the actor's reply.
+//! read a frame, find its `correlation_id`. The servers:
+//! - raw echo: sends each frame back as it arrives (the physical limit of the
+//!   socket and the client);
+//! - one-hop echo: the raw echo with each frame passed from the connection's reader
+//!   task to one shared task and back to the connection's writer task over bounded
+//!   Tokio channels — the floor of any design with an actor in the middle;
+//! - acton: decodes the envelope, routes it to an actor, encodes the actor's reply.
+//!
+//! Every measurement is repeated `--rounds` times (3), the servers interleaved in
+//! each round, and the round with the median rate is reported.
+//!
+//! Memory: `--idle N` (1000) connections are opened to each server and left idle;
+//! the growth of the server's resident set divided by N is the cost of one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +68,7 @@ fn main() {
         runtime.block_on(async move {
             match kind.as_str() {
                 "acton" => serve_acton(&socket).await,
+                "hop" => serve_hop(&socket).await,
                 _ => serve_echo(&socket).await,
             }
         });
@@ -67,7 +78,15 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2.0);
     let shapes = value("--shapes").unwrap_or_else(|| "abc".to_owned());
-    runtime.block_on(drive(Duration::from_secs_f64(seconds), &shapes));
+    let rounds: usize = value("--rounds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let idle: usize = value("--idle").and_then(|s| s.parse().ok()).unwrap_or(1000);
+    runtime.block_on(drive(Duration::from_secs_f64(seconds), rounds, &shapes));
+    if idle > 0 {
+        runtime.block_on(idle_memory(idle));
+    }
 }
 
 async fn serve_acton(socket: &Path) {
@@ -86,7 +105,7 @@ async fn serve_acton(socket: &Path) {
     let _listener = runtime
         .start_ipc_listener_with_config(IpcConfig {
             socket_path: socket.to_path_buf(),
-            max_connections: 1000,
+            max_connections: 4096,
             ..IpcConfig::default()
         })
         .await
@@ -127,12 +146,76 @@ async fn serve_echo(socket: &Path) {
     }
 }
 
+/// The raw echo with one hop through a shared task: the connection's reader task
+/// sends each frame to one task (standing for an actor), which sends it to the
+/// connection's writer task; both channels bounded.
+async fn serve_hop(socket: &Path) {
+    type Hop = (Vec<u8>, tokio::sync::mpsc::Sender<Vec<u8>>);
+    let _ = std::fs::remove_file(socket);
+    let listener = UnixListener::bind(socket).expect("bind");
+    let (to_actor, mut actor) = tokio::sync::mpsc::channel::<Hop>(1024);
+    tokio::spawn(async move {
+        while let Some((frame, back)) = actor.recv().await {
+            let _ = back.send(frame).await;
+        }
+    });
+    loop {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let to_actor = to_actor.clone();
+        let (read, write) = stream.into_split();
+        let (to_writer, mut writer) = tokio::sync::mpsc::channel::<Vec<u8>>(256);
+        tokio::spawn(async move {
+            let mut write = BufWriter::with_capacity(64 * 1024, write);
+            while let Some(frame) = writer.recv().await {
+                let _ = write.write_all(&frame).await;
+                while let Ok(frame) = writer.try_recv() {
+                    let _ = write.write_all(&frame).await;
+                }
+                if write.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut read = BufReader::with_capacity(64 * 1024, read);
+            let mut header = [0u8; 7];
+            loop {
+                if read.read_exact(&mut header).await.is_err() {
+                    return;
+                }
+                let length =
+                    u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+                let mut frame = vec![0; 7 + length];
+                if read.read_exact(&mut frame[7..]).await.is_err() {
+                    return;
+                }
+                header[5] = MessageKind::Response.as_byte();
+                frame[..7].copy_from_slice(&header);
+                if to_actor.send((frame, to_writer.clone())).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
 struct Server {
     child: Child,
     socket: PathBuf,
 }
 
 impl Server {
+    /// The server process's resident set, in bytes.
+    fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+
     /// CPU time the server process has used so far (user + system).
     fn cpu_time(&self) -> Duration {
         let stat =
@@ -357,47 +440,101 @@ async fn measure_shape(socket: &Path, format: Format, shape: &str, duration: Dur
     }
 }
 
-async fn drive(duration: Duration, only: &str) {
+async fn drive(duration: Duration, rounds: usize, only: &str) {
     let echo = spawn_server("echo").await;
+    let hop = spawn_server("hop").await;
     let acton = spawn_server("acton").await;
+    let servers = [
+        ("raw echo", &echo, Format::Json),
+        ("one-hop echo", &hop, Format::Json),
+        ("acton json", &acton, Format::Json),
+        ("acton msgpack", &acton, Format::MessagePack),
+    ];
     let shapes = [
         ("a", "(a) 1 in flight"),
         ("b", "(b) 32 connections"),
         ("c", "(c) 64 pipelined"),
     ];
     println!(
-        "IPC request-response, {:.1} s per measurement, same client for every server",
+        "IPC request-response, {:.1} s per measurement, median of {rounds} rounds, same client for every server",
         duration.as_secs_f64()
     );
     println!(
-        "{:<20} {:<14} {:>10} {:>9} {:>9} {:>13} {:>8}",
-        "shape", "server", "req/s", "p50 µs", "p99 µs", "server µs/req", "vs raw"
+        "{:<20} {:<14} {:>10} {:>9} {:>9} {:>13} {:>8} {:>8}",
+        "shape", "server", "req/s", "p50 µs", "p99 µs", "server µs/req", "vs raw", "vs hop"
     );
     let warm_up = Duration::from_millis(200);
     for (shape, label) in shapes.into_iter().filter(|(shape, _)| only.contains(shape)) {
-        // Warm up both servers, then measure raw first and ours right after.
-        let _ = measure(&echo, Format::Json, shape, warm_up).await;
-        let _ = measure(&acton, Format::Json, shape, warm_up).await;
-        let mut raw = measure(&echo, Format::Json, shape, duration).await;
-        let raw_rps = raw.rps();
-        let row = |name: &str, sample: &mut Sample, ratio: String| {
+        for (_, server, format) in &servers {
+            let _ = measure(server, *format, shape, warm_up).await;
+        }
+        // Each round measures every server, one after the other.
+        let mut samples: Vec<Vec<Sample>> = servers.iter().map(|_| Vec::new()).collect();
+        for _ in 0..rounds {
+            for ((_, server, format), samples) in servers.iter().zip(&mut samples) {
+                samples.push(measure(server, *format, shape, duration).await);
+            }
+        }
+        let mut medians: Vec<Sample> = samples.into_iter().map(median).collect();
+        let raw_rps = medians[0].rps();
+        let hop_rps = medians[1].rps();
+        for ((name, _, _), sample) in servers.iter().zip(&mut medians) {
             println!(
-                "{label:<20} {name:<14} {:>10.0} {:>9} {:>9} {:>13.1} {:>8}",
+                "{label:<20} {name:<14} {:>10.0} {:>9} {:>9} {:>13.1} {:>7.0}% {:>7.0}%",
                 sample.rps(),
                 sample.percentile(0.5),
                 sample.percentile(0.99),
                 sample.cpu_per_request(),
-                ratio
+                100.0 * sample.rps() / raw_rps,
+                100.0 * sample.rps() / hop_rps,
             );
-        };
-        row("raw echo", &mut raw, "100%".to_owned());
-        for (format, name) in [
-            (Format::Json, "acton json"),
-            (Format::MessagePack, "acton msgpack"),
-        ] {
-            let mut ours = measure(&acton, format, shape, duration).await;
-            let ratio = format!("{:.0}%", 100.0 * ours.rps() / raw_rps);
-            row(name, &mut ours, ratio);
         }
+    }
+}
+
+/// The sample with the median rate.
+fn median(mut samples: Vec<Sample>) -> Sample {
+    samples.sort_by(|a, b| a.rps().total_cmp(&b.rps()));
+    let middle = samples.len() / 2;
+    samples.swap_remove(middle)
+}
+
+/// Server memory per idle connection: `count` connections opened, one request
+/// answered on each (so that every buffer a connection keeps exists), then idle.
+async fn idle_memory(count: usize) {
+    println!("\nmemory per idle connection ({count} connections, after one request each)");
+    println!(
+        "{:<14} {:>12} {:>14}",
+        "server", "RSS before", "per connection"
+    );
+    for (name, kind) in [
+        ("raw echo", "echo"),
+        ("one-hop echo", "hop"),
+        ("acton", "acton"),
+    ] {
+        let server = spawn_server(kind).await;
+        // Let the server settle, then measure.
+        let mut warm = Conn::open(&server.socket, Format::Json).await;
+        warm.send(0).await;
+        warm.receive().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = server.rss();
+        let mut connections = Vec::with_capacity(count);
+        for n in 0..count {
+            let mut conn = Conn::open(&server.socket, Format::Json).await;
+            conn.send(n as u64).await;
+            connections.push(conn);
+        }
+        for conn in &mut connections {
+            conn.receive().await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = server.rss();
+        println!(
+            "{name:<14} {:>9} KiB {:>10.1} KiB",
+            before / 1024,
+            after.saturating_sub(before) as f64 / 1024.0 / count as f64
+        );
+        drop(connections);
     }
 }

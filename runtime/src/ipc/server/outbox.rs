@@ -189,8 +189,8 @@ impl Outbox {
     }
 
     /// Completes when something was appended since the last take.
-    pub(crate) async fn ready(&self) {
-        self.ready.notified().await;
+    pub(crate) fn ready(&self) -> tokio::sync::futures::Notified<'_> {
+        self.ready.notified()
     }
 
     /// The connection's task takes every waiting byte (appended to `out`) and

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::state::{Answering, Connection, Pending};
 use crate::ipc::codec::envelope;
@@ -26,7 +27,7 @@ use crate::ipc::server::stats::Counters;
 use crate::ipc::Format;
 use crate::message::{Envelope, ReplyTarget, RequestOrigin};
 
-/// The longest deadline the deadline queue takes (its wheel spans about two years).
+/// The longest deadline kept (about two years); longer means never.
 const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What a request becomes once its target's mailbox accepted it.
@@ -259,9 +260,12 @@ impl Connection {
             // Answered before we got here (a handler that replied at once).
             return;
         }
-        let deadline = self
-            .deadlines
-            .insert(Arc::clone(&accepted.correlation_id), accepted.deadline);
+        let deadline = Instant::now()
+            .checked_add(accepted.deadline)
+            .unwrap_or_else(|| Instant::now() + MAX_DEADLINE);
+        if self.next_deadline.is_none_or(|next| deadline < next) {
+            self.next_deadline = Some(deadline);
+        }
         self.pending
             .insert(accepted.correlation_id, Pending { replies, deadline });
     }
@@ -289,25 +293,47 @@ impl Connection {
                 .get(&ended.correlation_id)
                 .is_some_and(|pending| pending.replies.serial == ended.serial);
             if current {
-                if let Some(pending) = self.pending.remove(&ended.correlation_id) {
-                    self.deadlines.remove(&pending.deadline);
-                }
+                self.pending.remove(&ended.correlation_id);
             }
+        }
+        if self.pending.is_empty() {
+            self.next_deadline = None;
         }
     }
 
-    /// A request's deadline passed.
-    pub(crate) fn on_deadline(&mut self, correlation_id: &Arc<str>) {
-        // The deadline queue already dropped this entry.
-        let Some(pending) = self.pending.remove(correlation_id) else {
-            return;
-        };
-        let message = if pending.replies.stream {
-            "the stream did not end within its response_timeout_ms"
-        } else {
-            "no reply within its response_timeout_ms"
-        };
-        pending.replies.fail(ErrorCode::Timeout, message.to_owned());
+    /// When the connection must next call [`on_deadlines`](Self::on_deadlines):
+    /// no request in flight has an earlier deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.next_deadline
+    }
+
+    /// It is `now`: every request in flight whose deadline has passed fails with
+    /// TIMEOUT (earliest first), and the next deadline is found. A scan of the
+    /// requests in flight (at most `max_in_flight`), done only when the earliest
+    /// known deadline comes: answering a request costs nothing here.
+    pub(crate) fn on_deadlines(&mut self, now: Instant) {
+        let mut expired: Vec<(Instant, u64, Arc<str>)> = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (id, pending) in &self.pending {
+            if pending.deadline <= now {
+                expired.push((pending.deadline, pending.replies.serial, Arc::clone(id)));
+            } else if next.is_none_or(|next| pending.deadline < next) {
+                next = Some(pending.deadline);
+            }
+        }
+        self.next_deadline = next;
+        expired.sort_unstable_by_key(|(deadline, serial, _)| (*deadline, *serial));
+        for (_, _, id) in expired {
+            let Some(pending) = self.pending.remove(&id) else {
+                continue;
+            };
+            let message = if pending.replies.stream {
+                "the stream did not end within its response_timeout_ms"
+            } else {
+                "no reply within its response_timeout_ms"
+            };
+            pending.replies.fail(ErrorCode::Timeout, message.to_owned());
+        }
     }
 
     /// Refuses the request waiting for a mailbox, if one is.

@@ -102,6 +102,16 @@ async fn run(
     let mut peer_check = std::pin::pin!(tokio::time::sleep(PEER_CHECK));
     let mut stopping = std::pin::pin!(shared.stop_reading.wait());
     let mut cut = std::pin::pin!(shared.cut.wait());
+    // Armed at or before the earliest deadline of the requests in flight. It is
+    // moved only to an earlier time: with every request given the same timeout
+    // (the usual case) it is set once per timeout period, not once per request;
+    // when it fires early (those requests were answered), the connection finds
+    // the next deadline and it is armed again.
+    let mut deadline_timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    let mut armed: Option<Instant> = None;
+    // Registered once and renewed only when it fires, so that the loop does not
+    // register a new waiter on every turn.
+    let mut ready = std::pin::pin!(outbox.ready());
     let mut reading = true;
     // The peer closed its side (or reading failed): it may be gone altogether.
     let mut peer_closed = false;
@@ -119,7 +129,12 @@ async fn run(
             && connection.is_quiet()
             && unsent == 0
             && out.is_empty();
-        let in_flight = connection.in_flight() > 0;
+        if let Some(next) = connection.next_deadline() {
+            if armed.is_none_or(|armed| next < armed) {
+                deadline_timer.as_mut().reset(next);
+                armed = Some(next);
+            }
+        }
         let connection_parked_on_mailbox = connection.parked.is_some();
         let was_empty = out.is_empty();
         tokio::select! {
@@ -139,13 +154,15 @@ async fn run(
                     connection.on_frame_after_stop(&frame);
                 }
             }
-            () = outbox.ready() => {
+            () = &mut ready => {
+                ready.set(outbox.ready());
                 outbox.take(&mut out, &mut ended);
                 connection.on_ended(&mut ended);
                 last_activity = Instant::now();
             }
-            Some(expired) = connection.deadlines.next(), if in_flight => {
-                connection.on_deadline(expired.get_ref());
+            () = &mut deadline_timer, if armed.is_some() => {
+                armed = None;
+                connection.on_deadlines(Instant::now());
             }
             outcome = room_for(&mut connection.parked), if connection_parked_on_mailbox => {
                 connection.on_room(outcome);

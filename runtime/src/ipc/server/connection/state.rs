@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio_util::time::{delay_queue, DelayQueue};
+use tokio::time::Instant;
 
 use super::dispatch::Parked;
 use crate::ipc::codec::envelope;
@@ -54,7 +54,8 @@ impl<'a> Answering<'a> {
 /// A request in flight.
 pub(super) struct Pending {
     pub(super) replies: Arc<RequestReplies>,
-    pub(super) deadline: delay_queue::Key,
+    /// When it fails with TIMEOUT if still in flight.
+    pub(super) deadline: Instant,
 }
 
 /// The protocol state of one connection.
@@ -65,8 +66,10 @@ pub(crate) struct Connection {
     limiter: Option<TokenBucket>,
     uid_limiter: Option<Arc<Mutex<TokenBucket>>>,
     pub(super) pending: HashMap<Arc<str>, Pending>,
-    /// Deadlines of the requests in flight, by correlation id.
-    pub(crate) deadlines: DelayQueue<Arc<str>>,
+    /// No request in flight has a deadline before this (it may be earlier than
+    /// every remaining one: requests that ended leave it in place, and a check
+    /// at that time finds the next). `None` with nothing in flight.
+    pub(super) next_deadline: Option<Instant>,
     /// Whether the connection holds subscriptions (which keep it from idling out).
     subscribed: bool,
     /// A request waiting for room in its target's full mailbox.
@@ -97,7 +100,7 @@ impl Connection {
             shared,
             outbox,
             pending: HashMap::new(),
-            deadlines: DelayQueue::new(),
+            next_deadline: None,
             subscribed: false,
             parked: None,
             held: None,
@@ -108,6 +111,7 @@ impl Connection {
     }
 
     /// Requests in flight.
+    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.pending.len()
     }
@@ -401,7 +405,6 @@ impl Connection {
             return;
         }
         if let Some(pending) = self.pending.remove(request.correlation_id.as_str()) {
-            self.deadlines.remove(&pending.deadline);
             pending.replies.abandon();
             Counters::add(&self.shared.counters.requests_cancelled, 1);
         }
@@ -484,7 +487,6 @@ impl Connection {
         }
         self.refuse_parked(ErrorCode::ShuttingDown, "the server is shutting down");
         for (_, pending) in self.pending.drain() {
-            self.deadlines.remove(&pending.deadline);
             pending.replies.fail(
                 ErrorCode::ShuttingDown,
                 "the server is shutting down".to_owned(),
@@ -502,7 +504,7 @@ impl Connection {
         for (_, pending) in self.pending.drain() {
             pending.replies.abandon();
         }
-        self.deadlines.clear();
+        self.next_deadline = None;
         if abandoned > 0 {
             Counters::add(&self.shared.counters.requests_abandoned, abandoned);
         }
@@ -598,6 +600,22 @@ mod tests {
             "message_type": message_type,
             "payload": {"a": 1, "b": 2},
             "expects_reply": expects_reply,
+        });
+        Frame::new(
+            MessageKind::Request,
+            Format::Json,
+            serde_json::to_vec(&envelope).unwrap_or_default(),
+        )
+    }
+
+    fn request_with_timeout(id: &str, timeout_ms: u64) -> Frame {
+        let envelope = serde_json::json!({
+            "correlation_id": id,
+            "target": "adder",
+            "message_type": "Add",
+            "payload": {"a": 1, "b": 2},
+            "expects_reply": true,
+            "response_timeout_ms": timeout_ms,
         });
         Frame::new(
             MessageKind::Request,
@@ -738,13 +756,53 @@ mod tests {
         assert_eq!(h.connection.in_flight(), 0);
         // A request whose deadline passes before its answer is taken.
         h.connection.on_frame(request("d", "Add", true));
-        let id: Arc<str> = Arc::from("d");
-        h.connection.on_deadline(&id);
+        let deadline = h.connection.next_deadline().expect("a deadline");
+        // Not yet: nothing ends.
+        h.connection
+            .on_deadlines(deadline - std::time::Duration::from_millis(1));
+        assert_eq!(h.connection.in_flight(), 1);
+        h.connection.on_deadlines(deadline);
+        assert_eq!(h.connection.in_flight(), 0);
+        assert_eq!(h.connection.next_deadline(), None);
         let answers = h.settle().await;
         let for_d: Vec<_> = answers
             .iter()
             .filter(|(_, v)| v["correlation_id"] == "d")
             .collect();
         assert_eq!(for_d.len(), 1, "{answers:?}");
+    }
+
+    #[tokio::test]
+    async fn deadlines_end_requests_earliest_first_and_the_next_one_is_known() {
+        let mut h = harness(IpcConfig::default(), IpcOptions::default()).await;
+        let start = tokio::time::Instant::now();
+        h.connection.on_frame(request_with_timeout("slow", 30_000));
+        h.connection.on_frame(request_with_timeout("fast", 10_000));
+        h.connection
+            .on_frame(request_with_timeout("middle", 20_000));
+        let first = h.connection.next_deadline().expect("a deadline");
+        assert!(
+            first >= start + Duration::from_secs(10) && first < start + Duration::from_secs(11)
+        );
+        // At the first deadline only `fast` ends; the next is `middle`'s.
+        h.connection.on_deadlines(first);
+        assert_eq!(h.connection.in_flight(), 2);
+        assert!(!h.connection.pending.contains_key("fast"));
+        let second = h.connection.next_deadline().expect("a deadline");
+        assert!(second >= first + Duration::from_secs(9));
+        // Long after every deadline: both end, nothing is left to wait for.
+        h.connection.on_deadlines(start + Duration::from_secs(3600));
+        assert_eq!(h.connection.in_flight(), 0);
+        assert_eq!(h.connection.next_deadline(), None);
+        // Once a request is answered, there is no deadline left to wait for.
+        let _ = h.answers();
+        h.connection.on_frame(request_with_timeout("late", 1_000));
+        let answers = h.settle().await;
+        assert!(answers.iter().any(|(_, v)| v["correlation_id"] == "late"));
+        assert_eq!(
+            h.connection.next_deadline(),
+            None,
+            "answered: nothing to wait for"
+        );
     }
 }
