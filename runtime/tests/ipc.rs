@@ -431,6 +431,13 @@ async fn discovery_serves_the_registered_schema_when_asked() {
 async fn exposing_and_hiding_take_effect_for_the_next_request() {
     let server = default_server("expose").await;
     let client = client(&server, Format::Json).await;
+    // The connection has resolved `calculator` once (and may keep it)...
+    let sum: AddResponse = client
+        .request("calculator", "AddRequest", &AddRequest { a: 2, b: 2 })
+        .await
+        .unwrap();
+    assert_eq!(sum.sum, 4);
+    // ...and hiding it still takes effect for its next request.
     let calc = server.runtime.ipc_hide("calculator").expect("was exposed");
     let error = client
         .request::<_, AddResponse>("calculator", "AddRequest", &AddRequest { a: 1, b: 1 })
@@ -443,6 +450,17 @@ async fn exposing_and_hiding_take_effect_for_the_next_request() {
         .await
         .unwrap();
     assert_eq!(sum.sum, 2);
+    // Registering the name again, to another type, takes effect at once too:
+    // `{a, b}` is no `LogEvent`.
+    server
+        .runtime
+        .ipc_registry()
+        .register::<LogEvent>("AddRequest");
+    let error = client
+        .request::<_, AddResponse>("calc-v2", "AddRequest", &AddRequest { a: 1, b: 1 })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), Some(ErrorCode::SerializationError), "{error}");
     server.stop().await;
 }
 

@@ -62,6 +62,9 @@ use crate::runtime::ActorRuntime;
 pub(crate) struct IpcState {
     registry: Arc<IpcTypeRegistry>,
     exposed: RwLock<HashMap<String, ActorHandle>>,
+    /// Bumped after every change of `exposed`, so that connections may keep what
+    /// they looked up while it stays the same.
+    exposures: std::sync::atomic::AtomicU64,
     listeners: Mutex<Vec<Weak<server::listener::ListenerCore>>>,
 }
 
@@ -105,6 +108,16 @@ impl IpcState {
         .await;
     }
 
+    /// Changes with every `ipc_expose` / `ipc_hide` (read it before a lookup).
+    pub(crate) fn exposures(&self) -> u64 {
+        self.exposures.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn exposures_changed(&self) {
+        self.exposures
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub(crate) fn exposed(&self, name: &str) -> Option<ActorHandle> {
         self.exposed
             .read()
@@ -142,6 +155,7 @@ impl ActorRuntime {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.to_owned(), handle.clone());
+        self.ipc_state().exposures_changed();
         if let Some(previous) = &previous {
             if previous != &handle {
                 tracing::warn!(
@@ -158,11 +172,14 @@ impl ActorRuntime {
     /// Makes the actor exposed as `name` unreachable over IPC (it keeps running).
     /// Returns it, if there was one.
     pub fn ipc_hide(&self, name: &str) -> Option<ActorHandle> {
-        self.ipc_state()
+        let hidden = self
+            .ipc_state()
             .exposed
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(name)
+            .remove(name);
+        self.ipc_state().exposures_changed();
+        hidden
     }
 
     /// The names actors are exposed under, sorted.

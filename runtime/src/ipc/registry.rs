@@ -147,6 +147,9 @@ pub struct ServedSchema {
 #[derive(Default)]
 pub struct IpcTypeRegistry {
     tables: RwLock<Tables>,
+    /// Bumped after every registration, so that connections may keep what they
+    /// looked up while it stays the same.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl IpcTypeRegistry {
@@ -186,6 +189,14 @@ impl IpcTypeRegistry {
             .by_type
             .insert(TypeId::of::<T>(), Arc::clone(&registration));
         tables.by_name.insert(name, registration);
+        drop(tables);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Changes with every registration (read it before a lookup).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Registers the schema the registered types come from, which DISCOVER then

@@ -15,7 +15,8 @@ fn default_timeout_ms() -> u64 {
 
 #[derive(Deserialize)]
 struct JsonEnvelope<'a> {
-    correlation_id: String,
+    #[serde(borrow)]
+    correlation_id: Cow<'a, str>,
     #[serde(borrow)]
     target: Cow<'a, str>,
     #[serde(borrow)]

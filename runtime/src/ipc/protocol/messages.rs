@@ -160,7 +160,8 @@ pub struct IpcEnvelope<P> {
 /// frame where they contain no escapes.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RequestHeader<'a> {
-    pub(crate) correlation_id: String,
+    #[serde(borrow)]
+    pub(crate) correlation_id: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     pub(crate) target: std::borrow::Cow<'a, str>,
     #[serde(borrow)]

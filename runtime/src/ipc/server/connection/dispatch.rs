@@ -36,7 +36,8 @@ struct Accepted {
     format: Format,
     /// `None` for fire-and-forget.
     replies: Option<Arc<RequestReplies>>,
-    deadline: Duration,
+    /// When it fails with TIMEOUT, counted from its arrival.
+    deadline: Instant,
 }
 
 pub(crate) type RoomOutcome = Result<
@@ -103,7 +104,7 @@ impl Connection {
         if !self.admit(to) {
             return;
         }
-        if self.pending.contains_key(header.correlation_id.as_str()) {
+        if self.pending.contains_key(&*header.correlation_id) {
             Counters::add(&shared.counters.limit_refusals, 1);
             let message = format!(
                 "correlation_id `{}` is already in flight on this connection",
@@ -111,7 +112,10 @@ impl Connection {
             );
             return self.refuse(to, ErrorCode::LimitExceeded, message);
         }
-        let Some(target) = shared.runtime.ipc_state().exposed(&header.target) else {
+        let Some(target) = self
+            .routes
+            .target(shared.runtime.ipc_state(), &header.target)
+        else {
             let code = if stream {
                 ErrorCode::StreamError
             } else {
@@ -120,7 +124,10 @@ impl Connection {
             let message = format!("no actor is exposed as `{}`", shorten(&header.target));
             return self.refuse(to, code, message);
         };
-        let Some(registration) = shared.registry.by_name(&header.message_type) else {
+        let Some(registration) = self
+            .routes
+            .message_type(&shared.registry, &header.message_type)
+        else {
             let message = format!(
                 "no message type is registered as `{}`",
                 shorten(&header.message_type)
@@ -147,7 +154,7 @@ impl Connection {
             Counters::add(&shared.counters.deadlines_capped, 1);
         }
         let deadline = requested.min(cap).min(MAX_DEADLINE);
-        let correlation_id: Arc<str> = Arc::from(header.correlation_id.as_str());
+        let correlation_id: Arc<str> = Arc::from(&*header.correlation_id);
         let expects_answer = stream || header.expects_reply;
         let (reply_to, replies) = if expects_answer {
             let span = tracing::debug_span!(
@@ -179,18 +186,21 @@ impl Connection {
         } else {
             (ReplyTarget::Discard, None)
         };
+        let arrived = Instant::now();
         let accepted = Accepted {
             correlation_id,
             format,
             replies,
-            deadline,
+            deadline: arrived
+                .checked_add(deadline)
+                .unwrap_or_else(|| arrived + MAX_DEADLINE),
         };
         // A refused envelope carries its ticket: dropped, it would answer the
         // request ("finished without replying"); `refuse_accepted` ends it first.
         let origin = RequestOrigin::new(
             self.peer,
             Arc::clone(&accepted.correlation_id),
-            std::time::Instant::now().checked_add(deadline),
+            Some(accepted.deadline.into_std()),
         );
         match target
             .mailbox()
@@ -260,9 +270,7 @@ impl Connection {
             // Answered before we got here (a handler that replied at once).
             return;
         }
-        let deadline = Instant::now()
-            .checked_add(accepted.deadline)
-            .unwrap_or_else(|| Instant::now() + MAX_DEADLINE);
+        let deadline = accepted.deadline;
         if self.next_deadline.is_none_or(|next| deadline < next) {
             self.next_deadline = Some(deadline);
         }

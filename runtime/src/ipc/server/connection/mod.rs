@@ -7,6 +7,7 @@
 //! waiting before each write, so pipelined answers share system calls.
 
 mod dispatch;
+mod routes;
 mod state;
 
 use std::sync::Arc;
@@ -90,7 +91,9 @@ async fn run(
 ) {
     let (read, mut write) = stream.into_split();
     let mut frames = FramedRead::new(read, FrameCodec::new(shared.options.max_frame_size));
-    let mut out = BytesMut::with_capacity(8 * 1024);
+    // Empty until the first answer: `Outbox::take` hands over the outbox's own
+    // buffer, so an idle connection holds no write buffer of its own.
+    let mut out = BytesMut::new();
     let mut ended = Vec::new();
 
     let idle_after = shared.config.connection_timeout;

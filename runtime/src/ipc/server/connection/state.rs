@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::dispatch::Parked;
+use super::routes::Routes;
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::{failure_frame, failure_frame_with, heartbeat_frame, value_frame};
 use crate::ipc::protocol::{
@@ -81,6 +82,8 @@ pub(crate) struct Connection {
     pub(super) next_serial: u64,
     /// Who is on the other end.
     pub(super) peer: PeerCredentials,
+    /// The last request's target and message type.
+    pub(super) routes: Routes,
     pub(super) span: tracing::Span,
 }
 
@@ -106,6 +109,7 @@ impl Connection {
             held: None,
             next_serial: 0,
             peer,
+            routes: Routes::default(),
             span,
         }
     }
