@@ -161,7 +161,25 @@ async fn run(
                 ready.set(outbox.ready());
                 outbox.take(&mut out, &mut ended);
                 connection.on_ended(&mut ended);
-                last_activity = Instant::now();
+                let now = Instant::now();
+                last_activity = now;
+                if was_empty && !out.is_empty() {
+                    last_write = now;
+                }
+                // Most answers fit the socket at once: write now rather than on
+                // the next turn of the loop.
+                if !out.is_empty() {
+                    match write.try_write(&out) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            Counters::add(&shared.counters.bytes_sent, n as u64);
+                            out.advance(n);
+                            outbox.written(n);
+                        }
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                    }
+                }
             }
             () = &mut deadline_timer, if armed.is_some() => {
                 armed = None;
@@ -233,9 +251,6 @@ async fn run(
                 }
                 idle.as_mut().reset(due);
             }
-        }
-        if was_empty && !out.is_empty() {
-            last_write = Instant::now();
         }
     }
     // Whatever is still in flight has nobody to answer to: the handlers learn it
