@@ -71,39 +71,63 @@ impl FromStr for Target {
 /// Every file `targets` produce for `schema`, paths relative to the output
 /// directory (each target in its own subdirectory).
 pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFile> {
-    let mut files = Vec::new();
-    for target in targets {
-        match target {
-            Target::Rust => {
-                let mut file = emit::rust::generate(schema, stem);
-                file.path = Path::new("rust").join(&file.path);
-                files.push(file);
-            }
-            Target::Python => {
-                for mut file in emit::python::generate(schema, stem) {
-                    file.path = Path::new("python").join(&file.path);
-                    files.push(file);
-                }
-            }
-            Target::TypeScript => {
-                for mut file in emit::typescript::generate(schema, stem) {
-                    file.path = Path::new("typescript").join(&file.path);
-                    files.push(file);
-                }
-            }
-            Target::JsonSchema => {
-                let mut file = emit::jsonschema::generate(schema, stem);
-                file.path = Path::new("jsonschema").join(&file.path);
-                files.push(file);
-            }
-            Target::Docs => {
-                let mut file = emit::markdown::generate(schema, stem);
-                file.path = Path::new("docs").join(&file.path);
-                files.push(file);
-            }
-        }
+    // Built once, by the first target that embeds it.
+    let served = emit::document::LazyServed::new(schema);
+    let one = |target: &Target| -> Vec<GeneratedFile> {
+        let (dir, files) = match target {
+            Target::Rust => (
+                "rust",
+                vec![emit::rust::generate_served(
+                    schema,
+                    stem,
+                    &emit::rust::Options::default(),
+                    &served,
+                )],
+            ),
+            Target::Python => (
+                "python",
+                emit::python::generate_served(schema, stem, &served),
+            ),
+            Target::TypeScript => (
+                "typescript",
+                emit::typescript::generate_served(schema, stem, &served),
+            ),
+            Target::JsonSchema => ("jsonschema", vec![emit::jsonschema::generate(schema, stem)]),
+            Target::Docs => ("docs", vec![emit::markdown::generate(schema, stem)]),
+        };
+        files
+            .into_iter()
+            .map(|mut file| {
+                file.path = Path::new(dir).join(&file.path);
+                file
+            })
+            .collect()
+    };
+    // Rust (the slowest) on a thread of its own beside the others; the files
+    // come out in the order of `targets` either way.
+    let rust_first = targets.iter().position(|t| *t == Target::Rust);
+    /// Each target's files, by the target's position in `targets`.
+    type Placed = Vec<(usize, Vec<GeneratedFile>)>;
+    let (rust, mut others): (Option<Vec<GeneratedFile>>, Placed) = std::thread::scope(|scope| {
+        let rust = rust_first.map(|_| scope.spawn(|| one(&Target::Rust)));
+        let others = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, target)| **target != Target::Rust)
+            .map(|(i, target)| (i, one(target)))
+            .collect();
+        let rust = rust.map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (rust, others)
+    });
+    if let (Some(position), Some(rust)) = (rust_first, rust) {
+        others.push((position, rust));
     }
-    files
+    others.sort_by_key(|(position, _)| *position);
+    others.into_iter().flat_map(|(_, files)| files).collect()
 }
 
 /// The checked schema as a JSON document (`acton-schema/1`): what DISCOVER

@@ -25,6 +25,44 @@ pub fn fingerprint(schema: &Schema) -> String {
     format!("fnv1a64:{:016x}", fnv1a64(text.as_bytes()))
 }
 
+/// What every generated package embeds: the document as canonical JSON text, and
+/// the fingerprint. Built once per generation and shared by the targets (for a
+/// large schema, building it is a good part of the time).
+#[derive(Debug, Clone)]
+pub(crate) struct Served {
+    pub(crate) document: String,
+    pub(crate) fingerprint: String,
+}
+
+impl Served {
+    pub(crate) fn of(schema: &Schema) -> Self {
+        Self {
+            document: super::canonical_json(&document(schema)),
+            fingerprint: fingerprint(schema),
+        }
+    }
+}
+
+/// [`Served`], built by whichever target needs it first (targets run on several
+/// threads; the others wait for it rather than build it again).
+pub(crate) struct LazyServed<'a> {
+    schema: &'a Schema,
+    cell: std::sync::OnceLock<Served>,
+}
+
+impl<'a> LazyServed<'a> {
+    pub(crate) fn new(schema: &'a Schema) -> Self {
+        Self {
+            schema,
+            cell: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn get(&self) -> &Served {
+        self.cell.get_or_init(|| Served::of(self.schema))
+    }
+}
+
 /// FNV-1a, 64 bits: stable, dependency-free, and enough to tell two contracts
 /// apart (not a defence against a forger: the document itself travels too).
 fn fnv1a64(bytes: &[u8]) -> u64 {

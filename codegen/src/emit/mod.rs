@@ -37,7 +37,41 @@ pub(crate) fn banner(schema: &crate::Schema) -> String {
 /// JSON text with object keys sorted: generated output must not depend on whether
 /// serde_json's `preserve_order` feature is on somewhere in the build.
 pub(crate) fn canonical_json(value: &Value) -> String {
-    sorted_keys(value.clone()).to_string()
+    let mut out = String::new();
+    write_sorted(value, &mut out);
+    out
+}
+
+/// Writes `value` as compact JSON, every object's keys sorted (what
+/// `sorted_keys(value).to_string()` prints, without copying the value).
+fn write_sorted(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                out.push(':');
+                write_sorted(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// The value with every object's keys in sorted order, whether or not serde_json's

@@ -64,7 +64,11 @@ pub fn package_name(schema: &Schema, stem: &str) -> String {
 }
 
 /// Every file of the package, relative to the target directory.
-pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
+pub(crate) fn generate_served(
+    schema: &Schema,
+    stem: &str,
+    served: &super::document::LazyServed<'_>,
+) -> Vec<GeneratedFile> {
     let registry = templates();
     let package = package_name(schema, stem);
     // The banner on two lines, to stay within the line length.
@@ -192,7 +196,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
     );
     // The document in string pieces short enough for the line length (each piece
     // escaped on its own, so no escape is cut).
-    let document = super::canonical_json(&super::document::document(schema));
+    let document = &served.get().document;
     let chars: Vec<char> = document.chars().collect();
     let chunks: Vec<String> = chars
         .chunks(80)
@@ -203,7 +207,7 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
         "schema",
         &json!({
             "banner": banner,
-            "fingerprint": super::document::fingerprint(schema),
+            "fingerprint": served.get().fingerprint,
             "chunks": chunks,
         }),
     );

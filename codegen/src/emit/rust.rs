@@ -44,34 +44,173 @@ impl Default for Options {
     }
 }
 
-/// Generates the Rust module for `schema`, as `<file_stem>.rs`.
-pub fn generate(schema: &Schema, file_stem: &str) -> GeneratedFile {
-    generate_with(schema, file_stem, &Options::default())
-}
-
 /// Generates the Rust module for `schema` with `options`, as `<file_stem>.rs`.
 pub fn generate_with(schema: &Schema, file_stem: &str, options: &Options) -> GeneratedFile {
+    generate_served(
+        schema,
+        file_stem,
+        options,
+        &super::document::LazyServed::new(schema),
+    )
+}
+
+/// [`generate_with`], the schema document already built.
+pub(crate) fn generate_served(
+    schema: &Schema,
+    file_stem: &str,
+    options: &Options,
+    served: &super::document::LazyServed<'_>,
+) -> GeneratedFile {
     GeneratedFile {
         path: format!("{file_stem}.rs").into(),
-        contents: render_with(schema, options),
+        contents: render_served(schema, options, served),
     }
 }
 
 /// The formatted Rust source for `schema` with `options`.
-pub fn render_with(schema: &Schema, options: &Options) -> String {
+fn render_served(
+    schema: &Schema,
+    options: &Options,
+    served: &super::document::LazyServed<'_>,
+) -> String {
     let emitter = Emitter {
         schema,
         options,
         module: schema.package.as_deref(),
     };
-    let tokens = emitter.file();
-    let body = match syn::parse2::<syn::File>(tokens.clone()) {
-        Ok(file) => space_items(&prettyplease::unparse(&file)),
+    // Building, parsing and printing the tokens is most of the time code
+    // generation takes; a large schema's module is done in two halves at once,
+    // split between two of its types (the printed halves join exactly).
+    let own: Vec<&TypeDef> = schema.types.iter().filter(|d| emitter.is_own(d)).collect();
+    let body = if own.len() < parallel_from() {
+        format_tokens(|| {
+            let (head, rest) = (emitter.head(&own), emitter.rest(&[]));
+            quote! { #head #rest }
+        })
+    } else {
+        let (first, second) = own.split_at(own.len() / 2);
+        // Tokens stay on their thread: the other one gets the options as text.
+        let options_text = OptionsText::of(options);
+        std::thread::scope(|scope| {
+            let head = scope.spawn(|| {
+                let options = options_text.options();
+                let emitter = Emitter {
+                    schema,
+                    options: &options,
+                    module: schema.package.as_deref(),
+                };
+                let head = format_tokens(|| emitter.head(first));
+                // The shorter half: this thread builds the document meanwhile.
+                served.get();
+                head
+            });
+            let tail = format_tokens(|| emitter.rest(second));
+            let head = head
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            head + &tail
+        })
+    };
+    let mut code = format!("// {}\n\n{}", super::banner(schema), space_items(&body));
+    let served = served.get();
+    for (name, placeholder, value) in [
+        ("SCHEMA", SCHEMA_PLACEHOLDER, &served.document),
+        (
+            "SCHEMA_FINGERPRINT",
+            FINGERPRINT_PLACEHOLDER,
+            &served.fingerprint,
+        ),
+    ] {
+        let line = format!("\npub const {name}: &str = {placeholder};\n");
+        if let Some(at) = code.find(&line) {
+            let literal = proc_macro2::Literal::string(value).to_string();
+            code.replace_range(
+                at..at + line.len(),
+                &format!("\npub const {name}: &str = {literal};\n"),
+            );
+        }
+    }
+    code
+}
+
+/// Stand for the schema document's and fingerprint's string literals until the
+/// code is formatted: as tokens they would be escaped, parsed and printed again.
+const SCHEMA_PLACEHOLDER: &str = "ACTON_SCHEMA_DOCUMENT_LITERAL";
+const FINGERPRINT_PLACEHOLDER: &str = "ACTON_SCHEMA_FINGERPRINT_LITERAL";
+
+/// [`Options`] as text, which may cross to another thread (tokens may not).
+struct OptionsText {
+    type_attributes: Vec<(String, String)>,
+    field_attributes: Vec<(String, String)>,
+    extern_types: std::collections::BTreeMap<String, String>,
+    client: bool,
+    server: bool,
+}
+
+impl OptionsText {
+    fn of(options: &Options) -> Self {
+        let text = |attributes: &[(String, TokenStream)]| {
+            attributes
+                .iter()
+                .map(|(path, tokens)| (path.clone(), tokens.to_string()))
+                .collect()
+        };
+        Self {
+            type_attributes: text(&options.type_attributes),
+            field_attributes: text(&options.field_attributes),
+            extern_types: options.extern_types.clone(),
+            client: options.client,
+            server: options.server,
+        }
+    }
+
+    /// The options again (tokens printed by `proc_macro2` parse back to the same).
+    fn options(&self) -> Options {
+        let tokens = |attributes: &[(String, String)]| {
+            attributes
+                .iter()
+                .map(|(path, text)| (path.clone(), text.parse().unwrap_or_default()))
+                .collect()
+        };
+        Options {
+            type_attributes: tokens(&self.type_attributes),
+            field_attributes: tokens(&self.field_attributes),
+            extern_types: self.extern_types.clone(),
+            client: self.client,
+            server: self.server,
+        }
+    }
+}
+
+/// Schemas with this many types of their own are formatted in two halves at once.
+const PARALLEL_FROM: usize = 200;
+
+#[cfg(not(test))]
+fn parallel_from() -> usize {
+    PARALLEL_FROM
+}
+
+// Tests set it per thread, to print one schema both ways.
+#[cfg(test)]
+thread_local! {
+    static PARALLEL_FROM_IN_TEST: std::cell::Cell<usize> = const { std::cell::Cell::new(PARALLEL_FROM) };
+}
+
+#[cfg(test)]
+fn parallel_from() -> usize {
+    PARALLEL_FROM_IN_TEST.with(std::cell::Cell::get)
+}
+
+/// Prints tokens as formatted Rust.
+/// Prints the tokens `build` makes as formatted Rust (not cloning them: a clone
+/// is copied as soon as the parser takes it apart).
+fn format_tokens(build: impl Fn() -> TokenStream) -> String {
+    match syn::parse2::<syn::File>(build()) {
+        Ok(file) => prettyplease::unparse(&file),
         // Generated tokens always parse; should they not, the raw text still
         // shows what went wrong when compiled.
-        Err(_) => tokens.to_string(),
-    };
-    format!("// {}\n\n{body}", super::banner(schema))
+        Err(_) => build().to_string(),
+    }
 }
 
 /// Puts a blank line between top-level items (and after the imports), as rustfmt
@@ -229,14 +368,18 @@ impl Emitter<'_> {
         quote! { #(#attributes)* }
     }
 
-    fn file(&self) -> TokenStream {
+    /// The start of the module: its imports and its own types `types`.
+    fn head(&self, types: &[&TypeDef]) -> TokenStream {
         let uses = self.uses();
-        let types = self
-            .schema
-            .types
-            .iter()
-            .filter(|def| self.is_own(def))
-            .map(|def| self.type_def(def));
+        let types = types.iter().map(|def| self.type_def(def));
+        quote! { #uses #(#types)* }
+    }
+
+    /// The rest of the module, after [`head`](Self::head): its own types `types`,
+    /// then the registry, defaults, services and imported packages' modules. The
+    /// module is `head(first)` then `rest(second)` for any split of its own types.
+    fn rest(&self, types: &[&TypeDef]) -> TokenStream {
+        let types = types.iter().map(|def| self.type_def(def));
         let defaults = self.default_functions();
         let register = self.register_all();
         let services = self
@@ -253,7 +396,6 @@ impl Emitter<'_> {
             module.package_module(import)
         });
         quote! {
-            #uses
             #(#types)*
             #register
             #defaults
@@ -641,8 +783,9 @@ impl Emitter<'_> {
             let wire = &def.wire_name;
             quote! { registry.register::<#path>(#wire); }
         });
-        let document = super::canonical_json(&super::document::document(self.schema));
-        let fingerprint = super::document::fingerprint(self.schema);
+        // The literals go in after formatting (see `render_served`).
+        let document = format_ident!("{}", SCHEMA_PLACEHOLDER);
+        let fingerprint = format_ident!("{}", FINGERPRINT_PLACEHOLDER);
         quote! {
             /// The checked schema as JSON (`acton-schema/1`), which the server sends
             /// in DISCOVER when asked (`include_schema`).
@@ -1137,5 +1280,31 @@ fn scoped_fields(def: &TypeDef) -> Vec<(String, &Field)> {
             })
             .collect(),
         TypeKind::Enum { .. } => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_two_halves_print_exactly_what_one_pass_prints() {
+        let mut yaml = String::from("acton: 1\npackage: halves\ntypes:\n");
+        for i in 0..40 {
+            yaml.push_str(&format!(
+                "  T{i}:\n    doc: Type {i}.\n    fields: {{ a: i64, b: {{ type: string, default: x }}, c: list<T0>? }}\n  E{i}:\n    enum: [one, two]\n"
+            ));
+        }
+        yaml.push_str("services:\n  s:\n    methods:\n      m: { request: T1, reply: T2 }\n");
+        let schema = crate::parse_schema("halves.yaml", &yaml).expect("valid");
+        let render = |from: usize| {
+            PARALLEL_FROM_IN_TEST.with(|cell| cell.set(from));
+            let served = super::super::document::LazyServed::new(&schema);
+            render_served(&schema, &Options::default(), &served)
+        };
+        let whole = render(usize::MAX);
+        let halves = render(1);
+        assert_eq!(whole, halves);
+        assert!(whole.contains("pub struct T39") && whole.contains("pub fn register_all"));
     }
 }

@@ -150,7 +150,11 @@ fn field_doc(field: &Field) -> Option<String> {
 }
 
 /// Every file of the package, relative to the target directory.
-pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
+pub(crate) fn generate_served(
+    schema: &Schema,
+    stem: &str,
+    served: &super::document::LazyServed<'_>,
+) -> Vec<GeneratedFile> {
     let registry = templates();
     let package = schema
         .package
@@ -276,8 +280,8 @@ pub fn generate(schema: &Schema, stem: &str) -> Vec<GeneratedFile> {
             "src/schema.ts",
             format!(
                 "/**\n * The schema this package was generated from, as JSON (`acton-schema/1`), and the\n * fingerprint of its wire contract: what `checkSchema()` compares with the server's.\n *\n * {banner}\n */\n\nexport const SCHEMA_FINGERPRINT = {};\n\nexport const SCHEMA = {};\n",
-                Value::String(super::document::fingerprint(schema)),
-                Value::String(super::canonical_json(&super::document::document(schema)))
+                Value::String(served.get().fingerprint.clone()),
+                Value::String(served.get().document.clone())
             ),
         ),
     ];
