@@ -291,7 +291,7 @@ def readme_rules(scratch: Path, target: Path) -> list[Rule]:
             shortened(
                 {
                     "--bench throughput": "--bench throughput -- --messages 20000 --rounds 1",
-                    "--bench ipc": "--bench ipc -- --seconds 0.3",
+                    "--bench ipc": "--bench ipc -- --seconds 0.3 --rounds 1 --idle 100",
                 }
             ),
         ),
@@ -304,6 +304,11 @@ def readme_rules(scratch: Path, target: Path) -> list[Rule]:
             "the TypeScript client benchmark, shortened",
             starts("cargo build --release -p desk --bins && (cd tests/typescript"),
             shortened({"bench.js)": "bench.js 0.3)"}),
+        ),
+        Rule(
+            "the code generation benchmark, shortened",
+            starts("cargo bench -p acton-codegen --bench generate"),
+            shortened({"--bench generate": "--bench generate -- --types 200 --rounds 1"}),
         ),
         Rule(
             "the soak test, for 6 s",

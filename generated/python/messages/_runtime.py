@@ -211,6 +211,16 @@ def decode_frame_payload(fmt: int, data: bytes) -> Any:
     raise ActonError("PROTOCOL_ERROR", f"unknown format byte {fmt:#04x}")
 
 
+# Bytes a connection's transport may hold unsent before a call waits for the socket.
+_WRITE_BACKLOG = 64 * 1024
+
+
+def _expire(future: asyncio.Future[Any], seconds: float) -> None:
+    """A call's deadline passed: it fails with :class:`RequestTimeout` (unless answered)."""
+    if not future.done():
+        future.set_exception(RequestTimeout.after(seconds))
+
+
 def encode_frame(kind: Kind, fmt: Format, payload: object | None) -> bytes:
     """A version-2 frame; ``payload=None`` gives an empty payload."""
     body = b"" if payload is None else encode_payload(fmt, payload)
@@ -582,7 +592,10 @@ class Connection:
         try:
             self._writer.write(encode_frame(kind, self.format, payload))
             self._last_sent = asyncio.get_running_loop().time()
-            await self._writer.drain()
+            # Waiting for the socket only when the transport holds a backlog (a
+            # server that stopped reading): a call's usual frame leaves at once.
+            if self._writer.transport.get_write_buffer_size() > _WRITE_BACKLOG:
+                await self._writer.drain()
         except (ConnectionError, OSError) as error:
             self._fail_all(ConnectionClosed(f"writing failed: {error}"))
             raise ConnectionClosed(f"writing failed: {error}") from error
@@ -614,12 +627,14 @@ class Connection:
             if limit is None:
                 result = await future
             else:
+                # A little longer than the server's own deadline, whose TIMEOUT
+                # answer says more. (A timer on the future: `asyncio.wait_for`
+                # costs more than the rest of a call.)
+                timer = asyncio.get_running_loop().call_later(limit + 1.0, _expire, future, limit + 1.0)
                 try:
-                    # A little longer than the server's own deadline, whose TIMEOUT
-                    # answer says more.
-                    result = await asyncio.wait_for(future, limit + 1.0)
-                except TimeoutError:
-                    raise RequestTimeout.after(limit + 1.0) from None
+                    result = await future
+                finally:
+                    timer.cancel()
             answered = True
             return result
         finally:
