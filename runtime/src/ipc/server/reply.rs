@@ -44,9 +44,7 @@ pub(crate) struct RequestReplies {
     pub(crate) format: Format,
     pub(crate) stream: bool,
     state: Mutex<ReplyState>,
-    outbox: Arc<Outbox>,
-    registry: Arc<IpcTypeRegistry>,
-    counters: Arc<Counters>,
+    path: Arc<ReplyPath>,
     parked: Arc<ParkedHandlers>,
     span: tracing::Span,
     started: Option<Instant>,
@@ -63,13 +61,14 @@ impl std::fmt::Debug for RequestReplies {
     }
 }
 
-/// Where a request's replies go.
+/// Where a connection's replies go: one per connection, shared by its requests
+/// (each request holds one reference, on the connection's own count, rather than
+/// one on each of the listener-wide registry and counters, which every core's
+/// connections would contend on).
 pub(crate) struct ReplyPath {
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) registry: Arc<IpcTypeRegistry>,
     pub(crate) counters: Arc<Counters>,
-    /// The target actor's parked handlers (a stream waiting for its client parks).
-    pub(crate) parked: Arc<ParkedHandlers>,
 }
 
 impl RequestReplies {
@@ -78,7 +77,8 @@ impl RequestReplies {
         serial: u64,
         format: Format,
         stream: bool,
-        path: ReplyPath,
+        path: Arc<ReplyPath>,
+        parked: Arc<ParkedHandlers>,
         span: tracing::Span,
     ) -> Self {
         let started = (!span.is_disabled()).then(Instant::now);
@@ -88,10 +88,8 @@ impl RequestReplies {
             format,
             stream,
             state: Mutex::new(ReplyState::default()),
-            outbox: path.outbox,
-            registry: path.registry,
-            counters: path.counters,
-            parked: path.parked,
+            path,
+            parked,
             span,
             started,
             ended: Signal::default(),
@@ -130,8 +128,8 @@ impl RequestReplies {
         self.mark_ended(&mut state);
         let frame = self.failure_frame(state.sequence, code.as_str(), message);
         drop(state);
-        Counters::add(&self.counters.errors, 1);
-        self.outbox.force(&frame);
+        Counters::add(&self.path.counters.errors, 1);
+        self.path.outbox.force(&frame);
         self.record(code.as_str());
         true
     }
@@ -162,9 +160,9 @@ impl RequestReplies {
     fn end_with(self: &Arc<Self>, state: &mut ReplyState, frame: &[u8], outcome: &str) {
         self.mark_ended(state);
         if outcome != ANSWERED {
-            Counters::add(&self.counters.errors, 1);
+            Counters::add(&self.path.counters.errors, 1);
         }
-        self.outbox.force_end(frame, self.ended());
+        self.path.outbox.force_end(frame, self.ended());
         self.record(outcome);
     }
 
@@ -222,7 +220,7 @@ impl RequestReplies {
     /// Encodes a reply; a panic in the type's `Serialize` is an error like any other.
     fn encode(&self, reply: &dyn ActonMessage, shape: Outbound<'_>) -> Result<Vec<u8>, String> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.registry.encode(reply, self.format, shape)
+            self.path.registry.encode(reply, self.format, shape)
         })) {
             Ok(Ok(frame)) => Ok(frame),
             Ok(Err(error)) => Err(error.to_string()),
@@ -261,16 +259,20 @@ impl RequestReplies {
         }
         match encoded {
             Ok(frame) => {
-                if self.outbox.offer_end(Lane::Answer, &frame, self.ended()) {
+                if self
+                    .path
+                    .outbox
+                    .offer_end(Lane::Answer, &frame, self.ended())
+                {
                     self.mark_ended(&mut state);
                     self.record(ANSWERED);
-                } else if self.outbox.is_closed() {
+                } else if self.path.outbox.is_closed() {
                     self.mark_ended(&mut state);
                     drop(state);
                     self.record(ABANDONED);
                     return Offer::Closed;
                 } else {
-                    Counters::add(&self.counters.answers_over_budget, 1);
+                    Counters::add(&self.path.counters.answers_over_budget, 1);
                     let message = format!(
                         "the answer ({} bytes) does not fit the connection's outbound buffer: the client is not reading its answers",
                         frame.len()
@@ -279,7 +281,7 @@ impl RequestReplies {
                 }
             }
             Err(message) => {
-                Counters::add(&self.counters.answers_unencodable, 1);
+                Counters::add(&self.path.counters.answers_unencodable, 1);
                 self.fail_from_handler(&mut state, ErrorCode::SerializationError, message);
             }
         }
@@ -288,11 +290,11 @@ impl RequestReplies {
 
     /// One stream item: taken, or given back while the client is behind.
     fn offer_item(self: &Arc<Self>, reply: Box<dyn ActonMessage>) -> Offer {
-        if !self.outbox.has_room(0) {
+        if !self.path.outbox.has_room(0) {
             return Offer::Behind { reply, need: 0 };
         }
         let mut state = self.lock();
-        if state.ended || self.outbox.is_closed() {
+        if state.ended || self.path.outbox.is_closed() {
             return Offer::Closed;
         }
         let encoded = self.encode(
@@ -304,10 +306,10 @@ impl RequestReplies {
         );
         match encoded {
             Ok(frame) => {
-                if self.outbox.offer(Lane::Flow, &frame) {
+                if self.path.outbox.offer(Lane::Flow, &frame) {
                     state.sequence = state.sequence.saturating_add(1);
                     Offer::Taken
-                } else if self.outbox.is_closed() {
+                } else if self.path.outbox.is_closed() {
                     Offer::Closed
                 } else {
                     Offer::Behind {
@@ -317,7 +319,7 @@ impl RequestReplies {
                 }
             }
             Err(message) => {
-                Counters::add(&self.counters.answers_unencodable, 1);
+                Counters::add(&self.path.counters.answers_unencodable, 1);
                 self.fail_from_handler(&mut state, ErrorCode::SerializationError, message);
                 Offer::Closed
             }
@@ -358,7 +360,7 @@ impl ReplySink for ReplyTicket {
             // While it waits for its client, the handler holds none of its actor's
             // slots.
             let _parked = self.0.parked.park();
-            self.0.outbox.wait_room(need).await;
+            self.0.path.outbox.wait_room(need).await;
         })
     }
 
@@ -375,7 +377,7 @@ impl ReplySink for ReplyTicket {
     }
 
     fn is_closed(&self) -> bool {
-        self.0.has_ended() || self.0.outbox.is_closed()
+        self.0.has_ended() || self.0.path.outbox.is_closed()
     }
 
     fn closed(&self) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {

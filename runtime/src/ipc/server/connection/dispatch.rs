@@ -22,7 +22,7 @@ use crate::ipc::protocol::{
 };
 use crate::ipc::server::hub::shorten;
 use crate::ipc::server::outbox::Ended;
-use crate::ipc::server::reply::{ReplyPath, ReplyTicket, RequestReplies};
+use crate::ipc::server::reply::{ReplyTicket, RequestReplies};
 use crate::ipc::server::stats::Counters;
 use crate::ipc::Format;
 use crate::message::{Envelope, ReplyTarget, RequestOrigin};
@@ -166,19 +166,14 @@ impl Connection {
                 outcome = tracing::field::Empty,
                 duration_us = tracing::field::Empty,
             );
-            let path = ReplyPath {
-                outbox: Arc::clone(&self.outbox),
-                registry: Arc::clone(&shared.registry),
-                counters: Arc::clone(&shared.counters),
-                parked: Arc::clone(target.parked()),
-            };
             self.next_serial += 1;
             let replies = Arc::new(RequestReplies::new(
                 Arc::clone(&correlation_id),
                 self.next_serial,
                 format,
                 stream,
-                path,
+                Arc::clone(&self.reply_path),
+                Arc::clone(target.parked()),
                 span,
             ));
             let ticket = ReplyTicket(Arc::clone(&replies));

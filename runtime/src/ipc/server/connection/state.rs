@@ -27,7 +27,7 @@ use crate::ipc::protocol::{
 use crate::ipc::server::hub::{shorten, ConnectionId, Refused};
 use crate::ipc::server::outbox::Outbox;
 use crate::ipc::server::rate_limit::TokenBucket;
-use crate::ipc::server::reply::RequestReplies;
+use crate::ipc::server::reply::{ReplyPath, RequestReplies};
 use crate::ipc::server::stats::Counters;
 use crate::ipc::server::ListenerShared;
 use crate::ipc::Format;
@@ -84,6 +84,8 @@ pub(crate) struct Connection {
     pub(super) peer: PeerCredentials,
     /// The last request's target and message type.
     pub(super) routes: Routes,
+    /// Where its requests' replies go.
+    pub(super) reply_path: Arc<ReplyPath>,
     pub(super) span: tracing::Span,
 }
 
@@ -96,6 +98,11 @@ impl Connection {
         uid_limiter: Option<Arc<Mutex<TokenBucket>>>,
         span: tracing::Span,
     ) -> Self {
+        let reply_path = Arc::new(ReplyPath {
+            outbox: Arc::clone(&outbox),
+            registry: Arc::clone(&shared.registry),
+            counters: Arc::clone(&shared.counters),
+        });
         Self {
             id,
             limiter: shared.config.rate_limit.map(TokenBucket::new),
@@ -110,6 +117,7 @@ impl Connection {
             next_serial: 0,
             peer,
             routes: Routes::default(),
+            reply_path,
             span,
         }
     }
