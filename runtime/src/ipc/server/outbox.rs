@@ -63,6 +63,9 @@ pub(crate) struct Outbox {
     /// Wakes producers waiting for room.
     room: Notify,
     budget: usize,
+    /// `State::unsent`, readable without the lock (the connection's loop asks on
+    /// every turn); written under it.
+    unsent: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -84,6 +87,7 @@ impl Outbox {
             ready: Notify::new(),
             room: Notify::new(),
             budget: budget.max(1),
+            unsent: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -122,7 +126,8 @@ impl Outbox {
         }
         let wake = state.buffer.is_empty() && state.ended.is_empty();
         state.buffer.extend_from_slice(frame);
-        state.unsent += frame.len();
+        let unsent = state.unsent + frame.len();
+        self.set_unsent(&mut state, unsent);
         state.ended.push(request);
         drop(state);
         if wake {
@@ -146,7 +151,8 @@ impl Outbox {
     fn append(&self, state: &mut State, frame: &[u8]) {
         let wake = state.buffer.is_empty() && state.ended.is_empty();
         state.buffer.extend_from_slice(frame);
-        state.unsent += frame.len();
+        let unsent = state.unsent + frame.len();
+        self.set_unsent(state, unsent);
         if wake {
             self.ready.notify_one();
         }
@@ -179,7 +185,13 @@ impl Outbox {
 
     /// Bytes appended and not yet written.
     pub(crate) fn unsent(&self) -> usize {
-        self.lock().unsent
+        self.unsent.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn set_unsent(&self, state: &mut State, unsent: usize) {
+        state.unsent = unsent;
+        self.unsent
+            .store(unsent, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether nothing waits to be taken.
@@ -209,7 +221,8 @@ impl Outbox {
     /// `n` bytes reached the socket.
     pub(crate) fn written(&self, n: usize) {
         let mut state = self.lock();
-        state.unsent = state.unsent.saturating_sub(n);
+        let unsent = state.unsent.saturating_sub(n);
+        self.set_unsent(&mut state, unsent);
         if state.waiting > 0 {
             drop(state);
             self.room.notify_waiters();
@@ -223,7 +236,8 @@ impl Outbox {
         state.closed = true;
         state.buffer = BytesMut::new();
         state.ended.clear();
-        let unsent = std::mem::take(&mut state.unsent);
+        let unsent = state.unsent;
+        self.set_unsent(&mut state, 0);
         drop(state);
         self.room.notify_waiters();
         unsent
