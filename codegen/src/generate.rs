@@ -103,31 +103,26 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
             })
             .collect()
     };
-    // Rust (the slowest) on a thread of its own beside the others; the files
-    // come out in the order of `targets` either way.
-    let rust_first = targets.iter().position(|t| *t == Target::Rust);
-    /// Each target's files, by the target's position in `targets`.
-    type Placed = Vec<(usize, Vec<GeneratedFile>)>;
-    let (rust, mut others): (Option<Vec<GeneratedFile>>, Placed) = std::thread::scope(|scope| {
-        let rust = rust_first.map(|_| scope.spawn(|| one(&Target::Rust)));
-        let others = targets
+    std::thread::scope(|scope| {
+        // Rust (the slowest) on a thread of its own beside the others; the files
+        // come out in the order of `targets` either way.
+        let rust = targets
+            .contains(&Target::Rust)
+            .then(|| scope.spawn(|| one(&Target::Rust)));
+        let others: Vec<Option<Vec<GeneratedFile>>> = targets
             .iter()
-            .enumerate()
-            .filter(|(_, target)| **target != Target::Rust)
-            .map(|(i, target)| (i, one(target)))
+            .map(|target| (*target != Target::Rust).then(|| one(target)))
             .collect();
-        let rust = rust.map(|handle| {
+        let mut rust = rust.map(|handle| {
             handle
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         });
-        (rust, others)
-    });
-    if let (Some(position), Some(rust)) = (rust_first, rust) {
-        others.push((position, rust));
-    }
-    others.sort_by_key(|(position, _)| *position);
-    others.into_iter().flat_map(|(_, files)| files).collect()
+        others
+            .into_iter()
+            .flat_map(|files| files.or_else(|| rust.take()).unwrap_or_default())
+            .collect()
+    })
 }
 
 /// The checked schema as a JSON document (`acton-schema/1`): what DISCOVER

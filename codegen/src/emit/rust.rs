@@ -201,7 +201,6 @@ fn parallel_from() -> usize {
     PARALLEL_FROM_IN_TEST.with(std::cell::Cell::get)
 }
 
-/// Prints tokens as formatted Rust.
 /// Prints the tokens `build` makes as formatted Rust (not cloning them: a clone
 /// is copied as soon as the parser takes it apart).
 fn format_tokens(build: impl Fn() -> TokenStream) -> String {

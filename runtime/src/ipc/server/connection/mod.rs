@@ -171,11 +171,7 @@ async fn run(
                 if !out.is_empty() {
                     match write.try_write(&out) {
                         Ok(0) => break,
-                        Ok(n) => {
-                            Counters::add(&shared.counters.bytes_sent, n as u64);
-                            out.advance(n);
-                            outbox.written(n);
-                        }
+                        Ok(n) => sent(&shared.counters, outbox, &mut out, n),
                         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(_) => break,
                     }
@@ -238,9 +234,7 @@ async fn run(
             written = write.write(&out), if !out.is_empty() => match written {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    Counters::add(&shared.counters.bytes_sent, n as u64);
-                    out.advance(n);
-                    outbox.written(n);
+                    sent(&shared.counters, outbox, &mut out, n);
                     last_write = Instant::now();
                 }
             },
@@ -274,6 +268,13 @@ async fn run(
     // Whatever is still in flight has nobody to answer to: the handlers learn it
     // from their reply envelopes (CloseOnDrop).
     let _ = write.shutdown().await;
+}
+
+/// `n` bytes of `out` reached the socket.
+fn sent(counters: &Counters, outbox: &Outbox, out: &mut BytesMut, n: usize) {
+    Counters::add(&counters.bytes_sent, n as u64);
+    out.advance(n);
+    outbox.written(n);
 }
 
 /// At most this many frames already read are served in one turn of the loop.
