@@ -2,11 +2,23 @@
 # Runs every check and test of the project. This is the README's test command and
 # what CI runs; it installs what it needs: the Python tools go into .venv (pinned
 # in tests/python/requirements.txt), the TypeScript ones into tests/typescript
-# (npm ci from its lockfile). Needs a Rust toolchain, python3 (3.11+), node (20+).
+# (npm ci from its lockfile), nats-server from Debian's packages (apt-get). Needs a
+# Rust toolchain, python3 (3.11+), node (20+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# The NATS tests start a real nats-server (Debian's package).
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+    step "installing nats-server (Debian package)"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
+fi
+# Debian puts it in /usr/sbin, which is not on every user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
 
 step "formatting"
 cargo fmt --all -- --check

@@ -46,6 +46,8 @@ pub mod error;
 #[cfg(feature = "ipc")]
 pub mod ipc;
 pub mod message;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod prelude;
 pub mod runtime;
 mod signal;

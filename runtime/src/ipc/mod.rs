@@ -66,6 +66,10 @@ pub(crate) struct IpcState {
     /// they looked up while it stays the same.
     exposures: std::sync::atomic::AtomicU64,
     listeners: Mutex<Vec<Weak<server::listener::ListenerCore>>>,
+    /// Woken after every change of `exposed` (the NATS bridge follows them).
+    exposures_notice: tokio::sync::Notify,
+    #[cfg(feature = "nats")]
+    bridges: Mutex<Vec<Weak<crate::nats::bridge::Core>>>,
 }
 
 impl std::fmt::Debug for IpcState {
@@ -90,9 +94,33 @@ impl IpcState {
         listeners.push(Arc::downgrade(listener));
     }
 
-    /// Drains every running listener: their in-flight requests are answered
-    /// while the actors still run.
+    #[cfg(feature = "nats")]
+    pub(crate) fn add_bridge(&self, bridge: &Arc<crate::nats::bridge::Core>) {
+        let mut bridges = self.bridges.lock().unwrap_or_else(PoisonError::into_inner);
+        bridges.retain(|bridge| bridge.strong_count() > 0);
+        bridges.push(Arc::downgrade(bridge));
+    }
+
+    /// Completes after the next change of the exposed actors (enable it before
+    /// reading them, so that no change goes unseen).
+    pub(crate) fn exposures_changed_notice(&self) -> tokio::sync::futures::Notified<'_> {
+        self.exposures_notice.notified()
+    }
+
+    /// Drains every running listener (and NATS bridge): their in-flight requests
+    /// are answered while the actors still run.
     pub(crate) async fn drain_listeners(&self) {
+        #[cfg(feature = "nats")]
+        {
+            let bridges: Vec<_> = self
+                .bridges
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain(..)
+                .filter_map(|bridge| bridge.upgrade())
+                .collect();
+            futures_util::future::join_all(bridges.iter().map(|bridge| bridge.shutdown())).await;
+        }
         let listeners: Vec<_> = self
             .listeners
             .lock()
@@ -116,6 +144,7 @@ impl IpcState {
     fn exposures_changed(&self) {
         self.exposures
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.exposures_notice.notify_waiters();
     }
 
     pub(crate) fn exposed(&self, name: &str) -> Option<ActorHandle> {

@@ -65,6 +65,9 @@ pub(crate) enum Outbound<'a> {
         message: &'a str,
         sequence: Option<u32>,
     },
+    /// The value alone, in no frame (the NATS transport's payloads).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    Body,
     /// A PUSH notification.
     Push {
         notification_id: &'a str,
@@ -385,6 +388,7 @@ fn encode_as<T: Serialize + 'static>(
         });
     };
     match shape {
+        Outbound::Body => format.encode(value),
         Outbound::Response { correlation_id } => format.encode_frame(
             MessageKind::Response,
             &IpcResponse::success(correlation_id, value),

@@ -37,7 +37,7 @@ mod connection;
 mod hub;
 pub(crate) mod listener;
 mod outbox;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod reply;
 mod socket;
 mod stats;

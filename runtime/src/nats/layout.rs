@@ -1,0 +1,177 @@
+//! The subjects and headers of the NATS transport (docs/nats.md), shared by the
+//! bridge and the Rust client so that both read one definition.
+//!
+//! ```text
+//! request   {prefix}.{service}.{MessageType}     reply on the message's reply subject
+//! push      {prefix}.push.{MessageType}
+//! ```
+
+use std::time::Duration;
+
+use crate::ipc::Format;
+
+/// The format of the payload: `json` (also when absent) or `msgpack`.
+pub const FORMAT: &str = "Acton-Format";
+/// What the caller waits for: `reply` (also when absent), `stream` or `send`
+/// (an empty answer once the mailbox took the message).
+pub const CALL: &str = "Acton-Call";
+/// How long the caller waits (ms), for the whole stream of a stream call.
+pub const TIMEOUT_MS: &str = "Acton-Timeout-Ms";
+/// On a stream's replies: the item's number from 0; on its last message, how many
+/// items came before it.
+pub const SEQUENCE: &str = "Acton-Sequence";
+/// On a stream's last message (an end or a failure): `true`.
+pub const FINAL: &str = "Acton-Final";
+/// On a push: unique per notification of the publishing process.
+pub const NOTIFICATION_ID: &str = "Acton-Notification-Id";
+/// On a push: when it was published (ms since the Unix epoch).
+pub const TIMESTAMP_MS: &str = "Acton-Timestamp-Ms";
+/// On a failure: what went wrong, for people (NATS's service convention).
+pub const ERROR: &str = "Nats-Service-Error";
+/// On a failure: the error code (`TIMEOUT`, or a declared error's name).
+pub const ERROR_CODE: &str = "Nats-Service-Error-Code";
+
+/// The subject token pushes are published under; no service may be named so.
+pub const PUSH_TOKEN: &str = "push";
+
+/// The default subject prefix.
+pub const DEFAULT_PREFIX: &str = "acton";
+
+/// What a caller waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// One answer.
+    Reply,
+    /// Several answers, then a final message.
+    Stream,
+    /// An empty answer once the mailbox took the message.
+    Send,
+}
+
+impl Call {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reply => "reply",
+            Self::Stream => "stream",
+            Self::Send => "send",
+        }
+    }
+
+    /// Reads the header value; `None` for one this version does not know.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "reply" => Some(Self::Reply),
+            "stream" => Some(Self::Stream),
+            "send" => Some(Self::Send),
+            _ => None,
+        }
+    }
+}
+
+/// The header value of a format.
+pub fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Json => "json",
+        Format::MessagePack => "msgpack",
+    }
+}
+
+/// Reads a format header value; `None` for one this version does not know.
+pub fn parse_format(value: &str) -> Option<Format> {
+    match value {
+        "json" => Some(Format::Json),
+        "msgpack" => Some(Format::MessagePack),
+        _ => None,
+    }
+}
+
+/// Whether `token` may be one token of a subject: not empty, and free of `.`,
+/// the wildcards `*` and `>`, and white space (which NATS does not allow).
+pub fn is_token(token: &str) -> bool {
+    !token.is_empty()
+        && !token
+            .chars()
+            .any(|c| c == '.' || c == '*' || c == '>' || c.is_whitespace() || c.is_control())
+}
+
+/// Whether `prefix` may start subjects: one or more tokens joined by `.`.
+pub fn is_prefix(prefix: &str) -> bool {
+    prefix.split('.').all(is_token)
+}
+
+/// The subject requests to `service` of type `message_type` are sent to.
+pub fn request_subject(prefix: &str, service: &str, message_type: &str) -> String {
+    format!("{prefix}.{service}.{message_type}")
+}
+
+/// The subject broadcasts of `message_type` are published on.
+pub fn push_subject(prefix: &str, message_type: &str) -> String {
+    format!("{prefix}.{PUSH_TOKEN}.{message_type}")
+}
+
+/// A header value holds one line: line breaks become spaces, and a very long
+/// text is cut (at a character boundary) with an ellipsis.
+pub fn header_text(text: &str) -> String {
+    const LONGEST: usize = 1024;
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.len() > LONGEST {
+        let mut end = LONGEST;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push('…');
+    }
+    line
+}
+
+/// Reads a timeout header value (whole milliseconds).
+pub fn parse_timeout(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_refuse_what_nats_does() {
+        assert!(is_token("calculator"));
+        assert!(is_token("kv_store-2"));
+        for bad in ["", "a.b", "a*", ">", "a b", "a\tb", "a\nb"] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
+        assert!(is_prefix("acton"));
+        assert!(is_prefix("org.team.desk"));
+        assert!(!is_prefix("org..desk"));
+        assert!(!is_prefix(""));
+        assert!(!is_prefix("org.*"));
+    }
+
+    #[test]
+    fn header_text_is_one_bounded_line() {
+        assert_eq!(header_text("a\r\nb"), "a  b");
+        let long = "é".repeat(2000);
+        let cut = header_text(&long);
+        assert!(cut.len() <= 1024 + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn calls_and_formats_read_back_what_they_write() {
+        for call in [Call::Reply, Call::Stream, Call::Send] {
+            assert_eq!(Call::parse(call.as_str()), Some(call));
+        }
+        for format in [Format::Json, Format::MessagePack] {
+            assert_eq!(parse_format(format_name(format)), Some(format));
+        }
+        assert_eq!(Call::parse("later"), None);
+        assert_eq!(parse_format("xml"), None);
+        assert_eq!(parse_timeout(" 250 "), Some(Duration::from_millis(250)));
+        assert_eq!(parse_timeout("soon"), None);
+    }
+}

@@ -1,0 +1,299 @@
+//! NATS's service API ("micro", ADR-32): every exposed actor is a service whose
+//! endpoints are its schema's methods (or, without a schema, every registered
+//! type), so that `nats micro ls/info/stats` list them. The bridge answers the
+//! discovery requests itself, rather than through async-nats's `service` module,
+//! because one queue subscription per actor follows `ipc_expose` / `ipc_hide` at
+//! run time, a stream publishes several replies to one request, and a declared
+//! error carries its fields — none of which that module's request type allows.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use super::bridge::Core;
+use super::layout;
+
+/// The discovery subjects: `$SRV.{PING|INFO|STATS}[.{name}[.{id}]]`.
+pub(crate) const SUBJECTS: &str = "$SRV.>";
+
+/// One endpoint of a service.
+#[derive(Debug, Clone, PartialEq)]
+struct EndpointView {
+    /// The method's name (the type's, without a schema).
+    name: String,
+    message_type: String,
+    metadata: Value,
+}
+
+/// One exposed actor, as a service.
+#[derive(Debug, Clone, PartialEq)]
+struct ServiceView {
+    name: String,
+    description: String,
+    endpoints: Vec<EndpointView>,
+}
+
+/// Whether NATS's service API accepts `name` (letters, digits, `-`, `_`).
+fn is_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn services(core: &Core) -> Vec<ServiceView> {
+    let registry = core.runtime().ipc_registry();
+    let schema = registry.schema();
+    let declared = schema
+        .as_ref()
+        .and_then(|schema| schema.document.get("services"))
+        .and_then(Value::as_array);
+    core.runtime()
+        .ipc_exposed_names()
+        .into_iter()
+        .filter(|name| name != layout::PUSH_TOKEN && is_service_name(name))
+        .map(|name| {
+            let service = declared.and_then(|services| {
+                services
+                    .iter()
+                    .find(|service| service.get("name").and_then(Value::as_str) == Some(&name))
+            });
+            match service {
+                Some(service) => ServiceView {
+                    description: text(service, "doc"),
+                    endpoints: service
+                        .get("methods")
+                        .and_then(Value::as_array)
+                        .map(|methods| methods.iter().filter_map(declared_endpoint).collect())
+                        .unwrap_or_default(),
+                    name,
+                },
+                None => ServiceView {
+                    description: String::new(),
+                    endpoints: registry
+                        .registered_types()
+                        .into_iter()
+                        .map(|message_type| EndpointView {
+                            name: message_type.clone(),
+                            metadata: json!({ "request": message_type }),
+                            message_type,
+                        })
+                        .collect(),
+                    name,
+                },
+            }
+        })
+        .collect()
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn declared_endpoint(method: &Value) -> Option<EndpointView> {
+    let message_type = method.get("request")?.as_str()?.to_owned();
+    let call = match method.get("kind").and_then(Value::as_str) {
+        Some("stream") => layout::Call::Stream,
+        Some("fire_and_forget") => layout::Call::Send,
+        _ => layout::Call::Reply,
+    };
+    let mut metadata = json!({ "call": call.as_str(), "request": message_type });
+    if let Some(answer) = method.get("answer").and_then(Value::as_str) {
+        metadata["answer"] = json!(answer);
+    }
+    let errors: Vec<&str> = method
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| errors.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        metadata["errors"] = json!(errors.join(","));
+    }
+    if let Some(doc) = method.get("doc").and_then(Value::as_str) {
+        metadata["doc"] = json!(doc);
+    }
+    Some(EndpointView {
+        name: method.get("name")?.as_str()?.to_owned(),
+        message_type,
+        metadata,
+    })
+}
+
+/// Answers discovery requests until the bridge stops.
+pub(crate) async fn serve(core: Arc<Core>, mut subscriber: async_nats::Subscriber) {
+    let stop = core.stop_token();
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            message = subscriber.next() => match message {
+                Some(message) => answer(&core, &message),
+                None => break,
+            },
+        }
+    }
+    if let Err(error) = subscriber.unsubscribe().await {
+        tracing::debug!(%error, "unsubscribing from NATS's service discovery failed");
+    }
+}
+
+fn answer(core: &Core, message: &async_nats::Message) {
+    let Some(reply) = &message.reply else {
+        return;
+    };
+    let mut tokens = message.subject.split('.').skip(1);
+    let verb = tokens.next().unwrap_or_default();
+    let name = tokens.next();
+    let id = tokens.next();
+    if tokens.next().is_some() || id.is_some_and(|id| id != core.id()) {
+        return;
+    }
+    for service in services(core) {
+        if name.is_some_and(|name| name != service.name) {
+            continue;
+        }
+        let body = match verb {
+            "PING" => ping(core, &service),
+            "INFO" => info(core, &service),
+            "STATS" => stats(core, &service),
+            _ => return,
+        };
+        core.publish(reply.clone(), Bytes::from(body.to_string()));
+    }
+}
+
+fn identity(core: &Core, service: &ServiceView, kind: &str) -> Value {
+    json!({
+        "type": format!("io.nats.micro.v1.{kind}_response"),
+        "name": service.name,
+        "id": core.id(),
+        "version": core.config().version,
+        "metadata": {
+            "acton.prefix": core.config().prefix,
+            "acton.schema": core
+                .runtime()
+                .ipc_registry()
+                .schema()
+                .map(|schema| schema.fingerprint)
+                .unwrap_or_default(),
+        },
+    })
+}
+
+fn ping(core: &Core, service: &ServiceView) -> Value {
+    identity(core, service, "ping")
+}
+
+fn subject(core: &Core, service: &ServiceView, endpoint: &EndpointView) -> String {
+    layout::request_subject(&core.config().prefix, &service.name, &endpoint.message_type)
+}
+
+fn info(core: &Core, service: &ServiceView) -> Value {
+    let mut body = identity(core, service, "info");
+    body["description"] = json!(service.description);
+    body["endpoints"] = service
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            json!({
+                "name": endpoint.name,
+                "subject": subject(core, service, endpoint),
+                "queue_group": core.config().queue_group,
+                "metadata": endpoint.metadata,
+            })
+        })
+        .collect();
+    body
+}
+
+fn stats(core: &Core, service: &ServiceView) -> Value {
+    let mut body = identity(core, service, "stats");
+    body["started"] = json!(rfc3339(core.started()));
+    body["endpoints"] = service
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let figures = core
+                .endpoints()
+                .figures(&service.name, &endpoint.message_type);
+            let average = figures
+                .processing_ns
+                .checked_div(figures.requests)
+                .unwrap_or(0);
+            json!({
+                "name": endpoint.name,
+                "subject": subject(core, service, endpoint),
+                "queue_group": core.config().queue_group,
+                "num_requests": figures.requests,
+                "num_errors": figures.errors,
+                "last_error": figures.last_error,
+                "processing_time": figures.processing_ns,
+                "average_processing_time": average,
+            })
+        })
+        .collect();
+    body
+}
+
+/// `2026-11-28T12:01:02.345Z` (UTC, milliseconds).
+fn rfc3339(time: SystemTime) -> String {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    let millis = u64::try_from(millis).unwrap_or(u64::MAX);
+    let seconds = millis / 1000;
+    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+    let z = i64::try_from(days).unwrap_or(i64::MAX - 719_468) + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60,
+        millis % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap_day = UNIX_EPOCH + Duration::from_millis(951_782_400_123);
+        assert_eq!(rfc3339(leap_day), "2000-02-29T00:00:00.123Z");
+        let later = UNIX_EPOCH + Duration::from_secs(1_795_867_322);
+        assert_eq!(rfc3339(later), "2026-11-28T12:02:02.000Z");
+    }
+
+    #[test]
+    fn service_names_are_what_nats_accepts() {
+        assert!(is_service_name("kv_store"));
+        assert!(is_service_name("desk-2"));
+        assert!(!is_service_name("a.b"));
+        assert!(!is_service_name(""));
+        assert!(!is_service_name("caf\u{e9}"));
+    }
+}

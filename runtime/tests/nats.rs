@@ -1,0 +1,680 @@
+//! The NATS bridge against a real `nats-server` (started on a free port for each
+//! test), driven by a plain async-nats client so that the subjects and headers of
+//! docs/nats.md are what is checked: every call kind in both formats, errors and
+//! their details, pushes, deadlines, limits, exposures that change, service
+//! discovery, a reader that falls behind, and shutdown.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use acton_reactive::ipc::{Format, RateLimitConfig};
+use acton_reactive::message::Failure;
+use acton_reactive::nats::{layout, NatsBridge, NatsConfig};
+use acton_reactive::prelude::*;
+use async_nats::{HeaderMap, Message};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use support::*;
+
+/// A `nats-server` on a free localhost port, killed when dropped.
+struct NatsServer {
+    child: Child,
+    url: String,
+}
+
+impl NatsServer {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs (scripts/test.sh installs the Debian package)");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[acton_message(ipc)]
+pub struct Lookup {
+    pub key: String,
+}
+
+#[acton_message(ipc)]
+#[derive(PartialEq)]
+pub struct NotFound {
+    pub key: String,
+}
+
+/// The test server's actors, its NATS server and its bridge.
+struct Setup {
+    server: Server,
+    nats: NatsServer,
+    bridge: NatsBridge,
+    client: async_nats::Client,
+}
+
+async fn setup_with(name: &str, configure: impl FnOnce(NatsConfig) -> NatsConfig) -> Setup {
+    let server = default_server(name).await;
+    let registry = server.runtime.ipc_registry();
+    registry.register::<Lookup>("Lookup");
+    registry.register::<NotFound>("NotFound");
+    let mut vault = server.runtime.new_actor_with_name::<()>("vault");
+    vault.act_on::<Lookup>(|_actor, ctx| {
+        let key = ctx.message().key.clone();
+        let reply = ctx.reply_envelope();
+        Reply::pending(async move {
+            let message = format!("nothing is stored under {key}");
+            reply
+                .send(Failure::with_details("NotFound", message, NotFound { key }))
+                .await;
+        })
+    });
+    server.runtime.ipc_expose("vault", vault.start().await);
+    let nats = NatsServer::start();
+    let bridge = server
+        .runtime
+        .start_nats_bridge(configure(NatsConfig::new(&nats.url).prefix("t")))
+        .await
+        .expect("the bridge starts");
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    Setup {
+        server,
+        nats,
+        bridge,
+        client,
+    }
+}
+
+async fn setup(name: &str) -> Setup {
+    setup_with(name, |config| config).await
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        headers.insert(*name, *value);
+    }
+    headers
+}
+
+fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(name))
+        .map(|value| value.as_str())
+}
+
+fn encode(format: Format, value: &Value) -> Bytes {
+    Bytes::from(format.encode(value).unwrap())
+}
+
+fn decode(format: Format, payload: &[u8]) -> Value {
+    format.decode(payload).unwrap()
+}
+
+async fn call(
+    client: &async_nats::Client,
+    subject: &str,
+    extra: &[(&str, &str)],
+    body: Bytes,
+) -> Message {
+    tokio::time::timeout(
+        PATIENCE,
+        client.request_with_headers(subject.to_owned(), headers(extra), body),
+    )
+    .await
+    .expect("an answer in time")
+    .expect("an answer")
+}
+
+/// Returns once the NATS server has taken everything `client` sent before
+/// (`flush` only writes it out): a message to itself has come back.
+async fn settle(client: &async_nats::Client) {
+    let probe = client.new_inbox();
+    let mut echo = client.subscribe(probe.clone()).await.unwrap();
+    client.publish(probe, Bytes::new()).await.unwrap();
+    tokio::time::timeout(PATIENCE, echo.next())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// The error code and message of a failure, if it is one.
+fn failure(message: &Message) -> Option<(String, String)> {
+    Some((
+        header(message, layout::ERROR_CODE)?.to_owned(),
+        header(message, layout::ERROR)?.to_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn calls_are_answered_in_both_formats() {
+    let setup = setup("nats-call").await;
+    for (format, name) in [(Format::Json, "json"), (Format::MessagePack, "msgpack")] {
+        let answer = call(
+            &setup.client,
+            "t.calculator.AddRequest",
+            &[(layout::FORMAT, name)],
+            encode(format, &json!({"a": 20, "b": 22})),
+        )
+        .await;
+        assert_eq!(failure(&answer), None);
+        assert_eq!(header(&answer, layout::FORMAT), Some(name));
+        assert_eq!(decode(format, &answer.payload), json!({"sum": 42}));
+    }
+    // No headers at all: JSON, one reply (what `nats req` sends).
+    let answer = setup
+        .client
+        .request("t.calculator.HealthCheck", Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        decode(Format::Json, &answer.payload),
+        json!({"status": "ok"})
+    );
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn streams_carry_sequences_and_a_final_message() {
+    let setup = setup("nats-stream").await;
+    let inbox = setup.client.new_inbox();
+    let mut replies = setup.client.subscribe(inbox.clone()).await.unwrap();
+    setup
+        .client
+        .publish_with_reply_and_headers(
+            "t.calculator.CountRequest",
+            inbox,
+            headers(&[(layout::CALL, "stream")]),
+            encode(Format::Json, &json!({"up_to": 3})),
+        )
+        .await
+        .unwrap();
+    let mut values = Vec::new();
+    loop {
+        let message = tokio::time::timeout(PATIENCE, replies.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let sequence: u32 = header(&message, layout::SEQUENCE).unwrap().parse().unwrap();
+        if header(&message, layout::FINAL) == Some("true") {
+            assert_eq!(failure(&message), None);
+            assert_eq!(sequence, 3, "the final message counts the items");
+            assert!(message.payload.is_empty());
+            break;
+        }
+        assert_eq!(sequence as usize, values.len());
+        values.push(decode(Format::Json, &message.payload)["value"].clone());
+    }
+    assert_eq!(values, vec![json!(0), json!(1), json!(2)]);
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn errors_travel_as_headers_with_their_details() {
+    let setup = setup("nats-errors").await;
+    let client = &setup.client;
+    let declared = call(
+        client,
+        "t.vault.Lookup",
+        &[],
+        encode(Format::Json, &json!({"key": "k1"})),
+    )
+    .await;
+    assert_eq!(
+        failure(&declared),
+        Some((
+            "NotFound".to_owned(),
+            "nothing is stored under k1".to_owned()
+        ))
+    );
+    assert_eq!(
+        decode(Format::Json, &declared.payload),
+        json!({"key": "k1"})
+    );
+
+    let cases: [(&str, &[(&str, &str)], &[u8], &str); 6] = [
+        ("t.calculator.Nope", &[], b"{}", "UNKNOWN_MESSAGE_TYPE"),
+        (
+            "t.calculator.AddRequest",
+            &[],
+            b"{\"a\": \"x\"}",
+            "SERIALIZATION_ERROR",
+        ),
+        (
+            "t.calculator.AddRequest",
+            &[(layout::FORMAT, "xml")],
+            b"{}",
+            "SERIALIZATION_ERROR",
+        ),
+        (
+            "t.calculator.AddRequest",
+            &[(layout::CALL, "later")],
+            b"{}",
+            "PROTOCOL_ERROR",
+        ),
+        ("t.calculator.Silent", &[], b"null", "IO_ERROR"),
+        (
+            "t.calculator.AskUnregistered",
+            &[],
+            b"null",
+            "SERIALIZATION_ERROR",
+        ),
+    ];
+    for (subject, extra, body, code) in cases {
+        let answer = call(client, subject, extra, Bytes::copy_from_slice(body)).await;
+        let (got, message) = failure(&answer).unwrap_or_else(|| panic!("{subject}: no error"));
+        assert_eq!(got, code, "{subject}: {message}");
+        assert!(!message.is_empty());
+    }
+    // A service nobody exposes has no subscriber: NATS itself says so.
+    let nobody = client.request("t.nobody.AddRequest", Bytes::new()).await;
+    assert!(nobody.is_err(), "no responders");
+    // Every refusal left the bridge serving.
+    let answer = call(
+        client,
+        "t.calculator.AddRequest",
+        &[(layout::FORMAT, "json")],
+        encode(Format::Json, &json!({"a": 1, "b": 1})),
+    )
+    .await;
+    assert_eq!(
+        decode(Format::Json, &answer.payload),
+        json!({"sum": 2}),
+        "still serving"
+    );
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn sends_are_acknowledged_or_silent() {
+    let setup = setup("nats-send").await;
+    let ack = call(
+        &setup.client,
+        "t.calculator.LogEvent",
+        &[(layout::CALL, "send")],
+        encode(Format::Json, &json!({"line": "acked"})),
+    )
+    .await;
+    assert_eq!(failure(&ack), None);
+    assert!(ack.payload.is_empty());
+    setup
+        .client
+        .publish(
+            "t.calculator.LogEvent",
+            encode(Format::Json, &json!({"line": "silent"})),
+        )
+        .await
+        .unwrap();
+    setup.client.flush().await.unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while setup.server.log.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "both lines arrive");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*setup.server.log.lock().unwrap(), vec!["acked", "silent"]);
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn broadcasts_are_published_on_push_subjects() {
+    let setup = setup("nats-push").await;
+    let mut pushes = setup.client.subscribe("t.push.>").await.unwrap();
+    settle(&setup.client).await;
+    setup
+        .server
+        .runtime
+        .broker()
+        .broadcast(PriceUpdate {
+            symbol: "ACME".into(),
+            price: 12.5,
+        })
+        .await;
+    let push = tokio::time::timeout(PATIENCE, pushes.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(push.subject.as_str(), "t.push.prices.PriceUpdate");
+    assert_eq!(header(&push, layout::FORMAT), Some("json"));
+    assert!(header(&push, layout::NOTIFICATION_ID).is_some());
+    assert!(header(&push, layout::TIMESTAMP_MS)
+        .unwrap()
+        .parse::<u64>()
+        .is_ok());
+    assert_eq!(
+        decode(Format::Json, &push.payload),
+        json!({"symbol": "ACME", "price": 12.5})
+    );
+    assert_eq!(setup.bridge.stats().pushes_published, 1);
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn deadlines_fail_calls_and_streams_with_timeout() {
+    let setup = setup_with("nats-deadline", |config| {
+        config.max_request_timeout(Duration::from_millis(300))
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let answer = call(
+        &setup.client,
+        "t.calculator.Sleep",
+        &[(layout::TIMEOUT_MS, "100")],
+        encode(Format::Json, &json!({"ms": 5000})),
+    )
+    .await;
+    assert_eq!(failure(&answer).unwrap().0, "TIMEOUT");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Asking for an hour is cut to the server's longest (300 ms).
+    let started = std::time::Instant::now();
+    let answer = call(
+        &setup.client,
+        "t.calculator.Sleep",
+        &[(layout::TIMEOUT_MS, "3600000")],
+        encode(Format::Json, &json!({"ms": 5000})),
+    )
+    .await;
+    assert_eq!(failure(&answer).unwrap().0, "TIMEOUT");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(setup.bridge.stats().timeouts, 2);
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn limits_refuse_at_once_and_the_bridge_keeps_serving() {
+    let setup = setup_with("nats-limits", |config| {
+        config
+            .max_in_flight(2)
+            .max_message_size(1024)
+            .rate_limit(RateLimitConfig {
+                requests_per_second: 1,
+                burst_size: 5,
+            })
+    })
+    .await;
+    let client = &setup.client;
+    let slow = encode(Format::Json, &json!({"ms": 800}));
+    let sleep = |client: async_nats::Client, body: Bytes| {
+        tokio::spawn(async move { client.request("t.calculator.Sleep", body).await })
+    };
+    let first = sleep(client.clone(), slow.clone());
+    let second = sleep(client.clone(), slow.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = call(client, "t.calculator.Sleep", &[], slow).await;
+    assert_eq!(failure(&third).unwrap().0, "LIMIT_EXCEEDED");
+    assert!(first.await.unwrap().is_ok() && second.await.unwrap().is_ok());
+    let big = Bytes::from(vec![b' '; 2048]);
+    let answer = call(client, "t.calculator.HealthCheck", &[], big).await;
+    assert_eq!(failure(&answer).unwrap().0, "LIMIT_EXCEEDED");
+    // A header of 100 KiB is refused, and what comes back is cut short.
+    let huge = "x".repeat(100 * 1024);
+    let answer = call(
+        client,
+        "t.calculator.HealthCheck",
+        &[(layout::CALL, &huge)],
+        Bytes::new(),
+    )
+    .await;
+    let (code, message) = failure(&answer).unwrap();
+    assert_eq!(code, "PROTOCOL_ERROR");
+    assert!(message.len() < 2048, "{} bytes", message.len());
+    // Five requests so far: the burst is spent.
+    let answer = call(client, "t.calculator.HealthCheck", &[], Bytes::new()).await;
+    assert_eq!(failure(&answer).unwrap().0, "RATE_LIMITED");
+    let stats = setup.bridge.stats();
+    assert_eq!(stats.refused_in_flight, 1);
+    assert!(stats.rate_limited >= 1);
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn exposures_are_followed_while_the_bridge_runs() {
+    let setup = setup("nats-expose").await;
+    let handle = setup.server.runtime.ipc_hide("calculator").unwrap();
+    let gone = async {
+        loop {
+            if setup
+                .client
+                .request("t.calculator.HealthCheck", Bytes::new())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, gone)
+        .await
+        .expect("hidden: no responders");
+    setup.server.runtime.ipc_expose("adder", handle);
+    let back = async {
+        loop {
+            if let Ok(answer) = setup
+                .client
+                .request(
+                    "t.adder.AddRequest",
+                    Bytes::from_static(br#"{"a": 1, "b": 2}"#),
+                )
+                .await
+            {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let answer = tokio::time::timeout(PATIENCE, back)
+        .await
+        .expect("exposed again");
+    assert_eq!(decode(Format::Json, &answer.payload), json!({"sum": 3}));
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn nats_service_discovery_lists_services_and_endpoints() {
+    let setup = setup("nats-micro").await;
+    let client = &setup.client;
+    // Make one request so that the stats have something to say.
+    call(
+        client,
+        "t.calculator.AddRequest",
+        &[],
+        Bytes::from_static(br#"{"a": 1, "b": 1}"#),
+    )
+    .await;
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply("$SRV.PING", inbox, Bytes::new())
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let ping = tokio::time::timeout(PATIENCE, answers.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let ping = decode(Format::Json, &ping.payload);
+        assert_eq!(ping["type"], json!("io.nats.micro.v1.ping_response"));
+        assert_eq!(ping["id"], json!(setup.bridge.id()));
+        names.push(ping["name"].as_str().unwrap().to_owned());
+    }
+    names.sort();
+    assert_eq!(names, ["calculator", "vault"]);
+
+    let info = call(client, "$SRV.INFO.calculator", &[], Bytes::new()).await;
+    let info = decode(Format::Json, &info.payload);
+    assert_eq!(info["type"], json!("io.nats.micro.v1.info_response"));
+    let endpoints = info["endpoints"].as_array().unwrap();
+    let add = endpoints
+        .iter()
+        .find(|endpoint| endpoint["name"] == json!("AddRequest"))
+        .expect("without a schema, every registered type is an endpoint");
+    assert_eq!(add["subject"], json!("t.calculator.AddRequest"));
+    assert_eq!(add["queue_group"], json!("acton"));
+
+    let id = setup.bridge.id().to_owned();
+    let stats = call(
+        client,
+        &format!("$SRV.STATS.calculator.{id}"),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    let stats = decode(Format::Json, &stats.payload);
+    assert_eq!(stats["type"], json!("io.nats.micro.v1.stats_response"));
+    assert!(stats["started"].as_str().unwrap().ends_with('Z'));
+    let add = stats["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|endpoint| endpoint["name"] == json!("AddRequest"))
+        .unwrap();
+    assert_eq!(add["num_requests"], json!(1));
+    assert_eq!(add["num_errors"], json!(0));
+    // Another id: nobody answers.
+    let other = client
+        .request("$SRV.PING.calculator.someone-else", Bytes::new())
+        .await;
+    assert!(other.is_err());
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_reader_that_falls_behind_loses_items_visibly_and_hurts_nobody() {
+    let setup = setup("nats-slow").await;
+    // A caller whose client buffers at most 16 messages and does not read.
+    let slow = async_nats::ConnectOptions::new()
+        .subscription_capacity(16)
+        .connect(&setup.nats.url)
+        .await
+        .unwrap();
+    let inbox = slow.new_inbox();
+    let mut replies = slow.subscribe(inbox.clone()).await.unwrap();
+    slow.publish_with_reply_and_headers(
+        "t.calculator.CountRequest",
+        inbox,
+        headers(&[(layout::CALL, "stream")]),
+        encode(Format::Json, &json!({"up_to": 5000})),
+    )
+    .await
+    .unwrap();
+    slow.flush().await.unwrap();
+    // Meanwhile everyone else is served at once.
+    for a in 0..50 {
+        let answer = call(
+            &setup.client,
+            "t.calculator.AddRequest",
+            &[],
+            encode(Format::Json, &json!({"a": a, "b": 1})),
+        )
+        .await;
+        assert_eq!(decode(Format::Json, &answer.payload), json!({"sum": a + 1}));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The slow reader now reads what it kept: its sequences have a gap, so it
+    // knows items were lost (the generated clients fail the stream then).
+    let mut expected = 0u32;
+    let mut gap = false;
+    let mut finished = false;
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(500), replies.next()).await
+    {
+        let sequence: u32 = header(&message, layout::SEQUENCE).unwrap().parse().unwrap();
+        if sequence != expected {
+            gap = true;
+        }
+        expected = sequence + 1;
+        if header(&message, layout::FINAL).is_some() {
+            finished = true;
+            break;
+        }
+    }
+    assert!(
+        gap || !finished,
+        "the loss is visible: a gap in the sequence, or no final message (the caller's deadline ends it)"
+    );
+    assert_eq!(
+        setup.bridge.stats().in_flight,
+        0,
+        "the stream ended on the server"
+    );
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_what_is_in_flight_then_stops_taking_requests() {
+    let setup = setup("nats-shutdown").await;
+    let pending = tokio::spawn({
+        let client = setup.client.clone();
+        async move {
+            client
+                .request("t.calculator.Sleep", Bytes::from_static(br#"{"ms": 300}"#))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    setup.bridge.shutdown().await;
+    let answer = pending.await.unwrap().expect("answered before stopping");
+    assert_eq!(decode(Format::Json, &answer.payload), json!({"value": 300}));
+    let after = setup
+        .client
+        .request("t.calculator.HealthCheck", Bytes::new())
+        .await;
+    assert!(after.is_err(), "no responders once stopped");
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_configurations_are_refused_before_connecting() {
+    let server = default_server("nats-config").await;
+    for config in [
+        NatsConfig::new("nats://127.0.0.1:1").prefix("a..b"),
+        NatsConfig::new("nats://127.0.0.1:1").prefix("a.*"),
+        NatsConfig::new("nats://127.0.0.1:1").queue_group("a.b"),
+    ] {
+        let error = server.runtime.start_nats_bridge(config).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("invalid NATS bridge configuration"),
+            "{error}"
+        );
+    }
+    let error = server
+        .runtime
+        .start_nats_bridge(NatsConfig::new("nats://127.0.0.1:1"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("cannot connect"), "{error}");
+    server.stop().await;
+}
