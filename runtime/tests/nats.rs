@@ -239,6 +239,9 @@ async fn streams_carry_sequences_and_a_final_message() {
     setup.server.stop().await;
 }
 
+/// A request that must be refused: subject, headers, body, error code.
+type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], &'a str);
+
 #[tokio::test]
 async fn errors_travel_as_headers_with_their_details() {
     let setup = setup("nats-errors").await;
@@ -262,7 +265,7 @@ async fn errors_travel_as_headers_with_their_details() {
         json!({"key": "k1"})
     );
 
-    let cases: [(&str, &[(&str, &str)], &[u8], &str); 6] = [
+    let cases: [Refusal<'_>; 6] = [
         ("t.calculator.Nope", &[], b"{}", "UNKNOWN_MESSAGE_TYPE"),
         (
             "t.calculator.AddRequest",

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from conftest import Server
-from messages import CalculatorClient, ConnectionClosed, PricesClient, RequestTimeout
+from messages import CalculatorClient, Connection, ConnectionClosed, PricesClient, RequestTimeout
 
 
 def run(test: Callable[[], Awaitable[None]], limit: float = 60) -> None:
@@ -166,6 +166,7 @@ def test_a_slow_consumer_keeps_the_clients_memory_bounded(server: Server) -> Non
     async def scenario() -> None:
         async with await CalculatorClient.connect(server.socket) as calc:
             connection = calc.connection
+            assert isinstance(connection, Connection)
             expected = 0
             buffered = 0
             async for item in calc.count(up_to=200_000):

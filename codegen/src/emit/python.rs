@@ -18,6 +18,10 @@ use crate::ident::python as names;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 const RUNTIME: &str = include_str!("../../templates/python/runtime.py");
+/// The NATS transport (`_nats.py`), used by `connect_nats`. Not a `.py` file in
+/// the templates: its relative imports only work inside the package, where the
+/// generated copy is linted and type-checked.
+const NATS: &str = include_str!("../../templates/python/nats.py.tmpl");
 
 fn templates() -> Handlebars<'static> {
     let sources = [
@@ -173,6 +177,7 @@ pub(crate) fn generate_served(
         "RequestTimeout",
         "SchemaCheck",
         "Unknown",
+        "NatsConnection",
     ];
     let mut all: Vec<String> = runtime_names
         .iter()
@@ -255,6 +260,7 @@ pub(crate) fn generate_served(
     .chain([
         file(format!("{package}/client.py"), client_py),
         file(format!("{package}/_runtime.py"), RUNTIME.to_owned()),
+        file(format!("{package}/_nats.py"), NATS.to_owned()),
         file(format!("{package}/_schema.py"), schema_py),
         file(format!("{package}/py.typed"), String::new()),
     ])

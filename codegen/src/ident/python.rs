@@ -30,13 +30,14 @@ pub const PACKAGE_NAMES: &[&str] = &[
     "RequestTimeout",
     "SchemaCheck",
     "Unknown",
+    "NatsConnection",
     "types",
     "client",
 ];
 
 /// The package's own modules: an imported package's module may not take their
 /// names.
-pub const MODULE_FILES: &[&str] = &["types", "client", "_runtime"];
+pub const MODULE_FILES: &[&str] = &["types", "client", "_runtime", "_nats"];
 
 /// The file (in the package) of `package`'s types: `types.py` for the root
 /// schema's, `{alias}.py` for an imported package's.

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from . import types
+from ._nats import NatsConnection
 from ._runtime import DEFAULT_TIMEOUT, Connection, Format, SchemaCheck, Timeout, TypedSubscription
 from ._schema import SCHEMA, SCHEMA_FINGERPRINT
 
@@ -20,7 +21,7 @@ class CalculatorClient:
 
     SERVICE: Final = "calculator"
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | NatsConnection) -> None:
         self.connection = connection
 
     @classmethod
@@ -41,6 +42,26 @@ class CalculatorClient:
         new one unless `reconnect` is false (nothing is ever re-sent).
         """
         connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
+
+    @classmethod
+    async def connect_nats(
+        cls,
+        url: str | list[str],
+        *,
+        prefix: str = "acton",
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        user_credentials: str | None = None,
+    ) -> CalculatorClient:
+        """Connects through the NATS server(s) at `url` (`nats://host:4222`) to the
+        servers that serve this service under `prefix` (`desk-server --nats URL
+        --nats-prefix P`); `user_credentials` is a NATS credentials file. The calls
+        are those of a socket connection. Needs the package's `nats` extra.
+        """
+        connection = await NatsConnection.connect(
+            url, prefix=prefix, fmt=fmt, timeout=timeout, user_credentials=user_credentials
+        )
         return cls(connection)
 
     async def close(self) -> None:
@@ -183,7 +204,7 @@ class KvStoreClient:
 
     SERVICE: Final = "kv_store"
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | NatsConnection) -> None:
         self.connection = connection
 
     @classmethod
@@ -204,6 +225,26 @@ class KvStoreClient:
         new one unless `reconnect` is false (nothing is ever re-sent).
         """
         connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
+
+    @classmethod
+    async def connect_nats(
+        cls,
+        url: str | list[str],
+        *,
+        prefix: str = "acton",
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        user_credentials: str | None = None,
+    ) -> KvStoreClient:
+        """Connects through the NATS server(s) at `url` (`nats://host:4222`) to the
+        servers that serve this service under `prefix` (`desk-server --nats URL
+        --nats-prefix P`); `user_credentials` is a NATS credentials file. The calls
+        are those of a socket connection. Needs the package's `nats` extra.
+        """
+        connection = await NatsConnection.connect(
+            url, prefix=prefix, fmt=fmt, timeout=timeout, user_credentials=user_credentials
+        )
         return cls(connection)
 
     async def close(self) -> None:
@@ -289,7 +330,7 @@ class PricesClient:
 
     SERVICE: Final = "prices"
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | NatsConnection) -> None:
         self.connection = connection
 
     @classmethod
@@ -310,6 +351,26 @@ class PricesClient:
         new one unless `reconnect` is false (nothing is ever re-sent).
         """
         connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
+
+    @classmethod
+    async def connect_nats(
+        cls,
+        url: str | list[str],
+        *,
+        prefix: str = "acton",
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        user_credentials: str | None = None,
+    ) -> PricesClient:
+        """Connects through the NATS server(s) at `url` (`nats://host:4222`) to the
+        servers that serve this service under `prefix` (`desk-server --nats URL
+        --nats-prefix P`); `user_credentials` is a NATS credentials file. The calls
+        are those of a socket connection. Needs the package's `nats` extra.
+        """
+        connection = await NatsConnection.connect(
+            url, prefix=prefix, fmt=fmt, timeout=timeout, user_credentials=user_credentials
+        )
         return cls(connection)
 
     async def close(self) -> None:

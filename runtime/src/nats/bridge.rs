@@ -176,6 +176,15 @@ impl ActorRuntime {
             Some(self.broker().observe(Arc::new(pushes)));
         let mut services = Services::default();
         services.sync(&core).await?;
+        let discover = core
+            .queue_subscribe(micro::discover_subject(&core.config.prefix))
+            .await?;
+        let answering = Arc::clone(&core);
+        core.tasks.spawn(serve_until_stopped(
+            core.stop.clone(),
+            discover,
+            move |message| micro::discover(&answering, message),
+        ));
         if core.config.service_api {
             let discovery =
                 client
@@ -185,7 +194,12 @@ impl ActorRuntime {
                         subject: micro::SUBJECTS.to_owned(),
                         reason: error.to_string(),
                     })?;
-            core.tasks.spawn(micro::serve(Arc::clone(&core), discovery));
+            let answering = Arc::clone(&core);
+            core.tasks.spawn(serve_until_stopped(
+                core.stop.clone(),
+                discovery,
+                move |message| micro::answer(&answering, &message),
+            ));
         }
         // The server has taken the subscriptions before the bridge says it serves.
         round_trip(&client).await;
@@ -249,19 +263,16 @@ impl Services {
             if self.running.contains_key(&name) {
                 continue;
             }
-            let subject = format!("{}.{name}.>", core.config.prefix);
             let subscriber = core
-                .client
-                .queue_subscribe(subject.clone(), core.config.queue_group.clone())
-                .await
-                .map_err(|error| NatsError::Subscribe {
-                    subject,
-                    reason: error.to_string(),
-                })?;
+                .queue_subscribe(format!("{}.{name}.>", core.config.prefix))
+                .await?;
             let stop = core.stop.child_token();
             self.running.insert(name.clone(), stop.clone());
+            let serving = Arc::clone(core);
             core.tasks
-                .spawn(serve_service(Arc::clone(core), name, subscriber, stop));
+                .spawn(serve_until_stopped(stop, subscriber, move |message| {
+                    serving.on_request(&name, message);
+                }));
         }
         Ok(())
     }
@@ -299,25 +310,25 @@ async fn follow_exposures(core: Arc<Core>, mut services: Services) {
     }
 }
 
-/// Takes one service's requests until told to stop.
-async fn serve_service(
-    core: Arc<Core>,
-    service: String,
-    mut subscriber: async_nats::Subscriber,
+/// Hands every message of `subscriber` to `on_message` until `stop`, then
+/// unsubscribes (so that NATS sends the next ones to the other replicas).
+async fn serve_until_stopped(
     stop: CancellationToken,
+    mut subscriber: async_nats::Subscriber,
+    mut on_message: impl FnMut(Message) + Send,
 ) {
     loop {
         tokio::select! {
             biased;
             () = stop.cancelled() => break,
             message = subscriber.next() => match message {
-                Some(message) => core.on_request(&service, message),
+                Some(message) => on_message(message),
                 None => break,
             },
         }
     }
     if let Err(error) = subscriber.unsubscribe().await {
-        tracing::debug!(%error, service, "unsubscribing from NATS failed");
+        tracing::debug!(%error, "unsubscribing from NATS failed");
     }
 }
 
@@ -331,8 +342,15 @@ impl Core {
             .snapshot(in_flight, self.path.publisher.queued())
     }
 
-    pub(crate) fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
+    /// A subscription in the replicas' queue group.
+    async fn queue_subscribe(&self, subject: String) -> Result<async_nats::Subscriber, NatsError> {
+        self.client
+            .queue_subscribe(subject.clone(), self.config.queue_group.clone())
+            .await
+            .map_err(|error| NatsError::Subscribe {
+                subject,
+                reason: error.to_string(),
+            })
     }
 
     pub(crate) fn config(&self) -> &NatsConfig {

@@ -6,11 +6,9 @@
 //! run time, a stream publishes several replies to one request, and a declared
 //! error carries its fields — none of which that module's request type allows.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::bridge::Core;
@@ -126,25 +124,36 @@ fn declared_endpoint(method: &Value) -> Option<EndpointView> {
     })
 }
 
-/// Answers discovery requests until the bridge stops.
-pub(crate) async fn serve(core: Arc<Core>, mut subscriber: async_nats::Subscriber) {
-    let stop = core.stop_token();
-    loop {
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            message = subscriber.next() => match message {
-                Some(message) => answer(&core, &message),
-                None => break,
-            },
-        }
-    }
-    if let Err(error) = subscriber.unsubscribe().await {
-        tracing::debug!(%error, "unsubscribing from NATS's service discovery failed");
+/// The subject of acton's own discovery under `prefix`: what DISCOVER answers on
+/// the socket (exposed actors, registered types, the served schema).
+pub(crate) fn discover_subject(prefix: &str) -> String {
+    format!("{prefix}._discover")
+}
+
+/// Answers one of acton's discovery requests.
+pub(crate) fn discover(core: &Core, message: async_nats::Message) {
+    if let Some(reply) = message.reply {
+        core.publish(reply, Bytes::from(discovery(core).to_string()));
     }
 }
 
-fn answer(core: &Core, message: &async_nats::Message) {
+fn discovery(core: &Core) -> Value {
+    let registry = core.runtime().ipc_registry();
+    let mut answer = json!({
+        "actors": core.runtime().ipc_exposed_names(),
+        "message_types": registry.registered_types(),
+        "prefix": core.config().prefix,
+        "id": core.id(),
+    });
+    if let Some(schema) = registry.schema() {
+        answer["schema"] = schema.document;
+        answer["schema_fingerprint"] = json!(schema.fingerprint);
+    }
+    answer
+}
+
+/// Answers one of NATS's discovery requests (once per service it asks about).
+pub(crate) fn answer(core: &Core, message: &async_nats::Message) {
     let Some(reply) = &message.reply else {
         return;
     };

@@ -1,11 +1,12 @@
 //! The desk as a server process: the example schema's services (calculator,
-//! key-value store, quotes, log) on a Unix socket, with a price update broadcast
-//! every 100 ms. Stops on Ctrl-C or SIGTERM. `desk-server --help` for its options.
+//! key-value store, quotes, log) on a Unix socket (and with `--nats URL` on NATS
+//! too), with a price update broadcast every 100 ms. Stops on Ctrl-C or SIGTERM. `desk-server --help` for its options.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use acton_reactive::ipc::{IpcConfig, RateLimitConfig};
+use acton_reactive::nats::NatsConfig;
 use acton_reactive::prelude::*;
 use clap::Parser;
 use example_messages::{PriceUpdate, Quote, Side};
@@ -16,7 +17,7 @@ use example_messages::{PriceUpdate, Quote, Side};
     name = "desk-server",
     version,
     about = "Serve the example schema's services (calculator, kv store, quotes, log) on a Unix socket.",
-    after_help = "Examples:\n  desk-server\n  desk-server --socket /tmp/desk.sock --rate-limit 100 20\n  actonctl --socket /tmp/acton-desk.sock call calculator.add '{\"a\": 1, \"b\": 2}'"
+    after_help = "Examples:\n  desk-server\n  desk-server --socket /tmp/desk.sock --rate-limit 100 20\n  desk-server --nats nats://127.0.0.1:4222 --nats-prefix desk\n  actonctl --socket /tmp/acton-desk.sock call calculator.add '{\"a\": 1, \"b\": 2}'"
 )]
 struct Args {
     /// The socket to listen on (also accepted as the first argument).
@@ -31,6 +32,13 @@ struct Args {
     /// Close connections idle this long (milliseconds; default 30 000).
     #[arg(long, value_name = "MS")]
     idle_timeout_ms: Option<u64>,
+    /// Serve the same services on NATS as well (`nats://host:port`).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// The NATS subject prefix: requests go to `P.<service>.<Type>`. Servers with
+    /// the same prefix share the requests.
+    #[arg(long, value_name = "P", default_value = "acton", requires = "nats")]
+    nats_prefix: String,
 }
 
 #[acton_main]
@@ -57,6 +65,22 @@ async fn main() -> anyhow::Result<()> {
     };
     let listener = desk::start_with(&runtime, config).await?;
     println!("desk-server listening on {}", socket.display());
+    let bridge = match &args.nats {
+        Some(url) => {
+            let mut config = NatsConfig::new(url.as_str()).prefix(args.nats_prefix.as_str());
+            if let Some(limit) = rate_limit {
+                config = config.rate_limit(limit);
+            }
+            let bridge = runtime.start_nats_bridge(config).await?;
+            println!(
+                "desk-server serving on NATS at {url} under `{}` (id {})",
+                bridge.prefix(),
+                bridge.id()
+            );
+            Some(bridge)
+        }
+        None => None,
+    };
 
     let ticker = {
         let runtime = runtime.clone();
@@ -92,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     ticker.abort();
+    if let Some(bridge) = bridge {
+        bridge.shutdown().await;
+    }
     listener.shutdown().await?;
     runtime.shutdown_all().await?;
     Ok(())

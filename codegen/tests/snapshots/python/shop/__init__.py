@@ -5,6 +5,7 @@ Do not edit: change the schema and generate again.
 """
 
 from . import common, units
+from ._nats import NatsConnection
 from ._runtime import (
     ActonError,
     Connection,
@@ -58,6 +59,7 @@ __all__ = [
     "Keywords",
     "Lookup",
     "Missing",
+    "NatsConnection",
     "Old",
     "OtherServiceClient",
     "Ping",

@@ -284,9 +284,30 @@ deadline for a stream."""
 Timeout: TypeAlias = "float | _Default | None"
 """A call's deadline in seconds; ``None`` waits as long as it takes."""
 
+
+def deadline_of(timeout: Timeout, default: float, *, stream: bool) -> float | None:
+    """A call's deadline in seconds (``None`` for none): ``timeout`` as given, or
+    by default the connection's ``default`` for a call and none for a stream."""
+    if isinstance(timeout, _Default):
+        return None if stream else default
+    if timeout is None or timeout == float("inf"):
+        return None
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive (or None for no deadline), not {timeout}")
+    return float(timeout)
+
+
 # What a call without a deadline asks the server for (servers cap it: ours at an
 # hour by default).
 _NO_DEADLINE_MS: Final = 365 * 24 * 3600 * 1000
+
+
+class _SubscriptionHost(Protocol):
+    """What a :class:`Subscription` needs of its connection (a socket's or NATS's)."""
+
+    async def _hold(self, subscription: Subscription) -> None: ...
+
+    async def _release(self, subscription: Subscription) -> None: ...
 
 
 class Subscription:
@@ -300,7 +321,7 @@ class Subscription:
     to drop). A lost connection raises :class:`ConnectionClosed` in the consumer.
     """
 
-    def __init__(self, connection: Connection, types: Sequence[str], patterns: Sequence[str]) -> None:
+    def __init__(self, connection: _SubscriptionHost, types: Sequence[str], patterns: Sequence[str]) -> None:
         self._connection = connection
         self.types = tuple(dict.fromkeys(types))
         self.patterns = tuple(dict.fromkeys(patterns))
@@ -609,13 +630,7 @@ class Connection:
 
     def _limit(self, timeout: Timeout, *, stream: bool) -> float | None:
         """A call's deadline in seconds, or ``None`` for none."""
-        if isinstance(timeout, _Default):
-            return None if stream else self.timeout
-        if timeout is None or timeout == float("inf"):
-            return None
-        if timeout <= 0:
-            raise ValueError(f"timeout must be positive (or None for no deadline), not {timeout}")
-        return float(timeout)
+        return deadline_of(timeout, self.timeout, stream=stream)
 
     async def _exchange(self, kind: Kind, payload: dict[str, Any], limit: float | None) -> tuple[int, int, Any]:
         correlation_id = payload["correlation_id"]
@@ -829,13 +844,7 @@ class Connection:
     async def check_schema(self, document: str, fingerprint: str, services: Sequence[str]) -> SchemaCheck:
         """Whether the server's schema fits this client's (``document``, with its
         ``fingerprint``) for ``services``; see :class:`SchemaCheck`."""
-        answer = await self.discover_schema()
-        served = answer.get("schema")
-        if not isinstance(served, dict):
-            return SchemaCheck("unknown", ["the server serves no schema"])
-        if answer.get("schema_fingerprint") == fingerprint:
-            return SchemaCheck("compatible", [])
-        return compare_schemas(json.loads(document), served, services)
+        return schema_check(await self.discover_schema(), document, fingerprint, services)
 
     async def heartbeat(self, timeout: float = 5.0) -> None:
         """Sends a heartbeat and waits for the server's."""
@@ -1031,6 +1040,19 @@ def _text(value: Any, key: str) -> str:
 
 def _find(document: Any, key: str, field: str, name: str) -> Any:
     return next((item for item in _items(document, key) if _text(item, field) == name), None)
+
+
+def schema_check(
+    discovered: Mapping[str, Any], document: str, fingerprint: str, services: Sequence[str]
+) -> SchemaCheck:
+    """How a discovery answer's schema fits the client's ``document`` (with its
+    ``fingerprint``) for ``services``."""
+    served = discovered.get("schema")
+    if not isinstance(served, dict):
+        return SchemaCheck("unknown", ["the server serves no schema"])
+    if discovered.get("schema_fingerprint") == fingerprint:
+        return SchemaCheck("compatible", [])
+    return compare_schemas(json.loads(document), served, services)
 
 
 def compare_schemas(client: Any, server: Any, services: Sequence[str]) -> SchemaCheck:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from . import common, types
+from ._nats import NatsConnection
 from ._runtime import DEFAULT_TIMEOUT, Connection, Format, SchemaCheck, Timeout, TypedSubscription, Unknown
 from ._schema import SCHEMA, SCHEMA_FINGERPRINT
 
@@ -22,7 +23,7 @@ class ShopClient:
 
     SERVICE: Final = "shop"
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | NatsConnection) -> None:
         self.connection = connection
 
     @classmethod
@@ -43,6 +44,26 @@ class ShopClient:
         new one unless `reconnect` is false (nothing is ever re-sent).
         """
         connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
+
+    @classmethod
+    async def connect_nats(
+        cls,
+        url: str | list[str],
+        *,
+        prefix: str = "acton",
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        user_credentials: str | None = None,
+    ) -> ShopClient:
+        """Connects through the NATS server(s) at `url` (`nats://host:4222`) to the
+        servers that serve this service under `prefix` (`desk-server --nats URL
+        --nats-prefix P`); `user_credentials` is a NATS credentials file. The calls
+        are those of a socket connection. Needs the package's `nats` extra.
+        """
+        connection = await NatsConnection.connect(
+            url, prefix=prefix, fmt=fmt, timeout=timeout, user_credentials=user_credentials
+        )
         return cls(connection)
 
     async def close(self) -> None:
@@ -236,7 +257,7 @@ class OtherServiceClient:
 
     SERVICE: Final = "other_service"
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | NatsConnection) -> None:
         warnings.warn(
             "the other_service service is deprecated",
             DeprecationWarning,
@@ -262,6 +283,26 @@ class OtherServiceClient:
         new one unless `reconnect` is false (nothing is ever re-sent).
         """
         connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
+
+    @classmethod
+    async def connect_nats(
+        cls,
+        url: str | list[str],
+        *,
+        prefix: str = "acton",
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        user_credentials: str | None = None,
+    ) -> OtherServiceClient:
+        """Connects through the NATS server(s) at `url` (`nats://host:4222`) to the
+        servers that serve this service under `prefix` (`desk-server --nats URL
+        --nats-prefix P`); `user_credentials` is a NATS credentials file. The calls
+        are those of a socket connection. Needs the package's `nats` extra.
+        """
+        connection = await NatsConnection.connect(
+            url, prefix=prefix, fmt=fmt, timeout=timeout, user_credentials=user_credentials
+        )
         return cls(connection)
 
     async def close(self) -> None:
@@ -320,7 +361,7 @@ class CounterClient:
 
     SERVICE: Final = "counter"
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | NatsConnection) -> None:
         self.connection = connection
 
     @classmethod
@@ -341,6 +382,26 @@ class CounterClient:
         new one unless `reconnect` is false (nothing is ever re-sent).
         """
         connection = await Connection.connect(path, fmt=fmt, timeout=timeout, keepalive=keepalive, reconnect=reconnect)
+        return cls(connection)
+
+    @classmethod
+    async def connect_nats(
+        cls,
+        url: str | list[str],
+        *,
+        prefix: str = "acton",
+        fmt: Format = Format.JSON,
+        timeout: float = 30.0,
+        user_credentials: str | None = None,
+    ) -> CounterClient:
+        """Connects through the NATS server(s) at `url` (`nats://host:4222`) to the
+        servers that serve this service under `prefix` (`desk-server --nats URL
+        --nats-prefix P`); `user_credentials` is a NATS credentials file. The calls
+        are those of a socket connection. Needs the package's `nats` extra.
+        """
+        connection = await NatsConnection.connect(
+            url, prefix=prefix, fmt=fmt, timeout=timeout, user_credentials=user_credentials
+        )
         return cls(connection)
 
     async def close(self) -> None:
