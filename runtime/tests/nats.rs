@@ -156,6 +156,26 @@ async fn call(
     .expect("an answer")
 }
 
+/// Asks `client` for a count stream of `request`; its replies arrive on the
+/// returned subscription, whose subject (the reply inbox) is returned too.
+async fn count_stream(
+    client: &async_nats::Client,
+    request: Value,
+) -> (async_nats::Subscriber, String) {
+    let inbox = client.new_inbox();
+    let replies = client.subscribe(inbox.clone()).await.unwrap();
+    client
+        .publish_with_reply_and_headers(
+            "t.calculator.CountRequest",
+            inbox.clone(),
+            headers(&[(layout::CALL, "stream")]),
+            encode(Format::Json, &request),
+        )
+        .await
+        .unwrap();
+    (replies, inbox)
+}
+
 /// Returns once the NATS server has taken everything `client` sent before
 /// (`flush` only writes it out): a message to itself has come back.
 async fn settle(client: &async_nats::Client) {
@@ -207,18 +227,7 @@ async fn calls_are_answered_in_both_formats() {
 #[tokio::test]
 async fn streams_carry_sequences_and_a_final_message() {
     let setup = setup("nats-stream").await;
-    let inbox = setup.client.new_inbox();
-    let mut replies = setup.client.subscribe(inbox.clone()).await.unwrap();
-    setup
-        .client
-        .publish_with_reply_and_headers(
-            "t.calculator.CountRequest",
-            inbox,
-            headers(&[(layout::CALL, "stream")]),
-            encode(Format::Json, &json!({"up_to": 3})),
-        )
-        .await
-        .unwrap();
+    let (mut replies, _) = count_stream(&setup.client, json!({"up_to": 3})).await;
     let mut values = Vec::new();
     loop {
         let message = tokio::time::timeout(PATIENCE, replies.next())
@@ -572,9 +581,13 @@ async fn nats_service_discovery_lists_services_and_endpoints() {
     setup.server.stop().await;
 }
 
-#[tokio::test]
+// Several threads: a handler that spun while waiting for room would starve a
+// single-threaded runtime (and hang the test instead of failing it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_falls_behind_loses_items_visibly_and_hurts_nobody() {
-    let setup = setup("nats-slow").await;
+    // A small outgoing budget: the stream's handler must wait for room (and
+    // nothing may spin while it does).
+    let setup = setup_with("nats-slow", |config| config.outgoing_budget(4096)).await;
     // A caller whose client buffers at most 16 messages and does not read.
     let slow = async_nats::ConnectOptions::new()
         .subscription_capacity(16)
@@ -680,4 +693,48 @@ async fn bad_configurations_are_refused_before_connecting() {
         .unwrap_err();
     assert!(error.to_string().contains("cannot connect"), "{error}");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_caller_cancels_a_stream_it_gave_up_on() {
+    let setup = setup("nats-cancel").await;
+    let (mut replies, inbox) =
+        count_stream(&setup.client, json!({"up_to": 1_000_000, "delay_ms": 1})).await;
+    for _ in 0..3 {
+        tokio::time::timeout(PATIENCE, replies.next())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(setup.bridge.stats().in_flight, 1);
+    // Cancelling what nobody serves is ignored.
+    setup
+        .client
+        .publish("t._cancel", Bytes::from("_INBOX.nobody"))
+        .await
+        .unwrap();
+    setup
+        .client
+        .publish("t._cancel", Bytes::from(inbox.clone()))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while setup.bridge.stats().in_flight != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream ends on the server"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Nothing more is published for it: no final message, no error.
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(200), replies.next()).await
+    {
+        assert!(
+            header(&message, layout::FINAL).is_none(),
+            "a cancelled stream ends silently"
+        );
+    }
+    assert_eq!(setup.bridge.stats().errors, 0);
+    setup.server.stop().await;
 }

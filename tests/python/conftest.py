@@ -4,6 +4,7 @@ process (the example services, built from the generated Rust handler traits)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket as socket_module
 import subprocess
@@ -59,6 +60,41 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=10)
+
+
+class NatsServer:
+    """A real ``nats-server`` (Debian's package) on a free localhost port."""
+
+    def __init__(self) -> None:
+        probe = socket_module.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.process = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.url = f"nats://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket_module.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"nats-server did not start (exit {self.process.poll()})") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def nats_server() -> Iterator[NatsServer]:
+    server = NatsServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, Subject};
@@ -94,6 +94,8 @@ pub(crate) struct Core {
     tasks: TaskTracker,
     observer: Mutex<Option<ObserverGuard>>,
     stopped: tokio::sync::OnceCell<()>,
+    /// Streams in flight by reply subject, for their callers to cancel.
+    streams: Mutex<HashMap<String, Weak<NatsReplies>>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -164,6 +166,7 @@ impl ActorRuntime {
             tasks: TaskTracker::new(),
             observer: Mutex::new(None),
             stopped: tokio::sync::OnceCell::new(),
+            streams: Mutex::default(),
         });
         let pushes = PushPublisher::new(
             registry,
@@ -184,6 +187,19 @@ impl ActorRuntime {
             core.stop.clone(),
             discover,
             move |message| micro::discover(&answering, message),
+        ));
+        let cancels = client
+            .subscribe(format!("{}.{}", core.config.prefix, layout::CANCEL_TOKEN))
+            .await
+            .map_err(|error| NatsError::Subscribe {
+                subject: format!("{}.{}", core.config.prefix, layout::CANCEL_TOKEN),
+                reason: error.to_string(),
+            })?;
+        let cancelling = Arc::clone(&core);
+        core.tasks.spawn(serve_until_stopped(
+            core.stop.clone(),
+            cancels,
+            move |message| cancelling.on_cancel(&message.payload),
         ));
         if core.config.service_api {
             let discovery =
@@ -616,6 +632,14 @@ impl Core {
         if replies.has_ended() {
             return;
         }
+        let stream = replies.is_stream().then(|| {
+            let subject = replies.reply_subject().to_string();
+            self.streams
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(subject.clone(), Arc::downgrade(&replies));
+            subject
+        });
         let core = Arc::clone(self);
         self.tasks.spawn(async move {
             tokio::select! {
@@ -634,8 +658,32 @@ impl Core {
                     replies.fail(ErrorCode::ShuttingDown, "the server is shutting down");
                 }
             }
+            if let Some(subject) = stream {
+                core.streams
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&subject);
+            }
             drop(permit);
         });
+    }
+
+    /// A caller gave up on the stream answered on `reply` (if this replica
+    /// serves it): it ends without another message, and its handler sees its
+    /// reply envelope closed.
+    fn on_cancel(&self, reply: &[u8]) {
+        let Ok(reply) = std::str::from_utf8(reply) else {
+            return;
+        };
+        let replies = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(reply)
+            .and_then(Weak::upgrade);
+        if let Some(replies) = replies {
+            replies.abandon();
+        }
     }
 
     /// A request that never reached its actor.

@@ -34,6 +34,13 @@ pub const ERROR_CODE: &str = "Nats-Service-Error-Code";
 /// The subject token pushes are published under; no service may be named so.
 pub const PUSH_TOKEN: &str = "push";
 
+/// Under the prefix, where callers cancel a stream they gave up on (the payload
+/// is the stream's reply subject); every replica listens.
+pub const CANCEL_TOKEN: &str = "_cancel";
+
+/// Under the prefix, where acton's discovery is answered.
+pub const DISCOVER_TOKEN: &str = "_discover";
+
 /// The default subject prefix.
 pub const DEFAULT_PREFIX: &str = "acton";
 

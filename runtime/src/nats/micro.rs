@@ -127,7 +127,7 @@ fn declared_endpoint(method: &Value) -> Option<EndpointView> {
 /// The subject of acton's own discovery under `prefix`: what DISCOVER answers on
 /// the socket (exposed actors, registered types, the served schema).
 pub(crate) fn discover_subject(prefix: &str) -> String {
-    format!("{prefix}._discover")
+    format!("{prefix}.{}", layout::DISCOVER_TOKEN)
 }
 
 /// Answers one of acton's discovery requests.

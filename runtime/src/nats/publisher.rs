@@ -20,7 +20,8 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    fn weight(&self) -> usize {
+    /// What it counts for in the queue's budget.
+    pub(crate) fn weight(&self) -> usize {
         // Headers are small; count them roughly so that empty payloads weigh too.
         self.payload.len() + self.subject.len() + 64
     }

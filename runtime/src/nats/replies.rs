@@ -170,6 +170,24 @@ impl NatsReplies {
         );
     }
 
+    /// Ends the request without publishing anything: its caller gave up on it.
+    pub(crate) fn abandon(&self) {
+        let mut state = self.lock();
+        if !state.ended {
+            state.ended = true;
+            self.ended.raise();
+            self.endpoint.ended(
+                self.started.elapsed(),
+                Some("CANCELLED: the caller gave up".to_owned()),
+            );
+        }
+    }
+
+    /// The subject its answers go to.
+    pub(crate) fn reply_subject(&self) -> &Subject {
+        &self.caller.reply
+    }
+
     /// Ends the request with a failure unless it has ended; returns whether this
     /// call ended it.
     pub(crate) fn fail(&self, code: ErrorCode, message: &str) -> bool {
@@ -275,9 +293,10 @@ impl NatsReplies {
                         state.sequence = state.sequence.saturating_add(1);
                         Offer::Taken
                     }
+                    // The room to wait for is what `offer` measures.
                     Err(item) => Offer::Behind {
                         reply,
-                        need: item.payload.len(),
+                        need: item.weight(),
                     },
                 }
             }

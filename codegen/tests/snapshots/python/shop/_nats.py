@@ -91,9 +91,9 @@ class NatsConnection:
     Calls, streams, sends and push subscriptions work as on :class:`Connection`.
     What differs: NATS has no back-pressure, so a stream read too slowly loses
     items, which fails the stream with ``STREAM_ERROR`` rather than skipping them
-    silently; leaving a stream early stops listening, but the server finishes it
-    (or its deadline does). NATS reconnects by itself; calls in flight while it is
-    away fail with a timeout.
+    silently. Leaving a stream early cancels it on the server, as on the socket.
+    NATS reconnects by itself; calls in flight while it is away fail with a
+    timeout.
     """
 
     def __init__(
@@ -126,9 +126,13 @@ class NatsConnection:
         user_credentials: str | None = None,
         token: str | None = None,
         name: str | None = None,
+        stream_buffer: int = 1024,
+        push_buffer: int = 1024,
     ) -> NatsConnection:
         """Connects to the NATS server(s) at ``url`` (``nats://host:4222``);
-        ``user_credentials`` is a NATS credentials file, ``token`` a token."""
+        ``user_credentials`` is a NATS credentials file, ``token`` a token. A stream
+        whose reader leaves ``stream_buffer`` items unread fails with
+        ``STREAM_ERROR``; a subscription keeps the newest ``push_buffer`` pushes."""
         if _nats is None:
             raise ActonError(
                 ErrorCode.CONNECTION_CLOSED,
@@ -148,7 +152,14 @@ class NatsConnection:
             )
         except Exception as error:  # nats-py raises several unrelated types here
             raise ConnectionClosed(f"cannot connect to NATS at {', '.join(servers)}: {error}") from error
-        return cls(client, prefix=prefix, fmt=fmt, timeout=timeout)
+        return cls(
+            client,
+            prefix=prefix,
+            fmt=fmt,
+            timeout=timeout,
+            stream_buffer=stream_buffer,
+            push_buffer=push_buffer,
+        )
 
     @property
     def closed(self) -> bool:
@@ -254,10 +265,28 @@ class NatsConnection:
             raise ConnectionClosed("the NATS connection is closed")
         limit = self._limit(timeout, stream=True)
         inbox = self._client.new_inbox()
-        replies = await self._client.subscribe(inbox, pending_msgs_limit=self.stream_buffer)
+        # Bounded: once `stream_buffer` items wait unread, the stream is lost (NATS
+        # would drop items anyway) and the reader learns it at its next item.
+        arrived: asyncio.Queue[_Msg | None] = asyncio.Queue()
+        lost = False
+
+        async def arrive(msg: _Msg) -> None:
+            nonlocal lost
+            if lost:
+                return
+            if arrived.qsize() >= self.stream_buffer:
+                lost = True
+                while not arrived.empty():
+                    arrived.get_nowait()
+                arrived.put_nowait(None)
+                return
+            arrived.put_nowait(msg)
+
+        replies = await self._client.subscribe(inbox, cb=arrive)
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit + 1.0
         expected = 0
+        ended = False  # by the server: nothing to cancel
         try:
             body = encode_payload(self.format, payload)
             await self._client.publish(
@@ -265,13 +294,20 @@ class NatsConnection:
             )
             while True:
                 remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+                if self._client.is_closed:
+                    raise ConnectionClosed("the NATS connection is closed")
                 try:
-                    msg = await replies.next_msg(timeout=remaining)
-                except _nats_errors.TimeoutError:
+                    next_msg = await asyncio.wait_for(arrived.get(), remaining)
+                except TimeoutError:
                     raise RequestTimeout.after(limit or 0.0) from None
-                except _nats_errors.ConnectionClosedError as error:
-                    raise ConnectionClosed(f"the NATS connection is closed: {error}") from error
+                if next_msg is None:
+                    raise ActonError(
+                        ErrorCode.STREAM_ERROR,
+                        f"the stream was dropped: more than {self.stream_buffer} items waited unread",
+                    )
+                msg = next_msg
                 if msg.headers and msg.headers.get("Status") == "503":
+                    ended = True
                     raise ActonError(
                         ErrorCode.ACTOR_NOT_FOUND,
                         f"no server serves `{target}` on NATS under the prefix `{self.prefix}`",
@@ -283,6 +319,7 @@ class NatsConnection:
                         f"{sequence - expected} items of the stream were lost (read too slowly)",
                     )
                 if _header(msg, FINAL) == "true":
+                    ended = True
                     failure = _failure(msg, errors)
                     if failure is not None:
                         raise failure
@@ -292,6 +329,10 @@ class NatsConnection:
         finally:
             if not self._client.is_closed:
                 await replies.unsubscribe()
+                if not ended:
+                    # Given up on (left early, read too slowly, timed out): the
+                    # server stops producing it.
+                    await self._client.publish(f"{self.prefix}._cancel", inbox.encode())
 
     def subscription(self, message_types: Sequence[str] = (), patterns: Sequence[str] = ()) -> Subscription:
         """A subscription to broadcasts of these types (and name patterns such as
