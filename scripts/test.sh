@@ -29,9 +29,10 @@ cargo run --quiet --locked -p acton-codegen -- schema/messages.yaml --check
 step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "clippy on the runtime without IPC and with JSON-only IPC"
+step "clippy on the runtime without IPC, with JSON-only IPC, and with NATS but no MessagePack"
 cargo clippy -p acton-reactive --all-targets --locked -- -D warnings
 cargo clippy -p acton-reactive --all-targets --features ipc --locked -- -D warnings
+cargo clippy -p acton-reactive --all-targets --features nats --locked -- -D warnings
 
 step "tests (all features)"
 cargo test --workspace --all-features --locked

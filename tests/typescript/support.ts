@@ -57,3 +57,47 @@ export class Server {
     });
   }
 }
+
+/** A real `nats-server` (Debian's package) on a free localhost port. */
+export class NatsServer {
+  private constructor(
+    readonly process: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<NatsServer> {
+    const port = await new Promise<number>((done, fail) => {
+      const probe = net.createServer();
+      probe.once("error", fail);
+      probe.listen(0, "127.0.0.1", () => {
+        const address = probe.address();
+        probe.close(() => done(typeof address === "object" && address !== null ? address.port : 0));
+      });
+    });
+    const binary = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server";
+    const child = spawn(binary, ["-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+    const deadline = Date.now() + 20_000;
+    const open = (): Promise<boolean> =>
+      new Promise((done) => {
+        const probe = net.createConnection(port, "127.0.0.1");
+        probe.once("connect", () => {
+          probe.destroy();
+          done(true);
+        });
+        probe.once("error", () => done(false));
+      });
+    while (!(await open())) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error("nats-server did not start");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return new NatsServer(child, `nats://127.0.0.1:${port}`);
+  }
+
+  stop(): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return Promise.resolve();
+    return new Promise((done) => {
+      this.process.once("exit", () => done());
+      this.process.kill("SIGKILL");
+    });
+  }
+}

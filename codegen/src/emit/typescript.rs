@@ -20,6 +20,8 @@ use crate::ident::typescript as names;
 use crate::model::{Field, MethodKind, Scalar, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 const RUNTIME: &str = include_str!("../../templates/typescript/runtime.ts");
+/// The NATS transport (`src/nats.ts`), used by `connectNats`.
+const NATS: &str = include_str!("../../templates/typescript/nats.ts");
 
 fn templates() -> Handlebars<'static> {
     let sources = [
@@ -276,6 +278,7 @@ pub(crate) fn generate_served(
         file("src/types.ts", types_ts),
         file("src/client.ts", client_ts),
         file("src/runtime.ts", RUNTIME.to_owned()),
+        file("src/nats.ts", NATS.to_owned()),
         file(
             "src/schema.ts",
             format!(

@@ -23,11 +23,14 @@ pub const PACKAGE_NAMES: &[&str] = &[
     "Push",
     "SchemaCheck",
     "Unknown",
+    "NatsConnection",
+    "NatsConnectOptions",
+    "NATS_HEADERS",
 ];
 
 /// The package's own modules: an imported package's module may not take their
 /// names.
-pub const MODULE_FILES: &[&str] = &["types", "client", "runtime", "index", "schema"];
+pub const MODULE_FILES: &[&str] = &["types", "client", "runtime", "index", "schema", "nats"];
 
 /// The file (in `src/`) of `package`'s types: `types.ts` for the root schema's,
 /// `{alias}.ts` for an imported package's.
@@ -71,6 +74,8 @@ pub const TYPES_MODULE_NAMES: &[&str] = &[
 /// Names `client.ts` imports.
 pub const CLIENT_MODULE_NAMES: &[&str] = &[
     "Connection",
+    "NatsConnection",
+    "NatsConnectOptions",
     "TypedSubscription",
     "CallOptions",
     "ConnectOptions",

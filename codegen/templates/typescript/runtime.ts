@@ -164,26 +164,41 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What a call without a deadline asks the server for (servers cap it: ours at an hour by default). */
-const NO_DEADLINE_MS = 365 * 24 * 3600 * 1000;
+/** @internal What a call without a deadline asks the server for (servers cap it: ours at an hour by default). */
+export const NO_DEADLINE_MS = 365 * 24 * 3600 * 1000;
 
-interface MessagePackCodec {
+/** @internal A call's deadline in milliseconds (`undefined` for none): as given, or by default `defaultMs` for a call and none for a stream. */
+export function deadlineOf(options: CallOptions | undefined, defaultMs: number, stream: boolean): number | undefined {
+  const given = options?.timeoutMs;
+  if (given === null) return undefined;
+  if (given === undefined) return stream ? undefined : defaultMs;
+  if (!(given > 0)) throw new RangeError(`timeoutMs must be positive (or null for no deadline), not ${given}`);
+  return Number.isFinite(given) ? given : undefined;
+}
+
+/** @internal */
+export interface MessagePackCodec {
   encode(value: unknown, options: { useBigInt64: boolean }): Uint8Array;
   decode(data: Uint8Array, options: { useBigInt64: boolean }): unknown;
 }
 
-let messagePack: MessagePackCodec | undefined;
+const optionalModules = new Map<string, unknown>();
 
-async function loadMessagePack(): Promise<MessagePackCodec> {
-  if (messagePack === undefined) {
-    const name = "@msgpack/msgpack";
+/** @internal Loads an optional dependency once; `what` says what needs it when it is missing. */
+export async function loadOptional<T>(name: string, what: string, code: string): Promise<T> {
+  if (!optionalModules.has(name)) {
     try {
-      messagePack = (await import(name)) as MessagePackCodec;
+      optionalModules.set(name, await import(name));
     } catch {
-      throw new ActonError("SERIALIZATION_ERROR", "MessagePack needs the `@msgpack/msgpack` package");
+      throw new ActonError(code, `${what} needs the \`${name}\` package (npm install ${name})`);
     }
   }
-  return messagePack;
+  return optionalModules.get(name) as T;
+}
+
+/** @internal Loads the optional MessagePack codec. */
+export function loadMessagePack(): Promise<MessagePackCodec> {
+  return loadOptional<MessagePackCodec>("@msgpack/msgpack", "MessagePack", "SERIALIZATION_ERROR");
 }
 
 function jsonEncode(value: unknown): string {
@@ -271,8 +286,8 @@ interface Waiter {
   reject(error: ActonError): void;
 }
 
-/** An async queue fed by the connection: items, then an end (or an error). */
-class Channel<T> implements AsyncIterableIterator<T> {
+/** @internal An async queue fed by a connection: items, then an end (or an error). */
+export class Channel<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
   private readonly takers: Array<(result: IteratorResult<T>) => void> = [];
   private readonly failures: Array<(error: ActonError) => void> = [];
@@ -334,6 +349,12 @@ class Channel<T> implements AsyncIterableIterator<T> {
   }
 }
 
+/** @internal What a {@link Subscription} needs of its connection (a socket's or NATS's). */
+export interface SubscriptionHost {
+  hold(subscription: Subscription): Promise<void>;
+  release(subscription: Subscription): Promise<void>;
+}
+
 /**
  * Pushes of some message types (or name patterns) on one connection: a scoped
  * resource. `await subscription.start()` (or `await using`) waits until the server
@@ -353,7 +374,7 @@ export class Subscription implements AsyncIterableIterator<Push> {
   readonly patterns: readonly string[];
 
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: SubscriptionHost,
     types: readonly string[],
     patterns: readonly string[],
   ) {
@@ -476,8 +497,8 @@ export class TypedSubscription<T> implements AsyncIterableIterator<T> {
   }
 }
 
-/** The error an error answer stands for: one of the `declared` errors when its code names one, else by protocol code. */
-function errorFrom(body: Record<string, unknown>, declared: readonly DeclaredErrorClass[] = []): ActonError {
+/** @internal The error an error answer stands for: one of the `declared` errors when its code names one, else by protocol code. */
+export function errorFrom(body: Record<string, unknown>, declared: readonly DeclaredErrorClass[] = []): ActonError {
   const code = typeof body["error_code"] === "string" ? body["error_code"] : "UNKNOWN";
   const message = typeof body["error"] === "string" ? body["error"] : "";
   const payload = body["payload"];
@@ -671,11 +692,7 @@ export class Connection {
 
   /** A call's deadline in milliseconds, or `undefined` for none. */
   private limit(options: CallOptions | undefined, stream: boolean): number | undefined {
-    const given = options?.timeoutMs;
-    if (given === null) return undefined;
-    if (given === undefined) return stream ? undefined : this.timeoutMs;
-    if (!(given > 0)) throw new RangeError(`timeoutMs must be positive (or null for no deadline), not ${given}`);
-    return Number.isFinite(given) ? given : undefined;
+    return deadlineOf(options, this.timeoutMs, stream);
   }
 
   private exchange(kind: Kind, payload: Record<string, unknown>, limit: number | undefined, signal?: AbortSignal): Promise<Answer> {
@@ -915,13 +932,7 @@ export class Connection {
 
   /** Whether the server's schema fits this client's (`document`, with its `fingerprint`) for `services`. */
   async checkSchema(document: string, fingerprint: string, services: readonly string[]): Promise<SchemaCheck> {
-    const answer = await this.discoverSchema();
-    const served = answer["schema"];
-    if (served === null || typeof served !== "object") {
-      return { status: "unknown", differences: ["the server serves no schema"] };
-    }
-    if (answer["schema_fingerprint"] === fingerprint) return { status: "compatible", differences: [] };
-    return compareSchemas(JSON.parse(document) as unknown, served, services);
+    return schemaCheckOf(await this.discoverSchema(), document, fingerprint, services);
   }
 
   /** Sends a heartbeat and waits for the server's. */
@@ -1141,7 +1152,8 @@ export function decodeString(value: unknown): string {
 
 /** Binary data: bin in MessagePack, a base64 string in JSON. */
 export function decodeBytes(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value;
+  // A Buffer (a view into a whole received message) becomes a plain copy of its own.
+  if (value instanceof Uint8Array) return Object.getPrototypeOf(value) === Uint8Array.prototype ? value : new Uint8Array(value);
   if (typeof value === "string") return new Uint8Array(Buffer.from(value, "base64"));
   throw shapeError("binary data", value);
 }
@@ -1273,6 +1285,21 @@ function text(value: unknown, key: string): string {
 
 function findIn(document: unknown, list: string, key: string, name: string): Doc | undefined {
   return items(document, list).find((item) => text(item, key) === name);
+}
+
+/** @internal How a discovery answer's schema fits the client's `document` (with its `fingerprint`) for `services`. */
+export function schemaCheckOf(
+  discovered: Record<string, unknown>,
+  document: string,
+  fingerprint: string,
+  services: readonly string[],
+): SchemaCheck {
+  const served = discovered["schema"];
+  if (served === null || typeof served !== "object") {
+    return { status: "unknown", differences: ["the server serves no schema"] };
+  }
+  if (discovered["schema_fingerprint"] === fingerprint) return { status: "compatible", differences: [] };
+  return compareSchemas(JSON.parse(document) as unknown, served, services);
 }
 
 /** The differences between a client's schema document and a server's, for the client's `services`. */

@@ -24,5 +24,6 @@ export {
   type Push,
   type SchemaCheck,
 } from "./runtime.js";
+export { NATS_HEADERS, NatsConnection, type NatsConnectOptions } from "./nats.js";
 export * from "./types.js";
 export * from "./client.js";

@@ -103,6 +103,7 @@ impl IpcState {
 
     /// Completes after the next change of the exposed actors (enable it before
     /// reading them, so that no change goes unseen).
+    #[cfg(feature = "nats")]
     pub(crate) fn exposures_changed_notice(&self) -> tokio::sync::futures::Notified<'_> {
         self.exposures_notice.notified()
     }
