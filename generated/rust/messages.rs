@@ -691,6 +691,20 @@ impl CalculatorClient {
         })
     }
 
+    /// Connects through the NATS server(s) at `url` (`nats://host:4222`) to
+    /// the servers that serve this service under `prefix` (see the
+    /// runtime's `start_nats_bridge`); the calls are those of a socket
+    /// connection.
+    ///
+    /// # Errors
+    /// When the NATS server cannot be reached, or the runtime was built
+    /// without its `nats` feature.
+    pub async fn connect_nats(url: &str, prefix: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            client: IpcClient::connect_nats(url, prefix).await?,
+        })
+    }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
@@ -953,6 +967,20 @@ impl KvStoreClient {
         })
     }
 
+    /// Connects through the NATS server(s) at `url` (`nats://host:4222`) to
+    /// the servers that serve this service under `prefix` (see the
+    /// runtime's `start_nats_bridge`); the calls are those of a socket
+    /// connection.
+    ///
+    /// # Errors
+    /// When the NATS server cannot be reached, or the runtime was built
+    /// without its `nats` feature.
+    pub async fn connect_nats(url: &str, prefix: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            client: IpcClient::connect_nats(url, prefix).await?,
+        })
+    }
+
     /// A client on an existing connection (which other clients may share).
     pub fn new(client: IpcClient) -> Self {
         Self { client }
@@ -1088,6 +1116,20 @@ impl PricesClient {
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
         Ok(Self {
             client: IpcClient::connect(path).await?,
+        })
+    }
+
+    /// Connects through the NATS server(s) at `url` (`nats://host:4222`) to
+    /// the servers that serve this service under `prefix` (see the
+    /// runtime's `start_nats_bridge`); the calls are those of a socket
+    /// connection.
+    ///
+    /// # Errors
+    /// When the NATS server cannot be reached, or the runtime was built
+    /// without its `nats` feature.
+    pub async fn connect_nats(url: &str, prefix: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            client: IpcClient::connect_nats(url, prefix).await?,
         })
     }
 

@@ -738,3 +738,171 @@ async fn a_caller_cancels_a_stream_it_gave_up_on() {
     assert_eq!(setup.bridge.stats().errors, 0);
     setup.server.stop().await;
 }
+
+/// The Rust client's NATS transport: the same calls as over the socket.
+mod rust_client {
+    use super::*;
+    use acton_reactive::ipc::client::{ClientError, ClientOptions, IpcClient};
+    use acton_reactive::ipc::protocol::ErrorCode;
+
+    #[tokio::test]
+    async fn every_call_kind_through_ipc_client_over_nats() {
+        let setup = setup("nats-rust-client").await;
+        for format in [Format::Json, Format::MessagePack] {
+            let options = ClientOptions {
+                format,
+                ..ClientOptions::default()
+            };
+            let client = IpcClient::connect_nats_with(&setup.nats.url, "t", options)
+                .await
+                .unwrap();
+            let sum: AddResponse = client
+                .request("calculator", "AddRequest", &AddRequest { a: 40, b: 2 })
+                .await
+                .unwrap();
+            assert_eq!(sum, AddResponse { sum: 42 });
+            let numbers: Vec<u32> = client
+                .stream::<_, Number>(
+                    "calculator",
+                    "CountRequest",
+                    &CountRequest {
+                        up_to: 4,
+                        delay_ms: 0,
+                    },
+                )
+                .await
+                .unwrap()
+                .map(|item| item.unwrap().value)
+                .collect()
+                .await;
+            assert_eq!(numbers, [0, 1, 2, 3]);
+            client
+                .send(
+                    "calculator",
+                    "LogEvent",
+                    &LogEvent {
+                        line: format!("{format:?}"),
+                    },
+                )
+                .await
+                .unwrap();
+            let error = client
+                .request::<_, Value>("vault", "Lookup", &Lookup { key: "k9".into() })
+                .await
+                .unwrap_err();
+            let ClientError::Server { code, details, .. } = &error else {
+                panic!("{error}");
+            };
+            assert_eq!(code, "NotFound");
+            let details: NotFound = details.as_ref().unwrap().decode().unwrap();
+            assert_eq!(details, NotFound { key: "k9".into() });
+        }
+        setup.server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn pushes_discovery_and_errors_through_ipc_client_over_nats() {
+        let setup = setup("nats-rust-push").await;
+        let client = IpcClient::connect_nats(&setup.nats.url, "t").await.unwrap();
+        let mut pushes = client
+            .subscribe::<PriceUpdate>(&["prices.PriceUpdate"])
+            .await
+            .unwrap();
+        let update = PriceUpdate {
+            symbol: "ACME".into(),
+            price: 3.5,
+        };
+        setup
+            .server
+            .runtime
+            .broker()
+            .broadcast(update.clone())
+            .await;
+        let push = tokio::time::timeout(PATIENCE, pushes.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(push.message_type, "prices.PriceUpdate");
+        assert_eq!(push.payload, update);
+
+        let discovered = client.discover().await.unwrap();
+        let actors: Vec<String> = discovered
+            .actors
+            .unwrap()
+            .into_iter()
+            .map(|actor| actor.name)
+            .collect();
+        assert_eq!(actors, ["calculator", "vault"]);
+        assert!(
+            discovered.schema.is_none(),
+            "the test server serves no schema"
+        );
+
+        let elsewhere = IpcClient::connect_nats(&setup.nats.url, "elsewhere")
+            .await
+            .unwrap();
+        let error = elsewhere
+            .request::<_, Value>("calculator", "HealthCheck", &HealthCheck)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::ActorNotFound), "{error}");
+
+        let hasty = client.with_timeout(Some(Duration::from_millis(200)));
+        let error = hasty
+            .request::<_, Number>("calculator", "Sleep", &Sleep { ms: 5000 })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::Timeout), "{error}");
+        client.close();
+        assert!(matches!(
+            client
+                .request::<_, Value>("calculator", "HealthCheck", &HealthCheck)
+                .await,
+            Err(ClientError::Closed)
+        ));
+        setup.server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn dropping_a_stream_cancels_it_on_the_server() {
+        let setup = setup("nats-rust-cancel").await;
+        let client = IpcClient::connect_nats(&setup.nats.url, "t").await.unwrap();
+        let mut stream = client
+            .stream::<_, Number>(
+                "calculator",
+                "CountRequest",
+                &CountRequest {
+                    up_to: 1_000_000,
+                    delay_ms: 1,
+                },
+            )
+            .await
+            .unwrap();
+        for expected in 0..3 {
+            assert_eq!(stream.next().await.unwrap().unwrap().value, expected);
+        }
+        assert_eq!(setup.bridge.stats().in_flight, 1);
+        drop(stream);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while setup.bridge.stats().in_flight != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stream ends on the server"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        setup.server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn without_a_server_connecting_fails_clearly() {
+        let error = IpcClient::connect_nats("nats://127.0.0.1:1", "t")
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("cannot connect to NATS"),
+            "{error}"
+        );
+    }
+}

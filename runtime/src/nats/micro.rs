@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::bridge::Core;
 use super::layout;
+use crate::ipc::protocol::{ActorInfo, IpcDiscoverResponse, ProtocolVersionInfo};
 
 /// The discovery subjects: `$SRV.{PING|INFO|STATS}[.{name}[.{id}]]`.
 pub(crate) const SUBJECTS: &str = "$SRV.>";
@@ -137,19 +138,34 @@ pub(crate) fn discover(core: &Core, message: async_nats::Message) {
     }
 }
 
+/// What DISCOVER answers on the socket (with actors, types and schema).
 fn discovery(core: &Core) -> Value {
     let registry = core.runtime().ipc_registry();
-    let mut answer = json!({
-        "actors": core.runtime().ipc_exposed_names(),
-        "message_types": registry.registered_types(),
-        "prefix": core.config().prefix,
-        "id": core.id(),
-    });
-    if let Some(schema) = registry.schema() {
-        answer["schema"] = schema.document;
-        answer["schema_fingerprint"] = json!(schema.fingerprint);
-    }
-    answer
+    let (schema, schema_fingerprint) = match registry.schema() {
+        Some(served) => (Some(served.document), Some(served.fingerprint)),
+        None => (None, None),
+    };
+    let answer = IpcDiscoverResponse {
+        correlation_id: String::new(),
+        success: true,
+        error: None,
+        protocol_version: Some(ProtocolVersionInfo::current()),
+        actors: Some(
+            core.runtime()
+                .ipc_state()
+                .exposed_actors()
+                .into_iter()
+                .map(|(name, handle)| ActorInfo {
+                    name,
+                    ern: handle.name().to_owned(),
+                })
+                .collect(),
+        ),
+        message_types: Some(registry.registered_types()),
+        schema,
+        schema_fingerprint,
+    };
+    serde_json::to_value(answer).unwrap_or(Value::Null)
 }
 
 /// Answers one of NATS's discovery requests (once per service it asks about).

@@ -1,5 +1,6 @@
 //! A Rust client for protocol v2: pipelined requests on one connection, streams,
-//! subscriptions and discovery.
+//! subscriptions and discovery — over the Unix socket, or (feature `nats`) over
+//! NATS with the same API ([`IpcClient::connect_nats`]).
 //!
 //! ```no_run
 //! use acton_reactive::ipc::client::IpcClient;
@@ -19,172 +20,25 @@
 
 pub mod schema_check;
 
-use std::collections::HashMap;
-use std::future::Future;
+mod errors;
+#[cfg(feature = "nats")]
+mod nats;
+mod socket;
+
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_core::Stream;
-use futures_util::StreamExt;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::FramedRead;
 
-use crate::ipc::codec::{CodecError, Format};
-use crate::ipc::protocol::pattern_matches;
-use crate::ipc::protocol::{
-    ConnectionLimit, CorrelationId, ErrorCode, Frame, FrameCodec, IpcDiscoverRequest,
-    IpcDiscoverResponse, IpcEnvelope, IpcPatternRequest, IpcPushNotification, IpcResponse,
-    IpcStreamFrame, IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind,
-    CONNECTION_REJECTED_ID, MAX_FRAME_SIZE_HARD_LIMIT,
-};
-use crate::signal::Signal;
+pub use errors::{ClientError, ErrorDetails};
 
-/// What can go wrong on the client side.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The socket could not be reached.
-    #[error("cannot connect to {path}: {source}")]
-    Connect {
-        /// The socket path.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// The server refused the connection (connection limit or allow-list).
-    #[error("the server refused the connection ({code}): {message}")]
-    Rejected {
-        /// CONNECTION_LIMIT_REACHED or ACCESS_DENIED.
-        code: String,
-        /// The server's explanation.
-        message: String,
-        /// The server's connection limit, when it said.
-        limit: Option<usize>,
-    },
-    /// The server answered with an error.
-    #[error("server error {code}: {message}")]
-    Server {
-        /// The wire error code (see [`ErrorCode`]), or a declared error's name.
-        code: String,
-        /// The server's explanation.
-        message: String,
-        /// The error's fields, when it carried any (a declared error's).
-        details: Option<ErrorDetails>,
-    },
-    /// The server's process runs as another user than the one required
-    /// ([`ClientOptions::require_server_uid`]): nothing was sent to it.
-    #[error("the server at {path} runs as uid {actual:?}, not the required uid {expected}; nothing was sent")]
-    UnexpectedServer {
-        /// The socket path.
-        path: PathBuf,
-        /// The uid required.
-        expected: u32,
-        /// The server's uid, when the kernel reported one.
-        actual: Option<u32>,
-    },
-    /// The connection closed before the answer arrived.
-    #[error("the connection to the server is closed")]
-    Closed,
-    /// No answer within the client's timeout.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    /// A payload could not be encoded or decoded.
-    #[error(transparent)]
-    Codec(#[from] CodecError),
-    /// Writing to the socket failed.
-    #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl ClientError {
-    /// The protocol error code of a server error, if it is one of ours.
-    pub fn code(&self) -> Option<ErrorCode> {
-        match self {
-            Self::Server { code, .. } | Self::Rejected { code, .. } => ErrorCode::parse(code),
-            _ => None,
-        }
-    }
-}
-
-/// The fields an error answer carried (the `payload` of an ERROR frame or of a
-/// failed final STREAM frame), still encoded: decode them as the declared error
-/// its code names.
-///
-/// ```
-/// use acton_reactive::ipc::client::ErrorDetails;
-/// use acton_reactive::ipc::Format;
-///
-/// #[derive(serde::Deserialize)]
-/// struct NotFound { key: String }
-///
-/// let details = ErrorDetails::new(Format::Json, br#"{"key": "k1"}"#.to_vec());
-/// let not_found: NotFound = details.decode().unwrap();
-/// assert_eq!(not_found.key, "k1");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorDetails {
-    format: Format,
-    bytes: Bytes,
-}
-
-impl ErrorDetails {
-    /// Details encoded in `format`.
-    pub fn new(format: Format, bytes: impl Into<Bytes>) -> Self {
-        Self {
-            format,
-            bytes: bytes.into(),
-        }
-    }
-
-    /// Decodes the details as `T`.
-    ///
-    /// # Errors
-    /// When they are not a `T`.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, CodecError> {
-        self.format.decode(&self.bytes)
-    }
-
-    /// The encoded bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// Their format.
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
-    /// The `payload` of an error frame, if it has one.
-    fn of(frame: &Frame) -> Option<Self> {
-        #[derive(serde::Deserialize)]
-        struct Payload<'a> {
-            #[serde(borrow, default)]
-            payload: Option<&'a serde_json::value::RawValue>,
-        }
-        let bytes: Vec<u8> = match frame.format {
-            Format::Json => {
-                let outer: Payload<'_> = serde_json::from_slice(&frame.payload).ok()?;
-                let raw = outer.payload?.get();
-                (raw.trim() != "null").then(|| raw.as_bytes().to_vec())?
-            }
-            Format::MessagePack => {
-                let raw = crate::ipc::codec::msgpack::map_value(&frame.payload, "payload")?;
-                (raw != [0xc0]).then(|| raw.to_vec())?
-            }
-        };
-        Some(Self::new(frame.format, bytes))
-    }
-}
+use crate::ipc::codec::Format;
+use crate::ipc::protocol::IpcDiscoverResponse;
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -243,90 +97,9 @@ impl Default for ClientOptions {
     }
 }
 
-/// The answer frames a request is waiting for.
-enum Waiter {
-    Once(oneshot::Sender<Frame>),
-    Stream(mpsc::Sender<Frame>),
-}
-
-struct Sink {
-    types: Vec<String>,
-    patterns: Vec<String>,
-    queue: mpsc::Sender<Frame>,
-}
-
-#[derive(Default)]
-struct Routes {
-    waiters: HashMap<String, Waiter>,
-    sinks: HashMap<u64, Sink>,
-}
-
-/// What the connection's reader and writer tasks share with the client.
-#[derive(Default)]
-struct Core {
-    routes: Mutex<Routes>,
-    closed: Signal,
-}
-
-impl Core {
-    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Held by the client's clones (and its open streams and subscriptions): when the
-/// last one goes, the connection closes.
-struct Shared {
-    core: Arc<Core>,
-    outbound: mpsc::Sender<Bytes>,
-    next_id: AtomicU64,
-    prefix: String,
-    options: ClientOptions,
-    /// Whether the server understands CANCEL (from discovery at connect).
-    can_cancel: AtomicBool,
-}
-
-impl Shared {
-    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
-        self.core.routes()
-    }
-
-    /// Tells the server a request's answers are no longer wanted (never waits).
-    fn cancel(&self, id: &str) {
-        if !self.can_cancel.load(Ordering::Relaxed) || self.core.closed.is_raised() {
-            return;
-        }
-        let cancel = CorrelationId {
-            correlation_id: id.to_owned(),
-        };
-        if let Ok(frame) = self
-            .options
-            .format
-            .encode_frame(MessageKind::Cancel, &cancel)
-        {
-            let _ = self.outbound.try_send(Bytes::from(frame));
-        }
-    }
-
-    /// A control frame whose answer nobody waits for (an UNSUBSCRIBE on drop).
-    fn send_detached(&self, kind: MessageKind, payload: &impl Serialize) {
-        if self.core.closed.is_raised() {
-            return;
-        }
-        if let Ok(frame) = self.options.format.encode_frame(kind, payload) {
-            let _ = self.outbound.try_send(Bytes::from(frame));
-        }
-    }
-
-    fn next_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n}", self.prefix)
-    }
-}
-
 /// A call's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Deadline {
+pub(crate) enum Deadline {
     /// The connection's timeout for a call, none for a stream.
     Default,
     /// This long.
@@ -335,877 +108,22 @@ enum Deadline {
     Never,
 }
 
+impl Deadline {
+    /// The deadline of a call (`stream: false`) or a stream, `None` for none;
+    /// `timeout` is the connection's.
+    pub(crate) fn limit(self, timeout: Duration, stream: bool) -> Option<Duration> {
+        match self {
+            Self::Default if stream => None,
+            Self::Default => Some(timeout),
+            Self::After(limit) => Some(limit),
+            Self::Never => None,
+        }
+    }
+}
+
 /// What a call without a deadline asks the server for (servers cap it: ours at an
 /// hour by default).
-const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        self.core.closed.raise();
-    }
-}
-
-/// Where a client connects, and the connection it uses now (replaced after it was
-/// lost, when reconnecting is allowed).
-struct Link {
-    path: PathBuf,
-    options: ClientOptions,
-    current: Mutex<Arc<Shared>>,
-    reconnecting: tokio::sync::Mutex<()>,
-    closed_by_user: AtomicBool,
-}
-
-impl Link {
-    fn current(&self) -> Arc<Shared> {
-        Arc::clone(&self.current.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-/// A connection to an acton server. Cloning is cheap; clones share the connection,
-/// and requests from any of them are pipelined. After the connection is lost, the
-/// next call opens a new one ([`ClientOptions::reconnect`]).
-#[derive(Clone)]
-pub struct IpcClient {
-    /// The connection this handle uses for the call at hand.
-    shared: Arc<Shared>,
-    link: Arc<Link>,
-    deadline: Deadline,
-}
-
-impl std::fmt::Debug for IpcClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpcClient")
-            .field("format", &self.shared.options.format)
-            .field("closed", &self.shared.core.closed.is_raised())
-            .finish_non_exhaustive()
-    }
-}
-
-impl IpcClient {
-    /// Connects with default options (JSON).
-    ///
-    /// # Errors
-    /// [`ClientError::Connect`] when the socket cannot be reached.
-    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        Self::connect_with(path, ClientOptions::default()).await
-    }
-
-    /// Connects with `options`.
-    ///
-    /// # Errors
-    /// [`ClientError::Connect`] when the socket cannot be reached.
-    pub async fn connect_with(
-        path: impl AsRef<Path>,
-        options: ClientOptions,
-    ) -> Result<Self, ClientError> {
-        let path = path.as_ref();
-        let shared = Self::open(path, options.clone()).await?;
-        let client = Self {
-            link: Arc::new(Link {
-                path: path.to_path_buf(),
-                options,
-                current: Mutex::new(Arc::clone(&shared)),
-                reconnecting: tokio::sync::Mutex::new(()),
-                closed_by_user: AtomicBool::new(false),
-            }),
-            shared,
-            deadline: Deadline::Default,
-        };
-        client.probe().await?;
-        Ok(client)
-    }
-
-    /// This handle on the live connection: the current one, or after it was lost
-    /// (and reconnecting is allowed), a new one.
-    async fn live(&self) -> Result<Self, ClientError> {
-        let link = &self.link;
-        let current = link.current();
-        let usable = !current.core.closed.is_raised()
-            || !link.options.reconnect
-            || link.closed_by_user.load(Ordering::Relaxed);
-        if !usable {
-            let _one_at_a_time = link.reconnecting.lock().await;
-            let current = link.current();
-            if current.core.closed.is_raised() {
-                let fresh = Self {
-                    shared: Self::open(&link.path, link.options.clone()).await?,
-                    link: Arc::clone(link),
-                    deadline: self.deadline,
-                };
-                fresh.probe().await?;
-                *link.current.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Arc::clone(&fresh.shared);
-                return Ok(fresh);
-            }
-        }
-        Ok(Self {
-            shared: link.current(),
-            link: Arc::clone(link),
-            deadline: self.deadline,
-        })
-    }
-
-    /// Opens a socket and starts its reader and writer tasks.
-    async fn open(path: &Path, options: ClientOptions) -> Result<Arc<Shared>, ClientError> {
-        let stream = UnixStream::connect(path)
-            .await
-            .map_err(|source| ClientError::Connect {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if let Some(expected) = options.require_server_uid {
-            let actual = stream.peer_cred().ok().map(|cred| cred.uid());
-            if actual != Some(expected) {
-                return Err(ClientError::UnexpectedServer {
-                    path: path.to_path_buf(),
-                    expected,
-                    actual,
-                });
-            }
-        }
-        let (read, mut write) = stream.into_split();
-        let (outbound, mut queue) = mpsc::channel::<Bytes>(1024);
-        static CLIENTS: AtomicU64 = AtomicU64::new(0);
-        let core = Arc::new(Core::default());
-        let shared = Arc::new(Shared {
-            core: Arc::clone(&core),
-            outbound,
-            next_id: AtomicU64::new(1),
-            prefix: format!(
-                "rs{}-{}",
-                std::process::id(),
-                CLIENTS.fetch_add(1, Ordering::Relaxed)
-            ),
-            options,
-            can_cancel: AtomicBool::new(false),
-        });
-
-        let writer_core = Arc::clone(&core);
-        let keepalive = shared.options.keepalive.filter(|k| !k.is_zero());
-        let heartbeat = Bytes::from(Frame::heartbeat().to_bytes().unwrap_or_default());
-        tokio::spawn(async move {
-            let writer_closed = &writer_core.closed;
-            let mut batch = Vec::with_capacity(8 * 1024);
-            loop {
-                // A quiet connection sends a heartbeat, so that the server's idle
-                // timeout never cuts it.
-                let quiet = async {
-                    match keepalive {
-                        Some(every) => tokio::time::sleep(every).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                let frame = tokio::select! {
-                    frame = queue.recv() => frame,
-                    () = writer_closed.wait() => None,
-                    () = quiet => Some(heartbeat.clone()),
-                };
-                let Some(frame) = frame else { break };
-                batch.clear();
-                batch.extend_from_slice(&frame);
-                while batch.len() < 64 * 1024 {
-                    match queue.try_recv() {
-                        Ok(frame) => batch.extend_from_slice(&frame),
-                        Err(_) => break,
-                    }
-                }
-                if write.write_all(&batch).await.is_err() {
-                    break;
-                }
-            }
-            writer_closed.raise();
-            let _ = write.shutdown().await;
-        });
-
-        let reader_shared = core;
-        tokio::spawn(async move {
-            let mut frames = FramedRead::new(read, FrameCodec::new(MAX_FRAME_SIZE_HARD_LIMIT));
-            loop {
-                let frame = tokio::select! {
-                    frame = frames.next() => frame,
-                    () = reader_shared.closed.wait() => None,
-                };
-                match frame {
-                    Some(Ok(frame)) => {
-                        // A full stream buffer stops the reading here: the server,
-                        // writing into a socket nobody reads, slows down.
-                        if let Some((sender, frame)) = route(&reader_shared, frame) {
-                            tokio::select! {
-                                _ = sender.send(frame) => {}
-                                () = reader_shared.closed.wait() => break,
-                            }
-                        }
-                    }
-                    _ => break,
-                }
-            }
-            reader_shared.closed.raise();
-            // Every waiter and subscription sees the end.
-            let mut routes = reader_shared.routes();
-            routes.waiters.clear();
-            routes.sinks.clear();
-        });
-        Ok(shared)
-    }
-
-    /// Asks the server what it supports (for CANCEL). A server that refuses the
-    /// connection (at its limit, or by its allow-list) says so here.
-    ///
-    /// # Errors
-    /// [`ClientError::Rejected`] when the server refused the connection.
-    async fn probe(&self) -> Result<(), ClientError> {
-        let id = self.next_id();
-        let request = IpcDiscoverRequest {
-            correlation_id: id.clone(),
-            include_actors: false,
-            include_message_types: false,
-            include_schema: false,
-        };
-        let cancel = match self
-            .exchange(
-                id,
-                MessageKind::Discover,
-                &request,
-                Some(self.shared.options.timeout),
-            )
-            .await
-        {
-            Ok(frame) if frame.kind == MessageKind::Error => {
-                return match server_error(&frame) {
-                    rejected @ ClientError::Rejected { .. } => {
-                        self.close();
-                        Err(rejected)
-                    }
-                    _ => Ok(()),
-                };
-            }
-            Ok(frame) => frame
-                .format
-                .decode::<IpcDiscoverResponse>(&frame.payload)
-                .ok()
-                .and_then(|answer| answer.protocol_version)
-                .is_some_and(|version| version.capabilities.cancel),
-            Err(_) => false,
-        };
-        self.shared.can_cancel.store(cancel, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// This client with another deadline for its calls: `Some(d)` for `d` (a
-    /// stream's, the whole stream's), `None` for none. By default a call gets
-    /// [`ClientOptions::timeout`] and a stream no deadline. The connection is
-    /// shared.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: acton_reactive::ipc::client::IpcClient) {
-    /// use std::time::Duration;
-    /// let patient = client.with_timeout(None);
-    /// let hasty = client.with_timeout(Some(Duration::from_millis(200)));
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn with_timeout(&self, timeout: Option<Duration>) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-            link: Arc::clone(&self.link),
-            deadline: timeout.map_or(Deadline::Never, Deadline::After),
-        }
-    }
-
-    /// The deadline of a call (`stream: false`) or a stream, `None` for none.
-    fn limit(&self, stream: bool) -> Option<Duration> {
-        match self.deadline {
-            Deadline::Default if stream => None,
-            Deadline::Default => Some(self.shared.options.timeout),
-            Deadline::After(limit) => Some(limit),
-            Deadline::Never => None,
-        }
-    }
-
-    /// Whether the connection has closed (the next call may open a new one).
-    pub fn is_closed(&self) -> bool {
-        self.link.current().core.closed.is_raised()
-    }
-
-    /// Closes the connection for good; pending requests fail with
-    /// [`ClientError::Closed`], and no call reconnects.
-    pub fn close(&self) {
-        self.link.closed_by_user.store(true, Ordering::Relaxed);
-        self.link.current().core.closed.raise();
-    }
-
-    fn next_id(&self) -> String {
-        self.shared.next_id()
-    }
-
-    fn format(&self) -> Format {
-        self.shared.options.format
-    }
-
-    fn envelope<'a, P>(
-        &self,
-        id: String,
-        target: &str,
-        message_type: &str,
-        payload: &'a P,
-        reply: bool,
-        stream: bool,
-    ) -> IpcEnvelope<&'a P> {
-        let limit = self.limit(stream).unwrap_or(NO_DEADLINE);
-        IpcEnvelope {
-            correlation_id: id,
-            target: target.to_owned(),
-            message_type: message_type.to_owned(),
-            payload,
-            expects_reply: reply,
-            expects_stream: stream,
-            response_timeout_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1),
-        }
-    }
-
-    async fn send_frame(
-        &self,
-        kind: MessageKind,
-        payload: &impl Serialize,
-    ) -> Result<(), ClientError> {
-        let format = self.format();
-        let bytes = Bytes::from(format.encode_frame(kind, payload)?);
-        if self.shared.core.closed.is_raised() {
-            return Err(ClientError::Closed);
-        }
-        self.shared
-            .outbound
-            .send(bytes)
-            .await
-            .map_err(|_| ClientError::Closed)
-    }
-
-    /// Sends a frame and waits for the one answer with `id`, up to `limit` (and a
-    /// second more: the server's own TIMEOUT answer says more). A request given
-    /// up on — its future dropped, or its deadline passed — is cancelled on the
-    /// server.
-    async fn exchange(
-        &self,
-        id: String,
-        kind: MessageKind,
-        payload: &impl Serialize,
-        limit: Option<Duration>,
-    ) -> Result<Frame, ClientError> {
-        let (sender, answer) = oneshot::channel();
-        self.shared
-            .routes()
-            .waiters
-            .insert(id.clone(), Waiter::Once(sender));
-        let mut forget = Forget {
-            shared: &self.shared,
-            id: &id,
-            cancel: kind == MessageKind::Request,
-        };
-        self.send_frame(kind, payload).await?;
-        let outcome = match limit {
-            None => answer.await.map_err(|_| ClientError::Closed),
-            Some(limit) => {
-                let limit = limit.saturating_add(Duration::from_secs(1));
-                match tokio::time::timeout(limit, answer).await {
-                    Ok(answer) => answer.map_err(|_| ClientError::Closed),
-                    Err(_) => Err(ClientError::Timeout(limit)),
-                }
-            }
-        };
-        if outcome.is_ok() {
-            forget.cancel = false;
-        }
-        outcome
-    }
-
-    /// Request-response: sends `payload` as `message_type` to `target` and decodes
-    /// the reply as `R`.
-    ///
-    /// # Errors
-    /// [`ClientError::Server`] for an error answer, [`ClientError::Timeout`],
-    /// [`ClientError::Closed`], [`ClientError::Codec`].
-    pub async fn request<P: Serialize, R: DeserializeOwned>(
-        &self,
-        target: &str,
-        message_type: &str,
-        payload: &P,
-    ) -> Result<R, ClientError> {
-        let this = self.live().await?;
-        let id = this.next_id();
-        let envelope = this.envelope(id.clone(), target, message_type, payload, true, false);
-        let frame = this
-            .exchange(id, MessageKind::Request, &envelope, this.limit(false))
-            .await?;
-        decode_response(&frame)
-    }
-
-    /// Fire-and-forget: returns once the target's mailbox accepted the message.
-    ///
-    /// # Errors
-    /// As [`request`](Self::request) (TARGET_BUSY when the mailbox was full).
-    pub async fn send<P: Serialize>(
-        &self,
-        target: &str,
-        message_type: &str,
-        payload: &P,
-    ) -> Result<(), ClientError> {
-        let this = self.live().await?;
-        let id = this.next_id();
-        let envelope = this.envelope(id.clone(), target, message_type, payload, false, false);
-        let frame = this
-            .exchange(id, MessageKind::Request, &envelope, this.limit(false))
-            .await?;
-        decode_response::<IgnoredAny>(&frame).map(|_| ())
-    }
-
-    /// Request-stream: the replies as a [`Stream`] of `R`, ending with the stream.
-    ///
-    /// # Errors
-    /// [`ClientError::Closed`] or [`ClientError::Codec`] when the request cannot be
-    /// sent; errors of the stream itself arrive as its items.
-    pub async fn stream<P: Serialize, R: DeserializeOwned>(
-        &self,
-        target: &str,
-        message_type: &str,
-        payload: &P,
-    ) -> Result<ReplyStream<R>, ClientError> {
-        let this = self.live().await?;
-        let id = this.next_id();
-        let (sender, frames) = mpsc::channel(this.shared.options.stream_buffer.max(1));
-        this.shared
-            .routes()
-            .waiters
-            .insert(id.clone(), Waiter::Stream(sender));
-        let envelope = this.envelope(id.clone(), target, message_type, payload, false, true);
-        if let Err(error) = this.send_frame(MessageKind::Request, &envelope).await {
-            this.shared.routes().waiters.remove(&id);
-            return Err(error);
-        }
-        let limit = this.limit(true);
-        Ok(ReplyStream {
-            frames,
-            shared: Arc::clone(&this.shared),
-            id,
-            limit,
-            deadline: limit.map(|limit| {
-                Box::pin(tokio::time::sleep(
-                    limit.saturating_add(Duration::from_secs(1)),
-                ))
-            }),
-            done: false,
-            _item: PhantomData,
-        })
-    }
-
-    /// Subscribes to broadcasts of the given registered type names; PUSH frames
-    /// arrive on the returned [`Subscription`], decoded as `P`.
-    ///
-    /// # Errors
-    /// As [`request`](Self::request).
-    pub async fn subscribe<P: DeserializeOwned>(
-        &self,
-        message_types: &[&str],
-    ) -> Result<Subscription<P>, ClientError> {
-        let this = self.live().await?;
-        let types: Vec<String> = message_types.iter().map(|t| (*t).to_owned()).collect();
-        let subscription = this.add_sink(types.clone(), Vec::new());
-        let id = this.next_id();
-        let request = IpcSubscribeRequest {
-            correlation_id: id.clone(),
-            message_types: types,
-        };
-        let frame = this
-            .exchange(
-                id,
-                MessageKind::Subscribe,
-                &request,
-                Some(this.shared.options.timeout),
-            )
-            .await?;
-        decode_control(&frame)?;
-        Ok(subscription)
-    }
-
-    /// Subscribes to every registered type whose name matches a pattern (`prefix*`
-    /// or `*`).
-    ///
-    /// # Errors
-    /// As [`request`](Self::request); the server allows 128 patterns per connection.
-    pub async fn subscribe_patterns<P: DeserializeOwned>(
-        &self,
-        patterns: &[&str],
-    ) -> Result<Subscription<P>, ClientError> {
-        let this = self.live().await?;
-        let patterns: Vec<String> = patterns.iter().map(|p| (*p).to_owned()).collect();
-        let subscription = this.add_sink(Vec::new(), patterns.clone());
-        let id = this.next_id();
-        let request = IpcPatternRequest {
-            correlation_id: id.clone(),
-            patterns,
-        };
-        let frame = this
-            .exchange(
-                id,
-                MessageKind::SubscribePatterns,
-                &request,
-                Some(this.shared.options.timeout),
-            )
-            .await?;
-        decode_control(&frame)?;
-        Ok(subscription)
-    }
-
-    /// Ends the connection's server-side subscriptions to these types (all of them
-    /// for an empty list); returns the types still subscribed.
-    ///
-    /// # Errors
-    /// As [`request`](Self::request).
-    pub async fn unsubscribe(&self, message_types: &[&str]) -> Result<Vec<String>, ClientError> {
-        let this = self.live().await?;
-        let id = this.next_id();
-        let request = IpcSubscribeRequest {
-            correlation_id: id.clone(),
-            message_types: message_types.iter().map(|t| (*t).to_owned()).collect(),
-        };
-        let frame = this
-            .exchange(
-                id,
-                MessageKind::Unsubscribe,
-                &request,
-                Some(this.shared.options.timeout),
-            )
-            .await?;
-        Ok(decode_control(&frame)?.subscribed_types.unwrap_or_default())
-    }
-
-    /// Asks the server what it offers.
-    ///
-    /// # Errors
-    /// As [`request`](Self::request).
-    pub async fn discover(&self) -> Result<IpcDiscoverResponse, ClientError> {
-        self.discover_with(false).await
-    }
-
-    /// Asks the server what it offers, with its schema (`schema` and
-    /// `schema_fingerprint` in the answer; absent from servers that do not serve
-    /// one, such as those of the published crate).
-    ///
-    /// # Errors
-    /// As [`request`](Self::request).
-    pub async fn discover_schema(&self) -> Result<IpcDiscoverResponse, ClientError> {
-        self.discover_with(true).await
-    }
-
-    /// Whether this client's schema (`document`, `acton-schema/1`, with its
-    /// `fingerprint`) fits the server's, for the client's `services`: compatible,
-    /// degraded (some methods missing), incompatible, or unknown (the server
-    /// serves no schema), with the differences. Generated clients call it from
-    /// their `check_schema()`.
-    ///
-    /// # Errors
-    /// As [`request`](Self::request); a client document that is not JSON is a
-    /// [`ClientError::Codec`].
-    pub async fn check_schema(
-        &self,
-        document: &str,
-        fingerprint: &str,
-        services: &[&str],
-    ) -> Result<schema_check::SchemaCheck, ClientError> {
-        let answer = self.discover_schema().await?;
-        let Some(served) = answer.schema else {
-            return Ok(schema_check::SchemaCheck::unknown());
-        };
-        if answer.schema_fingerprint.as_deref() == Some(fingerprint) {
-            return Ok(schema_check::SchemaCheck {
-                status: schema_check::Compatibility::Compatible,
-                differences: Vec::new(),
-            });
-        }
-        let own: serde_json::Value =
-            serde_json::from_str(document).map_err(|error| CodecError::Invalid {
-                format: Format::Json,
-                reason: format!("the client's schema document: {error}"),
-            })?;
-        Ok(schema_check::compare(&own, &served, services))
-    }
-
-    async fn discover_with(
-        &self,
-        include_schema: bool,
-    ) -> Result<IpcDiscoverResponse, ClientError> {
-        let this = self.live().await?;
-        let id = this.next_id();
-        let request = IpcDiscoverRequest {
-            correlation_id: id.clone(),
-            include_actors: true,
-            include_message_types: true,
-            include_schema,
-        };
-        let frame = this
-            .exchange(
-                id,
-                MessageKind::Discover,
-                &request,
-                Some(this.shared.options.timeout),
-            )
-            .await?;
-        Ok(frame.format.decode(&frame.payload)?)
-    }
-
-    fn add_sink<P>(&self, types: Vec<String>, patterns: Vec<String>) -> Subscription<P> {
-        let (queue, pushes) = mpsc::channel(self.shared.options.subscription_buffer.max(1));
-        let key = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        self.shared.routes().sinks.insert(
-            key,
-            Sink {
-                types,
-                patterns,
-                queue,
-            },
-        );
-        Subscription {
-            pushes,
-            shared: Arc::clone(&self.shared),
-            key,
-            ended: false,
-            _payload: PhantomData,
-        }
-    }
-}
-
-/// Removes a waiter when the request that registered it ends, and cancels the
-/// request on the server when it ended without its answer.
-struct Forget<'a> {
-    shared: &'a Shared,
-    id: &'a str,
-    cancel: bool,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.shared.routes().waiters.remove(self.id);
-        if self.cancel {
-            self.shared.cancel(self.id);
-        }
-    }
-}
-
-/// Hands a received frame to whoever waits for it; a stream item is returned with
-/// its stream's sender, for the reader to send (waiting while the stream's buffer
-/// is full).
-fn route(shared: &Core, frame: Frame) -> Option<(mpsc::Sender<Frame>, Frame)> {
-    match frame.kind {
-        MessageKind::Response | MessageKind::Error | MessageKind::Stream => {
-            let Ok(CorrelationId { correlation_id }) =
-                frame.format.decode::<CorrelationId>(&frame.payload)
-            else {
-                return None;
-            };
-            let mut routes = shared.routes();
-            if correlation_id == CONNECTION_REJECTED_ID {
-                // The server refused this connection: every waiter gets the refusal.
-                for (_, waiter) in routes.waiters.drain() {
-                    deliver(waiter, frame.clone());
-                }
-                return None;
-            }
-            let finished = frame.kind != MessageKind::Stream
-                || frame
-                    .format
-                    .decode::<IpcStreamFrame<IgnoredAny>>(&frame.payload)
-                    .map_or(true, |item| item.is_final);
-            let waiter = if finished {
-                routes.waiters.remove(&correlation_id)
-            } else {
-                match routes.waiters.get(&correlation_id) {
-                    Some(Waiter::Stream(sender)) => return Some((sender.clone(), frame)),
-                    _ => routes.waiters.remove(&correlation_id),
-                }
-            };
-            match waiter {
-                Some(Waiter::Stream(sender)) => Some((sender, frame)),
-                Some(waiter) => {
-                    deliver(waiter, frame);
-                    None
-                }
-                None => None,
-            }
-        }
-        MessageKind::Push => {
-            #[derive(serde::Deserialize)]
-            struct PushType {
-                message_type: String,
-            }
-            let Ok(PushType { message_type }) = frame.format.decode::<PushType>(&frame.payload)
-            else {
-                return None;
-            };
-            let routes = shared.routes();
-            for sink in routes.sinks.values() {
-                let wanted = sink.types.contains(&message_type)
-                    || sink
-                        .patterns
-                        .iter()
-                        .any(|p| pattern_matches(p, &message_type));
-                if wanted {
-                    let _ = sink.queue.try_send(frame.clone());
-                }
-            }
-            None
-        }
-        _ => None,
-    }
-}
-
-fn deliver(waiter: Waiter, frame: Frame) {
-    match waiter {
-        Waiter::Once(sender) => {
-            let _ = sender.send(frame);
-        }
-        Waiter::Stream(sender) => {
-            let _ = sender.try_send(frame);
-        }
-    }
-}
-
-fn server_error(frame: &Frame) -> ClientError {
-    match frame
-        .format
-        .decode::<IpcResponse<ConnectionLimit>>(&frame.payload)
-    {
-        Ok(response) if response.correlation_id == CONNECTION_REJECTED_ID => {
-            ClientError::Rejected {
-                code: response.error_code.unwrap_or_default(),
-                message: response.error.unwrap_or_default(),
-                limit: response.payload.map(|p| p.limit),
-            }
-        }
-        _ => match frame
-            .format
-            .decode::<IpcResponse<IgnoredAny>>(&frame.payload)
-        {
-            Ok(response) => ClientError::Server {
-                code: response.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
-                message: response.error.unwrap_or_default(),
-                details: ErrorDetails::of(frame),
-            },
-            Err(error) => ClientError::Codec(error),
-        },
-    }
-}
-
-/// Decodes a RESPONSE into `R`; an ERROR (or `success: false`) becomes
-/// [`ClientError::Server`].
-fn decode_response<R: DeserializeOwned>(frame: &Frame) -> Result<R, ClientError> {
-    if frame.kind == MessageKind::Error {
-        return Err(server_error(frame));
-    }
-    if frame.kind == MessageKind::Stream {
-        // A stream answer to a request that expected one reply: report its error.
-        let item: IpcStreamFrame<IgnoredAny> = frame.format.decode(&frame.payload)?;
-        return Err(ClientError::Server {
-            code: item
-                .error_code
-                .unwrap_or_else(|| "PROTOCOL_ERROR".to_owned()),
-            message: item
-                .error
-                .unwrap_or_else(|| "unexpected stream frame".to_owned()),
-            details: ErrorDetails::of(frame),
-        });
-    }
-    let response: IpcResponse<R> = frame.format.decode(&frame.payload)?;
-    if !response.success {
-        return Err(server_error(frame));
-    }
-    match response.payload {
-        Some(payload) => Ok(payload),
-        // A unit reply arrives as `null`, which serde reads as "no payload".
-        None => Ok(frame.format.decode(frame.format.null())?),
-    }
-}
-
-fn decode_control(frame: &Frame) -> Result<IpcSubscriptionResponse, ClientError> {
-    let response: IpcSubscriptionResponse = frame.format.decode(&frame.payload)?;
-    if frame.kind == MessageKind::Error || !response.success {
-        return Err(ClientError::Server {
-            code: response.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
-            message: response.error.unwrap_or_default(),
-            details: None,
-        });
-    }
-    Ok(response)
-}
-
-/// The items of a request-stream, decoded as `R`.
-///
-/// Its buffer is bounded ([`ClientOptions::stream_buffer`]): while it is full the
-/// client reads nothing more from the socket, which slows the server's streams to
-/// the consumer's pace. Dropping it before its end cancels the stream on the
-/// server (when the server supports CANCEL).
-pub struct ReplyStream<R> {
-    frames: mpsc::Receiver<Frame>,
-    shared: Arc<Shared>,
-    id: String,
-    limit: Option<Duration>,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-    done: bool,
-    _item: PhantomData<fn() -> R>,
-}
-
-impl<R> std::fmt::Debug for ReplyStream<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplyStream")
-            .field("id", &self.id)
-            .field("done", &self.done)
-            .finish()
-    }
-}
-
-impl<R> Drop for ReplyStream<R> {
-    fn drop(&mut self) {
-        self.shared.routes().waiters.remove(&self.id);
-        if !self.done {
-            self.shared.cancel(&self.id);
-        }
-    }
-}
-
-impl<R: DeserializeOwned> Stream for ReplyStream<R> {
-    type Item = Result<R, ClientError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match self.frames.poll_recv(cx) {
-            Poll::Ready(Some(frame)) => {
-                let item = decode_stream_item::<R>(&frame);
-                if !matches!(item, Some(Ok(_))) {
-                    self.done = true;
-                }
-                Poll::Ready(item)
-            }
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(Some(Err(ClientError::Closed)))
-            }
-            Poll::Pending => {
-                let expired = self
-                    .deadline
-                    .as_mut()
-                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
-                if expired {
-                    self.done = true;
-                    // Given up on: the server stops producing it.
-                    self.shared.cancel(&self.id);
-                    let limit = self.limit.unwrap_or_default();
-                    return Poll::Ready(Some(Err(ClientError::Timeout(limit))));
-                }
-                Poll::Pending
-            }
-        }
-    }
-}
+pub(crate) const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A [`ReplyStream`] whose errors are a typed error (a generated method's error
 /// enum, or `Status`): what generated clients return for streams.
@@ -1240,49 +158,6 @@ impl<T: DeserializeOwned, E: From<ClientError>> Stream for TypedStream<T, E> {
     }
 }
 
-/// `Some(Ok)` for an item, `None` for a clean end, `Some(Err)` for a failure.
-fn decode_stream_item<R: DeserializeOwned>(frame: &Frame) -> Option<Result<R, ClientError>> {
-    if frame.kind != MessageKind::Stream {
-        return Some(Err(server_error(frame)));
-    }
-    let failed = |head: IpcStreamFrame<IgnoredAny>| {
-        head.error_code.map(|code| {
-            Err(ClientError::Server {
-                code,
-                message: head.error.unwrap_or_default(),
-                details: ErrorDetails::of(frame),
-            })
-        })
-    };
-    let item: IpcStreamFrame<R> = match frame.format.decode(&frame.payload) {
-        Ok(item) => item,
-        // A failed final frame carries the failure's details, not an R.
-        Err(error) => {
-            return match frame
-                .format
-                .decode::<IpcStreamFrame<IgnoredAny>>(&frame.payload)
-            {
-                Ok(head) if head.is_final => failed(head),
-                _ => Some(Err(error.into())),
-            }
-        }
-    };
-    if item.is_final {
-        return failed(IpcStreamFrame {
-            correlation_id: item.correlation_id,
-            sequence: item.sequence,
-            is_final: true,
-            error: item.error,
-            error_code: item.error_code,
-            payload: None,
-        });
-    }
-    match item.payload {
-        Some(payload) => Some(Ok(payload)),
-        None => Some(frame.format.decode(frame.format.null()).map_err(Into::into)),
-    }
-}
-
 /// A broadcast received through a subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Push<P> {
@@ -1296,68 +171,374 @@ pub struct Push<P> {
     pub timestamp_ms: u64,
 }
 
+/// A connection to acton servers: over a Unix socket ([`connect`](Self::connect)),
+/// or over NATS ([`connect_nats`](Self::connect_nats), feature `nats`), with the
+/// same calls. Cloning is cheap; clones share the connection, and requests from any
+/// of them are pipelined. After a socket connection is lost, the next call opens a
+/// new one ([`ClientOptions::reconnect`]); NATS reconnects by itself.
+#[derive(Clone)]
+pub struct IpcClient {
+    transport: Transport,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Socket(socket::SocketClient),
+    #[cfg(feature = "nats")]
+    Nats(nats::NatsClient),
+}
+
+impl std::fmt::Debug for IpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.transport {
+            Transport::Socket(client) => client.fmt(f),
+            #[cfg(feature = "nats")]
+            Transport::Nats(client) => client.fmt(f),
+        }
+    }
+}
+
+/// Calls `$call` on whichever transport the client uses.
+macro_rules! on_transport {
+    ($self:ident, $client:ident => $call:expr) => {
+        match &$self.transport {
+            Transport::Socket($client) => $call,
+            #[cfg(feature = "nats")]
+            Transport::Nats($client) => $call,
+        }
+    };
+}
+
+impl IpcClient {
+    /// Connects with default options (JSON).
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] when the socket cannot be reached.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
+        Self::connect_with(path, ClientOptions::default()).await
+    }
+
+    /// Connects with `options`.
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] when the socket cannot be reached,
+    /// [`ClientError::UnexpectedServer`] when the server runs as another user than
+    /// the one required, [`ClientError::Rejected`] when it refuses the connection.
+    pub async fn connect_with(
+        path: impl AsRef<Path>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        Ok(Self {
+            transport: Transport::Socket(socket::SocketClient::connect_with(path, options).await?),
+        })
+    }
+
+    /// Connects through the NATS server(s) at `url` (`nats://host:4222`, several
+    /// separated by commas) to the servers that serve under `prefix`
+    /// (`runtime.start_nats_bridge(NatsConfig::new(url).prefix(prefix))`); see
+    /// docs/nats.md.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), acton_reactive::ipc::client::ClientError> {
+    /// use acton_reactive::ipc::client::IpcClient;
+    /// let client = IpcClient::connect_nats("nats://127.0.0.1:4222", "desk").await?;
+    /// let sum: serde_json::Value = client
+    ///     .request("calculator", "AddRequest", &serde_json::json!({"a": 1, "b": 2}))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ClientError::NatsConnect`] when the NATS server cannot be reached, or this
+    /// build has no NATS support (enable the `nats` feature of `acton-reactive`:
+    /// generated clients call this whatever the features, as Python's and
+    /// TypeScript's do whether or not their optional NATS package is installed).
+    pub async fn connect_nats(url: &str, prefix: &str) -> Result<Self, ClientError> {
+        Self::connect_nats_with(url, prefix, ClientOptions::default()).await
+    }
+
+    /// Connects through NATS with `options` (the format, timeout and buffers apply;
+    /// the socket's keepalive, reconnect and uid options do not).
+    ///
+    /// # Errors
+    /// As [`connect_nats`](Self::connect_nats).
+    pub async fn connect_nats_with(
+        url: &str,
+        prefix: &str,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        #[cfg(feature = "nats")]
+        {
+            Ok(Self {
+                transport: Transport::Nats(nats::NatsClient::connect(url, prefix, options).await?),
+            })
+        }
+        #[cfg(not(feature = "nats"))]
+        {
+            let _ = (prefix, options);
+            Err(ClientError::NatsConnect {
+                url: url.to_owned(),
+                reason:
+                    "this build has no NATS support: enable the `nats` feature of acton-reactive"
+                        .to_owned(),
+            })
+        }
+    }
+
+    /// A client on a NATS connection made elsewhere (with credentials, TLS, or
+    /// other options of `async_nats::ConnectOptions`).
+    #[cfg(feature = "nats")]
+    pub fn from_nats(client: async_nats::Client, prefix: &str, options: ClientOptions) -> Self {
+        Self {
+            transport: Transport::Nats(nats::NatsClient::new(client, prefix, options)),
+        }
+    }
+
+    /// This client with another deadline for its calls: `Some(d)` for `d` (a
+    /// stream's, the whole stream's), `None` for none. By default a call gets the
+    /// connection's timeout ([`ClientOptions::timeout`]) and a stream none. The
+    /// handle shares the connection.
+    ///
+    /// ```
+    /// # async fn demo(client: acton_reactive::ipc::client::IpcClient) {
+    /// use std::time::Duration;
+    /// let patient = client.with_timeout(None);
+    /// let hasty = client.with_timeout(Some(Duration::from_millis(200)));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Self {
+        let transport = match &self.transport {
+            Transport::Socket(client) => Transport::Socket(client.with_timeout(timeout)),
+            #[cfg(feature = "nats")]
+            Transport::Nats(client) => Transport::Nats(client.with_timeout(timeout)),
+        };
+        Self { transport }
+    }
+
+    /// Whether the connection has closed (over the socket, the next call may open
+    /// a new one).
+    pub fn is_closed(&self) -> bool {
+        on_transport!(self, client => client.is_closed())
+    }
+
+    /// Closes the connection for good; pending requests fail with
+    /// [`ClientError::Closed`], and no call reconnects.
+    pub fn close(&self) {
+        on_transport!(self, client => client.close());
+    }
+
+    /// Request-response: sends `payload` as `message_type` to `target` and decodes
+    /// the reply as `R`.
+    ///
+    /// # Errors
+    /// [`ClientError::Server`] for an error answer, [`ClientError::Timeout`],
+    /// [`ClientError::Closed`], [`ClientError::Codec`].
+    pub async fn request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<R, ClientError> {
+        on_transport!(self, client => client.request(target, message_type, payload).await)
+    }
+
+    /// Fire-and-forget: returns once the target's mailbox accepted the message.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request) (TARGET_BUSY when the mailbox was full).
+    pub async fn send<P: Serialize>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<(), ClientError> {
+        on_transport!(self, client => client.send(target, message_type, payload).await)
+    }
+
+    /// Request-stream: the replies as a [`Stream`] of `R`, ending with the stream.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] or [`ClientError::Codec`] when the request cannot be
+    /// sent; errors of the stream itself arrive as its items.
+    pub async fn stream<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<ReplyStream<R>, ClientError> {
+        let inner = match &self.transport {
+            Transport::Socket(client) => {
+                StreamInner::Socket(client.stream(target, message_type, payload).await?)
+            }
+            #[cfg(feature = "nats")]
+            Transport::Nats(client) => StreamInner::Nats(Box::new(
+                client.stream(target, message_type, payload).await?,
+            )),
+        };
+        Ok(ReplyStream { inner })
+    }
+
+    /// Subscribes to broadcasts of the given registered type names; they arrive on
+    /// the returned [`Subscription`], decoded as `P`.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn subscribe<P: DeserializeOwned>(
+        &self,
+        message_types: &[&str],
+    ) -> Result<Subscription<P>, ClientError> {
+        self.subscribe_to(message_types, &[]).await
+    }
+
+    /// Subscribes to every registered type whose name matches a pattern (`prefix*`
+    /// or `*`).
+    ///
+    /// # Errors
+    /// As [`request`](Self::request); the server allows 128 patterns per connection.
+    pub async fn subscribe_patterns<P: DeserializeOwned>(
+        &self,
+        patterns: &[&str],
+    ) -> Result<Subscription<P>, ClientError> {
+        self.subscribe_to(&[], patterns).await
+    }
+
+    async fn subscribe_to<P: DeserializeOwned>(
+        &self,
+        message_types: &[&str],
+        patterns: &[&str],
+    ) -> Result<Subscription<P>, ClientError> {
+        let inner = match &self.transport {
+            Transport::Socket(client) if patterns.is_empty() => {
+                SubscriptionInner::Socket(client.subscribe(message_types).await?)
+            }
+            Transport::Socket(client) => {
+                SubscriptionInner::Socket(client.subscribe_patterns(patterns).await?)
+            }
+            #[cfg(feature = "nats")]
+            Transport::Nats(client) => {
+                SubscriptionInner::Nats(client.subscribe(message_types, patterns).await?)
+            }
+        };
+        Ok(Subscription { inner })
+    }
+
+    /// Ends the connection's server-side subscriptions to these types (all of them
+    /// for an empty list); returns the types still subscribed. Over NATS the server
+    /// holds no subscriptions (they end when their [`Subscription`] is dropped):
+    /// this returns none.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn unsubscribe(&self, message_types: &[&str]) -> Result<Vec<String>, ClientError> {
+        match &self.transport {
+            Transport::Socket(client) => client.unsubscribe(message_types).await,
+            #[cfg(feature = "nats")]
+            Transport::Nats(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Asks the server what it offers.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn discover(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        on_transport!(self, client => client.discover().await)
+    }
+
+    /// Asks the server what it offers, with its schema (`schema` and
+    /// `schema_fingerprint` in the answer; absent from servers that do not serve
+    /// one, such as those of the published crate).
+    ///
+    /// # Errors
+    /// As [`request`](Self::request).
+    pub async fn discover_schema(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        on_transport!(self, client => client.discover_schema().await)
+    }
+
+    /// Whether this client's schema (`document`, `acton-schema/1`, with its
+    /// `fingerprint`) fits the server's, for the client's `services`: compatible,
+    /// degraded (some methods missing), incompatible, or unknown (the server
+    /// serves no schema), with the differences. Generated clients call it from
+    /// their `check_schema()`.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request); a client document that is not JSON is a
+    /// [`ClientError::Codec`].
+    pub async fn check_schema(
+        &self,
+        document: &str,
+        fingerprint: &str,
+        services: &[&str],
+    ) -> Result<schema_check::SchemaCheck, ClientError> {
+        let answer = self.discover_schema().await?;
+        Ok(schema_check::check(
+            answer,
+            document,
+            fingerprint,
+            services,
+        )?)
+    }
+}
+
+/// The items of a request-stream, decoded as `R`.
+///
+/// Over the socket its buffer is bounded ([`ClientOptions::stream_buffer`]): while
+/// it is full the client reads nothing more, which slows the server's streams to
+/// the consumer's pace. Over NATS, which has no such back-pressure, a stream read
+/// too slowly fails with STREAM_ERROR instead of skipping items. Dropping it before
+/// its end cancels the stream on the server.
+pub struct ReplyStream<R> {
+    inner: StreamInner<R>,
+}
+
+enum StreamInner<R> {
+    Socket(socket::SocketStream<R>),
+    #[cfg(feature = "nats")]
+    Nats(Box<nats::NatsStream<R>>),
+}
+
+impl<R> std::fmt::Debug for ReplyStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            StreamInner::Socket(stream) => stream.fmt(f),
+            #[cfg(feature = "nats")]
+            StreamInner::Nats(stream) => stream.fmt(f),
+        }
+    }
+}
+
+impl<R: DeserializeOwned> Stream for ReplyStream<R> {
+    type Item = Result<R, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match &mut self.inner {
+            StreamInner::Socket(stream) => Pin::new(stream).poll_next(cx),
+            #[cfg(feature = "nats")]
+            StreamInner::Nats(stream) => Pin::new(&mut **stream).poll_next(cx),
+        }
+    }
+}
+
 /// Pushes received for a subscription: a scoped resource. Creating it waited for
-/// the server's acknowledgement; dropping it unsubscribes from the types and
-/// patterns no other subscription of the connection still wants. A lost
-/// connection ends it with [`ClientError::Closed`].
+/// the server's acknowledgement (over NATS, the NATS server's); dropping it
+/// unsubscribes. A lost connection ends it with [`ClientError::Closed`].
 pub struct Subscription<P> {
-    pushes: mpsc::Receiver<Frame>,
-    shared: Arc<Shared>,
-    key: u64,
-    ended: bool,
-    _payload: PhantomData<fn() -> P>,
+    inner: SubscriptionInner<P>,
+}
+
+enum SubscriptionInner<P> {
+    Socket(socket::SocketSubscription<P>),
+    #[cfg(feature = "nats")]
+    Nats(nats::NatsSubscription<P>),
 }
 
 impl<P> std::fmt::Debug for Subscription<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription")
-            .field("key", &self.key)
-            .finish()
-    }
-}
-
-impl<P> Drop for Subscription<P> {
-    fn drop(&mut self) {
-        let (types, patterns) = {
-            let mut routes = self.shared.routes();
-            let Some(sink) = routes.sinks.remove(&self.key) else {
-                return;
-            };
-            let held = |name: &String, of: fn(&Sink) -> &Vec<String>| {
-                routes.sinks.values().any(|other| of(other).contains(name))
-            };
-            let types: Vec<String> = sink
-                .types
-                .iter()
-                .filter(|t| !held(t, |s| &s.types))
-                .cloned()
-                .collect();
-            let patterns: Vec<String> = sink
-                .patterns
-                .iter()
-                .filter(|p| !held(p, |s| &s.patterns))
-                .cloned()
-                .collect();
-            (types, patterns)
-        };
-        // Nobody else on this connection wants them: the server may stop sending.
-        if !types.is_empty() {
-            self.shared.send_detached(
-                MessageKind::Unsubscribe,
-                &IpcSubscribeRequest {
-                    correlation_id: self.shared.next_id(),
-                    message_types: types,
-                },
-            );
-        }
-        if !patterns.is_empty() {
-            self.shared.send_detached(
-                MessageKind::UnsubscribePatterns,
-                &IpcPatternRequest {
-                    correlation_id: self.shared.next_id(),
-                    patterns,
-                },
-            );
+        match &self.inner {
+            SubscriptionInner::Socket(subscription) => subscription.fmt(f),
+            #[cfg(feature = "nats")]
+            SubscriptionInner::Nats(subscription) => subscription.fmt(f),
         }
     }
 }
@@ -1366,26 +547,10 @@ impl<P: DeserializeOwned> Stream for Subscription<P> {
     type Item = Result<Push<P>, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.ended {
-            return Poll::Ready(None);
+        match &mut self.inner {
+            SubscriptionInner::Socket(subscription) => Pin::new(subscription).poll_next(cx),
+            #[cfg(feature = "nats")]
+            SubscriptionInner::Nats(subscription) => Pin::new(subscription).poll_next(cx),
         }
-        let polled = self.pushes.poll_recv(cx);
-        if let Poll::Ready(None) = polled {
-            // The connection went away: say so once, then end.
-            self.ended = true;
-            let lost = self.shared.core.closed.is_raised();
-            return Poll::Ready(lost.then_some(Err(ClientError::Closed)));
-        }
-        polled.map(|frame| {
-            frame.map(|frame| {
-                let push: IpcPushNotification<P> = frame.format.decode(&frame.payload)?;
-                Ok(Push {
-                    message_type: push.message_type,
-                    payload: push.payload,
-                    notification_id: push.notification_id,
-                    timestamp_ms: push.timestamp_ms,
-                })
-            })
-        })
     }
 }

@@ -21,6 +21,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::ipc::codec::{CodecError, Format};
+use crate::ipc::protocol::IpcDiscoverResponse;
+
 /// How well a client fits a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +61,34 @@ struct Findings {
     incompatible: Vec<String>,
     degraded: Vec<String>,
     compatible: Vec<String>,
+}
+
+/// How a discovery answer's schema fits the client's (`document`, with its
+/// `fingerprint`) for `services`: unknown when the server serves none,
+/// compatible when the fingerprints agree, else [`compare`]'s verdict.
+///
+/// # Errors
+/// A client document that is not JSON.
+pub fn check(
+    answer: IpcDiscoverResponse,
+    document: &str,
+    fingerprint: &str,
+    services: &[&str],
+) -> Result<SchemaCheck, CodecError> {
+    let Some(served) = answer.schema else {
+        return Ok(SchemaCheck::unknown());
+    };
+    if answer.schema_fingerprint.as_deref() == Some(fingerprint) {
+        return Ok(SchemaCheck {
+            status: Compatibility::Compatible,
+            differences: Vec::new(),
+        });
+    }
+    let own: Value = serde_json::from_str(document).map_err(|error| CodecError::Invalid {
+        format: Format::Json,
+        reason: format!("the client's schema document: {error}"),
+    })?;
+    Ok(compare(&own, &served, services))
 }
 
 /// Compares the client's schema document with the server's, for the client's

@@ -1,0 +1,551 @@
+//! The NATS transport of [`IpcClient`](super::IpcClient) (feature `nats`): the same
+//! calls, as requests on `{prefix}.{service}.{MessageType}` with the headers of
+//! docs/nats.md. NATS matches each answer to its request by reply subject, and
+//! reconnects by itself.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use async_nats::client::RequestErrorKind;
+use async_nats::{HeaderMap, Message};
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::stream::SelectAll;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, NO_DEADLINE};
+use crate::ipc::codec::Format;
+use crate::ipc::protocol::{pattern_matches, ErrorCode, IpcDiscoverResponse};
+use crate::nats::layout::{self, Call};
+
+/// What the clones of one NATS client share.
+struct Link {
+    client: async_nats::Client,
+    prefix: String,
+    options: ClientOptions,
+    closed: AtomicBool,
+}
+
+/// A client of the servers serving under one prefix, through one NATS connection.
+#[derive(Clone)]
+pub(crate) struct NatsClient {
+    link: Arc<Link>,
+    deadline: Deadline,
+}
+
+impl std::fmt::Debug for NatsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcClient")
+            .field("nats_prefix", &self.link.prefix)
+            .field("format", &self.link.options.format)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsClient {
+    pub(crate) async fn connect(
+        url: &str,
+        prefix: &str,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("acton-client")
+            .connect(url)
+            .await
+            .map_err(|error| ClientError::NatsConnect {
+                url: url.to_owned(),
+                reason: error.to_string(),
+            })?;
+        Ok(Self::new(client, prefix, options))
+    }
+
+    pub(crate) fn new(client: async_nats::Client, prefix: &str, options: ClientOptions) -> Self {
+        Self {
+            link: Arc::new(Link {
+                client,
+                prefix: prefix.to_owned(),
+                options,
+                closed: AtomicBool::new(false),
+            }),
+            deadline: Deadline::Default,
+        }
+    }
+
+    pub(crate) fn with_timeout(&self, timeout: Option<Duration>) -> Self {
+        Self {
+            link: Arc::clone(&self.link),
+            deadline: timeout.map_or(Deadline::Never, Deadline::After),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.link.closed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn close(&self) {
+        if !self.link.closed.swap(true, Ordering::Relaxed) {
+            // Sends what is queued, then closes; nothing waits for it.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let client = self.link.client.clone();
+                runtime.spawn(async move { client.drain().await });
+            }
+        }
+    }
+
+    fn live(&self) -> Result<&Link, ClientError> {
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        Ok(&self.link)
+    }
+
+    /// The deadline of a call (`stream: false`) or a stream, `None` for none.
+    fn limit(&self, stream: bool) -> Option<Duration> {
+        self.deadline.limit(self.link.options.timeout, stream)
+    }
+
+    fn subject(&self, target: &str, message_type: &str) -> String {
+        layout::request_subject(&self.link.prefix, target, message_type)
+    }
+
+    fn headers(&self, call: Call, limit: Option<Duration>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            layout::FORMAT,
+            layout::format_name(self.link.options.format),
+        );
+        headers.insert(layout::CALL, call.as_str());
+        let millis = limit.unwrap_or(NO_DEADLINE).as_millis().max(1);
+        headers.insert(layout::TIMEOUT_MS, millis.to_string());
+        headers
+    }
+
+    fn not_served(&self, target: &str) -> ClientError {
+        ClientError::Server {
+            code: ErrorCode::ActorNotFound.as_str().to_owned(),
+            message: format!(
+                "no server serves `{target}` on NATS under the prefix `{}`",
+                self.link.prefix
+            ),
+            details: None,
+        }
+    }
+
+    /// Sends one request and waits for its one answer (a little longer than the
+    /// server's own deadline, whose TIMEOUT says more).
+    async fn call<P: Serialize>(
+        &self,
+        call: Call,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<Message, ClientError> {
+        let link = self.live()?;
+        let limit = self.limit(false);
+        let body = Bytes::from(link.options.format.encode(payload)?);
+        let wait = limit.map(|limit| limit.saturating_add(Duration::from_secs(1)));
+        let request = async_nats::Request::new()
+            .payload(body)
+            .headers(self.headers(call, limit))
+            .timeout(wait);
+        link.client
+            .send_request(self.subject(target, message_type), request)
+            .await
+            .map_err(|error| match error.kind() {
+                RequestErrorKind::NoResponders => self.not_served(target),
+                RequestErrorKind::TimedOut => ClientError::Timeout(wait.unwrap_or_default()),
+                RequestErrorKind::MaxPayloadExceeded => ClientError::Server {
+                    code: ErrorCode::LimitExceeded.as_str().to_owned(),
+                    message: "the request is larger than the NATS server takes".to_owned(),
+                    details: None,
+                },
+                _ => ClientError::Closed,
+            })
+    }
+
+    pub(crate) async fn request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<R, ClientError> {
+        let answer = self
+            .call(Call::Reply, target, message_type, payload)
+            .await?;
+        if let Some(failure) = failure(&answer) {
+            return Err(failure);
+        }
+        decode(&answer)
+    }
+
+    pub(crate) async fn send<P: Serialize>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<(), ClientError> {
+        let answer = self.call(Call::Send, target, message_type, payload).await?;
+        match failure(&answer) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) async fn stream<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &str,
+        message_type: &str,
+        payload: &P,
+    ) -> Result<NatsStream<R>, ClientError> {
+        let link = self.live()?;
+        let limit = self.limit(true);
+        let body = Bytes::from(link.options.format.encode(payload)?);
+        let inbox = link.client.new_inbox();
+        let replies = link
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        link.client
+            .publish_with_reply_and_headers(
+                self.subject(target, message_type),
+                inbox.clone(),
+                self.headers(Call::Stream, limit),
+                body,
+            )
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        Ok(NatsStream {
+            replies,
+            client: link.client.clone(),
+            cancel_subject: format!("{}.{}", link.prefix, layout::CANCEL_TOKEN),
+            inbox,
+            target: target.to_owned(),
+            prefix: link.prefix.clone(),
+            expected: 0,
+            limit,
+            deadline: limit.map(|limit| {
+                Box::pin(tokio::time::sleep(
+                    limit.saturating_add(Duration::from_secs(1)),
+                ))
+            }),
+            done: false,
+            _item: PhantomData,
+        })
+    }
+
+    pub(crate) async fn subscribe<P: DeserializeOwned>(
+        &self,
+        message_types: &[&str],
+        patterns: &[&str],
+    ) -> Result<NatsSubscription<P>, ClientError> {
+        let link = self.live()?;
+        let push_prefix = format!("{}.{}.", link.prefix, layout::PUSH_TOKEN);
+        // Patterns are matched here: one subscription to every push covers them.
+        let subjects: Vec<String> = if patterns.is_empty() {
+            message_types
+                .iter()
+                .map(|name| format!("{push_prefix}{name}"))
+                .collect()
+        } else {
+            vec![format!("{push_prefix}>")]
+        };
+        let mut pushes = SelectAll::new();
+        for subject in subjects {
+            let subscriber = link
+                .client
+                .subscribe(subject)
+                .await
+                .map_err(|_| ClientError::Closed)?;
+            pushes.push(subscriber);
+        }
+        // `flush` only writes the subscriptions out: a round trip through the NATS
+        // server makes sure it has them before the first push is published.
+        round_trip(&link.client).await?;
+        Ok(NatsSubscription {
+            pushes,
+            push_prefix,
+            types: message_types.iter().map(|t| (*t).to_owned()).collect(),
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            _payload: PhantomData,
+        })
+    }
+
+    pub(crate) async fn discover(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        self.discover_schema().await
+    }
+
+    pub(crate) async fn discover_schema(&self) -> Result<IpcDiscoverResponse, ClientError> {
+        let link = self.live()?;
+        let timeout = link.options.timeout;
+        let request = async_nats::Request::new().timeout(Some(timeout));
+        let subject = format!("{}.{}", link.prefix, layout::DISCOVER_TOKEN);
+        let answer =
+            link.client
+                .send_request(subject, request)
+                .await
+                .map_err(|error| match error.kind() {
+                    RequestErrorKind::NoResponders => ClientError::Server {
+                        code: ErrorCode::ActorNotFound.as_str().to_owned(),
+                        message: format!("no server serves on NATS under `{}`", link.prefix),
+                        details: None,
+                    },
+                    RequestErrorKind::TimedOut => ClientError::Timeout(timeout),
+                    _ => ClientError::Closed,
+                })?;
+        Ok(Format::Json.decode(&answer.payload)?)
+    }
+}
+
+/// Returns once the NATS server has taken everything `client` sent before (a
+/// message to itself has come back; `flush` only writes it out).
+async fn round_trip(client: &async_nats::Client) -> Result<(), ClientError> {
+    use futures_util::StreamExt;
+    let probe = client.new_inbox();
+    let mut echo = client
+        .subscribe(probe.clone())
+        .await
+        .map_err(|_| ClientError::Closed)?;
+    client
+        .publish(probe, Bytes::new())
+        .await
+        .map_err(|_| ClientError::Closed)?;
+    match tokio::time::timeout(Duration::from_secs(10), echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ClientError::Closed),
+        Err(_) => Err(ClientError::Timeout(Duration::from_secs(10))),
+    }
+}
+
+fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(name))
+        .map(|value| value.as_str())
+}
+
+/// The format an answer says it is in.
+fn format_of(message: &Message) -> Result<Format, ClientError> {
+    match header(message, layout::FORMAT) {
+        None => Ok(Format::Json),
+        Some(name) => layout::parse_format(name).ok_or_else(|| ClientError::Server {
+            code: ErrorCode::ProtocolError.as_str().to_owned(),
+            message: format!("the server answered in an unknown format `{name}`"),
+            details: None,
+        }),
+    }
+}
+
+/// The answer's value; an empty payload is the unit value.
+fn decode<R: DeserializeOwned>(message: &Message) -> Result<R, ClientError> {
+    let format = format_of(message)?;
+    let payload: &[u8] = if message.payload.is_empty() {
+        format.null()
+    } else {
+        &message.payload
+    };
+    Ok(format.decode(payload)?)
+}
+
+/// The error an answer carries, if it is one.
+fn failure(message: &Message) -> Option<ClientError> {
+    let code = header(message, layout::ERROR_CODE)?;
+    let details = match format_of(message) {
+        Ok(format) => (!message.payload.is_empty())
+            .then(|| ErrorDetails::new(format, message.payload.clone())),
+        Err(error) => return Some(error),
+    };
+    Some(ClientError::Server {
+        code: code.to_owned(),
+        message: header(message, layout::ERROR)
+            .unwrap_or_default()
+            .to_owned(),
+        details,
+    })
+}
+
+/// The items of a stream over NATS. Dropping it before its end cancels the stream
+/// on the server.
+pub(crate) struct NatsStream<R> {
+    replies: async_nats::Subscriber,
+    client: async_nats::Client,
+    cancel_subject: String,
+    inbox: String,
+    target: String,
+    prefix: String,
+    expected: u32,
+    limit: Option<Duration>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    done: bool,
+    _item: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for NatsStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyStream")
+            .field("inbox", &self.inbox)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> NatsStream<R> {
+    /// Ends the stream here with `error` and asks the server to stop it.
+    fn give_up(&mut self, error: ClientError) -> Poll<Option<Result<R, ClientError>>> {
+        self.done = true;
+        self.cancel();
+        Poll::Ready(Some(Err(error)))
+    }
+
+    fn cancel(&self) {
+        let client = self.client.clone();
+        let subject = self.cancel_subject.clone();
+        let inbox = Bytes::from(self.inbox.clone().into_bytes());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { client.publish(subject, inbox).await });
+        }
+    }
+}
+
+impl<R> Drop for NatsStream<R> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cancel();
+        }
+    }
+}
+
+impl<R: DeserializeOwned> Stream for NatsStream<R> {
+    type Item = Result<R, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.replies).poll_next(cx) {
+            Poll::Ready(Some(message)) => {
+                let no_responders = message
+                    .status
+                    .is_some_and(|status| status == async_nats::StatusCode::NO_RESPONDERS);
+                if no_responders {
+                    self.done = true;
+                    let error = ClientError::Server {
+                        code: ErrorCode::ActorNotFound.as_str().to_owned(),
+                        message: format!(
+                            "no server serves `{}` on NATS under the prefix `{}`",
+                            self.target, self.prefix
+                        ),
+                        details: None,
+                    };
+                    return Poll::Ready(Some(Err(error)));
+                }
+                let sequence = header(&message, layout::SEQUENCE)
+                    .and_then(|value| value.parse::<u32>().ok())
+                    .unwrap_or(0);
+                if sequence != self.expected {
+                    let lost = sequence.saturating_sub(self.expected);
+                    return self.give_up(ClientError::Server {
+                        code: ErrorCode::StreamError.as_str().to_owned(),
+                        message: format!("{lost} items of the stream were lost (read too slowly)"),
+                        details: None,
+                    });
+                }
+                if header(&message, layout::FINAL) == Some("true") {
+                    self.done = true;
+                    return Poll::Ready(failure(&message).map(Err));
+                }
+                self.expected += 1;
+                Poll::Ready(Some(decode(&message)))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(Some(Err(ClientError::Closed)))
+            }
+            Poll::Pending => {
+                let expired = self
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                if expired {
+                    let limit = self.limit.unwrap_or_default();
+                    return self.give_up(ClientError::Timeout(limit));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Pushes over NATS, from one subscription per type (or one to every push, for
+/// patterns). Dropping it unsubscribes.
+pub(crate) struct NatsSubscription<P> {
+    pushes: SelectAll<async_nats::Subscriber>,
+    push_prefix: String,
+    types: Vec<String>,
+    patterns: Vec<String>,
+    _payload: PhantomData<fn() -> P>,
+}
+
+impl<P> std::fmt::Debug for NatsSubscription<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("types", &self.types)
+            .field("patterns", &self.patterns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> NatsSubscription<P> {
+    fn wants(&self, message_type: &str) -> bool {
+        self.types.iter().any(|name| name == message_type)
+            || self
+                .patterns
+                .iter()
+                .any(|pattern| pattern_matches(pattern, message_type))
+    }
+}
+
+impl<P: DeserializeOwned> Stream for NatsSubscription<P> {
+    type Item = Result<Push<P>, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let message = match Pin::new(&mut self.pushes).poll_next(cx) {
+                Poll::Ready(Some(message)) => message,
+                Poll::Ready(None) => return Poll::Ready(Some(Err(ClientError::Closed))),
+                Poll::Pending => return Poll::Pending,
+            };
+            let Some(message_type) = message.subject.strip_prefix(self.push_prefix.as_str()) else {
+                continue;
+            };
+            if !self.wants(message_type) {
+                continue;
+            }
+            let push = decode(&message).map(|payload| Push {
+                message_type: message_type.to_owned(),
+                payload,
+                notification_id: header(&message, layout::NOTIFICATION_ID)
+                    .unwrap_or_default()
+                    .to_owned(),
+                timestamp_ms: header(&message, layout::TIMESTAMP_MS)
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or_else(|| {
+                        SystemTime::now()
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .map_or(0, |elapsed| {
+                                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+                            })
+                    }),
+            });
+            return Poll::Ready(Some(push));
+        }
+    }
+}
