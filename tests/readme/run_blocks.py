@@ -296,6 +296,11 @@ def readme_rules(scratch: Path, target: Path) -> list[Rule]:
             ),
         ),
         Rule(
+            "the NATS benchmark, shortened",
+            starts("cargo bench -p acton-reactive --all-features --bench nats"),
+            shortened({"--bench nats": "--bench nats -- --seconds 0.3 --rounds 1"}),
+        ),
+        Rule(
             "the Python client benchmark, shortened",
             starts("cargo build --release -p desk --bins && .venv/bin/python"),
             shortened({"bench_client.py": "bench_client.py --seconds 0.3"}),
