@@ -29,6 +29,11 @@ struct NatsServer {
 
 impl NatsServer {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With more `nats-server` arguments (authorization, say).
+    fn start_with(extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -36,6 +41,7 @@ impl NatsServer {
             .port();
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -905,4 +911,51 @@ mod rust_client {
             "{error}"
         );
     }
+}
+
+#[tokio::test]
+async fn authorization_is_natss_own() {
+    let server = default_server("nats-auth").await;
+    let nats = NatsServer::start_with(&["--user", "desk", "--pass", "s3cret"]);
+    // Without the credentials the bridge does not start, and says why.
+    let refused = server
+        .runtime
+        .start_nats_bridge(NatsConfig::new(&nats.url).prefix("a"))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("cannot connect to NATS"),
+        "{refused}"
+    );
+    let bridge = server
+        .runtime
+        .start_nats_bridge(
+            NatsConfig::new(&nats.url)
+                .prefix("a")
+                .user_and_password("desk", "s3cret"),
+        )
+        .await
+        .expect("the bridge starts with its credentials");
+    // A client brings its own credentials on its own NATS connection.
+    let connection =
+        async_nats::ConnectOptions::with_user_and_password("desk".into(), "s3cret".into())
+            .connect(&nats.url)
+            .await
+            .unwrap();
+    let client = acton_reactive::ipc::client::IpcClient::from_nats(
+        connection,
+        "a",
+        acton_reactive::ipc::client::ClientOptions::default(),
+    );
+    let sum: AddResponse = client
+        .request("calculator", "AddRequest", &AddRequest { a: 2, b: 3 })
+        .await
+        .unwrap();
+    assert_eq!(sum, AddResponse { sum: 5 });
+    assert!(
+        async_nats::connect(&nats.url).await.is_err(),
+        "no credentials, no connection"
+    );
+    bridge.shutdown().await;
+    server.stop().await;
 }

@@ -237,3 +237,25 @@ def test_leaving_a_stream_early_cancels_it_on_the_server(nats_server: NatsServer
                 await asyncio.sleep(0.02)
 
     run(scenario)
+
+
+def test_nats_tooling_lists_the_schemas_services_and_methods(nats_server: NatsServer, desk: Server) -> None:
+    async def scenario() -> None:
+        client = await nats.connect(nats_server.url)
+        try:
+            msg = await client.request("$SRV.INFO.calculator", b"", timeout=5)
+            info = json.loads(msg.data)
+            assert info["type"] == "io.nats.micro.v1.info_response"
+            assert info["description"] == "Arithmetic."
+            endpoints = {endpoint["name"]: endpoint for endpoint in info["endpoints"]}
+            assert set(endpoints) == {"add", "divide", "count", "factorials", "log", "health"}
+            assert endpoints["add"]["subject"] == "desk.calculator.AddRequest"
+            assert endpoints["add"]["queue_group"] == "acton"
+            assert endpoints["divide"]["metadata"]["errors"] == "DivisionByZero"
+            assert endpoints["count"]["metadata"]["call"] == "stream"
+            assert endpoints["log"]["metadata"]["call"] == "send"
+            assert info["metadata"]["acton.schema"].startswith("fnv1a64:")
+        finally:
+            await client.close()
+
+    run(scenario)
