@@ -7,6 +7,7 @@
 //! actonctl --socket /tmp/acton-desk.sock call calculator.count '{"up_to": 3}'
 //! actonctl --socket /tmp/acton-desk.sock subscribe PriceUpdate --count 2
 //! actonctl --socket /tmp/acton-desk.sock describe calculator.add
+//! actonctl --nats nats://127.0.0.1:4222 --nats-prefix desk call calculator.add '{"a": 1}'
 //! ```
 
 mod schema;
@@ -33,6 +34,7 @@ Examples:
   actonctl --socket /tmp/acton-desk.sock describe calculator
   actonctl --schema schema/messages.yaml describe AddRequest
   actonctl --socket /tmp/old.sock call --target calculator --type AddRequest '{\"a\": 1}'
+  actonctl --nats nats://127.0.0.1:4222 --nats-prefix desk call calculator.add '{\"a\": 1}'
 
 Exit status:
   0  success
@@ -54,6 +56,13 @@ struct Cli {
         default_value = "/tmp/acton.sock"
     )]
     socket: PathBuf,
+    /// Reach the server through NATS at URL instead of the socket (its NATS
+    /// bridge; docs/nats.md) [env: ACTON_NATS].
+    #[arg(long, global = true, env = "ACTON_NATS", value_name = "URL")]
+    nats: Option<String>,
+    /// The subject prefix the server serves under on NATS.
+    #[arg(long, global = true, default_value = "acton", value_name = "P")]
+    nats_prefix: String,
     /// Payload encoding on the wire.
     #[arg(long, global = true, value_enum, default_value_t = WireFormat::Json)]
     format: WireFormat,
@@ -306,9 +315,16 @@ async fn connect(cli: &Cli) -> Result<IpcClient, Failure> {
         reconnect: false,
         ..ClientOptions::default()
     };
-    IpcClient::connect_with(&cli.socket, options)
-        .await
-        .map_err(|e| Failure::Connection(format!("cannot reach {}: {e}", cli.socket.display())))
+    match &cli.nats {
+        Some(url) => IpcClient::connect_nats_with(url, &cli.nats_prefix, options)
+            .await
+            .map_err(|e| Failure::Connection(e.to_string())),
+        None => IpcClient::connect_with(&cli.socket, options)
+            .await
+            .map_err(|e| {
+                Failure::Connection(format!("cannot reach {}: {e}", cli.socket.display()))
+            }),
+    }
 }
 
 fn schema_from_file(path: Option<&std::path::Path>) -> Result<SchemaDoc, Failure> {

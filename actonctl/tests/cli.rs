@@ -193,3 +193,86 @@ async fn no_server_is_exit_3_and_a_schema_file_needs_none() {
     let usage = actonctl(&["call"]).await;
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reaches_the_server_through_nats() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nats_server = Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server runs (scripts/test.sh installs the Debian package)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nats-server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut desk = desk("nats").await;
+    let bridge = desk
+        .runtime
+        .start_nats_bridge(acton_reactive::nats::NatsConfig::new(&url).prefix("desk"))
+        .await
+        .unwrap();
+    let nats = ["--nats", url.as_str(), "--nats-prefix", "desk"];
+    let run = |args: &[&str]| {
+        let mut all = nats.to_vec();
+        all.extend_from_slice(args);
+        let all: Vec<String> = all.iter().map(|a| (*a).to_owned()).collect();
+        async move { actonctl(&all.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    };
+    let found = run(&["discover"]).await;
+    assert!(found.status.success(), "{}", stderr(&found));
+    assert!(
+        stdout(&found).contains("CountRequest → Counted"),
+        "{}",
+        stdout(&found)
+    );
+    let sum = run(&["call", "calculator.add", r#"{"a": 40}"#]).await;
+    assert_eq!(
+        (sum.status.code(), stdout(&sum)),
+        (Some(0), "{\"sum\":40}\n".to_owned())
+    );
+    let counted = run(&["call", "calculator.count", r#"{"up_to": 2}"#]).await;
+    assert_eq!(stdout(&counted), "{\"value\":0}\n{\"value\":1}\n");
+    let missing = run(&["call", "kv_store.get", r#"{"key": "nope"}"#]).await;
+    assert_eq!(missing.status.code(), Some(4), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("NotFound"),
+        "{}",
+        stderr(&missing)
+    );
+    let elsewhere = actonctl(&[
+        "--nats",
+        &url,
+        "--nats-prefix",
+        "elsewhere",
+        "call",
+        "--target",
+        "calculator",
+        "--type",
+        "AddRequest",
+        "{}",
+    ])
+    .await;
+    assert_eq!(elsewhere.status.code(), Some(4), "{}", stderr(&elsewhere));
+    assert!(
+        stderr(&elsewhere).contains("ACTOR_NOT_FOUND"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    let _ = nats_server.kill();
+    let _ = nats_server.wait();
+    let gone = run(&["call", "calculator.add", r#"{"a": 1}"#]).await;
+    assert_eq!(gone.status.code(), Some(3), "{}", stderr(&gone));
+    bridge.shutdown().await;
+    desk.runtime.shutdown_all().await.unwrap();
+}

@@ -959,3 +959,25 @@ async fn authorization_is_natss_own() {
     bridge.shutdown().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_nats_server_that_dies_leaves_a_bridge_that_still_shuts_down() {
+    let mut setup = setup("nats-dies").await;
+    call(
+        &setup.client,
+        "t.calculator.AddRequest",
+        &[],
+        Bytes::from_static(br#"{"a": 1, "b": 1}"#),
+    )
+    .await;
+    let _ = setup.nats.child.kill();
+    let _ = setup.nats.child.wait();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), setup.bridge.shutdown())
+        .await
+        .expect("the shutdown does not wait for NATS to come back");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    tokio::time::timeout(Duration::from_secs(30), setup.server.stop())
+        .await
+        .expect("the runtime stops too");
+}

@@ -730,8 +730,15 @@ impl Core {
                 self.path.publisher.close();
                 let _ =
                     tokio::time::timeout(SHUTDOWN_GRACE, self.path.publisher.wait_empty()).await;
-                if let Err(error) = self.client.flush().await {
-                    tracing::debug!(%error, "flushing the NATS connection failed");
+                // A connection that is down now would wait for NATS to come back.
+                match tokio::time::timeout(SHUTDOWN_GRACE, self.client.flush()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "flushing the NATS connection failed")
+                    }
+                    Err(_) => tracing::warn!(
+                        "the NATS connection is down: what was queued may not have been sent"
+                    ),
                 }
                 tracing::info!(prefix = %self.config.prefix, "stopped serving on NATS");
             })

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
@@ -77,7 +78,9 @@ impl Publisher {
                 publisher.queued.fetch_sub(weight, Ordering::AcqRel);
                 publisher.room.notify_waiters();
             }
-            if let Err(error) = client.flush().await {
+            // Bounded: a connection that is down would wait for NATS to come back.
+            let flushed = tokio::time::timeout(Duration::from_secs(5), client.flush()).await;
+            if let Ok(Err(error)) = flushed {
                 tracing::debug!(%error, "flushing the NATS connection failed");
             }
         });
