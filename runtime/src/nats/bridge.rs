@@ -416,19 +416,19 @@ impl Core {
             headers,
             ..
         } = message;
-        let header = |name: &str| {
+        let header = |name: &str| -> Option<&str> {
             headers
                 .as_ref()
                 .and_then(|headers| headers.get(name))
-                .map(|value| value.as_str().to_owned())
+                .map(async_nats::HeaderValue::as_str)
         };
         let format_header = header(layout::FORMAT);
-        let format = match format_header.as_deref() {
+        let format = match format_header {
             None => Some(crate::ipc::Format::Json),
             Some(name) => layout::parse_format(name),
         };
         let call_header = header(layout::CALL);
-        let call = match call_header.as_deref() {
+        let call = match call_header {
             None => Some(Call::Reply),
             Some(name) => Call::parse(name),
         };
@@ -461,7 +461,7 @@ impl Core {
             let message = format!(
                 "`{}: {}` names no format this server reads (json{})",
                 layout::FORMAT,
-                layout::header_text(format_header.as_deref().unwrap_or_default()),
+                layout::header_text(format_header.unwrap_or_default()),
                 if cfg!(feature = "ipc-messagepack") {
                     ", msgpack"
                 } else {
@@ -474,7 +474,7 @@ impl Core {
             let message = format!(
                 "`{}: {}` is not a call this server knows (reply, stream, send)",
                 layout::CALL,
-                layout::header_text(call_header.as_deref().unwrap_or_default())
+                layout::header_text(call_header.unwrap_or_default())
             );
             return self.refuse(&to, ErrorCode::ProtocolError, &message);
         }
@@ -540,7 +540,6 @@ impl Core {
             return self.refuse(&to, ErrorCode::LimitExceeded, &message);
         };
         let timeout = header(layout::TIMEOUT_MS)
-            .as_deref()
             .and_then(layout::parse_timeout)
             .unwrap_or(self.config.default_timeout)
             .min(self.config.max_request_timeout);

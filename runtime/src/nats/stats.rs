@@ -112,25 +112,25 @@ impl Endpoint {
     }
 }
 
-/// Endpoints by (service, message type). Only served services and registered
+/// Endpoints by service, then message type. Only served services and registered
 /// types get one, so the table is bounded by what the program declares, not by
-/// the subjects callers make up.
+/// the subjects callers make up. A lookup of a known endpoint allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Endpoints {
-    table: Mutex<HashMap<(String, String), Arc<Endpoint>>>,
+    table: Mutex<HashMap<String, HashMap<String, Arc<Endpoint>>>>,
 }
 
 impl Endpoints {
     pub(crate) fn get(&self, service: &str, message_type: &str) -> Arc<Endpoint> {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(endpoint) = table.get(&(service.to_owned(), message_type.to_owned())) {
+        if let Some(endpoint) = table.get(service).and_then(|types| types.get(message_type)) {
             return Arc::clone(endpoint);
         }
         let endpoint = Arc::new(Endpoint::default());
-        table.insert(
-            (service.to_owned(), message_type.to_owned()),
-            Arc::clone(&endpoint),
-        );
+        table
+            .entry(service.to_owned())
+            .or_default()
+            .insert(message_type.to_owned(), Arc::clone(&endpoint));
         endpoint
     }
 
@@ -138,7 +138,8 @@ impl Endpoints {
         self.table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&(service.to_owned(), message_type.to_owned()))
+            .get(service)
+            .and_then(|types| types.get(message_type))
             .map(|endpoint| endpoint.figures())
             .unwrap_or_default()
     }
