@@ -9,13 +9,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# The NATS tests start a real nats-server (Debian's package).
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-    step "installing nats-server (Debian package)"
+# The NATS tests start a real nats-server (Debian's package), and make TLS
+# certificates with openssl.
+if { ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; } || ! command -v openssl >/dev/null; then
+    step "installing nats-server and openssl (Debian packages)"
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server openssl >/dev/null
 fi
 # Debian puts it in /usr/sbin, which is not on every user's PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac

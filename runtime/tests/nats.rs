@@ -981,3 +981,123 @@ async fn a_nats_server_that_dies_leaves_a_bridge_that_still_shuts_down() {
         .await
         .expect("the runtime stops too");
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1, made with
+/// openssl in `dir`: (ca.pem, server.pem, server.key).
+fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=acton test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
+    (path("ca.pem"), path("server.pem"), path("server.key"))
+}
+
+#[tokio::test]
+async fn tls_with_a_private_certificate_authority() {
+    let dir = std::env::temp_dir().join(format!("acton-nats-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = certificates(&dir);
+    let nats = NatsServer::start_with(&["--tls", "--tlscert", &cert, "--tlskey", &key]);
+    let server = default_server("nats-tls").await;
+    // The server's certificate is not one the system trusts.
+    let untrusted = server
+        .runtime
+        .start_nats_bridge(NatsConfig::new(&nats.url).prefix("s").require_tls(true))
+        .await;
+    assert!(
+        untrusted.is_err(),
+        "a certificate nobody vouches for is refused"
+    );
+    let bridge = server
+        .runtime
+        .start_nats_bridge(
+            NatsConfig::new(&nats.url)
+                .prefix("s")
+                .tls_root_certificates(&ca),
+        )
+        .await
+        .expect("the bridge trusts the private CA");
+    let connection = async_nats::ConnectOptions::new()
+        .add_root_certificates(ca.clone().into())
+        .require_tls(true)
+        .connect(&nats.url)
+        .await
+        .unwrap();
+    let client = acton_reactive::ipc::client::IpcClient::from_nats(
+        connection,
+        "s",
+        acton_reactive::ipc::client::ClientOptions::default(),
+    );
+    let sum: AddResponse = client
+        .request("calculator", "AddRequest", &AddRequest { a: 20, b: 1 })
+        .await
+        .unwrap();
+    assert_eq!(sum, AddResponse { sum: 21 });
+    bridge.shutdown().await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

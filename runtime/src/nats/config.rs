@@ -30,6 +30,9 @@ pub struct NatsConfig {
     pub(crate) credentials_file: Option<PathBuf>,
     pub(crate) user_and_password: Option<(String, String)>,
     pub(crate) token: Option<String>,
+    pub(crate) tls_roots: Option<PathBuf>,
+    pub(crate) tls_client: Option<(PathBuf, PathBuf)>,
+    pub(crate) require_tls: bool,
     pub(crate) version: String,
     pub(crate) max_in_flight: usize,
     pub(crate) max_message_size: Option<usize>,
@@ -54,6 +57,9 @@ impl NatsConfig {
             credentials_file: None,
             user_and_password: None,
             token: None,
+            tls_roots: None,
+            tls_client: None,
+            require_tls: false,
             version: "0.0.0".to_owned(),
             max_in_flight: 1024,
             max_message_size: None,
@@ -117,6 +123,33 @@ impl NatsConfig {
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// Trusts the certificate authorities in this PEM file for the NATS server's
+    /// certificate (and uses TLS).
+    #[must_use]
+    pub fn tls_root_certificates(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_roots = Some(path.into());
+        self.require_tls = true;
+        self
+    }
+
+    /// Presents this client certificate and key (PEM files) to the NATS server.
+    #[must_use]
+    pub fn tls_client_certificate(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls_client = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Refuses to connect without TLS (`tls://` URLs ask for it too).
+    #[must_use]
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.require_tls = required;
         self
     }
 
@@ -243,6 +276,12 @@ impl NatsConfig {
         if let Some(token) = &self.token {
             options = options.token(token.clone());
         }
-        Ok(options)
+        if let Some(roots) = &self.tls_roots {
+            options = options.add_root_certificates(roots.clone());
+        }
+        if let Some((cert, key)) = &self.tls_client {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        Ok(options.require_tls(self.require_tls))
     }
 }
