@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use handlebars::Handlebars;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::conversion::{self, Combinators, Dialect, Imports};
@@ -23,13 +24,30 @@ const RUNTIME: &str = include_str!("../../templates/python/runtime.py");
 /// generated copy is linted and type-checked.
 const NATS: &str = include_str!("../../templates/python/nats.py.tmpl");
 
+/// A field's pieces of code: what a message class and an error class are written
+/// from (errors through `error.py.hbs`).
+#[derive(Debug, Serialize)]
+struct PyField {
+    py_name: String,
+    wire_name: String,
+    /// `, ("alias",)` after a required field's arguments, or nothing.
+    aliases: String,
+    /// How an optional or defaulted field is read from `fields`.
+    get: Option<String>,
+    annotation: String,
+    default: Option<String>,
+    doc: Option<String>,
+    optional: bool,
+    required: bool,
+    encode: Option<String>,
+    encode_present: Option<String>,
+    decode: Option<String>,
+    decode_present: Option<String>,
+}
+
 fn templates() -> Handlebars<'static> {
     let sources = [
         ("types", include_str!("../../templates/python/types.py.hbs")),
-        (
-            "struct",
-            include_str!("../../templates/python/struct.py.hbs"),
-        ),
         ("enum", include_str!("../../templates/python/enum.py.hbs")),
         ("union", include_str!("../../templates/python/union.py.hbs")),
         ("error", include_str!("../../templates/python/error.py.hbs")),
@@ -641,12 +659,12 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn field_data(&self, field: &Field) -> Value {
+    fn field_data(&self, field: &Field) -> PyField {
         self.field_data_as(field, names::attribute(&field.name, &self.shadowed))
     }
 
-    /// A field's data for the templates, its attribute being `name`.
-    fn field_data_as(&self, field: &Field, name: String) -> Value {
+    /// A field's pieces of code, its attribute being `name`.
+    fn field_data_as(&self, field: &Field, name: String) -> PyField {
         let optional = matches!(field.ty, TypeRef::Optional(_));
         let required = field.default.is_none() && !optional;
         let inner = match &field.ty {
@@ -670,11 +688,11 @@ impl<'a> Emitter<'a> {
             } else {
                 format!(", {aliases}")
             };
-            (args, Value::Null)
+            (args, None)
         } else if aliases.is_empty() {
             (
                 String::new(),
-                json!(format!("fields.get({})", python_string(&field.name))),
+                Some(format!("fields.get({})", python_string(&field.name))),
             )
         } else {
             let call = format!(
@@ -682,24 +700,108 @@ impl<'a> Emitter<'a> {
                 self.imports.runtime("field_of"),
                 python_string(&field.name)
             );
-            (String::new(), json!(call))
+            (String::new(), Some(call))
         };
         let this = format!("self.{name}");
-        json!({
-            "py_name": name,
-            "wire_name": field.name,
-            "aliases": required_args,
-            "get": get,
-            "annotation": self.annotation(&field.ty),
-            "default": self.default(field),
-            "doc": deprecated_doc(field.doc.as_deref(), field.deprecated.as_deref()).map(|d| docstring(Some(&d), "", 4)),
-            "optional": optional,
-            "required": required,
-            "encode": (!optional).then(|| self.encode(&field.ty, &this)),
-            "encode_present": optional.then(|| self.encode(inner, &this)),
-            "decode": required.then(|| self.decode(&field.ty, "value")),
-            "decode_present": (!required).then(|| self.decode(inner, "value")),
-        })
+        PyField {
+            annotation: self.annotation(&field.ty),
+            default: self.default(field),
+            doc: deprecated_doc(field.doc.as_deref(), field.deprecated.as_deref())
+                .map(|d| docstring(Some(&d), "", 4)),
+            encode: (!optional).then(|| self.encode(&field.ty, &this)),
+            encode_present: optional.then(|| self.encode(inner, &this)),
+            decode: required.then(|| self.decode(&field.ty, "value")),
+            decode_present: (!required).then(|| self.decode(inner, "value")),
+            py_name: name,
+            wire_name: field.name.clone(),
+            aliases: required_args,
+            get,
+            optional,
+            required,
+        }
+    }
+
+    /// A message class (a struct, or a union's variant with its `tag`): what
+    /// `struct.py.hbs` once rendered, written directly (the per-type template
+    /// rendering was most of the generator's time on large schemas).
+    fn struct_class(
+        &self,
+        class: &str,
+        wire_name: &str,
+        doc: &str,
+        tag: Option<(&str, &str)>,
+        fields: &[PyField],
+    ) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(512 + fields.len() * 256);
+        // `write!` to a String cannot fail.
+        let _ = write!(
+            out,
+            "@dataclass(kw_only=True)\nclass {class}:\n    \"\"\"{doc}\"\"\"\n\n    WIRE_NAME: ClassVar[str] = \"{wire_name}\"\n"
+        );
+        if let Some((_, value)) = tag {
+            let _ = writeln!(out, "    TAG: ClassVar[str] = \"{value}\"");
+        }
+        for field in fields {
+            let _ = write!(out, "    {}: {}", field.py_name, field.annotation);
+            if let Some(default) = &field.default {
+                let _ = write!(out, " = {default}");
+            }
+            out.push('\n');
+            if let Some(doc) = field.doc.as_deref().filter(|doc| !doc.is_empty()) {
+                let _ = writeln!(out, "    \"\"\"{doc}\"\"\"");
+            }
+        }
+        out.push_str("\n    def to_wire(self) -> dict[str, Any]:\n        \"\"\"The wire form: a dict keyed by wire field names.\"\"\"\n        wire: dict[str, Any] = {}\n");
+        if let Some((tag, _)) = tag {
+            let _ = writeln!(out, "        wire[\"{tag}\"] = self.TAG");
+        }
+        for field in fields {
+            match (&field.encode_present, &field.encode) {
+                (Some(encode), _) if field.optional => {
+                    let _ = write!(
+                        out,
+                        "        if self.{} is not None:\n            wire[\"{}\"] = {encode}\n",
+                        field.py_name, field.wire_name
+                    );
+                }
+                (_, Some(encode)) => {
+                    let _ = writeln!(out, "        wire[\"{}\"] = {encode}", field.wire_name);
+                }
+                _ => {}
+            }
+        }
+        let fields_name = if fields.is_empty() {
+            "_fields"
+        } else {
+            "fields"
+        };
+        let _ = write!(
+            out,
+            "        return wire\n\n    @classmethod\n    def from_wire(cls, data: Any) -> Self:\n        \"\"\"Reads the wire form; unknown fields are ignored, absent ones get their default.\"\"\"\n        {fields_name} = expect_mapping(data, \"{class}\")\n        values: dict[str, Any] = {{}}\n"
+        );
+        for field in fields {
+            if field.required {
+                let _ = write!(
+                    out,
+                    "        value = required(fields, \"{}\", \"{class}\"{})\n        values[\"{}\"] = {}\n",
+                    field.wire_name,
+                    field.aliases,
+                    field.py_name,
+                    field.decode.as_deref().unwrap_or_default()
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "        if (value := {}) is not None:\n            values[\"{}\"] = {}\n",
+                    field.get.as_deref().unwrap_or_default(),
+                    field.py_name,
+                    field.decode_present.as_deref().unwrap_or_default()
+                );
+            }
+        }
+        out.push_str("        return cls(**values)\n");
+        out
     }
 
     fn definition(&self, registry: &Handlebars<'_>, def: &TypeDef) -> String {
@@ -708,17 +810,10 @@ impl<'a> Emitter<'a> {
         let doc = docstring(described.as_deref(), &fallback, 4);
         match &def.kind {
             TypeKind::Struct { fields } if def.is_error => self.error(registry, def, fields, &doc),
-            TypeKind::Struct { fields } => render(
-                registry,
-                "struct",
-                &json!({
-                    "name": def.name,
-                    "wire_name": def.wire_name,
-                    "doc": doc,
-                    "tag": null,
-                    "fields": fields.iter().map(|f| self.field_data(f)).collect::<Vec<_>>(),
-                }),
-            ),
+            TypeKind::Struct { fields } => {
+                let fields: Vec<PyField> = fields.iter().map(|f| self.field_data(f)).collect();
+                self.struct_class(&def.name, &def.wire_name, &doc, None, &fields)
+            }
             TypeKind::Enum { variants } => render(
                 registry,
                 "enum",
@@ -737,17 +832,19 @@ impl<'a> Emitter<'a> {
                 let classes: Vec<String> = variants
                     .iter()
                     .map(|variant| {
-                        let class = render(
-                            registry,
-                            "struct",
-                            &json!({
-                                "name": names::variant_class(&def.name, &variant.name),
-                                "wire_name": def.wire_name,
-                                "doc": docstring(variant.doc.as_deref(), &format!("The `{}` variant of `{}`.", variant.name, def.name), 4),
-                                "tag": tag,
-                                "tag_value": variant.name,
-                                "fields": variant.fields.iter().map(|f| self.field_data(f)).collect::<Vec<_>>(),
-                            }),
+                        let fields: Vec<PyField> =
+                            variant.fields.iter().map(|f| self.field_data(f)).collect();
+                        let doc = docstring(
+                            variant.doc.as_deref(),
+                            &format!("The `{}` variant of `{}`.", variant.name, def.name),
+                            4,
+                        );
+                        let class = self.struct_class(
+                            &names::variant_class(&def.name, &variant.name),
+                            &def.wire_name,
+                            &doc,
+                            Some((tag.as_str(), variant.name.as_str())),
+                            &fields,
                         );
                         class.trim_end().to_owned()
                     })
@@ -817,7 +914,8 @@ impl<'a> Emitter<'a> {
             .iter()
             .map(|field| {
                 let mut data =
-                    self.field_data_as(field, names::error_attribute(&field.name, &self.shadowed));
+                    json!(self
+                        .field_data_as(field, names::error_attribute(&field.name, &self.shadowed)));
                 let name = names::error_attribute(&field.name, &self.shadowed);
                 let init_value = match (&field.default, &field.ty) {
                     (Some(value), ty) if mutable_default(ty) => {

@@ -23,15 +23,29 @@ const RUNTIME: &str = include_str!("../../templates/typescript/runtime.ts");
 /// The NATS transport (`src/nats.ts`), used by `connectNats`.
 const NATS: &str = include_str!("../../templates/typescript/nats.ts");
 
+/// A field's pieces of code: what a message's interface and functions are written
+/// from (errors through `error.ts.hbs`).
+#[derive(Debug, Serialize)]
+struct TsField {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    optional: bool,
+    /// Its TSDoc comment, or nothing.
+    doc: String,
+    /// Written with `isPresent` (it may be absent).
+    present_check: bool,
+    encode: Option<String>,
+    encode_present: Option<String>,
+    decode: String,
+    defaulted: bool,
+}
+
 fn templates() -> Handlebars<'static> {
     let sources = [
         (
             "types",
             include_str!("../../templates/typescript/types.ts.hbs"),
-        ),
-        (
-            "struct",
-            include_str!("../../templates/typescript/struct.ts.hbs"),
         ),
         (
             "enum",
@@ -552,7 +566,7 @@ impl<'a> Emitter<'a> {
 
     /// A field's data for the templates; `receiver` holds the value being
     /// encoded (`value` in an encoder function, `this` in an error class).
-    fn field_data(&self, owner: &str, field: &Field, receiver: &str) -> Value {
+    fn field_data(&self, owner: &str, field: &Field, receiver: &str) -> TsField {
         let optional = matches!(field.ty, TypeRef::Optional(_));
         let inner = match &field.ty {
             TypeRef::Optional(inner) => inner.as_ref(),
@@ -591,21 +605,21 @@ impl<'a> Emitter<'a> {
         let this = format!("{receiver}.{name}");
         let (encode, encode_present) = if present_check {
             self.helper("isPresent");
-            (Value::Null, json!(self.encode(inner, &this)))
+            (None, Some(self.encode(inner, &this)))
         } else {
-            (json!(self.encode(&field.ty, &this)), Value::Null)
+            (Some(self.encode(&field.ty, &this)), None)
         };
-        json!({
-            "name": name,
-            "type": self.ts_type(inner),
-            "optional": optional,
-            "doc": tsdoc(field_doc(field).as_deref(), 2),
-            "present_check": present_check,
-            "encode": encode,
-            "encode_present": encode_present,
-            "decode": decode,
-            "defaulted": field.default.is_some(),
-        })
+        TsField {
+            name: name.clone(),
+            ty: self.ts_type(inner),
+            optional,
+            doc: tsdoc(field_doc(field).as_deref(), 2),
+            present_check,
+            encode,
+            encode_present,
+            decode,
+            defaulted: field.default.is_some(),
+        }
     }
 
     fn decode_expr(&self, ty: &TypeRef, value: &str) -> String {
@@ -627,29 +641,82 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// A message's interface, its init type and its encode and decode functions:
+    /// what `struct.ts.hbs` once rendered, written directly (the per-type template
+    /// rendering was most of the generator's time on large schemas).
     fn struct_like(
         &self,
-        registry: &Handlebars<'_>,
         name: &str,
         doc: Option<String>,
         fields: &[Field],
         tag: Option<(&str, &str)>,
     ) -> String {
-        render(
-            registry,
-            "struct",
-            &json!({
-                "name": name,
-                "init_name": names::init_type(name),
-                "encode_fn": names::encode_fn(name),
-                "decode_fn": names::decode_fn(name),
-                "doc": tsdoc(doc.as_deref().or(Some(&format!("The `{name}` message."))), 0),
-                "tag": tag.map(|t| t.0),
-                "tag_value": tag.map(|t| t.1),
-                "fields": fields.iter().map(|f| self.field_data(name, f, "value")).collect::<Vec<_>>(),
-                "init_type": self.init_type(name, fields),
-            }),
-        )
+        use std::fmt::Write as _;
+        let fields_data: Vec<TsField> = fields
+            .iter()
+            .map(|f| self.field_data(name, f, "value"))
+            .collect();
+        let doc = tsdoc(
+            doc.as_deref().or(Some(&format!("The `{name}` message."))),
+            0,
+        );
+        let init_name = names::init_type(name);
+        let mut out = String::with_capacity(512 + fields.len() * 256);
+        // `write!` to a String cannot fail.
+        let _ = write!(out, "{doc}\nexport interface {name} {{\n");
+        if let Some((tag, value)) = tag {
+            let _ = write!(out, "  /** The union's tag. */\n  {tag}: \"{value}\";\n");
+        }
+        for field in &fields_data {
+            if !field.doc.is_empty() {
+                let _ = writeln!(out, "{}", field.doc);
+            }
+            let _ = writeln!(
+                out,
+                "  {}{}: {};",
+                field.name,
+                if field.optional { "?" } else { "" },
+                field.ty
+            );
+        }
+        let _ = write!(
+            out,
+            "}}\n\n/** The fields that build a `{name}` (those with a default may be left out). */\nexport type {init_name} = {};\n\n/** The wire form of `{name}`. */\nexport function {}(value: {init_name}): Record<string, unknown> {{\n  const wire: Record<string, unknown> = {{}};\n",
+            self.init_type(name, fields),
+            names::encode_fn(name)
+        );
+        if let Some((tag, value)) = tag {
+            let _ = writeln!(out, "  wire[\"{tag}\"] = \"{value}\";");
+        }
+        for field in &fields_data {
+            match (&field.encode_present, &field.encode) {
+                (Some(encode), _) if field.present_check => {
+                    let _ = writeln!(
+                        out,
+                        "  if (isPresent(value.{0})) wire[\"{0}\"] = {encode};",
+                        field.name
+                    );
+                }
+                (_, Some(encode)) => {
+                    let _ = writeln!(out, "  wire[\"{}\"] = {encode};", field.name);
+                }
+                _ => {}
+            }
+        }
+        let _ = write!(
+            out,
+            "  return wire;\n}}\n\n/** Reads `{name}` from its wire form; unknown fields are ignored, absent ones get their default. */\nexport function {}(data: unknown): {name} {{\n  {}expectRecord(data, \"{name}\");\n  return {{\n",
+            names::decode_fn(name),
+            if fields_data.is_empty() { "" } else { "const fields = " }
+        );
+        if let Some((tag, value)) = tag {
+            let _ = writeln!(out, "    {tag}: \"{value}\",");
+        }
+        for field in &fields_data {
+            let _ = writeln!(out, "    {}: {},", field.name, field.decode);
+        }
+        out.push_str("  };\n}");
+        out
     }
 
     fn definition(&self, registry: &Handlebars<'_>, def: &TypeDef) -> String {
@@ -669,7 +736,7 @@ impl<'a> Emitter<'a> {
         };
         match &def.kind {
             TypeKind::Struct { fields } if def.is_error => self.error(registry, def, doc, fields),
-            TypeKind::Struct { fields } => self.struct_like(registry, &def.name, doc, fields, None),
+            TypeKind::Struct { fields } => self.struct_like(&def.name, doc, fields, None),
             TypeKind::Enum { variants } => {
                 let alternatives: Vec<String> =
                     variants.iter().map(|v| format!("\"{}\"", v.name)).collect();
@@ -693,7 +760,6 @@ impl<'a> Emitter<'a> {
                     .iter()
                     .map(|variant| {
                         self.struct_like(
-                            registry,
                             &names::variant_type(&def.name, &variant.name),
                             variant.doc.clone(),
                             &variant.fields,
@@ -742,7 +808,7 @@ impl<'a> Emitter<'a> {
         let field_values: Vec<Value> = fields
             .iter()
             .map(|field| {
-                let mut data = self.field_data(&def.name, field, "this");
+                let mut data = json!(self.field_data(&def.name, field, "this"));
                 let name = &field.name;
                 let inner = match &field.ty {
                     TypeRef::Optional(inner) => inner.as_ref(),
