@@ -50,7 +50,7 @@ pub enum ClientError {
         details: Option<ErrorDetails>,
     },
     /// The server's process runs as another user than the one required
-    /// ([`ClientOptions::require_server_uid`]): nothing was sent to it.
+    /// ([`ClientOptions::require_server_uid`](super::ClientOptions::require_server_uid)): nothing was sent to it.
     #[error("the server at {path} runs as uid {actual:?}, not the required uid {expected}; nothing was sent")]
     UnexpectedServer {
         /// The socket path.

@@ -359,18 +359,8 @@ impl SocketClient {
         Ok(())
     }
 
-    /// This client with another deadline for its calls: `Some(d)` for `d` (a
-    /// stream's, the whole stream's), `None` for none. By default a call gets
-    /// [`ClientOptions::timeout`] and a stream no deadline. The connection is
-    /// shared.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: acton_reactive::ipc::client::SocketClient) {
-    /// use std::time::Duration;
-    /// let patient = client.with_timeout(None);
-    /// let hasty = client.with_timeout(Some(Duration::from_millis(200)));
-    /// # }
-    /// ```
+    /// This client with another deadline for its calls (see
+    /// [`IpcClient::with_timeout`](super::IpcClient::with_timeout)).
     #[must_use]
     pub fn with_timeout(&self, timeout: Option<Duration>) -> Self {
         Self {
@@ -561,7 +551,7 @@ impl SocketClient {
     }
 
     /// Subscribes to broadcasts of the given registered type names; PUSH frames
-    /// arrive on the returned [`SocketSubscription`], decoded as `P`.
+    /// arrive on the returned subscription, decoded as `P`.
     ///
     /// # Errors
     /// As [`request`](Self::request).
