@@ -218,24 +218,14 @@ impl ActorRuntime {
             ));
         }
         // The server has taken the subscriptions before the bridge says it serves.
-        round_trip(&client).await;
+        if let Err(error) = super::round_trip(&client, Duration::from_secs(5)).await {
+            tracing::warn!(?error, "the NATS server did not confirm the subscriptions");
+        }
         core.tasks
             .spawn(follow_exposures(Arc::clone(&core), services));
         self.ipc_state().add_bridge(&core);
         tracing::info!(prefix = %core.config.prefix, id = %core.id, "serving on NATS");
         Ok(NatsBridge { core })
-    }
-}
-
-/// Returns once the NATS server has taken everything `client` sent before (a
-/// message to itself came back; `flush` only writes), or after 5 s.
-async fn round_trip(client: &async_nats::Client) {
-    let probe = client.new_inbox();
-    let Ok(mut echo) = client.subscribe(probe.clone()).await else {
-        return;
-    };
-    if client.publish(probe, Bytes::new()).await.is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), echo.next()).await;
     }
 }
 

@@ -51,6 +51,40 @@ pub use bridge::NatsBridge;
 pub use config::NatsConfig;
 pub use stats::NatsBridgeStats;
 
+/// Why a NATS connection did not come back to itself in [`round_trip`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoundTrip {
+    /// The connection is closed.
+    Closed,
+    /// Nothing came back within the wait.
+    TimedOut,
+}
+
+/// Returns once the NATS server has taken everything `client` sent before — a
+/// message to itself has come back (`flush` only writes it out) — or after `wait`.
+/// The bridge calls it before it says it serves, the client before a subscription
+/// counts as made.
+pub(crate) async fn round_trip(
+    client: &async_nats::Client,
+    wait: std::time::Duration,
+) -> Result<(), RoundTrip> {
+    use futures_util::StreamExt;
+    let probe = client.new_inbox();
+    let mut echo = client
+        .subscribe(probe.clone())
+        .await
+        .map_err(|_| RoundTrip::Closed)?;
+    client
+        .publish(probe, bytes::Bytes::new())
+        .await
+        .map_err(|_| RoundTrip::Closed)?;
+    match tokio::time::timeout(wait, echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(RoundTrip::Closed),
+        Err(_) => Err(RoundTrip::TimedOut),
+    }
+}
+
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -23,6 +23,7 @@ use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, NO_DEADLIN
 use crate::ipc::codec::Format;
 use crate::ipc::protocol::{pattern_matches, ErrorCode, IpcDiscoverResponse};
 use crate::nats::layout::{self, Call};
+use crate::nats::RoundTrip;
 
 /// What the clones of one NATS client share.
 struct Link {
@@ -268,7 +269,13 @@ impl NatsClient {
         }
         // `flush` only writes the subscriptions out: a round trip through the NATS
         // server makes sure it has them before the first push is published.
-        round_trip(&link.client).await?;
+        let wait = Duration::from_secs(10);
+        crate::nats::round_trip(&link.client, wait)
+            .await
+            .map_err(|error| match error {
+                RoundTrip::Closed => ClientError::Closed,
+                RoundTrip::TimedOut => ClientError::Timeout(wait),
+            })?;
         Ok(NatsSubscription {
             pushes,
             push_prefix,
@@ -301,26 +308,6 @@ impl NatsClient {
                     _ => ClientError::Closed,
                 })?;
         Ok(Format::Json.decode(&answer.payload)?)
-    }
-}
-
-/// Returns once the NATS server has taken everything `client` sent before (a
-/// message to itself has come back; `flush` only writes it out).
-async fn round_trip(client: &async_nats::Client) -> Result<(), ClientError> {
-    use futures_util::StreamExt;
-    let probe = client.new_inbox();
-    let mut echo = client
-        .subscribe(probe.clone())
-        .await
-        .map_err(|_| ClientError::Closed)?;
-    client
-        .publish(probe, Bytes::new())
-        .await
-        .map_err(|_| ClientError::Closed)?;
-    match tokio::time::timeout(Duration::from_secs(10), echo.next()).await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(ClientError::Closed),
-        Err(_) => Err(ClientError::Timeout(Duration::from_secs(10))),
     }
 }
 
