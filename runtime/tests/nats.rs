@@ -1101,3 +1101,54 @@ async fn tls_with_a_private_certificate_authority() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// tests/vectors/nats.json: each request gets exactly the answers listed there.
+#[tokio::test]
+async fn the_vectors_of_the_nats_transport_hold() {
+    let setup = setup("nats-vectors").await;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/nats.json"
+    ))
+    .unwrap();
+    let vectors: Value = serde_json::from_str(&text).unwrap();
+    for case in vectors["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let inbox = setup.client.new_inbox();
+        let mut replies = setup.client.subscribe(inbox.clone()).await.unwrap();
+        let mut request_headers = HeaderMap::new();
+        for (key, value) in case["headers"].as_object().unwrap() {
+            request_headers.insert(key.as_str(), value.as_str().unwrap());
+        }
+        let payload = match &case["payload"] {
+            Value::Null => Bytes::new(),
+            value => encode(Format::Json, value),
+        };
+        setup
+            .client
+            .publish_with_reply_and_headers(
+                case["subject"].as_str().unwrap().to_owned(),
+                inbox,
+                request_headers,
+                payload,
+            )
+            .await
+            .unwrap();
+        for expected in case["answers"].as_array().unwrap() {
+            let answer = tokio::time::timeout(PATIENCE, replies.next())
+                .await
+                .unwrap_or_else(|_| panic!("{name}: an answer"))
+                .unwrap();
+            for (key, value) in expected["headers"].as_object().unwrap() {
+                assert_eq!(header(&answer, key), value.as_str(), "{name}: header {key}");
+            }
+            match &expected["payload"] {
+                Value::Null => assert!(answer.payload.is_empty(), "{name}: empty payload"),
+                value => assert_eq!(&decode(Format::Json, &answer.payload), value, "{name}"),
+            }
+        }
+        let extra = tokio::time::timeout(Duration::from_millis(100), replies.next()).await;
+        assert!(extra.is_err(), "{name}: no further answer");
+    }
+    setup.server.stop().await;
+}
