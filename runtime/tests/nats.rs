@@ -32,14 +32,26 @@ impl NatsServer {
         Self::start_with(&[])
     }
 
-    /// With more `nats-server` arguments (authorization, say).
+    /// With more `nats-server` arguments (authorization, say). Tests run in
+    /// parallel, each with a server of its own: a port another server took between
+    /// the probe and the start makes this server exit, and another port is tried
+    /// (rather than talking to the other test's server).
     fn start_with(extra: &[&str]) -> Self {
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start(extra) {
+                return server;
+            }
+        }
+        panic!("nats-server did not start on any of 5 free ports");
+    }
+
+    fn try_start(extra: &[&str]) -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("nats-server")
+        let mut child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .args(extra)
             .stdout(Stdio::null())
@@ -52,12 +64,20 @@ impl NatsServer {
                 std::time::Instant::now() < deadline,
                 "nats-server did not start"
             );
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
+        // The port answers: make sure it is this server that answers.
+        std::thread::sleep(Duration::from_millis(100));
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        Some(Self {
             child,
             url: format!("nats://127.0.0.1:{port}"),
-        }
+        })
     }
 }
 

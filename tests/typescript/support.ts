@@ -65,7 +65,19 @@ export class NatsServer {
     readonly url: string,
   ) {}
 
+  /**
+   * Test files run in parallel, each with servers of its own: a port another server
+   * took between the probe and the start makes this one exit, and another is tried.
+   */
   static async start(): Promise<NatsServer> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const server = await NatsServer.tryStart();
+      if (server !== undefined) return server;
+    }
+    throw new Error("nats-server did not start on any of 5 free ports");
+  }
+
+  private static async tryStart(): Promise<NatsServer | undefined> {
     const port = await new Promise<number>((done, fail) => {
       const probe = net.createServer();
       probe.once("error", fail);
@@ -87,9 +99,13 @@ export class NatsServer {
         probe.once("error", () => done(false));
       });
     while (!(await open())) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error("nats-server did not start");
+      if (child.exitCode !== null) return undefined;
+      if (Date.now() > deadline) throw new Error("nats-server did not start");
       await new Promise((r) => setTimeout(r, 20));
     }
+    // The port answers: make sure it is this server that answers.
+    await new Promise((r) => setTimeout(r, 100));
+    if (child.exitCode !== null) return undefined;
     return new NatsServer(child, `nats://127.0.0.1:${port}`);
   }
 
