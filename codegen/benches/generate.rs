@@ -83,6 +83,7 @@ fn main() {
     ];
     let mut parse_only = Vec::new();
     let mut check = Vec::new();
+    let mut document = Vec::new();
     let mut each: Vec<Vec<Duration>> = targets.iter().map(|_| Vec::new()).collect();
     let mut total = Vec::new();
     let mut output_bytes = 0;
@@ -91,6 +92,13 @@ fn main() {
         let node = marked_yaml::parse_yaml(0, &yaml).expect("valid YAML");
         parse_only.push(start.elapsed());
         drop(node);
+
+        let schema = acton_codegen::parse_schema("big.yaml", &yaml).expect("valid schema");
+        let start = Instant::now();
+        let text = generate::schema_document_text(&schema);
+        let fingerprint = generate::schema_fingerprint(&schema);
+        document.push(start.elapsed());
+        drop((text, fingerprint, schema));
 
         for ((_, target), samples) in targets.iter().zip(&mut each) {
             let schema = acton_codegen::parse_schema("big.yaml", &yaml).expect("valid schema");
@@ -120,6 +128,7 @@ fn main() {
     };
     row("YAML parse alone (floor)", parse_only);
     row("parse + check (model)", check);
+    row("schema document + fingerprint", document);
     for ((label, _), samples) in targets.iter().zip(each) {
         row(&format!("{label}, alone"), samples);
     }

@@ -103,24 +103,24 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
             })
             .collect()
     };
+    if targets.len() < 2 {
+        return targets.iter().flat_map(one).collect();
+    }
+    // Each target on a thread of its own: the system shares them out over the
+    // cores, whichever target is the longest. The files come out in the order
+    // of `targets`.
     std::thread::scope(|scope| {
-        // Rust (the slowest) on a thread of its own beside the others; the files
-        // come out in the order of `targets` either way.
-        let rust = targets
-            .contains(&Target::Rust)
-            .then(|| scope.spawn(|| one(&Target::Rust)));
-        let others: Vec<Option<Vec<GeneratedFile>>> = targets
+        let handles: Vec<_> = targets
             .iter()
-            .map(|target| (*target != Target::Rust).then(|| one(target)))
+            .map(|target| scope.spawn(move || one(target)))
             .collect();
-        let mut rust = rust.map(|handle| {
-            handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        others
+        handles
             .into_iter()
-            .flat_map(|files| files.or_else(|| rust.take()).unwrap_or_default())
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
@@ -129,6 +129,12 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
 /// serves and `actonctl` reads.
 pub fn schema_document(schema: &Schema) -> serde_json::Value {
     emit::document::document(schema)
+}
+
+/// [`schema_document`] as the canonical JSON text (compact, keys sorted) that
+/// generated code embeds and DISCOVER serves.
+pub fn schema_document_text(schema: &Schema) -> String {
+    emit::document::document_text(schema)
 }
 
 /// The fingerprint of `schema`'s wire contract (`fnv1a64:...`).

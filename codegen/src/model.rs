@@ -280,6 +280,21 @@ impl Scalar {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
     }
 
+    /// Whether this is one of the integer types (`i8` … `u64`).
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            Self::I8
+                | Self::I16
+                | Self::I32
+                | Self::I64
+                | Self::U8
+                | Self::U16
+                | Self::U32
+                | Self::U64
+        )
+    }
+
     /// Its schema name.
     pub fn name(self) -> &'static str {
         Self::ALL

@@ -25,20 +25,130 @@ pub(super) fn check(
     files: &[String],
     reports: &mut [Reporter<'_>],
 ) {
-    let mut checker = Checker {
-        schema,
-        decls,
-        owner,
-        document: root,
-        files,
-        root: reports.len().saturating_sub(1),
-        collisions: Vec::new(),
-        reports,
+    let root_unit = reports.len().saturating_sub(1);
+    let checker = |target: Target| {
+        let mut checker = Checker {
+            schema,
+            decls,
+            owner,
+            document: root,
+            root: root_unit,
+            collisions: Vec::new(),
+        };
+        match target {
+            Target::Rust => checker.rust(),
+            Target::Python => checker.python(),
+            Target::TypeScript => checker.typescript(),
+        }
+        checker.collisions
     };
-    checker.rust();
-    checker.python();
-    checker.typescript();
-    checker.report_collisions();
+    // The three targets' namespaces are independent: a large schema's are built
+    // at once, then their collisions merged in the targets' order.
+    let each = if schema.types.len() < parallel_from() {
+        [
+            checker(Target::Rust),
+            checker(Target::Python),
+            checker(Target::TypeScript),
+        ]
+    } else {
+        std::thread::scope(|scope| {
+            let python = scope.spawn(|| checker(Target::Python));
+            let typescript = scope.spawn(|| checker(Target::TypeScript));
+            let rust = checker(Target::Rust);
+            let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<Collision>>| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            [rust, join(python), join(typescript)]
+        })
+    };
+    let mut collisions = Vec::new();
+    for collision in each.into_iter().flatten() {
+        let Collision {
+            at,
+            what,
+            other,
+            spellings,
+            place,
+        } = collision;
+        for (language, spelling) in spellings {
+            record(
+                &mut collisions,
+                at,
+                what.clone(),
+                other.clone(),
+                &place,
+                language,
+                spelling,
+            );
+        }
+    }
+    report_collisions(collisions, files, reports);
+}
+
+/// The targets whose namespaces are checked.
+#[derive(Clone, Copy)]
+enum Target {
+    Rust,
+    Python,
+    TypeScript,
+}
+
+/// Schemas with this many types have their targets' namespaces built at once.
+const PARALLEL_FROM: usize = 200;
+
+#[cfg(not(test))]
+fn parallel_from() -> usize {
+    PARALLEL_FROM
+}
+
+// Tests set it per thread, to check one schema both ways.
+#[cfg(test)]
+thread_local! {
+    static PARALLEL_FROM_IN_TEST: std::cell::Cell<usize> = const { std::cell::Cell::new(PARALLEL_FROM) };
+}
+
+#[cfg(test)]
+fn parallel_from() -> usize {
+    PARALLEL_FROM_IN_TEST.with(std::cell::Cell::get)
+}
+
+/// Adds one language's `spelling` of a collision to `collisions`: one entry per
+/// pair of positions (a type whose name meets another's meets it in its helpers'
+/// names too), each language named once.
+fn record(
+    collisions: &mut Vec<Collision>,
+    at: Place,
+    what: String,
+    other: Option<(String, Place)>,
+    place: &str,
+    language: &'static str,
+    spelling: String,
+) {
+    let other_at = other.as_ref().map(|(_, s)| *s);
+    let existing = collisions.iter().position(|c| {
+        c.at == at
+            && match (&c.other, other_at) {
+                (Some((_, a)), Some(b)) => *a == b,
+                (None, None) => c.what == what,
+                _ => false,
+            }
+    });
+    let index = existing.unwrap_or_else(|| {
+        collisions.push(Collision {
+            at,
+            what,
+            other,
+            spellings: Vec::new(),
+            place: place.to_owned(),
+        });
+        collisions.len() - 1
+    });
+    let collision = &mut collisions[index];
+    if !collision.spellings.iter().any(|(l, _)| *l == language) {
+        collision.spellings.push((language, spelling));
+    }
 }
 
 /// Where a name was written: which file (unit), and where in it.
@@ -72,19 +182,22 @@ enum Holder {
 }
 
 /// One scope of one target: a module, a class, a parameter list.
-struct Namespace {
+struct Namespace<'n> {
     language: &'static str,
     /// Where, for messages: "the module", "`ShopClient`".
     place: String,
+    /// The names the generated code keeps for itself there (looked through only
+    /// when a name is not held yet: most scopes are a class of a few fields).
+    generated: Vec<&'n str>,
     held: HashMap<String, Holder>,
 }
 
-impl Namespace {
-    fn new(language: &'static str, place: impl Into<String>, generated: &[&str]) -> Self {
+impl<'n> Namespace<'n> {
+    fn new(language: &'static str, place: impl Into<String>, generated: &[&'n str]) -> Self {
         Self::with(language, place, generated.iter().copied())
     }
 
-    fn with<'n>(
+    fn with(
         language: &'static str,
         place: impl Into<String>,
         generated: impl IntoIterator<Item = &'n str>,
@@ -92,27 +205,31 @@ impl Namespace {
         Self {
             language,
             place: place.into(),
-            held: generated
-                .into_iter()
-                .map(|name| (name.to_owned(), Holder::Generated))
-                .collect(),
+            generated: generated.into_iter().collect(),
+            held: HashMap::new(),
         }
+    }
+
+    /// Who holds `name` already, if anyone.
+    fn holder(&self, name: &str) -> Option<Holder> {
+        self.held
+            .get(name)
+            .cloned()
+            .or_else(|| self.generated.contains(&name).then_some(Holder::Generated))
     }
 }
 
-struct Checker<'a, 'r> {
+struct Checker<'a> {
     schema: &'a Schema,
     decls: &'a [&'a TypeDecl],
     owner: &'a [usize],
     document: &'a Document,
-    files: &'a [String],
     root: usize,
-    /// What collided, gathered over every target and reported once.
+    /// What collided in this checker's target.
     collisions: Vec<Collision>,
-    reports: &'a mut [Reporter<'r>],
 }
 
-impl Checker<'_, '_> {
+impl Checker<'_> {
     /// Where the type at `index` writes `span`.
     fn at(&self, index: usize, span: Span) -> Place {
         Place {
@@ -136,7 +253,7 @@ impl Checker<'_, '_> {
             what: what.clone(),
             at,
         };
-        let Some(earlier) = namespace.held.get(&key).cloned() else {
+        let Some(earlier) = namespace.holder(&key) else {
             namespace.held.insert(key, holder);
             return;
         };
@@ -144,63 +261,41 @@ impl Checker<'_, '_> {
             Holder::Generated => None,
             Holder::Schema { what, at } => Some((what, at)),
         };
-        // One message per pair of positions: a type whose name meets another's
-        // meets it in its helpers' names too.
-        let other_at = other.as_ref().map(|(_, s)| *s);
-        let collision = self.collisions.iter_mut().find(|c| {
-            c.at == at
-                && match (&c.other, other_at) {
-                    (Some((_, a)), Some(b)) => *a == b,
-                    (None, None) => c.what == what,
-                    _ => false,
-                }
-        });
-        let collision = match collision {
-            Some(collision) => collision,
-            None => {
-                self.collisions.push(Collision {
-                    at,
-                    what,
-                    other,
-                    spellings: Vec::new(),
-                    place: namespace.place.clone(),
-                });
-                let last = self.collisions.len() - 1;
-                &mut self.collisions[last]
-            }
-        };
-        if !collision
-            .spellings
-            .iter()
-            .any(|(language, _)| *language == namespace.language)
-        {
-            collision.spellings.push((namespace.language, key));
-        }
+        record(
+            &mut self.collisions,
+            at,
+            what,
+            other,
+            &namespace.place,
+            namespace.language,
+            key,
+        );
     }
+}
 
-    /// Reports each collision once, naming every language it happens in.
-    fn report_collisions(&mut self) {
-        for collision in std::mem::take(&mut self.collisions) {
-            let languages: Vec<&str> = collision.spellings.iter().map(|(l, _)| *l).collect();
-            let languages = match languages.as_slice() {
-                [one] => (*one).to_owned(),
-                [init @ .., last] => format!("{} and {last}", init.join(", ")),
-                [] => continue,
-            };
-            let first = &collision.spellings[0].1;
-            let spelled = if collision.spellings.iter().all(|(_, s)| s == first) {
-                format!("`{first}` in the generated {languages}")
-            } else {
-                let each: Vec<String> = collision
-                    .spellings
-                    .iter()
-                    .map(|(language, spelling)| format!("`{spelling}` in {language}"))
-                    .collect();
-                each.join(", ")
-            };
-            let what = &collision.what;
-            let report = &mut self.reports[collision.at.unit];
-            match &collision.other {
+/// Reports each collision once, naming every language it happens in.
+fn report_collisions(collisions: Vec<Collision>, files: &[String], reports: &mut [Reporter<'_>]) {
+    for collision in collisions {
+        let languages: Vec<&str> = collision.spellings.iter().map(|(l, _)| *l).collect();
+        let languages = match languages.as_slice() {
+            [one] => (*one).to_owned(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+            [] => continue,
+        };
+        let first = &collision.spellings[0].1;
+        let spelled = if collision.spellings.iter().all(|(_, s)| s == first) {
+            format!("`{first}` in the generated {languages}")
+        } else {
+            let each: Vec<String> = collision
+                .spellings
+                .iter()
+                .map(|(language, spelling)| format!("`{spelling}` in {language}"))
+                .collect();
+            each.join(", ")
+        };
+        let what = &collision.what;
+        let report = &mut reports[collision.at.unit];
+        match &collision.other {
                 None => report.error(
                     collision.at.span,
                     format!(
@@ -219,16 +314,17 @@ impl Checker<'_, '_> {
                         if other_at.unit == collision.at.unit {
                             String::new()
                         } else {
-                            format!("{} ", self.files[other_at.unit])
+                            format!("{} ", files[other_at.unit])
                         },
                         other_at.span.line
                     ),
                     Some("rename one of them: names that differ only in case or `_` meet once converted to a language's conventions".to_owned()),
                 ),
             }
-        }
     }
+}
 
+impl Checker<'_> {
     fn type_what(def: &TypeDef) -> String {
         if def.is_error {
             format!("error `{}`", def.name)
@@ -684,5 +780,65 @@ fn module_place(package: Option<&str>) -> String {
     match package {
         Some(package) => format!("the module of package `{package}`"),
         None => "the module".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PARALLEL_FROM_IN_TEST;
+
+    /// The diagnostics of `yaml`, its namespaces checked one after the other or at once.
+    fn diagnostics(yaml: &str, parallel: bool) -> String {
+        PARALLEL_FROM_IN_TEST.with(|cell| cell.set(if parallel { 0 } else { usize::MAX }));
+        let result = crate::parse_schema("collide.yaml", yaml);
+        PARALLEL_FROM_IN_TEST.with(|cell| cell.set(super::PARALLEL_FROM));
+        match result {
+            Ok(_) => panic!("the schema has collisions"),
+            Err(diagnostics) => diagnostics.to_string(),
+        }
+    }
+
+    #[test]
+    fn targets_checked_at_once_report_what_one_after_the_other_reports() {
+        // Collisions in one language, in two, in all three, and with names the
+        // generated code keeps: merged, each pair is reported once, its languages
+        // in the targets' order.
+        let yaml = r#"acton: 1
+package: collide
+types:
+  FooBar: { fields: { a: i64 } }
+  Foo_bar: { fields: { a: i64 } }
+  Colour:
+    enum: [red, Red]
+  Fields:
+    fields:
+      fooBar: i64
+      foo_bar: i64
+      to_dict: string
+  Shape:
+    union:
+      tag: kind
+      variants:
+        circle: { fields: { r: f64 } }
+  ShapeCircle: { fields: { r: f64 } }
+services:
+  kv_store:
+    methods:
+      get: { request: FooBar, reply: Fields }
+  kvStore:
+    methods:
+      put: { request: FooBar, reply: Fields }
+"#;
+        let one_after_the_other = diagnostics(yaml, false);
+        let at_once = diagnostics(yaml, true);
+        assert_eq!(one_after_the_other, at_once);
+        for expected in [
+            "would both be `FooBar` in the generated Rust",
+            "would both be `Red` in Rust, `RED` in Python",
+            "service `kvStore` and service `kv_store`",
+            "field `foo_bar` of `Fields` and field `fooBar` of `Fields`",
+        ] {
+            assert!(at_once.contains(expected), "{expected}\n{at_once}");
+        }
     }
 }

@@ -5,24 +5,29 @@
 //! Named types are referred to by their wire names (`shop.AddRequest`), so a
 //! document is self-contained across imported packages.
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-use crate::model::{Field, MethodKind, Schema, TypeDef, TypeKind, TypeRef};
+use crate::model::{Field, Method, MethodKind, Schema, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 /// The format of the document, its first key.
 pub const FORMAT: &str = "acton-schema/1";
 
 /// The whole document: docs, deprecations and aliases included.
 pub fn document(schema: &Schema) -> Value {
-    build(schema, true)
+    // The text is valid JSON by construction.
+    serde_json::from_str(&document_text(schema)).unwrap_or(Value::Null)
+}
+
+/// [`document`] as canonical JSON text, what generated code embeds.
+pub fn document_text(schema: &Schema) -> String {
+    text(schema, true)
 }
 
 /// A fingerprint of what travels on the wire (names, shapes, methods; not docs,
 /// deprecations or aliases): equal fingerprints, same wire contract.
 /// `fnv1a64:` and 16 hex digits.
 pub fn fingerprint(schema: &Schema) -> String {
-    let text = super::canonical_json(&build(schema, false));
-    format!("fnv1a64:{:016x}", fnv1a64(text.as_bytes()))
+    format!("fnv1a64:{:016x}", fnv1a64(text(schema, false).as_bytes()))
 }
 
 /// What every generated package embeds: the document as canonical JSON text, and
@@ -37,7 +42,7 @@ pub(crate) struct Served {
 impl Served {
     pub(crate) fn of(schema: &Schema) -> Self {
         Self {
-            document: super::canonical_json(&document(schema)),
+            document: document_text(schema),
             fingerprint: fingerprint(schema),
         }
     }
@@ -71,160 +76,216 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     })
 }
 
-fn build(schema: &Schema, full: bool) -> Value {
-    let mut out = Map::new();
-    out.insert("format".into(), json!(FORMAT));
-    out.insert("package".into(), json!(schema.package));
-    if full {
-        out.insert("doc".into(), json!(schema.doc));
-    }
-    out.insert(
-        "types".into(),
-        Value::Array(
-            schema
-                .types
-                .iter()
-                .map(|def| type_def(schema, def, full))
-                .collect(),
-        ),
-    );
-    out.insert(
-        "services".into(),
-        Value::Array(
-            schema
-                .services
-                .iter()
-                .map(|service| {
-                    let methods: Vec<Value> = service
-                        .methods
-                        .iter()
-                        .map(|method| {
-                            let wire = |index| json!(schema.ty(index).wire_name);
-                            let (kind, answer) = match method.kind {
-                                MethodKind::Reply(reply) => ("reply", wire(reply)),
-                                MethodKind::Stream(item) => ("stream", wire(item)),
-                                MethodKind::FireAndForget => ("fire_and_forget", Value::Null),
-                            };
-                            let mut m = Map::new();
-                            m.insert("name".into(), json!(method.name));
-                            m.insert("kind".into(), json!(kind));
-                            m.insert("request".into(), wire(method.request));
-                            m.insert("answer".into(), answer);
-                            m.insert(
-                                "errors".into(),
-                                Value::Array(method.errors.iter().map(|e| wire(*e)).collect()),
-                            );
-                            if full {
-                                m.insert("doc".into(), json!(method.doc));
-                                m.insert("deprecated".into(), json!(method.deprecated));
-                            }
-                            Value::Object(m)
-                        })
-                        .collect();
-                    let mut s = Map::new();
-                    s.insert("name".into(), json!(service.name));
-                    s.insert("methods".into(), Value::Array(methods));
-                    s.insert(
-                        "pushes".into(),
-                        Value::Array(
-                            service
-                                .pushes
-                                .iter()
-                                .map(|p| json!(schema.ty(*p).wire_name))
-                                .collect(),
-                        ),
-                    );
-                    if full {
-                        s.insert("doc".into(), json!(service.doc));
-                        s.insert("deprecated".into(), json!(service.deprecated));
-                        s.insert("exclusive".into(), json!(service.exclusive));
-                    }
-                    Value::Object(s)
-                })
-                .collect(),
-        ),
-    );
-    Value::Object(out)
+/// The document as canonical JSON (compact, every object's keys sorted), written
+/// straight from the model: `full` adds docs, deprecations and aliases.
+fn text(schema: &Schema, full: bool) -> String {
+    let mut json = Json::default();
+    json.object(|o| {
+        if full {
+            o.key("doc").optional(schema.doc.as_deref());
+        }
+        o.key("format").string(FORMAT);
+        o.key("package").optional(schema.package.as_deref());
+        o.key("services").array(&schema.services, |json, service| {
+            json.object(|o| {
+                if full {
+                    o.key("deprecated").optional(service.deprecated.as_deref());
+                    o.key("doc").optional(service.doc.as_deref());
+                    o.key("exclusive").bool(service.exclusive);
+                }
+                o.key("methods").array(&service.methods, |json, method| {
+                    method_object(json, schema, method, full);
+                });
+                o.key("name").string(&service.name);
+                o.key("pushes").array(&service.pushes, |json, push| {
+                    json.string(&schema.ty(*push).wire_name);
+                });
+            });
+        });
+        o.key("types").array(&schema.types, |json, def| {
+            type_object(json, schema, def, full);
+        });
+    });
+    json.finish()
 }
 
-fn type_def(schema: &Schema, def: &TypeDef, full: bool) -> Value {
-    let mut out = Map::new();
-    out.insert("wire_name".into(), json!(def.wire_name));
-    out.insert("name".into(), json!(def.name));
-    out.insert("package".into(), json!(def.package));
+fn method_object(json: &mut Json, schema: &Schema, method: &Method, full: bool) {
+    let wire = |index: TypeIndex| schema.ty(index).wire_name.as_str();
+    let (kind, answer) = match method.kind {
+        MethodKind::Reply(reply) => ("reply", Some(wire(reply))),
+        MethodKind::Stream(item) => ("stream", Some(wire(item))),
+        MethodKind::FireAndForget => ("fire_and_forget", None),
+    };
+    json.object(|o| {
+        o.key("answer").optional(answer);
+        if full {
+            o.key("deprecated").optional(method.deprecated.as_deref());
+            o.key("doc").optional(method.doc.as_deref());
+        }
+        o.key("errors").array(&method.errors, |json, error| {
+            json.string(wire(*error));
+        });
+        o.key("kind").string(kind);
+        o.key("name").string(&method.name);
+        o.key("request").string(wire(method.request));
+    });
+}
+
+fn type_object(json: &mut Json, schema: &Schema, def: &TypeDef, full: bool) {
     let kind = match (&def.kind, def.is_error) {
         (TypeKind::Struct { .. }, true) => "error",
         (TypeKind::Struct { .. }, false) => "struct",
         (TypeKind::Enum { .. }, _) => "enum",
         (TypeKind::Union { .. }, _) => "union",
     };
-    out.insert("kind".into(), json!(kind));
-    match &def.kind {
-        TypeKind::Struct { fields } => {
-            out.insert("fields".into(), fields_of(schema, fields, full));
+    json.object(|o| {
+        if full {
+            o.key("deprecated").optional(def.deprecated.as_deref());
+            o.key("doc").optional(def.doc.as_deref());
         }
-        TypeKind::Enum { variants } => {
-            out.insert("open".into(), json!(def.open));
-            let values: Vec<Value> = variants
-                .iter()
-                .map(|v| {
-                    if full {
-                        json!({ "name": v.name, "doc": v.doc, "deprecated": v.deprecated })
-                    } else {
-                        json!({ "name": v.name })
-                    }
-                })
-                .collect();
-            out.insert("values".into(), Value::Array(values));
+        if let TypeKind::Struct { fields } = &def.kind {
+            o.key("fields").fields(schema, fields, full);
         }
-        TypeKind::Union { tag, variants } => {
-            out.insert("open".into(), json!(def.open));
-            out.insert("tag".into(), json!(tag));
-            let variants: Vec<Value> = variants
-                .iter()
-                .map(|v| {
-                    let mut variant = Map::new();
-                    variant.insert("name".into(), json!(v.name));
-                    variant.insert("fields".into(), fields_of(schema, &v.fields, full));
-                    if full {
-                        variant.insert("doc".into(), json!(v.doc));
-                    }
-                    Value::Object(variant)
-                })
-                .collect();
-            out.insert("variants".into(), Value::Array(variants));
+        o.key("kind").string(kind);
+        o.key("name").string(&def.name);
+        if !matches!(def.kind, TypeKind::Struct { .. }) {
+            o.key("open").bool(def.open);
         }
-    }
-    if full {
-        out.insert("doc".into(), json!(def.doc));
-        out.insert("deprecated".into(), json!(def.deprecated));
-        out.insert("reserved".into(), json!(def.reserved));
-    }
-    Value::Object(out)
+        o.key("package").optional(def.package.as_deref());
+        if full {
+            o.key("reserved")
+                .array(&def.reserved, |json, name| json.string(name));
+        }
+        match &def.kind {
+            TypeKind::Struct { .. } => {}
+            TypeKind::Enum { variants } => {
+                o.key("values").array(variants, |json, v| {
+                    json.object(|o| {
+                        if full {
+                            o.key("deprecated").optional(v.deprecated.as_deref());
+                            o.key("doc").optional(v.doc.as_deref());
+                        }
+                        o.key("name").string(&v.name);
+                    });
+                });
+            }
+            TypeKind::Union { tag, variants } => {
+                o.key("tag").string(tag);
+                o.key("variants").array(variants, |json, v| {
+                    json.object(|o| {
+                        if full {
+                            o.key("doc").optional(v.doc.as_deref());
+                        }
+                        o.key("fields").fields(schema, &v.fields, full);
+                        o.key("name").string(&v.name);
+                    });
+                });
+            }
+        }
+        o.key("wire_name").string(&def.wire_name);
+    });
 }
 
-fn fields_of(schema: &Schema, fields: &[Field], full: bool) -> Value {
-    Value::Array(
-        fields
-            .iter()
-            .map(|field| {
-                let mut out = Map::new();
-                out.insert("name".into(), json!(field.name));
-                out.insert("type".into(), json!(type_text(schema, &field.ty)));
-                out.insert(
-                    "default".into(),
-                    field.default.clone().unwrap_or(Value::Null),
-                );
-                out.insert("has_default".into(), json!(field.default.is_some()));
+impl Json {
+    fn fields(&mut self, schema: &Schema, fields: &[Field], full: bool) {
+        self.array(fields, |json, field| {
+            json.object(|o| {
                 if full {
-                    out.insert("aliases".into(), json!(field.aliases));
-                    out.insert("doc".into(), json!(field.doc));
-                    out.insert("deprecated".into(), json!(field.deprecated));
+                    o.key("aliases")
+                        .array(&field.aliases, |json, alias| json.string(alias));
                 }
-                Value::Object(out)
-            })
-            .collect(),
-    )
+                match &field.default {
+                    Some(value) => super::write_sorted(value, &mut o.key("default").out),
+                    None => o.key("default").null(),
+                }
+                if full {
+                    o.key("deprecated").optional(field.deprecated.as_deref());
+                    o.key("doc").optional(field.doc.as_deref());
+                }
+                o.key("has_default").bool(field.default.is_some());
+                o.key("name").string(&field.name);
+                o.key("type").type_text(schema, &field.ty);
+            });
+        });
+    }
+
+    /// A type expression with named types by wire name (`list<shop.Point>?`), as
+    /// a JSON string.
+    fn type_text(&mut self, schema: &Schema, ty: &TypeRef) {
+        self.string(&type_text(schema, ty));
+    }
+}
+
+/// Canonical JSON written in place. Objects' keys must be written in sorted
+/// order (checked in debug builds), which is what makes the text canonical.
+#[derive(Default)]
+struct Json {
+    out: String,
+    /// Per open object: the last key written.
+    keys: Vec<Option<&'static str>>,
+}
+
+impl Json {
+    fn finish(self) -> String {
+        self.out
+    }
+
+    fn object(&mut self, body: impl FnOnce(&mut Self)) {
+        self.out.push('{');
+        self.keys.push(None);
+        body(self);
+        self.keys.pop();
+        self.out.push('}');
+    }
+
+    /// Starts the member `key` of the object being written; its value follows.
+    fn key(&mut self, key: &'static str) -> &mut Self {
+        let last = self.keys.last_mut().and_then(Option::take);
+        debug_assert!(
+            last.is_none_or(|last| last < key),
+            "document keys out of order: `{key}` after `{last:?}`"
+        );
+        if last.is_some() {
+            self.out.push(',');
+        }
+        if let Some(slot) = self.keys.last_mut() {
+            *slot = Some(key);
+        }
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
+        self
+    }
+
+    fn array<T>(&mut self, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        self.out.push('[');
+        for (i, value) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            item(self, value);
+        }
+        self.out.push(']');
+    }
+
+    fn string(&mut self, text: &str) {
+        super::write_json_string(text, &mut self.out);
+    }
+
+    fn optional(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.string(text),
+            None => self.null(),
+        }
+    }
+
+    fn bool(&mut self, value: bool) {
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+
+    fn null(&mut self) {
+        self.out.push_str("null");
+    }
 }
 
 /// A type expression with named types by wire name (`list<shop.Point>?`).

@@ -54,7 +54,7 @@ fn write_sorted(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                write_json_string(key, out);
                 out.push(':');
                 write_sorted(value, out);
             }
@@ -70,8 +70,39 @@ fn write_sorted(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
+        Value::String(text) => write_json_string(text, out),
         scalar => out.push_str(&scalar.to_string()),
     }
+}
+
+/// Writes `text` as a JSON string, escaped exactly as `serde_json` escapes it
+/// (quote, backslash, and control characters; `\u00xx` where no short form
+/// exists), without the allocation `serde_json::to_string` makes.
+pub(crate) fn write_json_string(text: &str, out: &mut String) {
+    out.push('"');
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..at]);
+        if escape.is_empty() {
+            let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        plain_from = at + 1;
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
 }
 
 /// The value with every object's keys in sorted order, whether or not serde_json's
@@ -127,4 +158,21 @@ pub(crate) fn render(registry: &Handlebars<'_>, name: &str, data: &impl Serializ
     registry
         .render(name, data)
         .unwrap_or_else(|error| panic!("template {name} does not render: {error}"))
+}
+
+#[cfg(test)]
+mod json_tests {
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every: String = (0u8..0x80).map(char::from).collect();
+        every.push_str("é – 😀 \u{2028}");
+        for text in [every.as_str(), "", "plain", "\"quoted\"", "a\\b"] {
+            let mut out = String::new();
+            super::write_json_string(text, &mut out);
+            assert_eq!(
+                out,
+                serde_json::to_string(text).expect("a string serializes")
+            );
+        }
+    }
 }

@@ -8,6 +8,8 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
+mod direct;
+
 use super::GeneratedFile;
 use crate::ident::rust as names;
 use crate::model::{
@@ -78,39 +80,10 @@ fn render_served(
         options,
         module: schema.package.as_deref(),
     };
-    // Building, parsing and printing the tokens is most of the time code
-    // generation takes; a large schema's module is done in two halves at once,
-    // split between two of its types (the printed halves join exactly).
     let own: Vec<&TypeDef> = schema.types.iter().filter(|d| emitter.is_own(d)).collect();
-    let body = if own.len() < parallel_from() {
-        format_tokens(|| {
-            let (head, rest) = (emitter.head(&own), emitter.rest(&[]));
-            quote! { #head #rest }
-        })
-    } else {
-        let (first, second) = own.split_at(own.len() / 2);
-        // Tokens stay on their thread: the other one gets the options as text.
-        let options_text = OptionsText::of(options);
-        std::thread::scope(|scope| {
-            let head = scope.spawn(|| {
-                let options = options_text.options();
-                let emitter = Emitter {
-                    schema,
-                    options: &options,
-                    module: schema.package.as_deref(),
-                };
-                let head = format_tokens(|| emitter.head(first));
-                // The shorter half: this thread builds the document meanwhile.
-                served.get();
-                head
-            });
-            let tail = format_tokens(|| emitter.rest(second));
-            let head = head
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            head + &tail
-        })
-    };
+    let mut body = format_tokens(|| emitter.uses());
+    body.push_str(&emitter.print_types(&own));
+    body.push_str(&emitter.print_rest());
     let mut code = format!("// {}\n\n{}", super::banner(schema), space_items(&body));
     let served = served.get();
     for (name, placeholder, value) in [
@@ -138,67 +111,21 @@ fn render_served(
 const SCHEMA_PLACEHOLDER: &str = "ACTON_SCHEMA_DOCUMENT_LITERAL";
 const FINGERPRINT_PLACEHOLDER: &str = "ACTON_SCHEMA_FINGERPRINT_LITERAL";
 
-/// [`Options`] as text, which may cross to another thread (tokens may not).
-struct OptionsText {
-    type_attributes: Vec<(String, String)>,
-    field_attributes: Vec<(String, String)>,
-    extern_types: std::collections::BTreeMap<String, String>,
-    client: bool,
-    server: bool,
-}
-
-impl OptionsText {
-    fn of(options: &Options) -> Self {
-        let text = |attributes: &[(String, TokenStream)]| {
-            attributes
-                .iter()
-                .map(|(path, tokens)| (path.clone(), tokens.to_string()))
-                .collect()
-        };
-        Self {
-            type_attributes: text(&options.type_attributes),
-            field_attributes: text(&options.field_attributes),
-            extern_types: options.extern_types.clone(),
-            client: options.client,
-            server: options.server,
-        }
-    }
-
-    /// The options again (tokens printed by `proc_macro2` parse back to the same).
-    fn options(&self) -> Options {
-        let tokens = |attributes: &[(String, String)]| {
-            attributes
-                .iter()
-                .map(|(path, text)| (path.clone(), text.parse().unwrap_or_default()))
-                .collect()
-        };
-        Options {
-            type_attributes: tokens(&self.type_attributes),
-            field_attributes: tokens(&self.field_attributes),
-            extern_types: self.extern_types.clone(),
-            client: self.client,
-            server: self.server,
-        }
-    }
-}
-
-/// Schemas with this many types of their own are formatted in two halves at once.
-const PARALLEL_FROM: usize = 200;
-
+/// Whether items are written directly where they can be (tests turn it off, to
+/// print a schema both ways).
 #[cfg(not(test))]
-fn parallel_from() -> usize {
-    PARALLEL_FROM
+fn direct_enabled() -> bool {
+    true
 }
 
-// Tests set it per thread, to print one schema both ways.
 #[cfg(test)]
 thread_local! {
-    static PARALLEL_FROM_IN_TEST: std::cell::Cell<usize> = const { std::cell::Cell::new(PARALLEL_FROM) };
+    static DIRECT_IN_TEST: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
 }
 
 #[cfg(test)]
-fn parallel_from() -> usize {
-    PARALLEL_FROM_IN_TEST.with(std::cell::Cell::get)
+fn direct_enabled() -> bool {
+    DIRECT_IN_TEST.with(std::cell::Cell::get)
 }
 
 /// Prints the tokens `build` makes as formatted Rust (not cloning them: a clone
@@ -367,40 +294,83 @@ impl Emitter<'_> {
         quote! { #(#attributes)* }
     }
 
-    /// The start of the module: its imports and its own types `types`.
-    fn head(&self, types: &[&TypeDef]) -> TokenStream {
-        let uses = self.uses();
-        let types = types.iter().map(|def| self.type_def(def));
-        quote! { #uses #(#types)* }
+    /// `types`' definitions as formatted Rust: written directly where
+    /// [`direct_type_def`](Self::direct_type_def) knows the layout, the others
+    /// built as tokens and formatted by prettyplease (in runs, in order).
+    fn print_types(&self, types: &[&TypeDef]) -> String {
+        let mut out = String::new();
+        let mut pending: Vec<&TypeDef> = Vec::new();
+        let flush = |out: &mut String, pending: &mut Vec<&TypeDef>| {
+            if !pending.is_empty() {
+                out.push_str(&format_tokens(|| {
+                    let types = pending.iter().map(|def| self.type_def(def));
+                    quote! { #(#types)* }
+                }));
+                pending.clear();
+            }
+        };
+        for def in types {
+            match self.direct_type_def(def) {
+                Some(text) if direct_enabled() => {
+                    flush(&mut out, &mut pending);
+                    out.push_str(&text);
+                }
+                _ => pending.push(def),
+            }
+        }
+        flush(&mut out, &mut pending);
+        out
     }
 
-    /// The rest of the module, after [`head`](Self::head): its own types `types`,
-    /// then the registry, defaults, services and imported packages' modules. The
-    /// module is `head(first)` then `rest(second)` for any split of its own types.
-    fn rest(&self, types: &[&TypeDef]) -> TokenStream {
-        let types = types.iter().map(|def| self.type_def(def));
-        let defaults = self.default_functions();
-        let register = self.register_all();
-        let services = self
-            .schema
-            .services
-            .iter()
-            .map(|service| self.service(service));
-        let imported = self.schema.imports.iter().map(|import| {
-            let module = Emitter {
-                schema: self.schema,
-                options: self.options,
-                module: Some(&import.package),
-            };
-            module.package_module(import)
-        });
-        quote! {
-            #(#types)*
-            #register
-            #defaults
-            #(#services)*
-            #(#imported)*
+    /// The module after its types, formatted: the registry, defaults, services
+    /// and imported packages' modules.
+    fn print_rest(&self) -> String {
+        let mut out = match self.direct_register_all() {
+            Some(text) if direct_enabled() => text,
+            _ => format_tokens(|| self.register_all()),
+        };
+        let mut pending: Vec<(String, &Field)> = Vec::new();
+        let flush = |out: &mut String, pending: &mut Vec<(String, &Field)>| {
+            if !pending.is_empty() {
+                out.push_str(&format_tokens(|| {
+                    let functions = pending
+                        .iter()
+                        .filter_map(|(scope, field)| self.default_function(scope, field));
+                    quote! { #(#functions)* }
+                }));
+                pending.clear();
+            }
+        };
+        for (scope, field) in self.scoped_defaults() {
+            match self.direct_default_function(&scope, field) {
+                Some(text) if direct_enabled() => {
+                    flush(&mut out, &mut pending);
+                    out.push_str(&text);
+                }
+                _ => pending.push((scope, field)),
+            }
         }
+        flush(&mut out, &mut pending);
+        out.push_str(&format_tokens(|| {
+            let services = self
+                .schema
+                .services
+                .iter()
+                .map(|service| self.service(service));
+            let imported = self.schema.imports.iter().map(|import| {
+                let module = Emitter {
+                    schema: self.schema,
+                    options: self.options,
+                    module: Some(&import.package),
+                };
+                module.package_module(import)
+            });
+            quote! {
+                #(#services)*
+                #(#imported)*
+            }
+        }));
+        out
     }
 
     /// `pub mod common { ... }`: the types of an imported package.
@@ -700,25 +670,25 @@ impl Emitter<'_> {
     }
 
     fn default_functions(&self) -> TokenStream {
-        let own = self.schema.types.iter().filter(|def| self.is_own(def));
-        let functions = own.flat_map(|def| {
-            scoped_fields(def)
-                .into_iter()
-                .filter_map(move |(scope, field)| {
-                    let value = field.default.as_ref()?;
-                    let name = default_function_name(&scope, field);
-                    let ty = self.rust_type(&field.ty, field.recursive);
-                    let value = self.default_value(value, &field.ty);
-                    let allow = self
-                        .names_deprecated_value(&field.ty)
-                        .then(|| quote!(#[allow(deprecated)]));
-                    Some(quote! {
-                        #allow
-                        fn #name() -> #ty { #value }
-                    })
-                })
-        });
+        let functions = self
+            .scoped_defaults()
+            .filter_map(|(scope, field)| self.default_function(&scope, field));
         quote! { #(#functions)* }
+    }
+
+    /// The function giving `field`'s default (named after `scope`), if it has one.
+    fn default_function(&self, scope: &str, field: &Field) -> Option<TokenStream> {
+        let value = field.default.as_ref()?;
+        let name = default_function_name(scope, field);
+        let ty = self.rust_type(&field.ty, field.recursive);
+        let value = self.default_value(value, &field.ty);
+        let allow = self
+            .names_deprecated_value(&field.ty)
+            .then(|| quote!(#[allow(deprecated)]));
+        Some(quote! {
+            #allow
+            fn #name() -> #ty { #value }
+        })
     }
 
     /// A Rust expression for a default value (already checked against its type).
@@ -1299,24 +1269,173 @@ fn scoped_fields(def: &TypeDef) -> Vec<(String, &Field)> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_two_halves_print_exactly_what_one_pass_prints() {
-        let mut yaml = String::from("acton: 1\npackage: halves\ntypes:\n");
-        for i in 0..40 {
-            yaml.push_str(&format!(
-                "  T{i}:\n    doc: Type {i}.\n    fields: {{ a: i64, b: {{ type: string, default: x }}, c: list<T0>? }}\n  E{i}:\n    enum: [one, two]\n"
-            ));
-        }
-        yaml.push_str("services:\n  s:\n    methods:\n      m: { request: T1, reply: T2 }\n");
-        let schema = crate::parse_schema("halves.yaml", &yaml).expect("valid");
-        let render = |from: usize| {
-            PARALLEL_FROM_IN_TEST.with(|cell| cell.set(from));
-            let served = super::super::document::LazyServed::new(&schema);
-            render_served(&schema, &Options::default(), &served)
+    /// The module of `schema` printed with and without the direct writer.
+    fn both_ways(schema: &Schema, options: &Options) -> (String, String) {
+        let render = |direct: bool| {
+            DIRECT_IN_TEST.with(|cell| cell.set(direct));
+            let served = super::super::document::LazyServed::new(schema);
+            let code = render_served(schema, options, &served);
+            DIRECT_IN_TEST.with(|cell| cell.set(true));
+            code
         };
-        let whole = render(usize::MAX);
-        let halves = render(1);
-        assert_eq!(whole, halves);
-        assert!(whole.contains("pub struct T39") && whole.contains("pub fn register_all"));
+        (render(true), render(false))
+    }
+
+    fn schema_at(path: &str) -> Schema {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        crate::load_schema(&path).expect("a valid schema")
+    }
+
+    #[test]
+    fn items_written_directly_are_what_prettyplease_prints() {
+        for path in [
+            "tests/everything.yaml",
+            "tests/units.yaml",
+            "../schema/messages.yaml",
+        ] {
+            let schema = schema_at(path);
+            for options in [
+                Options::default(),
+                Options {
+                    client: false,
+                    ..Options::default()
+                },
+            ] {
+                let (direct, tokens) = both_ways(&schema, &options);
+                assert_eq!(direct, tokens, "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_direct_writer_covers_plain_items_and_leaves_the_rest() {
+        // Every kind of type, default and doc the direct writer handles, and the
+        // cases it must leave to prettyplease: a long line, a doc with quotes, an
+        // alias that needs escaping, a deprecated value, a complex default.
+        let yaml = r#"acton: 1
+package: direct.check
+types:
+  Color:
+    doc: "A colour, \"quoted\" in its doc."
+    enum:
+      red:
+      green: { doc: Grass. }
+      blue: { deprecated: use red }
+  Open:
+    enum: [a, b]
+    open: true
+  Plain:
+    doc: |
+      Two lines
+      of doc.
+    fields:
+      id: u64
+      name: { type: string, default: "bob", doc: The name. }
+      ratio: { type: f64, default: -2.5 }
+      flag: { type: bool, default: true }
+      small: { type: i8, default: -3 }
+      color: { type: Color, default: red }
+      legacy: { type: Color, default: blue }
+      tags: { type: list<string>, default: [] }
+      seeds: { type: list<i64>, default: [1, 2] }
+      meta: { type: "map<string, i64>", default: {} }
+      maybe: { type: i64?, default: null }
+      later: { type: i64?, default: 4 }
+      type: string
+      old: { type: string, deprecated: "gone" }
+      renamed: { type: string, aliases: [former] }
+      this_is_a_very_long_field_name_for_a_line: "map<string, list<map<string, list<Plain>>>>?"
+      self_ref: Plain?
+      any: json
+      when: timestamp
+      wait: duration
+  Shape:
+    open: true
+    union:
+      tag: kind
+      variants:
+        circle: { fields: { r: f64 } }
+        square: { doc: Four sides., fields: { side: f64, label: string? } }
+        blob: { fields: { a_field_with_a_long_name: "map<string, list<string>>", another_one_here: string } }
+  Empty:
+    fields: {}
+services:
+  s:
+    methods:
+      m: { request: Plain, reply: Shape }
+"#;
+        let schema = crate::parse_schema("direct.yaml", yaml).unwrap_or_else(|report| {
+            panic!(
+                "invalid schema:
+{report}"
+            )
+        });
+        let (direct, tokens) = both_ways(&schema, &Options::default());
+        assert_eq!(direct, tokens);
+        let emitter = Emitter {
+            schema: &schema,
+            options: &Options::default(),
+            module: schema.package.as_deref(),
+        };
+        let written: Vec<&str> = schema
+            .types
+            .iter()
+            .filter(|def| emitter.direct_type_def(def).is_some())
+            .map(|def| def.name.as_str())
+            .collect();
+        // Quotes in a doc comment need no escaping; a long line does need prettyplease.
+        assert_eq!(written, ["Color", "Open", "Empty"]);
+        for left in ["Plain", "Shape"] {
+            assert!(
+                !written.contains(&left),
+                "{left} must go through prettyplease"
+            );
+        }
+        assert!(emitter.direct_register_all().is_some());
+    }
+
+    #[test]
+    fn added_attributes_and_mapped_types_go_through_prettyplease() {
+        let schema = schema_at("tests/everything.yaml");
+        let mut options = Options::default();
+        options
+            .type_attributes
+            .push((".".to_owned(), quote!(#[derive(Default)])));
+        // A struct another type's field names, mapped to a Rust path.
+        let named = schema
+            .types
+            .iter()
+            .flat_map(|def| match &def.kind {
+                TypeKind::Struct { fields } => fields.iter().filter_map(|f| f.ty.named()).collect(),
+                _ => Vec::new(),
+            })
+            .map(|index| schema.ty(index))
+            .find(|def| {
+                matches!(def.kind, TypeKind::Struct { .. })
+                    && !def.is_error
+                    && !def.is_imported(&schema)
+            })
+            .expect("a struct used as a field");
+        options
+            .extern_types
+            .insert(named.name.clone(), "crate::mapped::Thing".to_owned());
+        let first = schema
+            .types
+            .iter()
+            .find(|def| def.name != named.name && !def.is_error)
+            .expect("another type");
+        if let TypeKind::Struct { fields } = &first.kind {
+            let path = format!("{}.{}", first.name, fields[0].name);
+            options
+                .field_attributes
+                .push((path, quote!(#[doc(hidden)])));
+        }
+        let (direct, tokens) = both_ways(&schema, &options);
+        assert_eq!(direct, tokens);
+        assert!(
+            direct.contains("crate::mapped::Thing"),
+            "{} is not mapped",
+            named.name
+        );
     }
 }
