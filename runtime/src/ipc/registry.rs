@@ -117,7 +117,7 @@ impl Registration {
 #[derive(Default)]
 struct Tables {
     by_name: HashMap<String, Arc<Registration>>,
-    by_type: HashMap<TypeId, Arc<Registration>>,
+    by_type: HashMap<TypeId, Arc<Registration>, BuildTypeIdHasher>,
     /// Schema documents (`acton-schema/1`) by fingerprint, in registration order.
     schemas: Vec<(String, Arc<serde_json::Value>)>,
 }
@@ -321,7 +321,9 @@ impl IpcTypeRegistry {
             .decode(format, payload)
     }
 
-    /// Encodes a reply or broadcast in the wrapper `shape`.
+    /// Encodes a reply or broadcast in the wrapper `shape` (under the tables'
+    /// read lock: every answer passes here, and a reference count taken and
+    /// dropped on a registration each core's answers share would cost more).
     pub(crate) fn encode(
         &self,
         message: &dyn ActonMessage,
@@ -329,7 +331,9 @@ impl IpcTypeRegistry {
         shape: Outbound<'_>,
     ) -> Result<Vec<u8>, RegistryError> {
         let type_id = (message as &dyn Any).type_id();
-        self.by_type_id(type_id)
+        self.read()
+            .by_type
+            .get(&type_id)
             .ok_or(RegistryError::UnregisteredRustType(message.type_name()))?
             .encode(message, format, shape)
     }
@@ -455,6 +459,41 @@ fn encode_as<T: Serialize + 'static>(
                 dropped,
             },
         ),
+    }
+}
+
+
+/// Hashes a [`TypeId`], which is already a hash of the type: its bits are mixed
+/// once instead of going through SipHash on every lookup.
+#[derive(Default, Clone, Copy)]
+struct BuildTypeIdHasher;
+
+impl std::hash::BuildHasher for BuildTypeIdHasher {
+    type Hasher = TypeIdHasher;
+
+    fn build_hasher(&self) -> TypeIdHasher {
+        TypeIdHasher(0)
+    }
+}
+
+#[derive(Default)]
+struct TypeIdHasher(u64);
+
+impl std::hash::Hasher for TypeIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_ne_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
