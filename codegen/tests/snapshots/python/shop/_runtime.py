@@ -505,10 +505,14 @@ class Connection:
         self._can_cancel = False
         self.pushes_received = 0
         """PUSH frames received on this connection (for diagnostics)."""
-        self._last_sent = asyncio.get_running_loop().time()
+        # The loop the connection lives on, kept: on Python 3.11
+        # `asyncio.get_running_loop()` makes a system call (getpid) each time,
+        # and a call would ask for it three times.
+        self._loop = asyncio.get_running_loop()
+        self._last_sent = self._loop.time()
         self.path: str | None = None
-        self._reading = asyncio.get_running_loop().create_task(self._read_loop())
-        self._keeping = asyncio.get_running_loop().create_task(self._keepalive_loop())
+        self._reading = self._loop.create_task(self._read_loop())
+        self._keeping = self._loop.create_task(self._keepalive_loop())
 
     @classmethod
     async def connect(
@@ -612,7 +616,7 @@ class Connection:
             raise self._closed
         try:
             self._writer.write(encode_frame(kind, self.format, payload))
-            self._last_sent = asyncio.get_running_loop().time()
+            self._last_sent = self._loop.time()
             # Waiting for the socket only when the transport holds a backlog (a
             # server that stopped reading): a call's usual frame leaves at once.
             if self._writer.transport.get_write_buffer_size() > _WRITE_BACKLOG:
@@ -634,7 +638,7 @@ class Connection:
 
     async def _exchange(self, kind: Kind, payload: dict[str, Any], limit: float | None) -> tuple[int, int, Any]:
         correlation_id = payload["correlation_id"]
-        future: asyncio.Future[tuple[int, int, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[int, int, Any]] = self._loop.create_future()
         self._waiters[correlation_id] = future
         answered = False
         try:
@@ -645,7 +649,7 @@ class Connection:
                 # A little longer than the server's own deadline, whose TIMEOUT
                 # answer says more. (A timer on the future: `asyncio.wait_for`
                 # costs more than the rest of a call.)
-                timer = asyncio.get_running_loop().call_later(limit + 1.0, _expire, future, limit + 1.0)
+                timer = self._loop.call_later(limit + 1.0, _expire, future, limit + 1.0)
                 try:
                     result = await future
                 finally:
@@ -681,7 +685,8 @@ class Connection:
     ) -> Any:
         """Request-response: the reply's payload (decoded), or :class:`ActonError` (one
         of the `errors` the method declares, when its code names one)."""
-        await self._ensure_open()
+        if self._closed is not None:
+            await self._ensure_open()
         limit = self._limit(timeout, stream=False)
         envelope = self._envelope(target, message_type, payload, reply=True, stream=False, limit=limit)
         kind, _fmt, answer = await self._exchange(Kind.REQUEST, envelope, limit)
