@@ -75,7 +75,7 @@ fn main() {
     let yaml = synthetic_schema(types);
 
     let targets = [
-        ("Rust (quote + syn + prettyplease)", Target::Rust),
+        ("Rust", Target::Rust),
         ("Python", Target::Python),
         ("TypeScript", Target::TypeScript),
         ("JSON Schema", Target::JsonSchema),
