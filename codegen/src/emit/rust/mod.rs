@@ -1,6 +1,7 @@
 //! The Rust target: one struct or enum per type (serde, the schema's docs and wire
 //! names), `register_all`, and per service a handler trait, a `serve_*` function and
-//! a typed client. Built with `quote` and formatted with `prettyplease`.
+//! a typed client. Built with `quote` and formatted with `prettyplease`, except the
+//! items written once per type, which [`direct`] writes straight in the same layout.
 //!
 //! The output has no inner attributes, so it can be pulled into any module with
 //! `include!` (the `build.rs` way) as well as stand as a module of its own.
