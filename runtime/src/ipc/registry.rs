@@ -462,7 +462,6 @@ fn encode_as<T: Serialize + 'static>(
     }
 }
 
-
 /// Hashes a [`TypeId`], which is already a hash of the type: its bits are mixed
 /// once instead of going through SipHash on every lookup.
 #[derive(Default, Clone, Copy)]
