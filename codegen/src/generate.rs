@@ -103,6 +103,14 @@ pub fn files(schema: &Schema, targets: &[Target], stem: &str) -> Vec<GeneratedFi
             })
             .collect()
     };
+    // A target named twice is generated once.
+    let mut unique: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets {
+        if !unique.contains(target) {
+            unique.push(*target);
+        }
+    }
+    let targets = unique.as_slice();
     if targets.len() < 2 {
         return targets.iter().flat_map(one).collect();
     }
@@ -182,4 +190,35 @@ pub fn stale(out: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> {
         })
         .map(|(path, _)| path)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_come_in_the_order_of_the_targets_each_target_once() {
+        let yaml = "acton: 1\npackage: p\ntypes:\n  A:\n    fields: { x: i64 }\n";
+        let schema = crate::parse_schema("p.yaml", yaml).expect("valid");
+        let dirs = |targets: &[Target]| -> Vec<String> {
+            let mut dirs: Vec<String> = files(&schema, targets, "p")
+                .iter()
+                .filter_map(|file| file.path.iter().next())
+                .map(|dir| dir.to_string_lossy().into_owned())
+                .collect();
+            dirs.dedup();
+            dirs
+        };
+        assert_eq!(
+            dirs(&[Target::Docs, Target::Rust, Target::JsonSchema]),
+            ["docs", "rust", "jsonschema"]
+        );
+        let twice = files(&schema, &[Target::Rust, Target::Rust], "p");
+        assert_eq!(
+            twice.len(),
+            1,
+            "{:?}",
+            twice.iter().map(|f| &f.path).collect::<Vec<_>>()
+        );
+    }
 }

@@ -320,4 +320,16 @@ mod tests {
         assert_eq!(doc["types"][0]["fields"][0]["type"], "i64");
         assert_eq!(doc["types"][0]["doc"], "An A.");
     }
+
+    #[test]
+    fn the_document_reads_back_float_defaults_exactly() {
+        let text = "acton: 1\npackage: p\ntypes:\n  A:\n    fields: { x: { type: f64, default: 123456789.123456789 } }\n";
+        let schema = schema(text);
+        let TypeKind::Struct { fields } = &schema.types[0].kind else {
+            panic!("a struct");
+        };
+        let written = fields[0].default.clone().expect("a default");
+        let doc = document(&schema);
+        assert_eq!(doc["types"][0]["fields"][0]["default"], written);
+    }
 }

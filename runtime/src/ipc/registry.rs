@@ -321,9 +321,9 @@ impl IpcTypeRegistry {
             .decode(format, payload)
     }
 
-    /// Encodes a reply or broadcast in the wrapper `shape` (under the tables'
-    /// read lock: every answer passes here, and a reference count taken and
-    /// dropped on a registration each core's answers share would cost more).
+    /// Encodes a reply or broadcast in the wrapper `shape` (not under the
+    /// tables' lock: the type's `Serialize` is the user's code, and may take its
+    /// time or use the registry itself).
     pub(crate) fn encode(
         &self,
         message: &dyn ActonMessage,
@@ -331,9 +331,7 @@ impl IpcTypeRegistry {
         shape: Outbound<'_>,
     ) -> Result<Vec<u8>, RegistryError> {
         let type_id = (message as &dyn Any).type_id();
-        self.read()
-            .by_type
-            .get(&type_id)
+        self.by_type_id(type_id)
             .ok_or(RegistryError::UnregisteredRustType(message.type_name()))?
             .encode(message, format, shape)
     }

@@ -278,9 +278,11 @@ impl Emitter<'_> {
         fits(&out).then_some(out)
     }
 
-    /// A union's variant with its fields: on one line when no field carries an
-    /// attribute or a doc (prettyplease's box then does not break), else one field
-    /// per line.
+    /// A union's variant with its fields. prettyplease puts the fields in one box
+    /// that breaks only when it does not fit or holds a doc comment (a hard
+    /// break): otherwise the variant is one line, attributes included
+    /// (`A { #[serde(default)] x: Option<u8> },`). A doc comment puts one field per
+    /// line; a line too long is left to prettyplease.
     fn push_variant(
         &self,
         out: &mut String,
@@ -292,21 +294,28 @@ impl Emitter<'_> {
         for field in fields {
             self.push_field(&mut block, "        ", scope, field, false)?;
         }
-        let one_per_line = block.lines().count() > fields.len();
-        if one_per_line {
+        let documented = block
+            .lines()
+            .any(|line| line.trim_start().starts_with("///"));
+        if documented {
             let _ = write!(out, "{INDENT}{name} {{\n{block}{INDENT}}},\n");
-        } else {
-            let inline: Vec<&str> = block
-                .lines()
-                .map(|line| line.trim_start().trim_end_matches(','))
-                .collect();
-            let line = format!("{INDENT}{name} {{ {} }},\n", inline.join(", "));
-            // Too long for one line: prettyplease breaks it; leave it to it.
-            if line.len() > WIDTH {
-                return None;
-            }
-            out.push_str(&line);
+            return Some(());
         }
+        // Each field's attribute and declaration lines, joined by spaces; the
+        // fields by `, `.
+        let inline = block
+            .lines()
+            .map(str::trim_start)
+            .collect::<Vec<&str>>()
+            .join(" ");
+        let line = format!(
+            "{INDENT}{name} {{ {} }},\n",
+            inline.strip_suffix(',').unwrap_or(&inline)
+        );
+        if line.len() > WIDTH {
+            return None;
+        }
+        out.push_str(&line);
         Some(())
     }
 

@@ -1356,8 +1356,17 @@ types:
       tag: kind
       variants:
         circle: { fields: { r: f64 } }
+        optional: { fields: { x: "u8?" } }
         square: { doc: Four sides., fields: { side: f64, label: string? } }
         blob: { fields: { a_field_with_a_long_name: "map<string, list<string>>", another_one_here: string } }
+  Small:
+    union:
+      tag: kind
+      variants:
+        c: { fields: { w: { type: u8, default: 7 } } }
+        d: { fields: { v: { type: u8, aliases: [vv] } } }
+        g: { fields: { fooBar: i64, n: u8 } }
+        e: { fields: { noted: { type: u8, doc: A doc breaks the line. }, other: "u8?" } }
   Empty:
     fields: {}
 services:
@@ -1385,7 +1394,7 @@ services:
             .map(|def| def.name.as_str())
             .collect();
         // Quotes in a doc comment need no escaping; a long line does need prettyplease.
-        assert_eq!(written, ["Color", "Open", "Empty"]);
+        assert_eq!(written, ["Color", "Open", "Small", "Empty"]);
         for left in ["Plain", "Shape"] {
             assert!(
                 !written.contains(&left),

@@ -576,6 +576,7 @@ class Connection:
         self._user_closed = False
         self._held.clear()
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._last_sent = loop.time()
         self._reading = loop.create_task(self._read_loop())
         if self._keeping.done():
