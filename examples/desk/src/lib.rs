@@ -259,8 +259,14 @@ pub async fn start_with(
     runtime: &ActorRuntime,
     config: IpcConfig,
 ) -> Result<IpcListenerHandle, acton_reactive::ipc::IpcError> {
+    serve_all(runtime).await;
+    runtime.start_ipc_listener_with_config(config).await
+}
+
+/// Starts and exposes every service of the desk, without a listener (start one,
+/// or a NATS bridge, or both, afterwards).
+pub async fn serve_all(runtime: &ActorRuntime) {
     serve_calculator(runtime, Calculator::default()).await;
     serve_kv_store(runtime, KvStore::default()).await;
     serve_prices(runtime, Prices::default()).await;
-    runtime.start_ipc_listener_with_config(config).await
 }

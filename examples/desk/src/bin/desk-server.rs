@@ -63,8 +63,9 @@ async fn main() -> anyhow::Result<()> {
         connection_timeout: idle,
         ..IpcConfig::default()
     };
-    let listener = desk::start_with(&runtime, config).await?;
-    println!("desk-server listening on {}", socket.display());
+    desk::serve_all(&runtime).await;
+    // NATS first: once the socket exists, the services answer on NATS too
+    // (scripts and tests wait for the socket).
     let bridge = match &args.nats {
         Some(url) => {
             let mut config = NatsConfig::new(url.as_str()).prefix(args.nats_prefix.as_str());
@@ -81,6 +82,8 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    let listener = runtime.start_ipc_listener_with_config(config).await?;
+    println!("desk-server listening on {}", socket.display());
 
     let ticker = {
         let runtime = runtime.clone();
