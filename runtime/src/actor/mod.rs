@@ -50,6 +50,8 @@ mod stream;
 pub use builder::{ActorBuilder, ActorConfig};
 pub use handle::{ActorHandle, ActorId};
 pub use handler::HandlerOutput;
+#[cfg(feature = "ipc")]
+pub(crate) use handler::TypeIdHasher;
 pub use managed::ManagedActor;
 pub(crate) use parked::ParkedHandlers;
 pub use stream::ReplyStream;

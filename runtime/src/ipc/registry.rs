@@ -16,11 +16,13 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::actor::TypeIdHasher;
 use crate::ipc::codec::{CodecError, Format};
 use crate::ipc::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame, MessageKind};
 use crate::message::ActonMessage;
@@ -117,7 +119,7 @@ impl Registration {
 #[derive(Default)]
 struct Tables {
     by_name: HashMap<String, Arc<Registration>>,
-    by_type: HashMap<TypeId, Arc<Registration>, BuildTypeIdHasher>,
+    by_type: HashMap<TypeId, Arc<Registration>, BuildHasherDefault<TypeIdHasher>>,
     /// Schema documents (`acton-schema/1`) by fingerprint, in registration order.
     schemas: Vec<(String, Arc<serde_json::Value>)>,
 }
@@ -457,40 +459,6 @@ fn encode_as<T: Serialize + 'static>(
                 dropped,
             },
         ),
-    }
-}
-
-/// Hashes a [`TypeId`], which is already a hash of the type: its bits are mixed
-/// once instead of going through SipHash on every lookup.
-#[derive(Default, Clone, Copy)]
-struct BuildTypeIdHasher;
-
-impl std::hash::BuildHasher for BuildTypeIdHasher {
-    type Hasher = TypeIdHasher;
-
-    fn build_hasher(&self) -> TypeIdHasher {
-        TypeIdHasher(0)
-    }
-}
-
-#[derive(Default)]
-struct TypeIdHasher(u64);
-
-impl std::hash::Hasher for TypeIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_ne_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
