@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 
-use super::{names, scoped_fields, Emitter};
+use super::{names, Emitter};
 use crate::model::{Field, Scalar, TypeDef, TypeIndex, TypeKind, TypeRef};
 
 /// The longest line written directly. prettyplease breaks lines past 89
@@ -461,17 +461,6 @@ impl Emitter<'_> {
         }
         out.push_str("    registry.register_schema(SCHEMA, SCHEMA_FINGERPRINT);\n}\n");
         fits(&out).then_some(out)
-    }
-
-    /// Every type's default functions, in order: directly where possible, the
-    /// rest through tokens (`pending` collects those, by scope and field).
-    pub(super) fn scoped_defaults<'s>(&'s self) -> impl Iterator<Item = (String, &'s Field)> + 's {
-        self.schema
-            .types
-            .iter()
-            .filter(|def| self.is_own(def))
-            .flat_map(|def| scoped_fields(def))
-            .filter(|(_, field)| field.default.is_some())
     }
 }
 

@@ -670,6 +670,17 @@ impl Emitter<'_> {
         quote! { #doc #serde #extra #visibility #ident: #ty }
     }
 
+    /// The fields of this module's own types that have a default, with the scope
+    /// their default function is named after, in order.
+    fn scoped_defaults(&self) -> impl Iterator<Item = (String, &Field)> + '_ {
+        self.schema
+            .types
+            .iter()
+            .filter(|def| self.is_own(def))
+            .flat_map(|def| scoped_fields(def))
+            .filter(|(_, field)| field.default.is_some())
+    }
+
     fn default_functions(&self) -> TokenStream {
         let functions = self
             .scoped_defaults()
