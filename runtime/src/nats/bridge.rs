@@ -186,6 +186,7 @@ impl ActorRuntime {
         core.tasks.spawn(serve_until_stopped(
             core.stop.clone(),
             discover,
+            None,
             move |message| micro::discover(&answering, message),
         ));
         let cancels = client
@@ -199,6 +200,7 @@ impl ActorRuntime {
         core.tasks.spawn(serve_until_stopped(
             core.stop.clone(),
             cancels,
+            None,
             move |message| cancelling.on_cancel(&message.payload),
         ));
         if core.config.service_api {
@@ -214,6 +216,7 @@ impl ActorRuntime {
             core.tasks.spawn(serve_until_stopped(
                 core.stop.clone(),
                 discovery,
+                None,
                 move |message| micro::answer(&answering, &message),
             ));
         }
@@ -275,10 +278,12 @@ impl Services {
             let stop = core.stop.child_token();
             self.running.insert(name.clone(), stop.clone());
             let serving = Arc::clone(core);
-            core.tasks
-                .spawn(serve_until_stopped(stop, subscriber, move |message| {
-                    serving.on_request(&name, message);
-                }));
+            core.tasks.spawn(serve_until_stopped(
+                stop,
+                subscriber,
+                Some(core.stop.clone()),
+                move |message| serving.on_request(&name, message),
+            ));
         }
         Ok(())
     }
@@ -316,11 +321,23 @@ async fn follow_exposures(core: Arc<Core>, mut services: Services) {
     }
 }
 
+/// How long a withdrawn service's subscription keeps answering the messages NATS
+/// had already routed to it.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
 /// Hands every message of `subscriber` to `on_message` until `stop`, then
 /// unsubscribes (so that NATS sends the next ones to the other replicas).
+///
+/// With `bridge` given (a service's subscription) and the bridge still running
+/// when `stop` comes — the service's actor was hidden — the subscription is
+/// drained instead: the messages already on their way to this subscriber are
+/// still handed to `on_message` (which refuses them: nothing is exposed under
+/// that name now). Dropped, each would leave its caller waiting for its own
+/// timeout.
 async fn serve_until_stopped(
     stop: CancellationToken,
     mut subscriber: async_nats::Subscriber,
+    bridge: Option<CancellationToken>,
     mut on_message: impl FnMut(Message) + Send,
 ) {
     loop {
@@ -333,7 +350,16 @@ async fn serve_until_stopped(
             },
         }
     }
-    if let Err(error) = subscriber.unsubscribe().await {
+    let withdrawn = bridge.is_some_and(|bridge| !bridge.is_cancelled());
+    if withdrawn {
+        if let Err(error) = subscriber.drain().await {
+            tracing::debug!(%error, "draining a NATS subscription failed");
+            return;
+        }
+        while let Ok(Some(message)) = tokio::time::timeout(DRAIN_WAIT, subscriber.next()).await {
+            on_message(message);
+        }
+    } else if let Err(error) = subscriber.unsubscribe().await {
         tracing::debug!(%error, "unsubscribing from NATS failed");
     }
 }
