@@ -6,20 +6,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acton_reactive::ipc::client::{ClientError, ClientOptions, IpcClient};
 use acton_reactive::ipc::{IpcConfig, IpcOptions};
 use futures_util::StreamExt;
 use support::*;
-
-async fn wait_until(mut condition: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(started.elapsed() < PATIENCE, "the condition never held");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_stream_has_no_deadline_unless_given_one() {

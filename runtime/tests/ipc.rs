@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use acton_reactive::ipc::client::{ClientError, ClientOptions, IpcClient};
-use acton_reactive::ipc::protocol::{ErrorCode, MessageKind};
+use acton_reactive::ipc::protocol::{ErrorCode, Frame, MessageKind};
 use acton_reactive::ipc::{Format, IpcConfig, IpcError, IpcOptions, RateLimitConfig};
 use acton_reactive::prelude::Reply;
 use futures_util::StreamExt;
@@ -1074,4 +1074,57 @@ async fn shutdown_drains_in_flight_requests_and_ends_streams() {
     };
     assert_eq!(code(&error), Some(ErrorCode::ShuttingDown));
     assert!(!server.path.exists());
+}
+
+#[tokio::test]
+async fn traffic_counters_are_exact_while_connections_live_and_after_they_close() {
+    let server = default_server("traffic").await;
+    let frame = |id: usize| {
+        let body = envelope(
+            &format!("t{id}"),
+            "calculator",
+            "AddRequest",
+            json!({"a": id, "b": 1}),
+            true,
+            false,
+        );
+        Frame::new(
+            MessageKind::Request,
+            Format::Json,
+            Format::Json.encode(&body).unwrap(),
+        )
+        .to_bytes()
+        .unwrap()
+    };
+    let (mut first, mut second) = (
+        Raw::connect(&server.path).await,
+        Raw::connect(&server.path).await,
+    );
+    let (mut sent, mut received) = (0, 0);
+    for id in 0..5 {
+        let (raw, bytes) = if id % 2 == 0 {
+            (&mut first, frame(id))
+        } else {
+            (&mut second, frame(id))
+        };
+        raw.write(&bytes).await;
+        sent += bytes.len() as u64;
+        let answer = raw.next().await;
+        assert_eq!(answer.kind, MessageKind::Response);
+        received += 7 + answer.payload.len() as u64;
+    }
+    let traffic = || {
+        let stats = server.listener.stats();
+        (stats.requests, stats.bytes_received, stats.bytes_sent)
+    };
+    // Both connections open: their own counters are summed in.
+    assert_eq!(traffic(), (5, sent, received));
+    // Closed: their counts move to the listener's totals, none lost or doubled.
+    drop(first);
+    wait_until(|| server.listener.stats().connections_active == 1).await;
+    assert_eq!(traffic(), (5, sent, received));
+    drop(second);
+    wait_until(|| server.listener.stats().connections_active == 0).await;
+    assert_eq!(traffic(), (5, sent, received));
+    server.stop().await;
 }

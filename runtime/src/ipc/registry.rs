@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::actor::TypeIdHasher;
+use crate::ipc::codec::frames::{AnswerBody, ItemBody};
 use crate::ipc::codec::{CodecError, Format};
 use crate::ipc::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame, MessageKind};
 use crate::message::ActonMessage;
@@ -395,20 +396,20 @@ fn encode_as<T: Serialize + 'static>(
         Outbound::Body => format.encode(value),
         Outbound::Response { correlation_id } => format.encode_frame(
             MessageKind::Response,
-            &IpcResponse::success(correlation_id, value),
+            &AnswerBody {
+                correlation_id,
+                payload: value,
+            },
         ),
         Outbound::Stream {
             correlation_id,
             sequence,
         } => format.encode_frame(
             MessageKind::Stream,
-            &IpcStreamFrame {
-                correlation_id: correlation_id.to_owned(),
+            &ItemBody {
+                correlation_id,
                 sequence,
-                is_final: false,
-                error: None,
-                error_code: None,
-                payload: Some(value),
+                payload: value,
             },
         ),
         Outbound::Failure {

@@ -19,6 +19,15 @@ use tokio_util::codec::FramedRead;
 
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// Waits until `condition` holds; panics after [`PATIENCE`].
+pub async fn wait_until(mut condition: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < PATIENCE, "the condition never held");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[acton_message(ipc)]
 #[derive(PartialEq)]
 pub struct AddRequest {

@@ -1,7 +1,8 @@
 //! Building the frames the server sends.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
 use crate::ipc::protocol::{IpcResponse, IpcStreamFrame, MessageKind, PROTOCOL_VERSION};
 use crate::ipc::Format;
@@ -27,6 +28,45 @@ pub(crate) fn value_frame<T: Serialize>(kind: MessageKind, format: Format, value
             Ok(frame) => Bytes::from(frame),
             Err(_) => frame_bytes(kind, Format::Json, b"{}"),
         },
+    }
+}
+
+/// A successful RESPONSE's body, borrowed: the same bytes as
+/// `IpcResponse::success(correlation_id, payload)`, without copying the id into
+/// a `String` of its own (this is every reply's path).
+#[derive(Debug)]
+pub(crate) struct AnswerBody<'a, P: ?Sized> {
+    pub(crate) correlation_id: &'a str,
+    pub(crate) payload: &'a P,
+}
+
+impl<P: Serialize + ?Sized> Serialize for AnswerBody<'_, P> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serializer.serialize_struct("IpcResponse", 3)?;
+        body.serialize_field("correlation_id", self.correlation_id)?;
+        body.serialize_field("success", &true)?;
+        body.serialize_field("payload", self.payload)?;
+        body.end()
+    }
+}
+
+/// A STREAM item's body, borrowed: the same bytes as an [`IpcStreamFrame`] with
+/// `is_final: false` and `payload: Some(payload)`.
+#[derive(Debug)]
+pub(crate) struct ItemBody<'a, P: ?Sized> {
+    pub(crate) correlation_id: &'a str,
+    pub(crate) sequence: u32,
+    pub(crate) payload: &'a P,
+}
+
+impl<P: Serialize + ?Sized> Serialize for ItemBody<'_, P> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serializer.serialize_struct("IpcStreamFrame", 4)?;
+        body.serialize_field("correlation_id", self.correlation_id)?;
+        body.serialize_field("sequence", &self.sequence)?;
+        body.serialize_field("is_final", &false)?;
+        body.serialize_field("payload", self.payload)?;
+        body.end()
     }
 }
 
@@ -133,4 +173,65 @@ pub(crate) fn failure_frame(
 /// A HEARTBEAT: empty payload, JSON format.
 pub(crate) fn heartbeat_frame() -> Bytes {
     frame_bytes(MessageKind::Heartbeat, Format::Json, b"")
+}
+
+#[cfg(test)]
+mod borrowed_bodies {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Sum {
+        sum: i64,
+        note: &'static str,
+    }
+
+    const ID: &str = "id \"quoted\" \u{e9}";
+
+    fn formats() -> Vec<Format> {
+        let mut formats = vec![Format::Json];
+        if Format::MessagePack.is_supported() {
+            formats.push(Format::MessagePack);
+        }
+        formats
+    }
+
+    #[test]
+    fn an_answer_is_encoded_as_the_owned_response() {
+        let payload = Sum { sum: 3, note: "x" };
+        for format in formats() {
+            let owned = format.encode(&IpcResponse::success(ID, &payload)).unwrap();
+            let borrowed = format
+                .encode(&AnswerBody {
+                    correlation_id: ID,
+                    payload: &payload,
+                })
+                .unwrap();
+            assert_eq!(borrowed, owned, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn an_item_is_encoded_as_the_owned_stream_frame() {
+        let payload = Sum { sum: 4, note: "y" };
+        for format in formats() {
+            let owned = format
+                .encode(&IpcStreamFrame {
+                    correlation_id: ID.to_owned(),
+                    sequence: 7,
+                    is_final: false,
+                    error: None,
+                    error_code: None,
+                    payload: Some(&payload),
+                })
+                .unwrap();
+            let borrowed = format
+                .encode(&ItemBody {
+                    correlation_id: ID,
+                    sequence: 7,
+                    payload: &payload,
+                })
+                .unwrap();
+            assert_eq!(borrowed, owned, "{format:?}");
+        }
+    }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::routes::Miss;
 use super::state::{Answering, Connection, Pending};
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::value_frame;
@@ -75,8 +76,7 @@ fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
 impl Connection {
     pub(super) fn on_request(&mut self, frame: &Frame) {
         let format = frame.format;
-        let shared = Arc::clone(&self.shared);
-        Counters::add(&shared.counters.requests, 1);
+        self.traffic.request();
         if !format.is_supported() {
             let to = Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID);
             if self.admit(to) {
@@ -105,34 +105,40 @@ impl Connection {
             return;
         }
         if self.pending.contains_key(&*header.correlation_id) {
-            Counters::add(&shared.counters.limit_refusals, 1);
+            Counters::add(&self.shared.counters.limit_refusals, 1);
             let message = format!(
                 "correlation_id `{}` is already in flight on this connection",
                 shorten(&header.correlation_id)
             );
             return self.refuse(to, ErrorCode::LimitExceeded, message);
         }
-        let Some(target) = self
-            .routes
-            .target(shared.runtime.ipc_state(), &header.target)
-        else {
-            let code = if stream {
-                ErrorCode::StreamError
-            } else {
-                ErrorCode::ActorNotFound
-            };
-            let message = format!("no actor is exposed as `{}`", shorten(&header.target));
-            return self.refuse(to, code, message);
-        };
-        let Some(registration) = self
-            .routes
-            .message_type(&shared.registry, &header.message_type)
-        else {
-            let message = format!(
-                "no message type is registered as `{}`",
-                shorten(&header.message_type)
-            );
-            return self.refuse(to, ErrorCode::UnknownMessageType, message);
+        // Borrowed from the connection's route cache (fields apart from the rest,
+        // so the request takes no reference of its own on either).
+        let shared = &*self.shared;
+        let route = self.routes.resolve(
+            shared.runtime.ipc_state(),
+            &shared.registry,
+            &header.target,
+            &header.message_type,
+        );
+        let (target, registration) = match route {
+            Ok(route) => route,
+            Err(Miss::Target) => {
+                let code = if stream {
+                    ErrorCode::StreamError
+                } else {
+                    ErrorCode::ActorNotFound
+                };
+                let message = format!("no actor is exposed as `{}`", shorten(&header.target));
+                return self.refuse(to, code, message);
+            }
+            Err(Miss::MessageType) => {
+                let message = format!(
+                    "no message type is registered as `{}`",
+                    shorten(&header.message_type)
+                );
+                return self.refuse(to, ErrorCode::UnknownMessageType, message);
+            }
         };
         // A panic in the type's `Deserialize` is a bad payload like any other.
         let decoded =
@@ -204,8 +210,9 @@ impl Connection {
             Ok(()) => self.accept(accepted),
             Err(mpsc::error::TrySendError::Full(envelope)) => {
                 let waited = shared.options.mailbox_wait.min(deadline);
+                let capacity = target.mailbox_capacity();
                 if waited.is_zero() {
-                    let message = busy_message(&header.target, target.mailbox_capacity(), waited);
+                    let message = busy_message(&header.target, capacity, waited);
                     return self.refuse_accepted(&accepted, ErrorCode::TargetBusy, message);
                 }
                 let room = Box::pin(tokio::time::timeout(
@@ -216,7 +223,7 @@ impl Connection {
                     accepted,
                     envelope,
                     target: header.target.into_owned(),
-                    capacity: target.mailbox_capacity(),
+                    capacity,
                     waited,
                     room,
                 });
@@ -291,12 +298,12 @@ impl Connection {
     /// Requests that ended from their handler's side: their slots are free.
     pub(crate) fn on_ended(&mut self, ended: &mut Vec<Ended>) {
         for ended in ended.drain(..) {
-            let current = self
-                .pending
-                .get(&ended.correlation_id)
-                .is_some_and(|pending| pending.replies.serial == ended.serial);
-            if current {
-                self.pending.remove(&ended.correlation_id);
+            // One lookup: the entry is taken out, and put back in the rare case
+            // that it is a newer request reusing the id.
+            if let Some((id, pending)) = self.pending.remove_entry(&ended.correlation_id) {
+                if pending.replies.serial != ended.serial {
+                    self.pending.insert(id, pending);
+                }
             }
         }
         if self.pending.is_empty() {

@@ -27,7 +27,7 @@ use state::Connection;
 use super::hub::ConnectionId;
 use super::outbox::Outbox;
 use super::rate_limit::TokenBucket;
-use super::stats::Counters;
+use super::stats::{Counters, Traffic};
 use super::ListenerShared;
 use crate::ipc::protocol::{FrameCodec, FrameError};
 use crate::message::PeerCredentials;
@@ -58,19 +58,28 @@ pub(crate) async fn serve(
         peer_gid = peer.gid,
     );
     let outbox = Arc::new(Outbox::new(shared.options.max_outbound_bytes));
+    let traffic = shared.counters.open_traffic();
     let connection = Connection::new(
         id,
         peer,
         Arc::clone(&shared),
         Arc::clone(&outbox),
+        Arc::clone(traffic.traffic()),
         uid_limiter,
         span.clone(),
     );
     // Whatever way the task ends (even a panic), the connection is closed.
     let mut connection = CloseOnDrop(connection);
-    run(stream, &mut connection.0, &outbox, &shared, &span)
-        .instrument(span.clone())
-        .await;
+    run(
+        stream,
+        &mut connection.0,
+        &outbox,
+        &shared,
+        traffic.traffic(),
+        &span,
+    )
+    .instrument(span.clone())
+    .await;
 }
 
 /// Closes the connection's state when dropped: on return and on unwind.
@@ -87,6 +96,7 @@ async fn run(
     connection: &mut Connection,
     outbox: &Outbox,
     shared: &ListenerShared,
+    traffic: &Traffic,
     span: &tracing::Span,
 ) {
     let (read, mut write) = stream.into_split();
@@ -171,7 +181,7 @@ async fn run(
                 if !out.is_empty() {
                     match write.try_write(&out) {
                         Ok(0) => break,
-                        Ok(n) => sent(&shared.counters, outbox, &mut out, n),
+                        Ok(n) => sent(traffic, outbox, &mut out, n),
                         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(_) => break,
                     }
@@ -188,7 +198,7 @@ async fn run(
                 last_activity = Instant::now();
                 match frame {
                     Some(Ok(frame)) => {
-                        count_received(&shared.counters, &frame);
+                        count_received(traffic, &frame);
                         connection.on_frame(frame);
                         // Frames already read (a pipelining client's) are served
                         // now, under the same conditions as the first, without a
@@ -201,7 +211,7 @@ async fn run(
                             }
                             match codec.decode(frames.read_buffer_mut()) {
                                 Ok(Some(frame)) => {
-                                    count_received(&shared.counters, &frame);
+                                    count_received(traffic, &frame);
                                     connection.on_frame(frame);
                                 }
                                 Ok(None) => break,
@@ -234,7 +244,7 @@ async fn run(
             written = write.write(&out), if !out.is_empty() => match written {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    sent(&shared.counters, outbox, &mut out, n);
+                    sent(traffic, outbox, &mut out, n);
                     last_write = Instant::now();
                 }
             },
@@ -271,8 +281,8 @@ async fn run(
 }
 
 /// `n` bytes of `out` reached the socket.
-fn sent(counters: &Counters, outbox: &Outbox, out: &mut BytesMut, n: usize) {
-    Counters::add(&counters.bytes_sent, n as u64);
+fn sent(traffic: &Traffic, outbox: &Outbox, out: &mut BytesMut, n: usize) {
+    traffic.sent(n);
     out.advance(n);
     outbox.written(n);
 }
@@ -280,12 +290,9 @@ fn sent(counters: &Counters, outbox: &Outbox, out: &mut BytesMut, n: usize) {
 /// At most this many frames already read are served in one turn of the loop.
 const BATCH: usize = 32;
 
-fn count_received(counters: &Counters, frame: &crate::ipc::protocol::Frame) {
+fn count_received(traffic: &Traffic, frame: &crate::ipc::protocol::Frame) {
     let header_len = if frame.version == 1 { 6 } else { 7 };
-    Counters::add(
-        &counters.bytes_received,
-        (header_len + frame.payload.len()) as u64,
-    );
+    traffic.received(header_len + frame.payload.len());
 }
 
 /// The longest timer tokio takes (about two years); longer means never.
