@@ -22,6 +22,12 @@
 //!
 //! Memory: `--idle N` (1000) connections are opened to each server and left idle;
 //! the growth of the server's resident set divided by N is the cost of one.
+//!
+//! Instructions: `--instructions N` runs each server under valgrind's callgrind
+//! instead (valgrind must be installed) and counts the instructions the server
+//! executes for N requests pipelined 64 deep on one connection, after a warm-up:
+//! a figure that, unlike time on a shared machine, is the same on every run.
+//! `-- --instructions 20000 --shapes x --idle 0` runs only that.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -83,6 +89,9 @@ fn main() {
         .unwrap_or(3)
         .max(1);
     let idle: usize = value("--idle").and_then(|s| s.parse().ok()).unwrap_or(1000);
+    if let Some(requests) = value("--instructions").and_then(|n| n.parse().ok()) {
+        runtime.block_on(instructions(requests));
+    }
     runtime.block_on(drive(Duration::from_secs_f64(seconds), rounds, &shapes));
     if idle > 0 {
         runtime.block_on(idle_memory(idle));
@@ -241,15 +250,22 @@ impl Drop for Server {
 }
 
 async fn spawn_server(kind: &str) -> Server {
+    let exe = std::env::current_exe().expect("exe");
+    start_server(Command::new(exe), kind, 400).await
+}
+
+/// Starts `command --serve kind --socket S` and waits (`attempts` × 10 ms at
+/// most) until the socket answers.
+async fn start_server(mut command: Command, kind: &str, attempts: usize) -> Server {
     let socket =
         std::env::temp_dir().join(format!("acton-bench-{kind}-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
-    let child = Command::new(std::env::current_exe().expect("exe"))
+    let child = command
         .args(["--serve", kind, "--socket"])
         .arg(&socket)
         .spawn()
         .expect("spawn server");
-    for _ in 0..400 {
+    for _ in 0..attempts {
         if UnixStream::connect(&socket).await.is_ok() {
             break;
         }
@@ -425,6 +441,87 @@ async fn pipelined(socket: &Path, format: Format, window: u64, duration: Duratio
     sample
 }
 
+/// `count` requests, `window` in flight at a time, on one connection.
+async fn pipelined_count(socket: &Path, format: Format, window: u64, count: u64) {
+    let mut conn = Conn::open(socket, format).await;
+    let mut next = 0;
+    let mut answered = 0;
+    while next < count.min(window) {
+        conn.send(next).await;
+        next += 1;
+    }
+    while answered < count {
+        conn.receive().await;
+        answered += 1;
+        if next < count {
+            conn.send(next).await;
+            next += 1;
+        }
+    }
+}
+
+/// Instructions each server executes per request (callgrind), for `requests`
+/// requests pipelined 64 deep after a warm-up of a tenth as many.
+async fn instructions(requests: u64) {
+    let requests = requests.max(100);
+    let dir = std::env::temp_dir().join(format!("acton-bench-callgrind-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("callgrind directory");
+    println!("instructions per request (callgrind), {requests} requests pipelined 64 deep");
+    println!("{:<14} {:>14} {:>8}", "server", "per request", "vs hop");
+    let mut hop = None;
+    for (name, kind, format) in [
+        ("raw echo", "echo", Format::Json),
+        ("one-hop echo", "hop", Format::Json),
+        ("acton json", "acton", Format::Json),
+        ("acton msgpack", "acton", Format::MessagePack),
+    ] {
+        let mut valgrind = Command::new("valgrind");
+        valgrind
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}/{kind}.%p", dir.display()))
+            .arg(std::env::current_exe().expect("exe"))
+            .stderr(std::process::Stdio::null());
+        // Under valgrind a server takes seconds to start.
+        let server = start_server(valgrind, kind, 6000).await;
+        let pid = server.child.id().to_string();
+        pipelined_count(&server.socket, format, 64, requests / 10).await;
+        let control = |command: &str| {
+            let status = Command::new("callgrind_control")
+                .args([command, &pid])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("callgrind_control (valgrind) installed");
+            assert!(status.success(), "callgrind_control {command} failed");
+        };
+        control("-z");
+        pipelined_count(&server.socket, format, 64, requests).await;
+        control("-d");
+        let dump = std::fs::read_dir(&dir)
+            .expect("callgrind directory")
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.to_string_lossy().ends_with(&format!("{kind}.{pid}.1")))
+            .expect("the callgrind dump");
+        let total: u64 = std::fs::read_to_string(&dump)
+            .expect("read the dump")
+            .lines()
+            .find_map(|line| line.strip_prefix("totals:"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("a totals line");
+        let _ = std::fs::remove_file(&dump);
+        let per_request = total as f64 / requests as f64;
+        let vs_hop = hop.map_or(String::new(), |hop: f64| {
+            format!("{:.1}×", per_request / hop)
+        });
+        if kind == "hop" {
+            hop = Some(per_request);
+        }
+        println!("{name:<14} {per_request:>14.0} {vs_hop:>8}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn measure(server: &Server, format: Format, shape: &str, duration: Duration) -> Sample {
     let cpu_before = server.cpu_time();
     let mut sample = measure_shape(&server.socket, format, shape, duration).await;
@@ -441,6 +538,9 @@ async fn measure_shape(socket: &Path, format: Format, shape: &str, duration: Dur
 }
 
 async fn drive(duration: Duration, rounds: usize, only: &str) {
+    if !only.contains(['a', 'b', 'c']) {
+        return;
+    }
     let echo = spawn_server("echo").await;
     let hop = spawn_server("hop").await;
     let acton = spawn_server("acton").await;
