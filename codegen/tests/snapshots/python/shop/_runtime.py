@@ -187,11 +187,18 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+# One encoder and one decoder for every call: `json.dumps` with options builds an
+# encoder each time, and `json.loads` of bytes guesses their encoding each time
+# (the protocol's is UTF-8); together a third of a call's JSON work.
+_encode_json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default).encode
+_decode_json: Final = json.JSONDecoder().decode
+
+
 def encode_payload(fmt: Format, value: object) -> bytes:
     """Encodes a payload: JSON without whitespace (bytes as base64), or
     MessagePack maps with field names (bytes as bin)."""
     if fmt == Format.JSON:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+        return _encode_json(value).encode()
     if _msgpack is None:
         raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
     packed: bytes = _msgpack.packb(value, use_bin_type=True)
@@ -203,7 +210,7 @@ def decode_frame_payload(fmt: int, data: bytes) -> Any:
     if not data:
         return None
     if fmt == Format.JSON:
-        return json.loads(data)
+        return _decode_json(data.decode())
     if fmt == Format.MSGPACK:
         if _msgpack is None:
             raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
@@ -449,11 +456,181 @@ class TypedSubscription(Generic[_T]):
         return self._decode(push.payload)
 
 
-async def _open(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+class _Socket(asyncio.Protocol):
+    """The socket under a :class:`Connection`.
+
+    Splits what arrives into frames and hands each to the connection in the event
+    loop's own callback, so that an answer reaches the call waiting for it without
+    a reader task in between (one turn of the loop a call, not two). While
+    :meth:`hold` is in force it splits nothing further and stops reading the socket:
+    frames wait in the kernel, and the server, writing into a socket nobody reads,
+    slows down. Writers wait in :meth:`drain` while the transport's buffer is full.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._on_frame: Callable[[int, int, bytes], None] | None = None
+        self._on_lost: Callable[[ActonError], None] | None = None
+        self._lost: ActonError | None = None
+        # Bytes of frames not split yet, and how many of them the next split needs.
+        self._partial = bytearray()
+        self._needed = 0
+        self._held = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def bind(self, on_frame: Callable[[int, int, bytes], None], on_lost: Callable[[ActonError], None]) -> None:
+        """Starts handing frames (and the end of the socket) to the connection."""
+        self._on_frame = on_frame
+        self._on_lost = on_lost
+        if self._lost is not None:
+            on_lost(self._lost)
+        else:
+            self._resume_split()
+
+    @property
+    def writing_paused(self) -> bool:
+        """Whether the transport holds more unsent bytes than it should."""
+        return self._writing_paused
+
+    def hold(self) -> None:
+        """Splits no further frame, and stops reading the socket, until :meth:`release`."""
+        if not self._held:
+            self._held = True
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.pause_reading()
+
+    def release(self) -> None:
+        """Ends :meth:`hold`: the frames already read are split, then reading resumes."""
+        if self._held:
+            self._held = False
+            self._resume_split()
+            if not self._held and self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    async def drain(self) -> None:
+        """Waits until the transport's buffer is below its limit (or the socket is lost)."""
+        if not self._writing_paused:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    # --- asyncio.Protocol ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._partial or self._on_frame is None or self._held:
+            self._partial += data
+            if len(self._partial) < self._needed or self._on_frame is None or self._held:
+                return
+            data = bytes(self._partial)
+            self._partial.clear()
+        self._split(data)
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes; connection_lost follows
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake_writers(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        error = ConnectionClosed() if exc is None else ConnectionClosed(f"the connection was lost: {exc}")
+        self._writing_paused = False
+        self._wake_writers(error)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self._lose(error)
+
+    # --- splitting ----------------------------------------------------------------
+
+    def _resume_split(self) -> None:
+        if self._partial and self._on_frame is not None and not self._held:
+            data = bytes(self._partial)
+            self._partial.clear()
+            self._split(data)
+
+    def _split(self, data: bytes) -> None:
+        on_frame = self._on_frame
+        if on_frame is None:
+            return
+        start, size = 0, len(data)
+        needed = 0
+        try:
+            while not self._held:
+                if size - start < 5:
+                    needed = 5
+                    break
+                length = int.from_bytes(data[start : start + 4], "big")
+                version = data[start + 4]
+                if version == 0x02:
+                    header = 7
+                elif version == 0x01:
+                    header = 6
+                else:
+                    raise ActonError("UNSUPPORTED_PROTOCOL_VERSION", f"version byte {version:#04x}")
+                if length > MAX_FRAME_SIZE:
+                    raise ActonError("PROTOCOL_ERROR", f"frame of {length} bytes is above the limit")
+                if size - start < header + length:
+                    needed = header + length
+                    break
+                kind = data[start + 5]
+                fmt = data[start + 6] if header == 7 else Format.JSON
+                payload = data[start + header : start + header + length]
+                start += header + length
+                on_frame(kind, fmt, payload)
+        except ActonError as error:
+            self._fail(error if isinstance(error, ConnectionClosed) else ConnectionClosed(str(error)))
+            return
+        except Exception as error:  # a frame we could not decode: the stream is lost
+            self._fail(ConnectionClosed(f"unreadable frame: {error}"))
+            return
+        if start < size:
+            self._partial += data[start:]
+            self._needed = needed
+        else:
+            self._needed = 0
+
+    def _fail(self, error: ActonError) -> None:
+        """The byte stream cannot be followed any further: the socket is closed."""
+        self._partial.clear()
+        self._lose(error)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _lose(self, error: ActonError) -> None:
+        if self._lost is None:
+            self._lost = error
+            if self._on_lost is not None:
+                self._on_lost(error)
+
+    def _wake_writers(self, error: ActonError | None) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
+
+
+async def _open(path: str) -> tuple[asyncio.Transport, _Socket]:
+    socket = _Socket()
     try:
-        return await asyncio.open_unix_connection(path, limit=MAX_FRAME_SIZE + 16)
+        await asyncio.get_running_loop().create_unix_connection(lambda: socket, path)
     except OSError as error:
         raise ConnectionClosed(f"cannot connect to {path}: {error}") from error
+    if socket.transport is None:  # pragma: no cover - a Unix socket's transport is always one
+        raise ConnectionClosed(f"cannot connect to {path}: no transport")
+    return socket.transport, socket
 
 
 class Connection:
@@ -476,8 +653,8 @@ class Connection:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: asyncio.Transport,
+        socket: _Socket,
         *,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
@@ -486,8 +663,8 @@ class Connection:
         stream_buffer: int = 1024,
         push_buffer: int = 1024,
     ) -> None:
-        self._reader = reader
-        self._writer = writer
+        self._transport = transport
+        self._socket = socket
         self.format = fmt
         self.timeout = timeout
         self.keepalive = keepalive
@@ -498,6 +675,8 @@ class Connection:
         self._prefix = f"py{os.getpid()}-{id(self):x}"
         self._waiters: dict[str, asyncio.Future[tuple[int, int, Any]]] = {}
         self._streams: dict[str, asyncio.Queue[tuple[int, int, Any]]] = {}
+        # The stream whose full buffer holds the socket's reading, if one does.
+        self._holding: asyncio.Queue[tuple[int, int, Any]] | None = None
         self._subscriptions: set[Subscription] = set()
         self._held: dict[tuple[Kind, str], int] = {}
         self._closed: ActonError | None = None
@@ -511,7 +690,7 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._last_sent = self._loop.time()
         self.path: str | None = None
-        self._reading = self._loop.create_task(self._read_loop())
+        socket.bind(self._on_frame, self._on_lost)
         self._keeping = self._loop.create_task(self._keepalive_loop())
 
     @classmethod
@@ -529,10 +708,10 @@ class Connection:
         """Connects to the server listening on the Unix socket ``path``."""
         if fmt == Format.MSGPACK and _msgpack is None:
             raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
-        reader, writer = await _open(os.fspath(path))
+        transport, socket = await _open(os.fspath(path))
         connection = cls(
-            reader,
-            writer,
+            transport,
+            socket,
             fmt=fmt,
             timeout=timeout,
             keepalive=keepalive,
@@ -571,14 +750,15 @@ class Connection:
             return
         if self.path is None:
             raise ConnectionClosed("this connection was not opened by path, so it cannot reconnect")
-        self._reader, self._writer = await _open(self.path)
+        self._transport, self._socket = await _open(self.path)
         self._closed = None
         self._user_closed = False
         self._held.clear()
+        self._holding = None
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._last_sent = loop.time()
-        self._reading = loop.create_task(self._read_loop())
+        self._socket.bind(self._on_frame, self._on_lost)
         if self._keeping.done():
             self._keeping = loop.create_task(self._keepalive_loop())
         await self._probe()
@@ -603,11 +783,9 @@ class Connection:
         """Closes the connection; pending calls raise :class:`ConnectionClosed`."""
         self._user_closed = True
         self._fail_all(ConnectionClosed("the connection was closed by the client"))
-        self._reading.cancel()
         self._keeping.cancel()
-        self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+        self._transport.close()
+        await self._socket.closed
 
     def _next_id(self) -> str:
         return f"{self._prefix}-{next(self._ids)}"
@@ -616,12 +794,12 @@ class Connection:
         if self._closed is not None:
             raise self._closed
         try:
-            self._writer.write(encode_frame(kind, self.format, payload))
+            self._transport.write(encode_frame(kind, self.format, payload))
             self._last_sent = self._loop.time()
             # Waiting for the socket only when the transport holds a backlog (a
             # server that stopped reading): a call's usual frame leaves at once.
-            if self._writer.transport.get_write_buffer_size() > _WRITE_BACKLOG:
-                await self._writer.drain()
+            if self._socket.writing_paused:
+                await self._socket.drain()
         except (ConnectionError, OSError) as error:
             self._fail_all(ConnectionClosed(f"writing failed: {error}"))
             raise ConnectionClosed(f"writing failed: {error}") from error
@@ -631,7 +809,7 @@ class Connection:
         if not self._can_cancel or self._closed is not None:
             return
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-            self._writer.write(encode_frame(Kind.CANCEL, self.format, {"correlation_id": correlation_id}))
+            self._transport.write(encode_frame(Kind.CANCEL, self.format, {"correlation_id": correlation_id}))
 
     def _limit(self, timeout: Timeout, *, stream: bool) -> float | None:
         """A call's deadline in seconds, or ``None`` for none."""
@@ -723,7 +901,9 @@ class Connection:
         limit = self._limit(timeout, stream=True)
         envelope = self._envelope(target, message_type, payload, reply=False, stream=True, limit=limit)
         correlation_id = envelope["correlation_id"]
-        items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue(maxsize=self.stream_buffer)
+        # Unbounded as a queue; bounded by the socket: at `stream_buffer` items it
+        # holds the reading (see `_on_frame`) until this consumer catches up.
+        items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue()
         self._streams[correlation_id] = items
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit + 1.0
@@ -738,6 +918,8 @@ class Connection:
                         kind, _fmt, frame = await asyncio.wait_for(items.get(), max(deadline - loop.time(), 0.0))
                     except TimeoutError:
                         raise RequestTimeout.after(limit or 0.0) from None
+                if self._holding is items and items.qsize() < self.stream_buffer:
+                    self._release_reading()
                 if kind == -1:
                     finished = True
                     raise frame  # the connection failed
@@ -752,6 +934,8 @@ class Connection:
                 yield frame.get("payload")
         finally:
             self._streams.pop(correlation_id, None)
+            if self._holding is items:
+                self._release_reading()
             if not finished:
                 self._cancel(correlation_id)
 
@@ -879,11 +1063,7 @@ class Connection:
             if not future.done():
                 future.set_exception(error)
         for queue in self._streams.values():
-            # The consumer reads the failure after the items it has not read yet;
-            # a full queue loses its oldest item for it.
-            if queue.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
+            # The consumer reads the failure after the items it has not read yet.
             queue.put_nowait((-1, 0, error))
         for subscription in list(self._subscriptions):
             subscription._fail(error)
@@ -903,20 +1083,16 @@ class Connection:
                     quiet = 0.0
                 await asyncio.sleep(max(self.keepalive - quiet, 0.05))
 
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                kind, fmt, data = await read_frame(self._reader)
-                await self._route(kind, fmt, data)
-        except ActonError as error:
-            self._fail_all(error if isinstance(error, ConnectionClosed) else ConnectionClosed(str(error)))
-        except asyncio.CancelledError:
-            self._fail_all(ConnectionClosed())
-            raise
-        except Exception as error:  # a frame we could not decode: the stream is lost
-            self._fail_all(ConnectionClosed(f"unreadable frame: {error}"))
+    def _on_lost(self, error: ActonError) -> None:
+        """The socket is gone (or its byte stream could not be followed)."""
+        self._fail_all(error)
 
-    async def _route(self, kind: int, fmt: int, data: bytes) -> None:
+    def _release_reading(self) -> None:
+        self._holding = None
+        self._socket.release()
+
+    def _on_frame(self, kind: int, fmt: int, data: bytes) -> None:
+        """One frame from the server, in the event loop's callback for the socket."""
         if kind == Kind.HEARTBEAT:
             waiter = self._waiters.get("__heartbeat__")
             if waiter is not None and not waiter.done():
@@ -945,9 +1121,12 @@ class Connection:
             return
         stream = self._streams.get(correlation_id)
         if stream is not None:
+            stream.put_nowait((kind, fmt, payload))
             # A full stream buffer stops the reading here: the server, writing into
             # a socket nobody reads, slows this client's streams.
-            await stream.put((kind, fmt, payload))
+            if stream.qsize() >= self.stream_buffer and self._holding is None:
+                self._holding = stream
+                self._socket.hold()
             return
         waiter = self._waiters.get(correlation_id)
         if waiter is not None and not waiter.done():
