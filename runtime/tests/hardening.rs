@@ -1314,3 +1314,56 @@ async fn a_cancelled_request_ends_without_an_answer_and_frees_its_slot() {
         .expect("the cancelled stream's handler stopped")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_payload_that_is_not_json_is_refused_by_its_request_and_hurts_nobody() {
+    let server = hostile_server("badpayload", IpcConfig::default(), IpcOptions::default()).await;
+    let mut raw = Raw::connect(&server.path).await;
+    // Envelopes of the common shape around payloads that only look like JSON:
+    // each is refused (with its own id), the next request is served.
+    let payloads: [&[u8]; 8] = [
+        br#"{"a":1,"b":2,}"#,
+        br#"{"a":1 "b":2}"#,
+        br#"{"a":tru,"b":2}"#,
+        br#"{"a":1,"b":2]"#,
+        br#"[1,2}"#,
+        br#"{"a":"\q","b":2}"#,
+        b"{\"a\":1,\"b\":\"\xff\"}",
+        br#"nul"#,
+    ];
+    for (n, payload) in payloads.iter().enumerate() {
+        let mut body = format!(
+            r#"{{"correlation_id":"bad-{n}","target":"calculator","message_type":"AddRequest","payload":"#
+        )
+        .into_bytes();
+        body.extend_from_slice(payload);
+        body.extend_from_slice(br#","expects_reply":true}"#);
+        let frame = Frame::new(MessageKind::Request, Format::Json, body);
+        raw.write(&frame.to_bytes().unwrap()).await;
+        let (kind, answer) = raw.next_json().await;
+        assert_eq!(
+            (kind, error_code(&answer)),
+            (MessageKind::Error, "SERIALIZATION_ERROR"),
+            "{}",
+            String::from_utf8_lossy(payload)
+        );
+        // The envelope around it is fine: the refusal carries the request's id.
+        assert_eq!(answer["correlation_id"], json!(format!("bad-{n}")));
+        raw.send_json(
+            MessageKind::Request,
+            envelope(
+                &format!("ok-{n}"),
+                "calculator",
+                "AddRequest",
+                json!({"a": n, "b": 1}),
+                true,
+                false,
+            ),
+        )
+        .await;
+        let (kind, answer) = raw.next_json().await;
+        assert_eq!(kind, MessageKind::Response, "{answer}");
+        assert_eq!(answer["payload"]["sum"], json!(n + 1));
+    }
+    server.stop().await;
+}

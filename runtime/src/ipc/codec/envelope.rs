@@ -9,8 +9,11 @@ use serde_json::value::RawValue;
 use super::format::{CodecError, Format};
 use crate::ipc::protocol::{CorrelationId, RequestHeader, MAX_CORRELATION_ID_LEN};
 
+/// A request's deadline when its envelope gives none.
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
 fn default_timeout_ms() -> u64 {
-    30_000
+    DEFAULT_TIMEOUT_MS
 }
 
 #[derive(Deserialize)]
@@ -40,19 +43,10 @@ pub(crate) fn parse(
     bytes: &[u8],
 ) -> Result<(RequestHeader<'_>, &[u8]), CodecError> {
     match format {
-        Format::Json => {
-            let envelope: JsonEnvelope<'_> =
-                serde_json::from_slice(bytes).map_err(|e| format.invalid(e))?;
-            let header = RequestHeader {
-                correlation_id: envelope.correlation_id,
-                target: envelope.target,
-                message_type: envelope.message_type,
-                expects_reply: envelope.expects_reply,
-                expects_stream: envelope.expects_stream,
-                response_timeout_ms: envelope.response_timeout_ms,
-            };
-            Ok((header, envelope.payload.get().as_bytes()))
-        }
+        Format::Json => match super::scan::scan(bytes) {
+            Some(parsed) => Ok(parsed),
+            None => parse_with_serde(bytes).map_err(|e| format.invalid(e)),
+        },
         Format::MessagePack => {
             format.check_depth(bytes)?;
             let header: RequestHeader<'_> =
@@ -62,6 +56,23 @@ pub(crate) fn parse(
             Ok((header, payload))
         }
     }
+}
+
+/// A JSON envelope parsed by serde: any shape the protocol allows, and the
+/// errors reported for what it does not.
+pub(crate) fn parse_with_serde(
+    bytes: &[u8],
+) -> Result<(RequestHeader<'_>, &[u8]), serde_json::Error> {
+    let envelope: JsonEnvelope<'_> = serde_json::from_slice(bytes)?;
+    let header = RequestHeader {
+        correlation_id: envelope.correlation_id,
+        target: envelope.target,
+        message_type: envelope.message_type,
+        expects_reply: envelope.expects_reply,
+        expects_stream: envelope.expects_stream,
+        response_timeout_ms: envelope.response_timeout_ms,
+    };
+    Ok((header, envelope.payload.get().as_bytes()))
 }
 
 #[cfg(feature = "ipc-messagepack")]

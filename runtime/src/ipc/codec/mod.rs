@@ -16,6 +16,7 @@ pub(crate) mod envelope;
 mod format;
 pub(crate) mod frames;
 pub(crate) mod msgpack;
+mod scan;
 mod time;
 pub mod wire;
 
