@@ -35,7 +35,10 @@ const DEPTH_MARGIN: usize = 100;
 /// The header and the raw payload of a JSON envelope of the common shape, or
 /// `None` for serde to parse.
 pub(crate) fn scan(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
-    let mut cursor = Cursor { bytes, at: 0 };
+    // One UTF-8 check of the whole envelope (serde's derive made one per string);
+    // its strings are then slices of this text.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut cursor = Cursor { bytes, text, at: 0 };
     cursor.expect(b'{')?;
     let mut seen = 0u8;
     let mut header = RequestHeader {
@@ -49,7 +52,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
     let mut payload: &[u8] = &[];
     loop {
         // Keys are compared as bytes: one that is none of these (or has an
-        // escape) is left to serde, so no key needs a UTF-8 check.
+        // escape) is left to serde.
         let key = match cursor.plain_string()? {
             b"correlation_id" => CORRELATION_ID,
             b"target" => TARGET,
@@ -137,6 +140,8 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
 
 struct Cursor<'a> {
     bytes: &'a [u8],
+    /// The same bytes, known to be UTF-8.
+    text: &'a str,
     at: usize,
 }
 
@@ -173,8 +178,11 @@ impl<'a> Cursor<'a> {
 
     /// A string without escapes or control characters, borrowed.
     fn text(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.plain_string()?).ok()
+        let length = self.plain_string()?.len();
+        // Between two quotes: on character boundaries.
+        self.text.get(self.at - 1 - length..self.at - 1)
     }
+
     fn boolean(&mut self) -> Option<bool> {
         self.skip_whitespace();
         let rest = self.bytes.get(self.at..)?;
@@ -217,9 +225,9 @@ impl<'a> Cursor<'a> {
         )
     }
 
-    /// The raw bytes of the payload's value: found by its structure — strings
-    /// (with their escapes), brackets, or a bare word up to its delimiter — and
-    /// checked to be UTF-8. Its grammar is checked where it is read: decoding it
+    /// The raw bytes of the payload's value (UTF-8, as the whole envelope): found
+    /// by its structure — strings (with their escapes), brackets, or a bare word
+    /// up to its delimiter. Its grammar is checked where it is read: decoding it
     /// into the registered type fails on anything serde_json would refuse, as the
     /// request's SERIALIZATION_ERROR.
     fn value(&mut self) -> Option<&'a [u8]> {
@@ -258,7 +266,6 @@ impl<'a> Cursor<'a> {
                 .unwrap_or(rest.len()),
         };
         let value = &rest[..length];
-        std::str::from_utf8(value).ok()?;
         self.at = start + length;
         Some(value)
     }
