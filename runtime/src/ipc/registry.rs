@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::actor::TypeIdHasher;
-use crate::ipc::codec::frames::{AnswerBody, ItemBody};
+use crate::ipc::codec::frames::{answer_frame, ItemBody};
 use crate::ipc::codec::{CodecError, Format};
 use crate::ipc::protocol::{IpcPushNotification, IpcResponse, IpcStreamFrame, MessageKind};
 use crate::message::ActonMessage;
@@ -394,13 +394,7 @@ fn encode_as<T: Serialize + 'static>(
     };
     match shape {
         Outbound::Body => format.encode(value),
-        Outbound::Response { correlation_id } => format.encode_frame(
-            MessageKind::Response,
-            &AnswerBody {
-                correlation_id,
-                payload: value,
-            },
-        ),
+        Outbound::Response { correlation_id } => answer_frame(format, correlation_id, value),
         Outbound::Stream {
             correlation_id,
             sequence,

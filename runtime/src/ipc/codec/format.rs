@@ -100,6 +100,33 @@ impl Format {
         kind: crate::ipc::protocol::MessageKind,
         value: &T,
     ) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Json => self.json_frame(kind, |frame| serde_json::to_writer(frame, value)),
+            #[cfg(feature = "ipc-messagepack")]
+            Self::MessagePack => {
+                let mut frame = self.frame_header(kind);
+                rmp_serde::encode::write_named(&mut frame, value)
+                    .map_err(|e| self.encode_error(e))?;
+                self.finish_frame(frame)
+            }
+            #[cfg(not(feature = "ipc-messagepack"))]
+            Self::MessagePack => Err(CodecError::MessagePackDisabled),
+        }
+    }
+
+    /// A JSON frame of `kind` whose payload `write` appends.
+    pub(crate) fn json_frame(
+        self,
+        kind: crate::ipc::protocol::MessageKind,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+    ) -> Result<Vec<u8>, CodecError> {
+        let mut frame = Self::Json.frame_header(kind);
+        write(&mut frame).map_err(|e| Self::Json.encode_error(e))?;
+        Self::Json.finish_frame(frame)
+    }
+
+    /// A frame's buffer holding its header, the length still zero.
+    fn frame_header(self, kind: crate::ipc::protocol::MessageKind) -> Vec<u8> {
         let mut frame = Vec::with_capacity(128);
         frame.extend_from_slice(&[
             0,
@@ -110,16 +137,11 @@ impl Format {
             kind.as_byte(),
             self.as_byte(),
         ]);
-        match self {
-            Self::Json => {
-                serde_json::to_writer(&mut frame, value).map_err(|e| self.encode_error(e))?
-            }
-            #[cfg(feature = "ipc-messagepack")]
-            Self::MessagePack => rmp_serde::encode::write_named(&mut frame, value)
-                .map_err(|e| self.encode_error(e))?,
-            #[cfg(not(feature = "ipc-messagepack"))]
-            Self::MessagePack => return Err(CodecError::MessagePackDisabled),
-        }
+        frame
+    }
+
+    /// Writes the payload's length into the header, refusing one above the limit.
+    fn finish_frame(self, mut frame: Vec<u8>) -> Result<Vec<u8>, CodecError> {
         let length = frame.len() - 7;
         let max = crate::ipc::protocol::MAX_FRAME_SIZE_HARD_LIMIT;
         if length > max {

@@ -50,6 +50,35 @@ impl<P: Serialize + ?Sized> Serialize for AnswerBody<'_, P> {
     }
 }
 
+/// A complete RESPONSE frame answering `correlation_id` with `payload`: the bytes
+/// of `IpcResponse::success(correlation_id, payload)`. In JSON the fixed keys are
+/// written as they are (serde would escape each of them for every answer: half
+/// the cost of encoding a small one); only the id and the payload go through
+/// serde_json.
+pub(crate) fn answer_frame<P: Serialize + ?Sized>(
+    format: Format,
+    correlation_id: &str,
+    payload: &P,
+) -> Result<Vec<u8>, super::CodecError> {
+    match format {
+        Format::Json => format.json_frame(MessageKind::Response, |frame| {
+            frame.extend_from_slice(br#"{"correlation_id":"#);
+            serde_json::to_writer(&mut *frame, correlation_id)?;
+            frame.extend_from_slice(br#","success":true,"payload":"#);
+            serde_json::to_writer(&mut *frame, payload)?;
+            frame.push(b'}');
+            Ok(())
+        }),
+        Format::MessagePack => format.encode_frame(
+            MessageKind::Response,
+            &AnswerBody {
+                correlation_id,
+                payload,
+            },
+        ),
+    }
+}
+
 /// A STREAM item's body, borrowed: the same bytes as an [`IpcStreamFrame`] with
 /// `is_final: false` and `payload: Some(payload)`.
 #[derive(Debug)]
@@ -207,6 +236,26 @@ mod borrowed_bodies {
                 })
                 .unwrap();
             assert_eq!(borrowed, owned, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn an_answer_frame_is_the_owned_responses_frame() {
+        let payloads = [
+            serde_json::json!({"sum": 3, "note": "\"quoted\" \\ \u{1}"}),
+            serde_json::json!(null),
+            serde_json::json!([1, 2.5, "x"]),
+        ];
+        for id in [ID, "", "plain-1", "\u{7f}\u{2028}"] {
+            for payload in &payloads {
+                for format in formats() {
+                    let owned = format
+                        .encode_frame(MessageKind::Response, &IpcResponse::success(id, payload))
+                        .unwrap();
+                    let answer = answer_frame(format, id, payload).unwrap();
+                    assert_eq!(answer, owned, "{format:?} {id:?} {payload}");
+                }
+            }
         }
     }
 
