@@ -1365,5 +1365,39 @@ async fn a_payload_that_is_not_json_is_refused_by_its_request_and_hurts_nobody()
         assert_eq!(kind, MessageKind::Response, "{answer}");
         assert_eq!(answer["payload"]["sum"], json!(n + 1));
     }
+    // A unit message may come as `null` or `{}` (with JSON's whitespace around),
+    // never with a form feed, which JSON does not count as whitespace.
+    let unit = |n: usize, payload: &[u8]| {
+        let mut body = format!(
+            r#"{{"correlation_id":"unit-{n}","target":"calculator","message_type":"HealthCheck","payload":"#
+        )
+        .into_bytes();
+        body.extend_from_slice(payload);
+        body.extend_from_slice(br#","expects_reply":true}"#);
+        Frame::new(MessageKind::Request, Format::Json, body)
+            .to_bytes()
+            .unwrap()
+    };
+    let cases: [(&[u8], MessageKind); 6] = [
+        (b"{ \t}", MessageKind::Response),
+        (b"null ", MessageKind::Response),
+        (b" \r\nnull", MessageKind::Response),
+        (b"{\x0c}", MessageKind::Error),
+        (b"null\x0c", MessageKind::Error),
+        (b"\x0cnull", MessageKind::Error),
+    ];
+    for (n, (payload, expected)) in cases.into_iter().enumerate() {
+        raw.write(&unit(n, payload)).await;
+        let (kind, answer) = raw.next_json().await;
+        assert_eq!(
+            kind,
+            expected,
+            "{:?}: {answer}",
+            String::from_utf8_lossy(payload)
+        );
+        // An envelope serde cannot read has no id to answer to.
+        let id = answer["correlation_id"].as_str().unwrap_or_default();
+        assert!(id == format!("unit-{n}") || id == "unknown", "{answer}");
+    }
     server.stop().await;
 }

@@ -218,10 +218,6 @@ def decode_frame_payload(fmt: int, data: bytes) -> Any:
     raise ActonError("PROTOCOL_ERROR", f"unknown format byte {fmt:#04x}")
 
 
-# Bytes a connection's transport may hold unsent before a call waits for the socket.
-_WRITE_BACKLOG = 64 * 1024
-
-
 def _expire(future: asyncio.Future[Any], seconds: float) -> None:
     """A call's deadline passed: it fails with :class:`RequestTimeout` (unless answered)."""
     if not future.done():

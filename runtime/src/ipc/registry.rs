@@ -363,9 +363,7 @@ fn decode_as<T: ActonMessage + DeserializeOwned>(
         Err(error) => {
             let alternative = if format.is_empty_map(payload) {
                 format.null()
-            } else if payload == format.null()
-                || (format == Format::Json && payload.trim_ascii() == b"null")
-            {
+            } else if format.is_null(payload) {
                 format.empty_map()
             } else {
                 return Err(error);

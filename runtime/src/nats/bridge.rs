@@ -330,10 +330,12 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 ///
 /// With `bridge` given (a service's subscription) and the bridge still running
 /// when `stop` comes — the service's actor was hidden — the subscription is
-/// drained instead: the messages already on their way to this subscriber are
-/// still handed to `on_message` (which refuses them: nothing is exposed under
-/// that name now). Dropped, each would leave its caller waiting for its own
-/// timeout.
+/// drained instead: the messages the client already holds for it are still
+/// handed to `on_message` (which refuses them: nothing is exposed under that
+/// name now). Dropped, each would leave its caller waiting for its own timeout.
+/// (One that `nats-server` routed here but had not delivered when the client
+/// took the drain in can still be lost: async-nats removes the subscription
+/// without waiting for the server's acknowledgement.)
 async fn serve_until_stopped(
     stop: CancellationToken,
     mut subscriber: async_nats::Subscriber,

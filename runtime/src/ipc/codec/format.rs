@@ -196,12 +196,24 @@ impl Format {
     pub(crate) fn is_empty_map(self, bytes: &[u8]) -> bool {
         match self {
             Self::Json => {
-                let mut significant = bytes.iter().filter(|b| !b.is_ascii_whitespace());
+                let mut significant = bytes.iter().filter(|&&b| !is_json_whitespace(b));
                 significant.next() == Some(&b'{')
                     && significant.next() == Some(&b'}')
                     && significant.next().is_none()
             }
             Self::MessagePack => bytes == self.empty_map(),
+        }
+    }
+
+    /// Whether `bytes` encode `null` (in JSON, with whitespace around it).
+    pub(crate) fn is_null(self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Json => {
+                let start = bytes.iter().position(|&b| !is_json_whitespace(b));
+                let end = bytes.iter().rposition(|&b| !is_json_whitespace(b));
+                matches!((start, end), (Some(start), Some(end)) if &bytes[start..=end] == b"null")
+            }
+            Self::MessagePack => bytes == self.null(),
         }
     }
 
@@ -237,4 +249,10 @@ impl std::fmt::Display for Format {
             Self::MessagePack => "MessagePack",
         })
     }
+}
+
+/// JSON's whitespace (RFC 8259): space, tab, line feed, carriage return — not the
+/// form feed that `u8::is_ascii_whitespace` also counts.
+pub(crate) fn is_json_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }

@@ -260,11 +260,16 @@ impl<'a> Cursor<'a> {
                     }
                 }
             }
+            // A number, `true`, `false` or `null`: only the characters they are
+            // made of (anything after them must then be a delimiter).
             _ => rest
                 .iter()
-                .position(|&byte| matches!(byte, b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r'))
+                .position(|&byte| !matches!(byte, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.'))
                 .unwrap_or(rest.len()),
         };
+        if length == 0 {
+            return None; // no value at all: serde reports it
+        }
         let value = &rest[..length];
         self.at = start + length;
         Some(value)
