@@ -9,6 +9,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -55,14 +56,6 @@ pub(crate) struct Parked {
     capacity: usize,
     waited: Duration,
     room: Pin<Box<dyn Future<Output = RoomOutcome> + Send>>,
-}
-
-/// Waits for the parked request's room; never finishes when nothing is parked.
-pub(crate) async fn room_for(parked: &mut Option<Parked>) -> RoomOutcome {
-    match parked {
-        Some(parked) => parked.room.as_mut().await,
-        None => std::future::pending().await,
-    }
 }
 
 fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
@@ -236,6 +229,14 @@ impl Connection {
     }
 
     /// The parked request's wait is over: it goes in, or is refused.
+    /// Polls the parked request's wait for room; `Pending` when nothing is parked.
+    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<RoomOutcome> {
+        match &mut self.parked {
+            Some(parked) => parked.room.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
     pub(crate) fn on_room(&mut self, outcome: RoomOutcome) {
         let Some(parked) = self.parked.take() else {
             return;

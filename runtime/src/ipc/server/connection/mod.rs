@@ -9,27 +9,30 @@
 mod dispatch;
 mod routes;
 mod state;
+mod wakes;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::time::Instant;
 use tokio_util::codec::{Decoder, FramedRead};
 use tracing::Instrument;
 
-use dispatch::room_for;
 use state::Connection;
+use wakes::{Source, Wakes};
 
 use super::hub::ConnectionId;
 use super::outbox::Outbox;
 use super::rate_limit::TokenBucket;
 use super::stats::{Counters, Traffic};
 use super::ListenerShared;
-use crate::ipc::protocol::{FrameCodec, FrameError};
+use crate::ipc::protocol::{Frame, FrameCodec, FrameError};
 use crate::message::PeerCredentials;
 
 /// Unsent bytes above which the connection stops reading requests until the
@@ -91,6 +94,30 @@ impl Drop for CloseOnDrop {
     }
 }
 
+/// What woke the connection's loop (see [`wakes`]).
+enum Event {
+    /// The drain time is over.
+    Cut,
+    /// The listener stops reading.
+    Stop,
+    /// Something was appended to the outbox.
+    Outbox,
+    /// The earliest deadline of the requests in flight may have come.
+    Deadline,
+    /// The request parked on a full mailbox got room, or gave up.
+    Room(dispatch::RoomOutcome),
+    /// A frame, a bad frame, or the end of the peer's side.
+    Frame(Option<Result<Frame, FrameError>>),
+    /// A write of the waiting bytes finished.
+    Written(std::io::Result<usize>),
+    /// The write timer: waiting bytes may have stalled.
+    Stalled,
+    /// Time to check whether a peer that closed its side is gone.
+    PeerCheck,
+    /// The idle timer.
+    Idle,
+}
+
 async fn run(
     stream: UnixStream,
     connection: &mut Connection,
@@ -122,9 +149,9 @@ async fn run(
     // the next deadline and it is armed again.
     let mut deadline_timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     let mut armed: Option<Instant> = None;
-    // Registered once and renewed only when it fires, so that the loop does not
-    // register a new waiter on every turn.
+    // Registered once and renewed only when it fires.
     let mut ready = std::pin::pin!(outbox.ready());
+    let mut wakes = Wakes::new();
     let mut reading = true;
     // The peer closed its side (or reading failed): it may be gone altogether.
     let mut peer_closed = false;
@@ -145,20 +172,93 @@ async fn run(
         if let Some(next) = connection.next_deadline() {
             if armed.is_none_or(|armed| next < armed) {
                 deadline_timer.as_mut().reset(next);
+                wakes.mark(Source::DEADLINE);
                 armed = Some(next);
             }
         }
-        let connection_parked_on_mailbox = connection.parked.is_some();
-        let was_empty = out.is_empty();
-        tokio::select! {
-            biased;
-            () = &mut cut, if !cut_done => {
+        let parked_on_mailbox = connection.parked.is_some();
+        if parked_on_mailbox {
+            // Parked anew by any frame served: its wait is a new future.
+            wakes.mark(Source::ROOM);
+        }
+        let writing = !out.is_empty();
+        let checking_peer = peer_closed && !writing && !connection.is_done();
+        let was_empty = !writing;
+        // In priority order; only the sources that woke the task are polled.
+        let event = std::future::poll_fn(|cx| {
+            wakes.begin(cx);
+            if wakes
+                .poll(Source::CUT, !cut_done, |cx| cut.as_mut().poll(cx))
+                .is_some()
+            {
+                return Poll::Ready(Event::Cut);
+            }
+            if wakes
+                .poll(Source::STOP, reading, |cx| stopping.as_mut().poll(cx))
+                .is_some()
+            {
+                return Poll::Ready(Event::Stop);
+            }
+            if wakes
+                .poll(Source::OUTBOX, true, |cx| ready.as_mut().poll(cx))
+                .is_some()
+            {
+                return Poll::Ready(Event::Outbox);
+            }
+            let deadline_armed = armed.is_some();
+            if wakes
+                .poll(Source::DEADLINE, deadline_armed, |cx| {
+                    deadline_timer.as_mut().poll(cx)
+                })
+                .is_some()
+            {
+                return Poll::Ready(Event::Deadline);
+            }
+            if let Some(outcome) = wakes.poll(Source::ROOM, parked_on_mailbox, |cx| {
+                connection.poll_room(cx)
+            }) {
+                return Poll::Ready(Event::Room(outcome));
+            }
+            if let Some(frame) = wakes.poll(Source::READ, may_read, |cx| frames.poll_next_unpin(cx))
+            {
+                return Poll::Ready(Event::Frame(frame));
+            }
+            if let Some(written) = wakes.poll(Source::WRITE, writing, |cx| {
+                std::pin::Pin::new(&mut write).poll_write(cx, &out)
+            }) {
+                return Poll::Ready(Event::Written(written));
+            }
+            if wakes
+                .poll(Source::STALLED, writing, |cx| stalled.as_mut().poll(cx))
+                .is_some()
+            {
+                return Poll::Ready(Event::Stalled);
+            }
+            if wakes
+                .poll(Source::PEER_CHECK, checking_peer, |cx| {
+                    peer_check.as_mut().poll(cx)
+                })
+                .is_some()
+            {
+                return Poll::Ready(Event::PeerCheck);
+            }
+            if wakes
+                .poll(Source::IDLE, may_idle, |cx| idle.as_mut().poll(cx))
+                .is_some()
+            {
+                return Poll::Ready(Event::Idle);
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Cut => {
                 // The drain time is over: what is still in flight ends now.
                 cut_done = true;
                 reading = false;
                 connection.cut();
             }
-            () = &mut stopping, if reading => {
+            Event::Stop => {
                 reading = false;
                 connection.shut();
                 // Frames already read are answered (SHUTTING_DOWN), not lost.
@@ -167,14 +267,18 @@ async fn run(
                     connection.on_frame_after_stop(&frame);
                 }
             }
-            () = &mut ready => {
+            Event::Outbox => {
                 ready.set(outbox.ready());
+                wakes.mark(Source::OUTBOX);
                 outbox.take(&mut out, &mut ended);
                 connection.on_ended(&mut ended);
                 let now = Instant::now();
                 last_activity = now;
                 if was_empty && !out.is_empty() {
                     last_write = now;
+                    // A write is due; so is the stall timer's registration.
+                    wakes.mark(Source::WRITE);
+                    wakes.mark(Source::STALLED);
                 }
                 // Most answers fit the socket at once: write now rather than on
                 // the next turn of the loop.
@@ -187,14 +291,12 @@ async fn run(
                     }
                 }
             }
-            () = &mut deadline_timer, if armed.is_some() => {
+            Event::Deadline => {
                 armed = None;
                 connection.on_deadlines(Instant::now());
             }
-            outcome = room_for(&mut connection.parked), if connection_parked_on_mailbox => {
-                connection.on_room(outcome);
-            }
-            frame = frames.next(), if may_read => {
+            Event::Room(outcome) => connection.on_room(outcome),
+            Event::Frame(frame) => {
                 last_activity = Instant::now();
                 match frame {
                     Some(Ok(frame)) => {
@@ -238,17 +340,18 @@ async fn run(
                         peer_closed = true;
                         connection.stop_reading();
                         peer_check.as_mut().reset(Instant::now());
+                        wakes.mark(Source::PEER_CHECK);
                     }
                 }
             }
-            written = write.write(&out), if !out.is_empty() => match written {
+            Event::Written(written) => match written {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     sent(traffic, outbox, &mut out, n);
                     last_write = Instant::now();
                 }
             },
-            () = &mut stalled, if !out.is_empty() => {
+            Event::Stalled => {
                 let due = deadline(last_write, write_timeout);
                 if Instant::now() >= due {
                     Counters::add(&shared.counters.slow_peers_closed, 1);
@@ -256,22 +359,25 @@ async fn run(
                     break;
                 }
                 stalled.as_mut().reset(due);
+                wakes.mark(Source::STALLED);
             }
             // A peer that closed its side may be gone: a write of nothing fails then.
-            () = &mut peer_check, if peer_closed && out.is_empty() && !connection.is_done() => {
+            Event::PeerCheck => {
                 if write.write(&[]).await.is_err() {
                     tracing::debug!(parent: span, "peer gone; abandoning its requests");
                     break;
                 }
                 peer_check.as_mut().reset(Instant::now() + PEER_CHECK);
+                wakes.mark(Source::PEER_CHECK);
             }
-            () = &mut idle, if may_idle => {
+            Event::Idle => {
                 let due = deadline(last_activity, idle_after);
                 if Instant::now() >= due {
                     tracing::debug!(parent: span, ?idle_after, "closing idle connection");
                     break;
                 }
                 idle.as_mut().reset(due);
+                wakes.mark(Source::IDLE);
             }
         }
     }
