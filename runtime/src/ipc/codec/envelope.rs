@@ -48,14 +48,27 @@ pub(crate) fn parse(
             None => parse_with_serde(bytes).map_err(|e| format.invalid(e)),
         },
         Format::MessagePack => {
-            format.check_depth(bytes)?;
-            let header: RequestHeader<'_> =
-                decode_borrowed(bytes).map_err(|e| format.invalid(e))?;
-            let payload = super::msgpack::map_value(bytes, "payload")
-                .ok_or_else(|| format.invalid("missing field `payload`"))?;
-            Ok((header, payload))
+            if cfg!(feature = "ipc-messagepack") {
+                if let Some(parsed) = super::msgpack::scan_envelope(bytes) {
+                    return Ok(parsed);
+                }
+            }
+            parse_msgpack_with_serde(bytes)
         }
     }
+}
+
+/// A MessagePack envelope parsed by serde: any shape the protocol allows, and the
+/// errors reported for what it does not.
+pub(crate) fn parse_msgpack_with_serde(
+    bytes: &[u8],
+) -> Result<(RequestHeader<'_>, &[u8]), CodecError> {
+    let format = Format::MessagePack;
+    format.check_depth(bytes)?;
+    let header: RequestHeader<'_> = decode_borrowed(bytes).map_err(|e| format.invalid(e))?;
+    let payload = super::msgpack::map_value(bytes, "payload")
+        .ok_or_else(|| format.invalid("missing field `payload`"))?;
+    Ok((header, payload))
 }
 
 /// A JSON envelope parsed by serde: any shape the protocol allows, and the

@@ -3,6 +3,13 @@
 //!
 //! Walks values iteratively (no recursion, so no stack exhaustion from deep
 //! nesting) and checks every length against the bytes that remain.
+//!
+//! [`scan_envelope`] reads a whole REQUEST envelope of the common shape this way,
+//! without serde (see its documentation).
+
+use std::borrow::Cow;
+
+use crate::ipc::protocol::RequestHeader;
 
 /// The bytes of the value stored under `key` in the map that `bytes` encodes.
 /// `None` when `bytes` is not a well-formed map or has no such key.
@@ -18,6 +25,126 @@ pub(crate) fn map_value<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
         }
     }
     None
+}
+
+/// The header and the raw payload of a MessagePack REQUEST envelope of the
+/// common shape, or `None` for serde to parse.
+///
+/// It is every MessagePack request's first parse, and serde's derive spends most
+/// of its time matching field names and skipping the payload it ignores (before
+/// [`map_value`] finds it again, after a nesting check of the whole envelope).
+/// The common shape is one map of the envelope's known keys, each once, as
+/// strings; its three names as valid UTF-8 strings, its flags as booleans, its
+/// timeout as an unsigned integer, its payload any well-formed value, and nothing
+/// after the map. Anything else — another key, a repeated one, a value of
+/// another type, trailing bytes, a payload with enough arrays and maps to come
+/// near the nesting limit — is declined, and serde then accepts or reports it
+/// exactly as before. The payload's own grammar is checked where it is decoded
+/// into its registered type.
+pub(crate) fn scan_envelope(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
+    /// serde's path checks the envelope's nesting (the payload's plus one): a
+    /// payload nesting this many arrays and maps deep is left to it.
+    const DEPTH_MARGIN: usize = 100;
+    const CORRELATION_ID: u8 = 1;
+    const TARGET: u8 = 1 << 1;
+    const MESSAGE_TYPE: u8 = 1 << 2;
+    const PAYLOAD: u8 = 1 << 3;
+    const EXPECTS_REPLY: u8 = 1 << 4;
+    const EXPECTS_STREAM: u8 = 1 << 5;
+    const RESPONSE_TIMEOUT_MS: u8 = 1 << 6;
+    const REQUIRED: u8 = CORRELATION_ID | TARGET | MESSAGE_TYPE | PAYLOAD;
+
+    let mut at = 0;
+    let entries = map_len(bytes, &mut at)?;
+    let mut seen = 0u8;
+    let mut header = RequestHeader {
+        correlation_id: Cow::Borrowed(""),
+        target: Cow::Borrowed(""),
+        message_type: Cow::Borrowed(""),
+        expects_reply: false,
+        expects_stream: false,
+        response_timeout_ms: super::envelope::DEFAULT_TIMEOUT_MS,
+    };
+    let mut payload: &[u8] = &[];
+    for _ in 0..entries {
+        let key = match string(bytes, &mut at)? {
+            b"correlation_id" => CORRELATION_ID,
+            b"target" => TARGET,
+            b"message_type" => MESSAGE_TYPE,
+            b"payload" => PAYLOAD,
+            b"expects_reply" => EXPECTS_REPLY,
+            b"expects_stream" => EXPECTS_STREAM,
+            b"response_timeout_ms" => RESPONSE_TIMEOUT_MS,
+            _ => return None,
+        };
+        if seen & key != 0 {
+            return None;
+        }
+        seen |= key;
+        match key {
+            CORRELATION_ID => header.correlation_id = Cow::Borrowed(text(bytes, &mut at)?),
+            TARGET => header.target = Cow::Borrowed(text(bytes, &mut at)?),
+            MESSAGE_TYPE => header.message_type = Cow::Borrowed(text(bytes, &mut at)?),
+            PAYLOAD => {
+                let start = at;
+                skip_values(bytes, &mut at, 1)?;
+                payload = &bytes[start..at];
+                if !nests_within(payload, DEPTH_MARGIN - 1) {
+                    return None;
+                }
+            }
+            EXPECTS_REPLY => header.expects_reply = boolean(bytes, &mut at)?,
+            EXPECTS_STREAM => header.expects_stream = boolean(bytes, &mut at)?,
+            _ => header.response_timeout_ms = unsigned(bytes, &mut at)?,
+        }
+    }
+    (at == bytes.len() && seen & REQUIRED == REQUIRED).then_some((header, payload))
+}
+
+/// The bytes of a string (any of the four string markers).
+fn string<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let marker = *bytes.get(*at)?;
+    *at += 1;
+    let len = match marker {
+        0xa0..=0xbf => u64::from(marker & 0x1f),
+        0xd9 => read_be(bytes, at, 1)?,
+        0xda => read_be(bytes, at, 2)?,
+        0xdb => read_be(bytes, at, 4)?,
+        _ => return None,
+    };
+    let end = at.checked_add(usize::try_from(len).ok()?)?;
+    let string = bytes.get(*at..end)?;
+    *at = end;
+    Some(string)
+}
+
+/// A string that is valid UTF-8.
+fn text<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a str> {
+    std::str::from_utf8(string(bytes, at)?).ok()
+}
+
+fn boolean(bytes: &[u8], at: &mut usize) -> Option<bool> {
+    let value = match *bytes.get(*at)? {
+        0xc2 => false,
+        0xc3 => true,
+        _ => return None,
+    };
+    *at += 1;
+    Some(value)
+}
+
+/// A positive fixint or an unsigned integer of any width.
+fn unsigned(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let marker = *bytes.get(*at)?;
+    *at += 1;
+    match marker {
+        0x00..=0x7f => Some(u64::from(marker)),
+        0xcc => read_be(bytes, at, 1),
+        0xcd => read_be(bytes, at, 2),
+        0xce => read_be(bytes, at, 4),
+        0xcf => read_be(bytes, at, 8),
+        _ => None,
+    }
 }
 
 /// How deep MessagePack values may nest (as deep as serde_json lets JSON nest).
@@ -284,6 +411,188 @@ mod tests {
             for limit in 0..6 {
                 if nests_within(&bytes, limit) != walk_within(&bytes, limit) {
                     panic!("{bytes:02x?} at limit {limit}");
+                }
+            }
+        }
+    }
+
+    /// A REQUEST envelope with every field, in the order clients send them.
+    #[derive(Serialize)]
+    struct Request<'a, P> {
+        correlation_id: &'a str,
+        target: &'a str,
+        message_type: &'a str,
+        payload: P,
+        expects_reply: bool,
+        expects_stream: bool,
+        response_timeout_ms: u64,
+    }
+
+    fn request<P: Serialize>(payload: P) -> Vec<u8> {
+        rmp_serde::to_vec_named(&Request {
+            correlation_id: "c-1",
+            target: "calculator",
+            message_type: "AddRequest",
+            payload,
+            expects_reply: true,
+            expects_stream: false,
+            response_timeout_ms: 5_000,
+        })
+        .expect("encodes")
+    }
+
+    /// `scan_envelope` either declines or agrees with serde's path exactly —
+    /// except for a payload serde refuses, which the decoding of its type must
+    /// refuse too.
+    fn agrees(bytes: &[u8]) {
+        let Some((header, payload)) = scan_envelope(bytes) else {
+            return;
+        };
+        let Ok((expected, expected_payload)) =
+            crate::ipc::codec::envelope::parse_msgpack_with_serde(bytes)
+        else {
+            assert!(
+                rmp_serde::from_slice::<serde::de::IgnoredAny>(payload).is_err(),
+                "scanned what serde refuses, and not for its payload: {bytes:02x?}"
+            );
+            return;
+        };
+        assert_eq!(header.correlation_id, expected.correlation_id);
+        assert_eq!(header.target, expected.target);
+        assert_eq!(header.message_type, expected.message_type);
+        assert_eq!(header.expects_reply, expected.expects_reply);
+        assert_eq!(header.expects_stream, expected.expects_stream);
+        assert_eq!(header.response_timeout_ms, expected.response_timeout_ms);
+        assert_eq!(payload, expected_payload, "{bytes:02x?}");
+    }
+
+    #[test]
+    fn the_common_envelope_is_read_without_serde() {
+        let bytes = request(sample());
+        let (header, payload) = scan_envelope(&bytes).expect("the common shape");
+        assert_eq!(header.correlation_id, "c-1");
+        assert_eq!(header.target, "calculator");
+        assert_eq!(header.message_type, "AddRequest");
+        assert!(header.expects_reply && !header.expects_stream);
+        assert_eq!(header.response_timeout_ms, 5_000);
+        assert_eq!(
+            payload,
+            rmp_serde::to_vec_named(&sample()).expect("encodes")
+        );
+        agrees(&bytes);
+        // Only the required keys: the others take their defaults.
+        #[derive(Serialize)]
+        struct Minimal<'a> {
+            payload: (),
+            message_type: &'a str,
+            target: &'a str,
+            correlation_id: &'a str,
+        }
+        let minimal = rmp_serde::to_vec_named(&Minimal {
+            payload: (),
+            message_type: "Ping",
+            target: "t",
+            correlation_id: "x",
+        })
+        .expect("encodes");
+        let (header, payload) = scan_envelope(&minimal).expect("required keys only");
+        assert_eq!(header.response_timeout_ms, 30_000);
+        assert!(!header.expects_reply && !header.expects_stream);
+        assert_eq!(payload, [0xc0]);
+        agrees(&minimal);
+    }
+
+    #[test]
+    fn shapes_outside_the_common_one_are_left_to_serde() {
+        let common = request(1);
+        let mut trailing = common.clone();
+        trailing.push(0xc0);
+        // A map of eight entries whose eighth is an unknown key.
+        let mut unknown = common.clone();
+        unknown[0] += 1;
+        unknown.extend_from_slice(&[0xa5, b'e', b'x', b't', b'r', b'a', 0x01]);
+        // The payload key again.
+        let mut repeated = common.clone();
+        repeated[0] += 1;
+        repeated.extend_from_slice(&[0xa7, b'p', b'a', b'y', b'l', b'o', b'a', b'd', 0x01]);
+        let deep = request(nested_arrays(100));
+        for (bytes, why) in [
+            (trailing, "trailing bytes"),
+            (unknown, "an unknown key"),
+            (repeated, "a repeated key"),
+            (deep, "a payload with 100 arrays"),
+            (
+                rmp_serde::to_vec(&("c", "t", "m")).expect("encodes"),
+                "an array",
+            ),
+        ] {
+            assert!(scan_envelope(&bytes).is_none(), "{why}");
+            agrees(&bytes);
+        }
+        // A signed timeout, a string flag, a binary target: serde's to judge.
+        for (key, value) in [
+            (
+                "response_timeout_ms",
+                rmp_serde::to_vec(&-1i64).expect("encodes"),
+            ),
+            ("expects_reply", rmp_serde::to_vec("yes").expect("encodes")),
+            ("target", vec![0xc4, 0x01, b't']),
+        ] {
+            let bytes = envelope_with(key, &value);
+            assert!(scan_envelope(&bytes).is_none(), "{key}");
+            agrees(&bytes);
+        }
+    }
+
+    /// `[[[...1...]]]`, `depth` arrays deep.
+    fn nested_arrays(depth: usize) -> serde_json::Value {
+        (0..depth).fold(serde_json::json!(1), |inner, _| serde_json::json!([inner]))
+    }
+
+    /// The common envelope with `key`'s value replaced by the raw `value`.
+    fn envelope_with(key: &str, value: &[u8]) -> Vec<u8> {
+        let fields: [(&str, Vec<u8>); 4] = [
+            ("correlation_id", rmp_serde::to_vec("c").expect("encodes")),
+            ("target", rmp_serde::to_vec("t").expect("encodes")),
+            ("message_type", rmp_serde::to_vec("M").expect("encodes")),
+            ("payload", rmp_serde::to_vec(&1).expect("encodes")),
+        ];
+        let mut bytes = vec![0x85];
+        for (name, encoded) in &fields {
+            bytes.extend(rmp_serde::to_vec(name).expect("encodes"));
+            bytes.extend(if *name == key { value } else { &encoded[..] });
+        }
+        if !fields.iter().any(|(name, _)| *name == key) {
+            bytes.extend(rmp_serde::to_vec(key).expect("encodes"));
+            bytes.extend_from_slice(value);
+        } else {
+            bytes[0] = 0x84;
+        }
+        bytes
+    }
+
+    #[test]
+    fn damaged_envelopes_are_declined_or_read_as_serde_reads_them() {
+        let alphabet = [
+            0x00u8, 0x01, 0x7f, 0x80, 0x81, 0x87, 0x88, 0x8f, 0x90, 0x91, 0x9f, 0xa0, 0xa1, 0xa6,
+            0xa7, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xca, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd3,
+            0xd9, 0xda, 0xdb, 0xdc, 0xde, 0xdf, 0xe0, 0xff,
+        ];
+        for bytes in [request(sample()), request((1, "two", [3.5])), request(())] {
+            let bytes = if bytes.len() > 400 {
+                // The sample's 70 KB blob: damage its envelope, not every byte of it.
+                request((1, "x".repeat(40), vec![Some(2.5), None]))
+            } else {
+                bytes
+            };
+            for cut in 0..bytes.len() {
+                agrees(&bytes[..cut]);
+            }
+            for at in 0..bytes.len() {
+                for &byte in &alphabet {
+                    let mut damaged = bytes.clone();
+                    damaged[at] = byte;
+                    agrees(&damaged);
                 }
             }
         }
