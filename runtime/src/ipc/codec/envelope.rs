@@ -34,6 +34,79 @@ struct JsonEnvelope<'a> {
     response_timeout_ms: u64,
 }
 
+/// A key of the envelope, as the scanners ([`super::scan`],
+/// [`super::msgpack::scan_envelope`]) read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Key {
+    CorrelationId,
+    Target,
+    MessageType,
+    Payload,
+    ExpectsReply,
+    ExpectsStream,
+    ResponseTimeoutMs,
+}
+
+impl Key {
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The fields a scanner found: each key at most once, the four required ones
+/// present at the end, the others defaulting as serde's derive defaults them.
+pub(super) struct Fields<'a> {
+    pub(super) header: RequestHeader<'a>,
+    pub(super) payload: &'a [u8],
+    seen: u8,
+}
+
+impl<'a> Fields<'a> {
+    pub(super) fn new() -> Self {
+        Self {
+            header: RequestHeader {
+                correlation_id: Cow::Borrowed(""),
+                target: Cow::Borrowed(""),
+                message_type: Cow::Borrowed(""),
+                expects_reply: false,
+                expects_stream: false,
+                response_timeout_ms: DEFAULT_TIMEOUT_MS,
+            },
+            payload: &[],
+            seen: 0,
+        }
+    }
+
+    /// The key named `name` (compared as bytes), the first time it comes;
+    /// `None` for any other name, or a key seen before: the scanner declines.
+    pub(super) fn first(&mut self, name: &[u8]) -> Option<Key> {
+        let key = match name {
+            b"correlation_id" => Key::CorrelationId,
+            b"target" => Key::Target,
+            b"message_type" => Key::MessageType,
+            b"payload" => Key::Payload,
+            b"expects_reply" => Key::ExpectsReply,
+            b"expects_stream" => Key::ExpectsStream,
+            b"response_timeout_ms" => Key::ResponseTimeoutMs,
+            _ => return None,
+        };
+        if self.seen & key.bit() != 0 {
+            return None;
+        }
+        self.seen |= key.bit();
+        Some(key)
+    }
+
+    /// The header and payload, when every required key came.
+    pub(super) fn finish(self) -> Option<(RequestHeader<'a>, &'a [u8])> {
+        let required = Key::CorrelationId.bit()
+            | Key::Target.bit()
+            | Key::MessageType.bit()
+            | Key::Payload.bit();
+        (self.seen & required == required).then_some((self.header, self.payload))
+    }
+}
+
 /// Parses a REQUEST payload.
 ///
 /// # Errors

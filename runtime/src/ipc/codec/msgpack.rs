@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use super::envelope::{Fields, Key};
 use crate::ipc::protocol::RequestHeader;
 
 /// The bytes of the value stored under `key` in the map that `bytes` encodes.
@@ -45,60 +46,34 @@ pub(crate) fn scan_envelope(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> 
     /// serde's path checks the envelope's nesting (the payload's plus one): a
     /// payload nesting this many arrays and maps deep is left to it.
     const DEPTH_MARGIN: usize = 100;
-    const CORRELATION_ID: u8 = 1;
-    const TARGET: u8 = 1 << 1;
-    const MESSAGE_TYPE: u8 = 1 << 2;
-    const PAYLOAD: u8 = 1 << 3;
-    const EXPECTS_REPLY: u8 = 1 << 4;
-    const EXPECTS_STREAM: u8 = 1 << 5;
-    const RESPONSE_TIMEOUT_MS: u8 = 1 << 6;
-    const REQUIRED: u8 = CORRELATION_ID | TARGET | MESSAGE_TYPE | PAYLOAD;
 
     let mut at = 0;
     let entries = map_len(bytes, &mut at)?;
-    let mut seen = 0u8;
-    let mut header = RequestHeader {
-        correlation_id: Cow::Borrowed(""),
-        target: Cow::Borrowed(""),
-        message_type: Cow::Borrowed(""),
-        expects_reply: false,
-        expects_stream: false,
-        response_timeout_ms: super::envelope::DEFAULT_TIMEOUT_MS,
-    };
-    let mut payload: &[u8] = &[];
+    let mut fields = Fields::new();
     for _ in 0..entries {
-        let key = match string(bytes, &mut at)? {
-            b"correlation_id" => CORRELATION_ID,
-            b"target" => TARGET,
-            b"message_type" => MESSAGE_TYPE,
-            b"payload" => PAYLOAD,
-            b"expects_reply" => EXPECTS_REPLY,
-            b"expects_stream" => EXPECTS_STREAM,
-            b"response_timeout_ms" => RESPONSE_TIMEOUT_MS,
-            _ => return None,
-        };
-        if seen & key != 0 {
-            return None;
-        }
-        seen |= key;
+        let key = fields.first(string(bytes, &mut at)?)?;
+        let header = &mut fields.header;
         match key {
-            CORRELATION_ID => header.correlation_id = Cow::Borrowed(text(bytes, &mut at)?),
-            TARGET => header.target = Cow::Borrowed(text(bytes, &mut at)?),
-            MESSAGE_TYPE => header.message_type = Cow::Borrowed(text(bytes, &mut at)?),
-            PAYLOAD => {
+            Key::CorrelationId => header.correlation_id = Cow::Borrowed(text(bytes, &mut at)?),
+            Key::Target => header.target = Cow::Borrowed(text(bytes, &mut at)?),
+            Key::MessageType => header.message_type = Cow::Borrowed(text(bytes, &mut at)?),
+            Key::Payload => {
                 let start = at;
                 skip_values(bytes, &mut at, 1)?;
-                payload = &bytes[start..at];
-                if !nests_within(payload, DEPTH_MARGIN - 1) {
+                fields.payload = bytes.get(start..at)?;
+                if !nests_within(fields.payload, DEPTH_MARGIN - 1) {
                     return None;
                 }
             }
-            EXPECTS_REPLY => header.expects_reply = boolean(bytes, &mut at)?,
-            EXPECTS_STREAM => header.expects_stream = boolean(bytes, &mut at)?,
-            _ => header.response_timeout_ms = unsigned(bytes, &mut at)?,
+            Key::ExpectsReply => header.expects_reply = boolean(bytes, &mut at)?,
+            Key::ExpectsStream => header.expects_stream = boolean(bytes, &mut at)?,
+            Key::ResponseTimeoutMs => header.response_timeout_ms = unsigned(bytes, &mut at)?,
         }
     }
-    (at == bytes.len() && seen & REQUIRED == REQUIRED).then_some((header, payload))
+    if at != bytes.len() {
+        return None;
+    }
+    fields.finish()
 }
 
 /// The bytes of a string (any of the four string markers).

@@ -16,17 +16,8 @@
 
 use std::borrow::Cow;
 
+use super::envelope::{Fields, Key};
 use crate::ipc::protocol::RequestHeader;
-
-/// The envelope keys, each a bit of the "seen" mask.
-const CORRELATION_ID: u8 = 1;
-const TARGET: u8 = 1 << 1;
-const MESSAGE_TYPE: u8 = 1 << 2;
-const PAYLOAD: u8 = 1 << 3;
-const EXPECTS_REPLY: u8 = 1 << 4;
-const EXPECTS_STREAM: u8 = 1 << 5;
-const RESPONSE_TIMEOUT_MS: u8 = 1 << 6;
-const REQUIRED: u8 = CORRELATION_ID | TARGET | MESSAGE_TYPE | PAYLOAD;
 
 /// serde_json refuses input nested deeper than 128; a payload with this many
 /// opening brackets might come near it inside the envelope, and is left to serde.
@@ -40,42 +31,21 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut cursor = Cursor { bytes, text, at: 0 };
     cursor.expect(b'{')?;
-    let mut seen = 0u8;
-    let mut header = RequestHeader {
-        correlation_id: Cow::Borrowed(""),
-        target: Cow::Borrowed(""),
-        message_type: Cow::Borrowed(""),
-        expects_reply: false,
-        expects_stream: false,
-        response_timeout_ms: super::envelope::DEFAULT_TIMEOUT_MS,
-    };
-    let mut payload: &[u8] = &[];
+    let mut fields = Fields::new();
     loop {
-        // Keys are compared as bytes: one that is none of these (or has an
-        // escape) is left to serde.
-        let key = match cursor.plain_string()? {
-            b"correlation_id" => CORRELATION_ID,
-            b"target" => TARGET,
-            b"message_type" => MESSAGE_TYPE,
-            b"payload" => PAYLOAD,
-            b"expects_reply" => EXPECTS_REPLY,
-            b"expects_stream" => EXPECTS_STREAM,
-            b"response_timeout_ms" => RESPONSE_TIMEOUT_MS,
-            _ => return None,
-        };
-        if seen & key != 0 {
-            return None;
-        }
-        seen |= key;
+        // Keys are compared as bytes: one that is none of the envelope's (or has
+        // an escape) is left to serde.
+        let key = fields.first(cursor.plain_string()?)?;
         cursor.expect(b':')?;
+        let header = &mut fields.header;
         match key {
-            CORRELATION_ID => header.correlation_id = Cow::Borrowed(cursor.text()?),
-            TARGET => header.target = Cow::Borrowed(cursor.text()?),
-            MESSAGE_TYPE => header.message_type = Cow::Borrowed(cursor.text()?),
-            PAYLOAD => payload = cursor.value()?,
-            EXPECTS_REPLY => header.expects_reply = cursor.boolean()?,
-            EXPECTS_STREAM => header.expects_stream = cursor.boolean()?,
-            _ => header.response_timeout_ms = cursor.unsigned()?,
+            Key::CorrelationId => header.correlation_id = Cow::Borrowed(cursor.text()?),
+            Key::Target => header.target = Cow::Borrowed(cursor.text()?),
+            Key::MessageType => header.message_type = Cow::Borrowed(cursor.text()?),
+            Key::Payload => fields.payload = cursor.value()?,
+            Key::ExpectsReply => header.expects_reply = cursor.boolean()?,
+            Key::ExpectsStream => header.expects_stream = cursor.boolean()?,
+            Key::ResponseTimeoutMs => header.response_timeout_ms = cursor.unsigned()?,
         }
         match cursor.next_token()? {
             b',' => {}
@@ -85,7 +55,10 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
     }
     // Only whitespace may follow.
     cursor.skip_whitespace();
-    (cursor.at == bytes.len() && seen & REQUIRED == REQUIRED).then_some((header, payload))
+    if cursor.at != bytes.len() {
+        return None;
+    }
+    fields.finish()
 }
 
 /// Whether a byte ends a plain string's run: its closing quote, an escape, or a
