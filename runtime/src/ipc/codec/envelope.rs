@@ -62,6 +62,7 @@ pub(super) struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    #[inline]
     pub(super) fn new() -> Self {
         Self {
             header: RequestHeader {
@@ -79,18 +80,20 @@ impl<'a> Fields<'a> {
 
     /// The key named `name` (compared as bytes), the first time it comes;
     /// `None` for any other name, or a key seen before: the scanner declines.
+    #[inline]
     pub(super) fn first(&mut self, name: &[u8]) -> Option<Key> {
-        let key = match name {
-            b"correlation_id" => Key::CorrelationId,
-            b"target" => Key::Target,
-            b"message_type" => Key::MessageType,
-            b"payload" => Key::Payload,
-            b"expects_reply" => Key::ExpectsReply,
-            b"expects_stream" => Key::ExpectsStream,
-            b"response_timeout_ms" => Key::ResponseTimeoutMs,
+        // By length first: one comparison of bytes per key.
+        let (key, expected): (Key, &[u8]) = match name.len() {
+            6 => (Key::Target, b"target"),
+            7 => (Key::Payload, b"payload"),
+            12 => (Key::MessageType, b"message_type"),
+            13 => (Key::ExpectsReply, b"expects_reply"),
+            14 if name.first() == Some(&b'c') => (Key::CorrelationId, b"correlation_id"),
+            14 => (Key::ExpectsStream, b"expects_stream"),
+            19 => (Key::ResponseTimeoutMs, b"response_timeout_ms"),
             _ => return None,
         };
-        if self.seen & key.bit() != 0 {
+        if name != expected || self.seen & key.bit() != 0 {
             return None;
         }
         self.seen |= key.bit();
@@ -98,6 +101,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The header and payload, when every required key came.
+    #[inline]
     pub(super) fn finish(self) -> Option<(RequestHeader<'a>, &'a [u8])> {
         let required = Key::CorrelationId.bit()
             | Key::Target.bit()
