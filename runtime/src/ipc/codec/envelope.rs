@@ -51,6 +51,51 @@ impl Key {
     const fn bit(self) -> u8 {
         1 << self as u8
     }
+
+    const fn name(self) -> &'static [u8] {
+        match self {
+            Self::CorrelationId => b"correlation_id",
+            Self::Target => b"target",
+            Self::MessageType => b"message_type",
+            Self::Payload => b"payload",
+            Self::ExpectsReply => b"expects_reply",
+            Self::ExpectsStream => b"expects_stream",
+            Self::ResponseTimeoutMs => b"response_timeout_ms",
+        }
+    }
+
+    /// The key named `name` (compared as bytes).
+    #[inline]
+    pub(super) fn named(name: &[u8]) -> Option<Self> {
+        let key = Self::guess(name.first()?, name.get(8))?;
+        (name == key.name()).then_some(key)
+    }
+
+    /// The key whose name, then `end`, start `bytes`, and the length of both:
+    /// a key read where it stands, without searching for its end first.
+    #[inline]
+    pub(super) fn starting(bytes: &[u8], end: u8) -> Option<(Self, usize)> {
+        let key = Self::guess(bytes.first()?, bytes.get(8))?;
+        let name = key.name();
+        let matches = bytes.get(name.len()) == Some(&end) && bytes.starts_with(name);
+        matches.then_some((key, name.len() + 1))
+    }
+
+    /// The only key a name can be, from its first and ninth bytes
+    /// (`expects_reply` and `expects_stream` part there).
+    #[inline]
+    fn guess(first: &u8, ninth: Option<&u8>) -> Option<Self> {
+        Some(match first {
+            b'c' => Self::CorrelationId,
+            b't' => Self::Target,
+            b'm' => Self::MessageType,
+            b'p' => Self::Payload,
+            b'r' => Self::ResponseTimeoutMs,
+            b'e' if ninth == Some(&b'r') => Self::ExpectsReply,
+            b'e' => Self::ExpectsStream,
+            _ => return None,
+        })
+    }
 }
 
 /// The fields a scanner found: each key at most once, the four required ones
@@ -78,22 +123,11 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The key named `name` (compared as bytes), the first time it comes;
-    /// `None` for any other name, or a key seen before: the scanner declines.
+    /// `key`, the first time it comes; `None` when it came before: the
+    /// scanner declines.
     #[inline]
-    pub(super) fn first(&mut self, name: &[u8]) -> Option<Key> {
-        // By length first: one comparison of bytes per key.
-        let (key, expected): (Key, &[u8]) = match name.len() {
-            6 => (Key::Target, b"target"),
-            7 => (Key::Payload, b"payload"),
-            12 => (Key::MessageType, b"message_type"),
-            13 => (Key::ExpectsReply, b"expects_reply"),
-            14 if name.first() == Some(&b'c') => (Key::CorrelationId, b"correlation_id"),
-            14 => (Key::ExpectsStream, b"expects_stream"),
-            19 => (Key::ResponseTimeoutMs, b"response_timeout_ms"),
-            _ => return None,
-        };
-        if name != expected || self.seen & key.bit() != 0 {
+    pub(super) fn first(&mut self, key: Key) -> Option<Key> {
+        if self.seen & key.bit() != 0 {
             return None;
         }
         self.seen |= key.bit();

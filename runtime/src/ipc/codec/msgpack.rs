@@ -51,7 +51,7 @@ pub(crate) fn scan_envelope(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> 
     let entries = map_len(bytes, &mut at)?;
     let mut fields = Fields::new();
     for _ in 0..entries {
-        let key = fields.first(string(bytes, &mut at)?)?;
+        let key = fields.first(Key::named(string(bytes, &mut at)?)?)?;
         let header = &mut fields.header;
         match key {
             Key::CorrelationId => header.correlation_id = Cow::Borrowed(text(bytes, &mut at)?),

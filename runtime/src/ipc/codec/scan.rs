@@ -33,9 +33,9 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
     cursor.expect(b'{')?;
     let mut fields = Fields::new();
     loop {
-        // Keys are compared as bytes: one that is none of the envelope's (or has
-        // an escape) is left to serde.
-        let key = fields.first(cursor.plain_string()?)?;
+        // Keys are compared as bytes where they stand: one that is none of the
+        // envelope's (or has an escape) is left to serde.
+        let key = fields.first(cursor.key()?)?;
         cursor.expect(b':')?;
         let header = &mut fields.header;
         match key {
@@ -135,6 +135,14 @@ impl<'a> Cursor<'a> {
 
     fn expect(&mut self, byte: u8) -> Option<()> {
         (self.next_token()? == byte).then_some(())
+    }
+
+    /// An envelope key, as a string without escapes.
+    fn key(&mut self) -> Option<Key> {
+        self.expect(b'"')?;
+        let (key, length) = Key::starting(self.bytes.get(self.at..)?, b'"')?;
+        self.at += length;
+        Some(key)
     }
 
     /// The bytes of a string without escapes or control characters.

@@ -228,7 +228,6 @@ impl Connection {
         }
     }
 
-    /// The parked request's wait is over: it goes in, or is refused.
     /// Polls the parked request's wait for room; `Pending` when nothing is parked.
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<RoomOutcome> {
         match &mut self.parked {
@@ -237,6 +236,7 @@ impl Connection {
         }
     }
 
+    /// The parked request's wait is over: it goes in, or is refused.
     pub(crate) fn on_room(&mut self, outcome: RoomOutcome) {
         let Some(parked) = self.parked.take() else {
             return;
