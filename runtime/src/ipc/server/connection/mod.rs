@@ -178,7 +178,8 @@ async fn run(
         }
         let parked_on_mailbox = connection.parked.is_some();
         if parked_on_mailbox {
-            // Parked anew by any frame served: its wait is a new future.
+            // Marked on every turn while parked (rare, and cheap): any frame served
+            // may have parked a new wait, a new future.
             wakes.mark(Source::ROOM);
         }
         let writing = !out.is_empty();
@@ -276,9 +277,9 @@ async fn run(
                 last_activity = now;
                 if was_empty && !out.is_empty() {
                     last_write = now;
-                    // A write is due; so is the stall timer's registration.
+                    // A write is due. (The stall timer needs no mark: unmarked,
+                    // it holds its waker, and it is marked whenever it is reset.)
                     wakes.mark(Source::WRITE);
-                    wakes.mark(Source::STALLED);
                 }
                 // Most answers fit the socket at once: write now rather than on
                 // the next turn of the loop.

@@ -1,7 +1,7 @@
 //! Which of a connection's event sources woke its task, so that its loop polls
 //! only those.
 //!
-//! A connection waits on a dozen things at once (its socket both ways, its
+//! A connection waits on ten things at once (its socket both ways, its
 //! outbox, its timers, the listener's shutdown). Polled together in a
 //! `select!`, every one of them is polled on every turn of the loop, although
 //! one request turns it two or three times and each turn is caused by one of
@@ -172,6 +172,56 @@ mod tests {
             "woken: polled, ready"
         );
         assert_eq!(polls, 2);
+    }
+
+    #[tokio::test]
+    async fn a_source_that_wakes_itself_while_pending_is_polled_again() {
+        // What tokio's budget does: the resource wakes the waker it was polled
+        // with, then answers Pending. The mark must survive the Pending.
+        let mut wakes = Wakes::new();
+        let mut polls = 0;
+        for _ in 0..3 {
+            std::future::poll_fn(|cx| {
+                wakes.begin(cx);
+                let ready = wakes.poll(Source::READ, true, |cx| {
+                    polls += 1;
+                    cx.waker().wake_by_ref();
+                    Poll::<()>::Pending
+                });
+                assert!(ready.is_none());
+                Poll::Ready(())
+            })
+            .await;
+        }
+        assert_eq!(polls, 3, "woken by itself each time: polled each turn");
+    }
+
+    /// One turn polling the deadline source, which always answers Pending.
+    async fn pending_turn(wakes: &mut Wakes, polls: &mut u32) {
+        std::future::poll_fn(|cx| {
+            wakes.begin(cx);
+            let _ = wakes.poll(Source::DEADLINE, true, |_| {
+                *polls += 1;
+                Poll::<()>::Pending
+            });
+            Poll::Ready(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_marked_source_is_polled_on_the_next_turn() {
+        let mut wakes = Wakes::new();
+        let mut polls = 0;
+        pending_turn(&mut wakes, &mut polls).await;
+        pending_turn(&mut wakes, &mut polls).await;
+        assert_eq!(
+            polls, 1,
+            "polled first (all start marked), not again unmarked"
+        );
+        wakes.mark(Source::DEADLINE);
+        pending_turn(&mut wakes, &mut polls).await;
+        assert_eq!(polls, 2, "marked: polled");
     }
 
     #[tokio::test]
