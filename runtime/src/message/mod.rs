@@ -43,7 +43,7 @@ pub use origin::{PeerCredentials, RequestOrigin};
 pub use reply::{FutureBox, OutboundEnvelope, Reply};
 pub(crate) use reply::{NoHandler, ReplyTarget};
 #[cfg(feature = "ipc")]
-pub(crate) use reply::{Offer, ReplySink};
+pub(crate) use reply::{Offer, ReplySink, SinkRef};
 
 /// A value that can be sent to an actor.
 ///

@@ -5,6 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 #[cfg(feature = "ipc")]
+use std::sync::atomic::{self, AtomicUsize, Ordering};
+#[cfg(feature = "ipc")]
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -83,7 +85,7 @@ pub(crate) enum ReplyTarget {
     /// Replies go into a receiver shared by many requests (an IPC connection);
     /// the end is announced when the last clone of the sink goes.
     #[cfg(feature = "ipc")]
-    Sink(Arc<dyn ReplySink>),
+    Sink(SinkRef),
 }
 
 /// What a [`ReplySink`] does with a reply offered to it.
@@ -95,19 +97,22 @@ pub(crate) enum Offer {
     Closed,
     /// The receiver is behind: wait for [`ReplySink::room`] with `need`, then
     /// offer the reply again.
-    Behind {
-        reply: Box<dyn ActonMessage>,
-        need: usize,
-    },
+    Behind { need: usize },
 }
 
 /// The reply path of one request into a receiver that serves many (an IPC
 /// connection). Offering never waits on the receiver; the replies end when the
-/// sink is dropped (the last clone of its envelope goes).
+/// last [`SinkRef`] on the sink goes (its handler let go of every envelope).
 #[cfg(feature = "ipc")]
 pub(crate) trait ReplySink: Send + Sync {
-    /// Takes one reply, or gives it back when the receiver is behind.
-    fn offer(&self, reply: Box<dyn ActonMessage>) -> Offer;
+    /// How many [`SinkRef`]s hold the sink: counted apart from the `Arc`'s own
+    /// count, because the receiver holds the sink too.
+    fn holders(&self) -> &AtomicUsize;
+    /// The last [`SinkRef`] went: the replies end (a stream ends; a call that
+    /// got no answer fails).
+    fn finish(&self);
+    /// Takes one reply (encoding it at once), or says the receiver is behind.
+    fn offer(&self, reply: &dyn ActonMessage) -> Offer;
     /// Completes when a reply of `need` bytes may be taken, or the sink closed.
     fn room(&self, need: usize) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
     /// The target actor has no handler for the message: the request fails.
@@ -117,6 +122,52 @@ pub(crate) trait ReplySink: Send + Sync {
     /// Completes once the request has ended (answered, cancelled, timed out, or
     /// its client went away).
     fn closed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// A reply envelope's hold on a [`ReplySink`]. Cloning it adds a holder; when
+/// the last holder is dropped the sink is told ([`ReplySink::finish`]). The sink
+/// is the request's own shared state, so a request's reply path takes no
+/// allocation of its own.
+#[cfg(feature = "ipc")]
+pub(crate) struct SinkRef(Arc<dyn ReplySink>);
+
+#[cfg(feature = "ipc")]
+impl SinkRef {
+    /// A new holder of `sink`.
+    pub(crate) fn new(sink: Arc<dyn ReplySink>) -> Self {
+        // As `Arc::clone`: a new holder is made from an existing reference, so
+        // no ordering is needed.
+        sink.holders().fetch_add(1, Ordering::Relaxed);
+        Self(sink)
+    }
+}
+
+#[cfg(feature = "ipc")]
+impl Clone for SinkRef {
+    fn clone(&self) -> Self {
+        Self::new(Arc::clone(&self.0))
+    }
+}
+
+#[cfg(feature = "ipc")]
+impl Drop for SinkRef {
+    fn drop(&mut self) {
+        // As `Arc`'s drop: every holder's use of the sink happens before the
+        // last one finishes it.
+        if self.0.holders().fetch_sub(1, Ordering::Release) == 1 {
+            atomic::fence(Ordering::Acquire);
+            self.0.finish();
+        }
+    }
+}
+
+#[cfg(feature = "ipc")]
+impl std::ops::Deref for SinkRef {
+    type Target = dyn ReplySink;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
 }
 
 impl fmt::Debug for ReplyTarget {
@@ -178,21 +229,17 @@ impl OutboundEnvelope {
                 .await
                 .map_err(|_| SendError::ReplyClosed),
             #[cfg(feature = "ipc")]
-            ReplyTarget::Sink(sink) => {
-                let mut reply: Box<dyn ActonMessage> = Box::new(message);
-                loop {
-                    match sink.offer(reply) {
-                        Offer::Taken => return Ok(()),
-                        Offer::Closed => return Err(SendError::ReplyClosed),
-                        // Flow control: a stream whose client reads slowly waits
-                        // here (parked: it holds none of the actor's slots).
-                        Offer::Behind { reply: back, need } => {
-                            reply = back;
-                            sink.room(need).await;
-                        }
-                    }
+            // Offered by reference: a sink encodes the reply at once, so it is
+            // never boxed.
+            ReplyTarget::Sink(sink) => loop {
+                match sink.offer(&message) {
+                    Offer::Taken => return Ok(()),
+                    Offer::Closed => return Err(SendError::ReplyClosed),
+                    // Flow control: a stream whose client reads slowly waits
+                    // here (parked: it holds none of the actor's slots).
+                    Offer::Behind { need } => sink.room(need).await,
                 }
-            }
+            },
         }
     }
 
@@ -224,6 +271,83 @@ impl OutboundEnvelope {
             ReplyTarget::Channel(sender) => sender.is_closed(),
             #[cfg(feature = "ipc")]
             ReplyTarget::Sink(sink) => sink.is_closed(),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "ipc"))]
+mod tests {
+    use super::*;
+
+    /// A sink that counts how often it was finished.
+    #[derive(Default)]
+    struct Counting {
+        holders: AtomicUsize,
+        finished: AtomicUsize,
+    }
+
+    impl ReplySink for Counting {
+        fn holders(&self) -> &AtomicUsize {
+            &self.holders
+        }
+        fn finish(&self) {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        }
+        fn offer(&self, _reply: &dyn ActonMessage) -> Offer {
+            Offer::Taken
+        }
+        fn room(&self, _need: usize) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            Box::pin(std::future::ready(()))
+        }
+        fn no_handler(&self, _notice: NoHandler) {}
+        fn is_closed(&self) -> bool {
+            false
+        }
+        fn closed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            Box::pin(std::future::ready(()))
+        }
+    }
+
+    #[test]
+    fn the_sink_is_finished_once_when_its_last_holder_goes() {
+        let sink = Arc::new(Counting::default());
+        let first = OutboundEnvelope::new(ReplyTarget::Sink(SinkRef::new(
+            Arc::clone(&sink) as Arc<dyn ReplySink>
+        )));
+        let second = first.clone();
+        let third = second.clone();
+        assert_eq!(sink.holders.load(Ordering::SeqCst), 3);
+        drop(second);
+        drop(first);
+        assert_eq!(
+            sink.finished.load(Ordering::SeqCst),
+            0,
+            "one holder is left"
+        );
+        drop(third);
+        assert_eq!(sink.finished.load(Ordering::SeqCst), 1);
+        assert_eq!(sink.holders.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn holders_on_many_threads_finish_the_sink_once() {
+        for _ in 0..50 {
+            let sink = Arc::new(Counting::default());
+            let held = SinkRef::new(Arc::clone(&sink) as Arc<dyn ReplySink>);
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let mine = held.clone();
+                    std::thread::spawn(move || {
+                        let copies: Vec<SinkRef> = (0..100).map(|_| mine.clone()).collect();
+                        drop(copies);
+                    })
+                })
+                .collect();
+            drop(held);
+            for thread in threads {
+                thread.join().expect("no panic");
+            }
+            assert_eq!(sink.finished.load(Ordering::SeqCst), 1);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The bridge: one queue-group subscription per exposed actor
 //! (`{prefix}.{service}.>`), kept in step with `ipc_expose` / `ipc_hide`; each
 //! request is checked against the limits, decoded and put in its actor's mailbox
-//! with a [`Ticket`] to answer through; a deadline per request fails it with
+//! with its [`NatsReplies`] to answer through; a deadline per request fails it with
 //! TIMEOUT when its answer does not come in time.
 
 use std::collections::HashMap;
@@ -22,14 +22,14 @@ use super::layout::{self, Call};
 use super::micro;
 use super::publisher::Publisher;
 use super::pushes::PushPublisher;
-use super::replies::{Caller, NatsReplies, ReplyPath, Ticket};
+use super::replies::{Caller, NatsReplies, ReplyPath};
 use super::stats::{Counters, Endpoints, NatsBridgeStats};
 use super::NatsError;
 use crate::actor::ActorHandle;
 use crate::broker::ObserverGuard;
 use crate::ipc::protocol::ErrorCode;
 use crate::ipc::server::rate_limit::TokenBucket;
-use crate::message::{Envelope, PeerCredentials, ReplyTarget, RequestOrigin};
+use crate::message::{Envelope, PeerCredentials, ReplySink, ReplyTarget, RequestOrigin, SinkRef};
 use crate::runtime::ActorRuntime;
 
 /// How long a shutdown lets requests in flight finish before failing them with
@@ -582,8 +582,8 @@ impl Core {
                     Arc::clone(target.parked()),
                     endpoint,
                 ));
-                let ticket = ReplyTarget::Sink(Arc::new(Ticket(Arc::clone(&replies))));
-                (ticket, Some(replies), None)
+                let sink = SinkRef::new(Arc::clone(&replies) as Arc<dyn ReplySink>);
+                (ReplyTarget::Sink(sink), Some(replies), None)
             }
             (_, caller) => {
                 endpoint.ended(arrived.elapsed(), None);

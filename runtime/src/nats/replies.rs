@@ -1,11 +1,13 @@
 //! The way back from a handler to its NATS caller: one [`NatsReplies`] per request
 //! in flight, shared by the bridge (which may end it: deadline, shutdown) and the
-//! handler's reply envelope (a [`Ticket`]). As on the socket, whoever ends the
-//! request first publishes its last message, under one lock per request, so a
-//! request is answered exactly once and a stream's messages keep their order.
+//! handler's reply envelopes (each a [`SinkRef`](crate::message::SinkRef) on it).
+//! As on the socket, whoever ends the request first publishes its last message,
+//! under one lock per request, so a request is answered exactly once and a
+//! stream's messages keep their order.
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -109,6 +111,9 @@ pub(crate) struct NatsReplies {
     started: Instant,
     /// Raised when the request ends, whoever ends it.
     ended: Signal,
+    /// The handler's reply envelopes holding the request (see
+    /// [`SinkRef`](crate::message::SinkRef)).
+    holders: AtomicUsize,
 }
 
 impl std::fmt::Debug for NatsReplies {
@@ -135,6 +140,7 @@ impl NatsReplies {
             endpoint,
             started: Instant::now(),
             ended: Signal::default(),
+            holders: AtomicUsize::new(0),
         }
     }
 
@@ -250,42 +256,18 @@ impl NatsReplies {
         Offer::Taken
     }
 
-    fn offer(&self, reply: Box<dyn ActonMessage>) -> Offer {
-        if let Some(failure) = (&*reply as &dyn std::any::Any).downcast_ref::<Failure>() {
-            return self.offer_failure(failure);
-        }
-        if self.caller.stream {
-            return self.offer_item(reply);
-        }
-        let encoded = self.encode(&*reply);
-        let mut state = self.lock();
-        if state.ended {
-            return Offer::Closed;
-        }
-        match encoded {
-            Ok(payload) => {
-                let last = self.caller.answer(None, payload);
-                self.end_with(&mut state, last, None);
-            }
-            Err(message) => {
-                self.fail_locked(&mut state, ErrorCode::SerializationError.as_str(), &message);
-            }
-        }
-        Offer::Taken
-    }
-
-    fn offer_item(&self, reply: Box<dyn ActonMessage>) -> Offer {
+    fn offer_item(&self, reply: &dyn ActonMessage) -> Offer {
         if self.path.publisher.is_closed() {
             return Offer::Closed;
         }
         if !self.path.publisher.has_room(0) {
-            return Offer::Behind { reply, need: 0 };
+            return Offer::Behind { need: 0 };
         }
         let mut state = self.lock();
         if state.ended {
             return Offer::Closed;
         }
-        match self.encode(&*reply) {
+        match self.encode(reply) {
             Ok(payload) => {
                 let item = self.caller.answer(Some(state.sequence), payload);
                 match self.path.publisher.offer(item) {
@@ -295,7 +277,6 @@ impl NatsReplies {
                     }
                     // The room to wait for is what `offer` measures.
                     Err(item) => Offer::Behind {
-                        reply,
                         need: item.weight(),
                     },
                 }
@@ -305,6 +286,15 @@ impl NatsReplies {
                 Offer::Closed
             }
         }
+    }
+}
+
+/// The reply envelopes' end of a request: `ReplyTarget::Sink` holds it through
+/// [`SinkRef`](crate::message::SinkRef)s; when the handler's last one goes, the
+/// request ends.
+impl ReplySink for NatsReplies {
+    fn holders(&self) -> &AtomicUsize {
+        &self.holders
     }
 
     /// The handler let go of its reply envelope: a stream ends, a call that got
@@ -325,47 +315,54 @@ impl NatsReplies {
             );
         }
     }
-}
 
-/// The reply envelope's end of a request (what `ReplyTarget::Sink` holds);
-/// dropping it ends the request.
-pub(crate) struct Ticket(pub(crate) Arc<NatsReplies>);
-
-impl ReplySink for Ticket {
-    fn offer(&self, reply: Box<dyn ActonMessage>) -> Offer {
-        self.0.offer(reply)
+    fn offer(&self, reply: &dyn ActonMessage) -> Offer {
+        if let Some(failure) = (reply as &dyn std::any::Any).downcast_ref::<Failure>() {
+            return self.offer_failure(failure);
+        }
+        if self.caller.stream {
+            return self.offer_item(reply);
+        }
+        let encoded = self.encode(reply);
+        let mut state = self.lock();
+        if state.ended {
+            return Offer::Closed;
+        }
+        match encoded {
+            Ok(payload) => {
+                let last = self.caller.answer(None, payload);
+                self.end_with(&mut state, last, None);
+            }
+            Err(message) => {
+                self.fail_locked(&mut state, ErrorCode::SerializationError.as_str(), &message);
+            }
+        }
+        Offer::Taken
     }
 
     fn room(&self, need: usize) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            let _parked = self.0.parked.park();
-            self.0.path.publisher.wait_room(need).await;
+            let _parked = self.parked.park();
+            self.path.publisher.wait_room(need).await;
         })
     }
 
     fn no_handler(&self, notice: NoHandler) {
-        let mut state = self.0.lock();
+        let mut state = self.lock();
         if !state.ended {
             let message = format!(
                 "actor `{}` has no handler for `{}`",
                 notice.actor, notice.message_type
             );
-            self.0
-                .fail_locked(&mut state, ErrorCode::UnknownMessageType.as_str(), &message);
+            self.fail_locked(&mut state, ErrorCode::UnknownMessageType.as_str(), &message);
         }
     }
 
     fn is_closed(&self) -> bool {
-        self.0.has_ended()
+        self.has_ended()
     }
 
     fn closed(&self) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-        Box::pin(self.0.ended.wait())
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.0.finish();
+        Box::pin(self.ended.wait())
     }
 }

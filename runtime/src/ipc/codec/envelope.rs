@@ -52,15 +52,23 @@ impl Key {
         1 << self as u8
     }
 
-    const fn name(self) -> &'static [u8] {
+    /// Whether `bytes` start with this key's name, and the name's length. Each
+    /// name is compared as an array of its own length, without a call to
+    /// `memcmp` (the envelope's keys are read on every request).
+    #[inline]
+    fn prefixes(self, bytes: &[u8]) -> Option<usize> {
+        #[inline]
+        fn starts<const N: usize>(bytes: &[u8], name: &[u8; N]) -> Option<usize> {
+            (bytes.first_chunk::<N>() == Some(name)).then_some(N)
+        }
         match self {
-            Self::CorrelationId => b"correlation_id",
-            Self::Target => b"target",
-            Self::MessageType => b"message_type",
-            Self::Payload => b"payload",
-            Self::ExpectsReply => b"expects_reply",
-            Self::ExpectsStream => b"expects_stream",
-            Self::ResponseTimeoutMs => b"response_timeout_ms",
+            Self::CorrelationId => starts(bytes, b"correlation_id"),
+            Self::Target => starts(bytes, b"target"),
+            Self::MessageType => starts(bytes, b"message_type"),
+            Self::Payload => starts(bytes, b"payload"),
+            Self::ExpectsReply => starts(bytes, b"expects_reply"),
+            Self::ExpectsStream => starts(bytes, b"expects_stream"),
+            Self::ResponseTimeoutMs => starts(bytes, b"response_timeout_ms"),
         }
     }
 
@@ -68,7 +76,7 @@ impl Key {
     #[inline]
     pub(super) fn named(name: &[u8]) -> Option<Self> {
         let key = Self::guess(name.first()?, name.get(8))?;
-        (name == key.name()).then_some(key)
+        (key.prefixes(name)? == name.len()).then_some(key)
     }
 
     /// The key whose name, then `end`, start `bytes`, and the length of both:
@@ -76,9 +84,8 @@ impl Key {
     #[inline]
     pub(super) fn starting(bytes: &[u8], end: u8) -> Option<(Self, usize)> {
         let key = Self::guess(bytes.first()?, bytes.get(8))?;
-        let name = key.name();
-        let matches = bytes.get(name.len()) == Some(&end) && bytes.starts_with(name);
-        matches.then_some((key, name.len() + 1))
+        let length = key.prefixes(bytes)?;
+        (bytes.get(length) == Some(&end)).then_some((key, length + 1))
     }
 
     /// The only key a name can be, from its first and ninth bytes

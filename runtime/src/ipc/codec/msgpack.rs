@@ -432,12 +432,7 @@ mod tests {
             );
             return;
         };
-        assert_eq!(header.correlation_id, expected.correlation_id);
-        assert_eq!(header.target, expected.target);
-        assert_eq!(header.message_type, expected.message_type);
-        assert_eq!(header.expects_reply, expected.expects_reply);
-        assert_eq!(header.expects_stream, expected.expects_stream);
-        assert_eq!(header.response_timeout_ms, expected.response_timeout_ms);
+        assert_eq!(header, expected, "{bytes:02x?}");
         assert_eq!(payload, expected_payload, "{bytes:02x?}");
     }
 

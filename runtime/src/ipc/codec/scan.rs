@@ -293,13 +293,9 @@ mod tests {
                 return;
             }
         };
-        assert_eq!(header.correlation_id, expected.correlation_id);
-        assert_eq!(header.target, expected.target);
-        assert_eq!(header.message_type, expected.message_type);
-        assert_eq!(header.expects_reply, expected.expects_reply);
-        assert_eq!(header.expects_stream, expected.expects_stream);
-        assert_eq!(header.response_timeout_ms, expected.response_timeout_ms);
-        assert_eq!(payload, expected_payload);
+        let text = String::from_utf8_lossy(text);
+        assert_eq!(header, expected, "{text}");
+        assert_eq!(payload, expected_payload, "{text}");
     }
 
     const COMMON: &str = r#"{"correlation_id":"c-1","target":"calculator","message_type":"AddRequest","payload":{"a":1,"b":[2,{"c":"x"}]},"expects_reply":true,"expects_stream":false,"response_timeout_ms":5000}"#;

@@ -158,7 +158,7 @@ pub struct IpcEnvelope<P> {
 /// The fields of a REQUEST other than its payload, which the server decodes
 /// separately, straight into the registered type. Names are borrowed from the
 /// frame where they contain no escapes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct RequestHeader<'a> {
     #[serde(borrow)]
     pub(crate) correlation_id: std::borrow::Cow<'a, str>,

@@ -1,6 +1,7 @@
 //! The way back from a handler to its client: one [`RequestReplies`] per request
 //! in flight, shared by the connection (which may end it: deadline, shutdown, the
-//! client gone) and by the handler's reply envelope (a [`ReplyTicket`]).
+//! client gone) and by the handler's reply envelopes (each a
+//! [`SinkRef`](crate::message::SinkRef) on it).
 //!
 //! Replies are encoded here, in the handler's task, and appended to the
 //! connection's [`Outbox`]: a handler never waits on a socket. Whoever ends a
@@ -10,6 +11,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -50,6 +52,9 @@ pub(crate) struct RequestReplies {
     started: Option<Instant>,
     /// Raised when the request ends, whoever ends it.
     ended: Signal,
+    /// The handler's reply envelopes holding the request (see
+    /// [`SinkRef`](crate::message::SinkRef)).
+    holders: AtomicUsize,
 }
 
 impl std::fmt::Debug for RequestReplies {
@@ -93,6 +98,7 @@ impl RequestReplies {
             span,
             started,
             ended: Signal::default(),
+            holders: AtomicUsize::new(0),
         }
     }
 
@@ -157,7 +163,7 @@ impl RequestReplies {
 
     /// Ends the request from the handler's side with `frame` (its last), so that
     /// the connection frees its slot.
-    fn end_with(self: &Arc<Self>, state: &mut ReplyState, frame: &[u8], outcome: &str) {
+    fn end_with(&self, state: &mut ReplyState, frame: &[u8], outcome: &str) {
         self.mark_ended(state);
         if outcome != ANSWERED {
             Counters::add(&self.path.counters.errors, 1);
@@ -166,19 +172,14 @@ impl RequestReplies {
         self.record(outcome);
     }
 
-    fn fail_from_handler(
-        self: &Arc<Self>,
-        state: &mut ReplyState,
-        code: ErrorCode,
-        message: String,
-    ) {
+    fn fail_from_handler(&self, state: &mut ReplyState, code: ErrorCode, message: String) {
         let frame = self.failure_frame(state.sequence, code.as_str(), message);
         self.end_with(state, &frame, code.as_str());
     }
 
     /// A failure the handler sent (a declared error or a `Status`): the request
     /// ends with it, its details in the frame's `payload`.
-    fn offer_failure(self: &Arc<Self>, failure: &Failure) -> Offer {
+    fn offer_failure(&self, failure: &Failure) -> Offer {
         let mut state = self.lock();
         if state.ended {
             return Offer::Closed;
@@ -231,19 +232,8 @@ impl RequestReplies {
         }
     }
 
-    fn offer(self: &Arc<Self>, reply: Box<dyn ActonMessage>) -> Offer {
-        if let Some(failure) = (&*reply as &dyn std::any::Any).downcast_ref::<Failure>() {
-            return self.offer_failure(failure);
-        }
-        if self.stream {
-            self.offer_item(reply)
-        } else {
-            self.offer_answer(&*reply)
-        }
-    }
-
     /// The answer of a request-response call: taken at once, or the call fails.
-    fn offer_answer(self: &Arc<Self>, reply: &dyn ActonMessage) -> Offer {
+    fn offer_answer(&self, reply: &dyn ActonMessage) -> Offer {
         if self.has_ended() {
             return Offer::Closed;
         }
@@ -289,16 +279,16 @@ impl RequestReplies {
     }
 
     /// One stream item: taken, or given back while the client is behind.
-    fn offer_item(self: &Arc<Self>, reply: Box<dyn ActonMessage>) -> Offer {
+    fn offer_item(&self, reply: &dyn ActonMessage) -> Offer {
         if !self.path.outbox.has_room(0) {
-            return Offer::Behind { reply, need: 0 };
+            return Offer::Behind { need: 0 };
         }
         let mut state = self.lock();
         if state.ended || self.path.outbox.is_closed() {
             return Offer::Closed;
         }
         let encoded = self.encode(
-            &*reply,
+            reply,
             Outbound::Stream {
                 correlation_id: &self.correlation_id,
                 sequence: state.sequence,
@@ -312,10 +302,7 @@ impl RequestReplies {
                 } else if self.path.outbox.is_closed() {
                     Offer::Closed
                 } else {
-                    Offer::Behind {
-                        reply,
-                        need: frame.len(),
-                    }
+                    Offer::Behind { need: frame.len() }
                 }
             }
             Err(message) => {
@@ -325,10 +312,19 @@ impl RequestReplies {
             }
         }
     }
+}
 
-    /// The handler dropped its reply envelope: a stream ends; a call that got no
-    /// answer fails.
-    fn finish(self: &Arc<Self>) {
+/// The reply envelopes' end of a request: `ReplyTarget::Sink` holds it through
+/// [`SinkRef`](crate::message::SinkRef)s; when the handler's last one goes, the
+/// request ends.
+impl ReplySink for RequestReplies {
+    fn holders(&self) -> &AtomicUsize {
+        &self.holders
+    }
+
+    /// The handler let go of its reply envelope: a stream ends; a call that got
+    /// no answer fails.
+    fn finish(&self) {
         let mut state = self.lock();
         if state.ended {
             return;
@@ -344,49 +340,43 @@ impl RequestReplies {
             );
         }
     }
-}
 
-/// The reply envelope's end of a request: what `ReplyTarget::Sink` holds.
-/// Dropping it (when the handler's last envelope clone goes) ends the request.
-pub(crate) struct ReplyTicket(pub(crate) Arc<RequestReplies>);
-
-impl ReplySink for ReplyTicket {
-    fn offer(&self, reply: Box<dyn ActonMessage>) -> Offer {
-        self.0.offer(reply)
+    fn offer(&self, reply: &dyn ActonMessage) -> Offer {
+        if let Some(failure) = (reply as &dyn std::any::Any).downcast_ref::<Failure>() {
+            return self.offer_failure(failure);
+        }
+        if self.stream {
+            self.offer_item(reply)
+        } else {
+            self.offer_answer(reply)
+        }
     }
 
     fn room(&self, need: usize) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             // While it waits for its client, the handler holds none of its actor's
             // slots.
-            let _parked = self.0.parked.park();
-            self.0.path.outbox.wait_room(need).await;
+            let _parked = self.parked.park();
+            self.path.outbox.wait_room(need).await;
         })
     }
 
     fn no_handler(&self, notice: NoHandler) {
-        let mut state = self.0.lock();
+        let mut state = self.lock();
         if !state.ended {
             let message = format!(
                 "actor `{}` has no handler for `{}`",
                 notice.actor, notice.message_type
             );
-            self.0
-                .fail_from_handler(&mut state, ErrorCode::UnknownMessageType, message);
+            self.fail_from_handler(&mut state, ErrorCode::UnknownMessageType, message);
         }
     }
 
     fn is_closed(&self) -> bool {
-        self.0.has_ended() || self.0.path.outbox.is_closed()
+        self.has_ended() || self.path.outbox.is_closed()
     }
 
     fn closed(&self) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-        Box::pin(self.0.ended.wait())
-    }
-}
-
-impl Drop for ReplyTicket {
-    fn drop(&mut self) {
-        self.0.finish();
+        Box::pin(self.ended.wait())
     }
 }

@@ -24,10 +24,10 @@ use crate::ipc::protocol::{
 };
 use crate::ipc::server::hub::shorten;
 use crate::ipc::server::outbox::Ended;
-use crate::ipc::server::reply::{ReplyTicket, RequestReplies};
+use crate::ipc::server::reply::RequestReplies;
 use crate::ipc::server::stats::Counters;
 use crate::ipc::Format;
-use crate::message::{Envelope, ReplyTarget, RequestOrigin};
+use crate::message::{Envelope, ReplyTarget, RequestOrigin, SinkRef};
 
 /// The longest deadline kept (about two years); longer means never.
 const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -175,8 +175,8 @@ impl Connection {
                 Arc::clone(target.parked()),
                 span,
             ));
-            let ticket = ReplyTicket(Arc::clone(&replies));
-            (ReplyTarget::Sink(Arc::new(ticket)), Some(replies))
+            let sink = SinkRef::new(Arc::clone(&replies) as Arc<dyn crate::message::ReplySink>);
+            (ReplyTarget::Sink(sink), Some(replies))
         } else {
             (ReplyTarget::Discard, None)
         };

@@ -134,21 +134,35 @@ mod tests {
     use std::pin::pin;
     use std::time::Duration;
 
+    /// One poll of a loop's task: `source` is polled with `poll` (when enabled
+    /// and marked); its output, if it was ready.
+    async fn one_turn<T>(
+        wakes: &mut Wakes,
+        source: Source,
+        enabled: bool,
+        mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    ) -> Option<T> {
+        let mut output = None;
+        std::future::poll_fn(|cx| {
+            wakes.begin(cx);
+            output = wakes.poll(source, enabled, &mut poll);
+            Poll::Ready(())
+        })
+        .await;
+        output
+    }
+
     /// One poll of the loop's task watching `notified` as the outbox source.
     async fn turn(
         wakes: &mut Wakes,
         notified: &mut std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
         polls: &mut u32,
     ) -> bool {
-        std::future::poll_fn(|cx| {
-            wakes.begin(cx);
-            let ready = wakes.poll(Source::OUTBOX, true, |cx| {
-                *polls += 1;
-                notified.as_mut().poll(cx)
-            });
-            Poll::Ready(ready.is_some())
-        })
-        .await
+        let ready = one_turn(wakes, Source::OUTBOX, true, |cx| {
+            *polls += 1;
+            notified.as_mut().poll(cx)
+        });
+        ready.await.is_some()
     }
 
     #[tokio::test]
@@ -181,32 +195,23 @@ mod tests {
         let mut wakes = Wakes::new();
         let mut polls = 0;
         for _ in 0..3 {
-            std::future::poll_fn(|cx| {
-                wakes.begin(cx);
-                let ready = wakes.poll(Source::READ, true, |cx| {
-                    polls += 1;
-                    cx.waker().wake_by_ref();
-                    Poll::<()>::Pending
-                });
-                assert!(ready.is_none());
-                Poll::Ready(())
-            })
-            .await;
+            let ready = one_turn(&mut wakes, Source::READ, true, |cx| {
+                polls += 1;
+                cx.waker().wake_by_ref();
+                Poll::<()>::Pending
+            });
+            assert!(ready.await.is_none());
         }
         assert_eq!(polls, 3, "woken by itself each time: polled each turn");
     }
 
     /// One turn polling the deadline source, which always answers Pending.
     async fn pending_turn(wakes: &mut Wakes, polls: &mut u32) {
-        std::future::poll_fn(|cx| {
-            wakes.begin(cx);
-            let _ = wakes.poll(Source::DEADLINE, true, |_| {
-                *polls += 1;
-                Poll::<()>::Pending
-            });
-            Poll::Ready(())
-        })
-        .await;
+        let ready = one_turn(wakes, Source::DEADLINE, true, |_| {
+            *polls += 1;
+            Poll::<()>::Pending
+        });
+        assert!(ready.await.is_none());
     }
 
     #[tokio::test]
@@ -228,38 +233,21 @@ mod tests {
     async fn a_disabled_source_keeps_its_mark_and_a_ready_one_stays_due() {
         let mut wakes = Wakes::new();
         let mut sleep = pin!(tokio::time::sleep(Duration::from_millis(10)));
-        std::future::poll_fn(|cx| {
-            wakes.begin(cx);
-            assert!(wakes
-                .poll(Source::IDLE, true, |cx| sleep.as_mut().poll(cx))
-                .is_none());
-            Poll::Ready(())
-        })
-        .await;
+        let first = one_turn(&mut wakes, Source::IDLE, true, |cx| sleep.as_mut().poll(cx));
+        assert!(first.await.is_none());
         tokio::time::sleep(Duration::from_millis(50)).await;
-        std::future::poll_fn(|cx| {
-            wakes.begin(cx);
-            assert!(wakes
-                .poll(Source::IDLE, false, |_| Poll::Ready(()))
-                .is_none());
-            Poll::Ready(())
-        })
-        .await;
+        let disabled = one_turn(&mut wakes, Source::IDLE, false, |_| Poll::Ready(()));
+        assert!(disabled.await.is_none());
         let mut polled = 0;
         for _ in 0..2 {
-            std::future::poll_fn(|cx| {
-                wakes.begin(cx);
-                let fired = wakes.poll(Source::IDLE, true, |cx| {
-                    polled += 1;
-                    sleep.as_mut().poll(cx)
-                });
-                assert!(
-                    fired.is_some(),
-                    "woken while disabled, then ready, stays due"
-                );
-                Poll::Ready(())
-            })
-            .await;
+            let fired = one_turn(&mut wakes, Source::IDLE, true, |cx| {
+                polled += 1;
+                sleep.as_mut().poll(cx)
+            });
+            assert!(
+                fired.await.is_some(),
+                "woken while disabled, then ready, stays due"
+            );
         }
         assert_eq!(polled, 2);
     }
