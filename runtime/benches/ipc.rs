@@ -225,19 +225,22 @@ impl Server {
             .map_or(0, |kib| kib * 1024)
     }
 
-    /// CPU time the server process has used so far (user + system).
-    fn cpu_time(&self) -> Duration {
+    /// CPU time the server process has used so far.
+    fn cpu_time(&self) -> CpuTime {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         // Fields after the parenthesised command name; utime and stime are 14 and 15.
         let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
         let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
-            .sum();
         // Linux reports in clock ticks of 1/100 s on every mainstream configuration.
-        Duration::from_millis(ticks * 10)
+        let field = |index: usize| {
+            let ticks = fields.get(index).and_then(|f| f.parse::<u64>().ok());
+            Duration::from_millis(ticks.unwrap_or(0) * 10)
+        };
+        CpuTime {
+            user: field(11),
+            system: field(12),
+        }
     }
 }
 
@@ -344,10 +347,27 @@ impl Conn {
     }
 }
 
+/// A process's CPU time: its own code (user) and the kernel's on its behalf
+/// (system: the socket calls, waiting for events, waking threads).
+#[derive(Default, Clone, Copy)]
+struct CpuTime {
+    user: Duration,
+    system: Duration,
+}
+
+impl CpuTime {
+    fn since(self, before: Self) -> Self {
+        Self {
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Sample {
     requests: u64,
-    server_cpu: Duration,
+    server_cpu: CpuTime,
     elapsed: Duration,
     latencies_us: Vec<u32>,
 }
@@ -357,9 +377,13 @@ impl Sample {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// Server CPU time per request, in microseconds.
-    fn cpu_per_request(&self) -> f64 {
-        self.server_cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
+    /// Server CPU time per request, in microseconds: user and system.
+    fn cpu_per_request(&self) -> (f64, f64) {
+        let per_request = |time: Duration| time.as_secs_f64() * 1e6 / self.requests.max(1) as f64;
+        (
+            per_request(self.server_cpu.user),
+            per_request(self.server_cpu.system),
+        )
     }
 
     fn percentile(&mut self, p: f64) -> u32 {
@@ -525,7 +549,7 @@ async fn instructions(requests: u64) {
 async fn measure(server: &Server, format: Format, shape: &str, duration: Duration) -> Sample {
     let cpu_before = server.cpu_time();
     let mut sample = measure_shape(&server.socket, format, shape, duration).await;
-    sample.server_cpu = server.cpu_time().saturating_sub(cpu_before);
+    sample.server_cpu = server.cpu_time().since(cpu_before);
     sample
 }
 
@@ -560,8 +584,16 @@ async fn drive(duration: Duration, rounds: usize, only: &str) {
         duration.as_secs_f64()
     );
     println!(
-        "{:<20} {:<14} {:>10} {:>9} {:>9} {:>13} {:>8} {:>8}",
-        "shape", "server", "req/s", "p50 µs", "p99 µs", "server µs/req", "vs raw", "vs hop"
+        "{:<20} {:<14} {:>10} {:>9} {:>9} {:>13} {:>11} {:>8} {:>8}",
+        "shape",
+        "server",
+        "req/s",
+        "p50 µs",
+        "p99 µs",
+        "server µs/req",
+        "user + sys",
+        "vs raw",
+        "vs hop"
     );
     let warm_up = Duration::from_millis(200);
     for (shape, label) in shapes.into_iter().filter(|(shape, _)| only.contains(shape)) {
@@ -579,12 +611,14 @@ async fn drive(duration: Duration, rounds: usize, only: &str) {
         let raw_rps = medians[0].rps();
         let hop_rps = medians[1].rps();
         for ((name, _, _), sample) in servers.iter().zip(&mut medians) {
+            let (user, system) = sample.cpu_per_request();
             println!(
-                "{label:<20} {name:<14} {:>10.0} {:>9} {:>9} {:>13.1} {:>7.0}% {:>7.0}%",
+                "{label:<20} {name:<14} {:>10.0} {:>9} {:>9} {:>13.1} {:>11} {:>7.0}% {:>7.0}%",
                 sample.rps(),
                 sample.percentile(0.5),
                 sample.percentile(0.99),
-                sample.cpu_per_request(),
+                user + system,
+                format!("{user:.1} + {system:.1}"),
                 100.0 * sample.rps() / raw_rps,
                 100.0 * sample.rps() / hop_rps,
             );

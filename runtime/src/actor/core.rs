@@ -12,6 +12,7 @@
 //!   every in-flight future finishes, children stop, then `before_stop` runs.
 
 use std::any::{Any, TypeId};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::task::Poll;
 
@@ -73,6 +74,27 @@ impl<S: Send + 'static> ActorCore<S> {
                 }
             }
             fast_run = 0;
+            if in_flight.is_empty() && !closing {
+                // Nothing in flight (the usual case once the mailbox runs dry): the
+                // select below narrowed to its two live branches, the stop request
+                // first, without its machinery on every message.
+                let next = std::future::poll_fn(|cx| {
+                    if stop_requested.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    self.mailbox.poll_recv(cx).map(Some)
+                })
+                .await;
+                match next {
+                    None => {
+                        closing = true;
+                        self.mailbox.close();
+                    }
+                    Some(None) => break,
+                    Some(Some(envelope)) => self.handle(envelope, &mut in_flight).await,
+                }
+                continue;
+            }
             // Parked handlers wait for a slow receiver: they do not hold a slot.
             let slots = self.max_concurrent.saturating_add(parked.count());
             tokio::select! {

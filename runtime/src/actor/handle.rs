@@ -2,7 +2,10 @@
 
 use std::any::{Any, TypeId};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -11,7 +14,7 @@ use super::{ParkedHandlers, ReplyStream};
 use crate::broker::Broker;
 use crate::error::{AskError, SendError};
 use crate::message::{ActonMessage, Envelope, Failure, NoHandler, ReplyTarget};
-use crate::signal::Signal;
+use crate::signal::{Signal, SignalWait};
 
 /// Identifies an actor within its runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -312,10 +315,10 @@ impl ActorHandle {
     }
 
     /// Completes once this actor, or the whole runtime, is asked to stop.
-    pub(crate) async fn stop_request(&self) {
-        tokio::select! {
-            () = self.inner.stop.wait() => {}
-            () = self.inner.stop_all.wait() => {}
+    pub(crate) fn stop_request(&self) -> StopRequest<'_> {
+        StopRequest {
+            own: self.inner.stop.wait(),
+            all: self.inner.stop_all.wait(),
         }
     }
 
@@ -372,5 +375,27 @@ impl fmt::Debug for ActorHandle {
             .field("name", &self.name())
             .field("running", &self.is_running())
             .finish()
+    }
+}
+
+/// Completes once an actor, or its whole runtime, is asked to stop: either of two
+/// signals. Polled once per message by an actor whose mailbox runs dry, so it is
+/// two cheap polls rather than a `select!`.
+pub(crate) struct StopRequest<'a> {
+    own: SignalWait<'a>,
+    all: SignalWait<'a>,
+}
+
+impl Future for StopRequest<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Both stay registered while neither is raised.
+        if Pin::new(&mut self.own).poll(cx).is_ready()
+            || Pin::new(&mut self.all).poll(cx).is_ready()
+        {
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 }

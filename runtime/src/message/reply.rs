@@ -83,7 +83,7 @@ pub(crate) enum ReplyTarget {
     /// The requester sees the end of the replies once every sender is dropped.
     Channel(mpsc::Sender<Box<dyn ActonMessage>>),
     /// Replies go into a receiver shared by many requests (an IPC connection);
-    /// the end is announced when the last clone of the sink goes.
+    /// the end is announced when the last [`SinkRef`] on the sink goes.
     #[cfg(feature = "ipc")]
     Sink(SinkRef),
 }
@@ -291,6 +291,11 @@ mod tests {
             &self.holders
         }
         fn finish(&self) {
+            assert_eq!(
+                self.holders.load(Ordering::SeqCst),
+                0,
+                "finished while held"
+            );
             self.finished.fetch_add(1, Ordering::SeqCst);
         }
         fn offer(&self, _reply: &dyn ActonMessage) -> Offer {

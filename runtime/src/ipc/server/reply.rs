@@ -278,7 +278,8 @@ impl RequestReplies {
         Offer::Taken
     }
 
-    /// One stream item: taken, or given back while the client is behind.
+    /// One stream item: taken, or `Behind` while the client is behind (the
+    /// handler waits for room and offers it again).
     fn offer_item(&self, reply: &dyn ActonMessage) -> Offer {
         if !self.path.outbox.has_room(0) {
             return Offer::Behind { need: 0 };

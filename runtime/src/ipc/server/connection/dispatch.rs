@@ -189,8 +189,9 @@ impl Connection {
                 .checked_add(deadline)
                 .unwrap_or_else(|| arrived + MAX_DEADLINE),
         };
-        // A refused envelope carries its ticket: dropped, it would answer the
-        // request ("finished without replying"); `refuse_accepted` ends it first.
+        // A refused envelope carries its reply path (a `SinkRef`): dropped, it
+        // would answer the request ("finished without replying");
+        // `refuse_accepted` ends the request first.
         let origin = RequestOrigin::new(
             self.peer,
             Arc::clone(&accepted.correlation_id),
