@@ -37,6 +37,13 @@ impl Signal {
         if self.raised.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Nobody ever waited (most requests' end signals): no lock. A waiter takes
+        // its number before it checks the flag under the lock; both are sequentially
+        // consistent with the swap above, so either this load sees the number, or
+        // that check sees the flag raised.
+        if self.next_waiter.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let waiters =
             std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
         for waker in waiters.into_values() {
@@ -78,7 +85,7 @@ impl Future for SignalWait<'_> {
         }
         let id = match &self.registration {
             Some((id, _)) => *id,
-            None => self.signal.next_waiter.fetch_add(1, Ordering::Relaxed),
+            None => self.signal.next_waiter.fetch_add(1, Ordering::SeqCst),
         };
         {
             let mut waiters = self
@@ -136,6 +143,32 @@ mod tests {
         }
         // Waiting after the fact completes at once.
         signal.wait().await;
+    }
+
+    /// The first waiter registering while the flag is raised on another thread:
+    /// `raise` skips the lock only when nobody has taken a number yet, so the
+    /// waiter either sees the flag or is woken.
+    #[test]
+    fn a_first_waiter_racing_the_raise_is_never_lost() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        for _ in 0..2_000 {
+            let signal = Arc::new(Signal::default());
+            let waiting = Arc::clone(&signal);
+            let waiter = runtime.spawn(async move { waiting.wait().await });
+            let raising = Arc::clone(&signal);
+            let raiser = std::thread::spawn(move || raising.raise());
+            runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), waiter)
+                    .await
+                    .expect("a waiter racing the raise was never woken")
+                    .unwrap();
+            });
+            raiser.join().unwrap();
+        }
     }
 
     #[tokio::test]

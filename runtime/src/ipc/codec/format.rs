@@ -2,6 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::cell::Cell;
 
 /// The encoding of a frame's payload: the frame's format byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,9 +126,12 @@ impl Format {
         Self::Json.finish_frame(frame)
     }
 
-    /// A frame's buffer holding its header, the length still zero.
+    /// A frame's buffer holding its header, the length still zero: this thread's
+    /// spare buffer (see [`recycle_frame`]) if it has one.
     fn frame_header(self, kind: crate::ipc::protocol::MessageKind) -> Vec<u8> {
-        let mut frame = Vec::with_capacity(128);
+        let mut frame = SPARE_FRAME.with(Cell::take);
+        frame.clear();
+        frame.reserve(128);
         frame.extend_from_slice(&[
             0,
             0,
@@ -255,4 +259,21 @@ impl std::fmt::Display for Format {
 /// form feed that `u8::is_ascii_whitespace` also counts.
 pub(crate) fn is_json_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+thread_local! {
+    /// A frame buffer given back after its bytes were copied out, for this thread's
+    /// next frame: an answer's frame then costs no allocation.
+    static SPARE_FRAME: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The largest buffer kept as a thread's spare (larger ones are freed).
+const MAX_SPARE_FRAME: usize = 8 * 1024;
+
+/// Gives back a frame encoded by [`Format::encode_frame`] (or any buffer) whose
+/// bytes are no longer needed, so that the thread's next frame reuses it.
+pub(crate) fn recycle_frame(frame: Vec<u8>) {
+    if frame.capacity() <= MAX_SPARE_FRAME {
+        SPARE_FRAME.with(|spare| spare.set(frame));
+    }
 }

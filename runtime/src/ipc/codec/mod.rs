@@ -20,4 +20,5 @@ mod scan;
 mod time;
 pub mod wire;
 
+pub(crate) use format::recycle_frame;
 pub use format::{CodecError, Format};

@@ -19,6 +19,7 @@ use super::outbox::{Ended, Lane, Outbox};
 use super::stats::Counters;
 use crate::actor::ParkedHandlers;
 use crate::ipc::codec::frames::{failure_frame, final_stream_frame};
+use crate::ipc::codec::recycle_frame;
 use crate::ipc::protocol::ErrorCode;
 use crate::ipc::registry::{IpcTypeRegistry, Outbound};
 use crate::ipc::Format;
@@ -120,7 +121,8 @@ impl RequestReplies {
 
     /// Whether the request has ended.
     pub(crate) fn has_ended(&self) -> bool {
-        self.lock().ended
+        // Raised with `state.ended`, under the lock; read without it.
+        self.ended.is_raised()
     }
 
     /// Ends the request with a failure (an ERROR frame, or a failed final STREAM
@@ -269,6 +271,7 @@ impl RequestReplies {
                     );
                     self.fail_from_handler(&mut state, ErrorCode::LimitExceeded, message);
                 }
+                recycle_frame(frame);
             }
             Err(message) => {
                 Counters::add(&self.path.counters.answers_unencodable, 1);
@@ -297,14 +300,16 @@ impl RequestReplies {
         );
         match encoded {
             Ok(frame) => {
-                if self.path.outbox.offer(Lane::Flow, &frame) {
+                let offer = if self.path.outbox.offer(Lane::Flow, &frame) {
                     state.sequence = state.sequence.saturating_add(1);
                     Offer::Taken
                 } else if self.path.outbox.is_closed() {
                     Offer::Closed
                 } else {
                     Offer::Behind { need: frame.len() }
-                }
+                };
+                recycle_frame(frame);
+                offer
             }
             Err(message) => {
                 Counters::add(&self.path.counters.answers_unencodable, 1);
