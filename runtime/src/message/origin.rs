@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use smol_str::SmolStr;
+
 /// The credentials of a peer process, as the kernel reported them when it
 /// connected (they cannot be forged by the peer).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -34,13 +36,23 @@ pub struct PeerCredentials {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestOrigin {
     peer: PeerCredentials,
-    correlation_id: Arc<str>,
+    correlation_id: SmolStr,
     deadline: Option<Instant>,
 }
 
 impl RequestOrigin {
     /// An origin (the IPC server builds these; tests may too).
     pub fn new(peer: PeerCredentials, correlation_id: Arc<str>, deadline: Option<Instant>) -> Self {
+        Self::with_id(peer, SmolStr::from(correlation_id), deadline)
+    }
+
+    /// An origin whose id is already a [`SmolStr`] (the server's own copy:
+    /// sharing it costs no allocation and no reference count).
+    pub(crate) fn with_id(
+        peer: PeerCredentials,
+        correlation_id: SmolStr,
+        deadline: Option<Instant>,
+    ) -> Self {
         Self {
             peer,
             correlation_id,

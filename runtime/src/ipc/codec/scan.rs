@@ -400,7 +400,7 @@ mod tests {
         // Each byte of the common envelope replaced by each of a set of bytes that
         // matter to JSON, and each prefix: never a different answer than serde's.
         let original = COMMON.as_bytes();
-        let replacements = b" \"\\{}[],:0123456789.eE-+truefalsn\x00\x7f\xc3";
+        let replacements = b" \"\\{}[],:0123456789.eE-+truefalsn\x00\x7f\xc3\x80\xff";
         for at in 0..original.len() {
             for &byte in replacements {
                 let mut damaged = original.to_vec();

@@ -17,16 +17,20 @@
 //! protocol allows always gets through. Half the budget is kept for answers, so a
 //! connection's streams can never starve its own calls.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
+use futures_util::task::AtomicWaker;
+use smol_str::SmolStr;
 use tokio::sync::Notify;
 
 /// A request that ended from its handler's side: the connection frees its slot.
 /// `serial` tells it from a later request that reuses the correlation id.
 #[derive(Debug, Clone)]
 pub(crate) struct Ended {
-    pub(crate) correlation_id: Arc<str>,
+    pub(crate) correlation_id: SmolStr,
     pub(crate) serial: u64,
 }
 
@@ -58,14 +62,16 @@ struct State {
 /// One connection's outbox.
 pub(crate) struct Outbox {
     state: Mutex<State>,
-    /// Wakes the connection's task: bytes or ended requests wait for it.
-    ready: Notify,
+    /// Wakes the connection's task: bytes or ended requests wait for it (set
+    /// before `ready` is woken; taken by [`poll_ready`](Self::poll_ready)).
+    has_news: AtomicBool,
+    ready: AtomicWaker,
     /// Wakes producers waiting for room.
     room: Notify,
     budget: usize,
     /// `State::unsent`, readable without the lock (the connection's loop asks on
     /// every turn); written under it.
-    unsent: std::sync::atomic::AtomicUsize,
+    unsent: AtomicUsize,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -84,10 +90,11 @@ impl Outbox {
     pub(crate) fn new(budget: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            ready: Notify::new(),
+            has_news: AtomicBool::new(false),
+            ready: AtomicWaker::new(),
             room: Notify::new(),
             budget: budget.max(1),
-            unsent: std::sync::atomic::AtomicUsize::new(0),
+            unsent: AtomicUsize::new(0),
         }
     }
 
@@ -131,7 +138,7 @@ impl Outbox {
         state.ended.push(request);
         drop(state);
         if wake {
-            self.ready.notify_one();
+            self.wake_connection();
         }
         true
     }
@@ -154,8 +161,15 @@ impl Outbox {
         let unsent = state.unsent + frame.len();
         self.set_unsent(state, unsent);
         if wake {
-            self.ready.notify_one();
+            self.wake_connection();
         }
+    }
+
+    /// Tells the connection's task that something waits to be taken. One atomic
+    /// store and, when its task is registered, one wake: no lock, no list.
+    fn wake_connection(&self) {
+        self.has_news.store(true, Ordering::Release);
+        self.ready.wake();
     }
 
     /// Whether a flow frame of `need` bytes (0: any small one) would be taken now.
@@ -185,13 +199,12 @@ impl Outbox {
 
     /// Bytes appended and not yet written.
     pub(crate) fn unsent(&self) -> usize {
-        self.unsent.load(std::sync::atomic::Ordering::Acquire)
+        self.unsent.load(Ordering::Acquire)
     }
 
     fn set_unsent(&self, state: &mut State, unsent: usize) {
         state.unsent = unsent;
-        self.unsent
-            .store(unsent, std::sync::atomic::Ordering::Release);
+        self.unsent.store(unsent, Ordering::Release);
     }
 
     /// Whether nothing waits to be taken.
@@ -200,9 +213,17 @@ impl Outbox {
         state.buffer.is_empty() && state.ended.is_empty()
     }
 
-    /// Completes when something was appended since the last take.
-    pub(crate) fn ready(&self) -> tokio::sync::futures::Notified<'_> {
-        self.ready.notified()
+    /// `Ready` when something was appended since this last answered `Ready`;
+    /// otherwise the task of `cx` is woken when something is. The connection's
+    /// task is the only one that polls it.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Registered before the flag is read: an append after the read wakes it.
+        self.ready.register(cx.waker());
+        if self.has_news.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// The connection's task takes every waiting byte (appended to `out`) and
@@ -262,6 +283,71 @@ impl Drop for Unregister<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    /// Counts its wakes.
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_connection_is_woken_once_per_news_and_told_once() {
+        let outbox = Outbox::new(100);
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        assert!(outbox.poll_ready(&mut cx).is_pending(), "nothing yet");
+        assert!(outbox.offer(Lane::Answer, &[1; 10]));
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "woken by the append");
+        assert!(outbox.offer(Lane::Answer, &[2; 10]));
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "not again before a take");
+        assert!(outbox.poll_ready(&mut cx).is_ready());
+        assert!(outbox.poll_ready(&mut cx).is_pending(), "told once");
+        let (mut out, mut ended) = (BytesMut::new(), Vec::new());
+        outbox.take(&mut out, &mut ended);
+        assert_eq!(out.len(), 20);
+        // News that came while nobody was registered is kept for the next poll.
+        let fresh = Outbox::new(100);
+        fresh.force_end(
+            &[3; 4],
+            Ended {
+                correlation_id: "a".into(),
+                serial: 1,
+            },
+        );
+        assert!(fresh.poll_ready(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn news_from_another_thread_is_never_lost() {
+        for _ in 0..1_000 {
+            let outbox = Arc::new(Outbox::new(1 << 20));
+            let producer = {
+                let outbox = Arc::clone(&outbox);
+                std::thread::spawn(move || assert!(outbox.offer(Lane::Answer, &[7; 3])))
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    std::future::poll_fn(|cx| outbox.poll_ready(cx)),
+                )
+                .await
+                .expect("an append on another thread never woke the connection");
+            });
+            producer.join().unwrap();
+        }
+    }
 
     #[test]
     fn answers_fill_the_budget_flow_frames_half_of_it() {

@@ -25,6 +25,7 @@ use crate::ipc::registry::{IpcTypeRegistry, Outbound};
 use crate::ipc::Format;
 use crate::message::{ActonMessage, Failure, NoHandler, Offer, ReplySink};
 use crate::signal::Signal;
+use smol_str::SmolStr;
 
 /// How a request ended, for its tracing span: `ok`, an error code, or
 /// `abandoned` (nobody listens any more; nothing was written).
@@ -41,7 +42,7 @@ struct ReplyState {
 /// What every frame answering one request needs, shared by its connection and its
 /// handler's reply envelope.
 pub(crate) struct RequestReplies {
-    pub(crate) correlation_id: Arc<str>,
+    pub(crate) correlation_id: SmolStr,
     /// Unique per request of the connection.
     pub(crate) serial: u64,
     pub(crate) format: Format,
@@ -79,7 +80,7 @@ pub(crate) struct ReplyPath {
 
 impl RequestReplies {
     pub(crate) fn new(
-        correlation_id: Arc<str>,
+        correlation_id: SmolStr,
         serial: u64,
         format: Format,
         stream: bool,
@@ -110,7 +111,7 @@ impl RequestReplies {
 
     fn ended(&self) -> Ended {
         Ended {
-            correlation_id: Arc::clone(&self.correlation_id),
+            correlation_id: self.correlation_id.clone(),
             serial: self.serial,
         }
     }

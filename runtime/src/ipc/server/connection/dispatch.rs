@@ -9,6 +9,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+
+use smol_str::SmolStr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,7 +36,7 @@ const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What a request becomes once its target's mailbox accepted it.
 struct Accepted {
-    correlation_id: Arc<str>,
+    correlation_id: SmolStr,
     format: Format,
     /// `None` for fire-and-forget.
     replies: Option<Arc<RequestReplies>>,
@@ -153,7 +155,7 @@ impl Connection {
             Counters::add(&shared.counters.deadlines_capped, 1);
         }
         let deadline = requested.min(cap).min(MAX_DEADLINE);
-        let correlation_id: Arc<str> = Arc::from(&*header.correlation_id);
+        let correlation_id = SmolStr::new(&*header.correlation_id);
         let expects_answer = stream || header.expects_reply;
         let (reply_to, replies) = if expects_answer {
             let span = tracing::debug_span!(
@@ -167,7 +169,7 @@ impl Connection {
             );
             self.next_serial += 1;
             let replies = Arc::new(RequestReplies::new(
-                Arc::clone(&correlation_id),
+                correlation_id.clone(),
                 self.next_serial,
                 format,
                 stream,
@@ -192,9 +194,9 @@ impl Connection {
         // A refused envelope carries its reply path (a `SinkRef`): dropped, it
         // would answer the request ("finished without replying");
         // `refuse_accepted` ends the request first.
-        let origin = RequestOrigin::new(
+        let origin = RequestOrigin::with_id(
             self.peer,
-            Arc::clone(&accepted.correlation_id),
+            accepted.correlation_id.clone(),
             Some(accepted.deadline.into_std()),
         );
         match target
@@ -324,11 +326,11 @@ impl Connection {
     /// requests in flight (at most `max_in_flight`), done only when the earliest
     /// known deadline comes: answering a request costs nothing here.
     pub(crate) fn on_deadlines(&mut self, now: Instant) {
-        let mut expired: Vec<(Instant, u64, Arc<str>)> = Vec::new();
+        let mut expired: Vec<(Instant, u64, SmolStr)> = Vec::new();
         let mut next: Option<Instant> = None;
         for (id, pending) in &self.pending {
             if pending.deadline <= now {
-                expired.push((pending.deadline, pending.replies.serial, Arc::clone(id)));
+                expired.push((pending.deadline, pending.replies.serial, id.clone()));
             } else if next.is_none_or(|next| pending.deadline < next) {
                 next = Some(pending.deadline);
             }

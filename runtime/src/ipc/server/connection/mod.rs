@@ -149,8 +149,6 @@ async fn run(
     // the next deadline and it is armed again.
     let mut deadline_timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     let mut armed: Option<Instant> = None;
-    // Registered once and renewed only when it fires.
-    let mut ready = std::pin::pin!(outbox.ready());
     let mut wakes = Wakes::new();
     let mut reading = true;
     // The peer closed its side (or reading failed): it may be gone altogether.
@@ -201,7 +199,7 @@ async fn run(
                 return Poll::Ready(Event::Stop);
             }
             if wakes
-                .poll(Source::OUTBOX, true, |cx| ready.as_mut().poll(cx))
+                .poll(Source::OUTBOX, true, |cx| outbox.poll_ready(cx))
                 .is_some()
             {
                 return Poll::Ready(Event::Outbox);
@@ -269,7 +267,7 @@ async fn run(
                 }
             }
             Event::Outbox => {
-                ready.set(outbox.ready());
+                // Polled again next turn, so that it stays registered.
                 wakes.mark(Source::OUTBOX);
                 outbox.take(&mut out, &mut ended);
                 connection.on_ended(&mut ended);

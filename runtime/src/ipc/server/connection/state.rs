@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use smol_str::SmolStr;
 use tokio::time::Instant;
 
 use super::dispatch::Parked;
@@ -71,7 +72,7 @@ pub(crate) struct Connection {
     /// Keyed by correlation id. The ids are the client's, so the hash is seeded
     /// at random (and the table is bounded by `max_in_flight`); foldhash rather
     /// than SipHash, whose four hashes a request cost about 640 instructions.
-    pub(super) pending: HashMap<Arc<str>, Pending, foldhash::fast::RandomState>,
+    pub(super) pending: HashMap<SmolStr, Pending, foldhash::fast::RandomState>,
     /// No request in flight has a deadline before this (it may be earlier than
     /// every remaining one: requests that ended leave it in place, and a check
     /// at that time finds the next). `None` with nothing in flight.
