@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::format::{CodecError, Format};
+use super::template::JsonTemplate;
 use crate::ipc::protocol::{CorrelationId, RequestHeader, MAX_CORRELATION_ID_LEN};
 
 /// A request's deadline when its envelope gives none.
@@ -173,6 +174,26 @@ pub(crate) fn parse(
             }
             parse_msgpack_with_serde(bytes)
         }
+    }
+}
+
+/// [`parse`], remembering the shape of JSON envelopes in `template` (one per
+/// connection): an envelope of the shape of the last is read through it, with
+/// the same answer for a fraction of the work.
+///
+/// # Errors
+/// As [`parse`].
+pub(crate) fn parse_remembering<'b>(
+    template: &mut JsonTemplate,
+    format: Format,
+    bytes: &'b [u8],
+) -> Result<(RequestHeader<'b>, &'b [u8]), CodecError> {
+    match format {
+        Format::Json => match template.read(bytes) {
+            Some(read) => Ok(read),
+            None => parse_with_serde(bytes).map_err(|e| format.invalid(e)),
+        },
+        Format::MessagePack => parse(format, bytes),
     }
 }
 

@@ -17,6 +17,7 @@ mod format;
 pub(crate) mod frames;
 pub(crate) mod msgpack;
 mod scan;
+pub(crate) mod template;
 mod time;
 pub mod wire;
 

@@ -15,6 +15,7 @@
 //! what serde accepts, and reads as serde reads it.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::envelope::{Fields, Key};
 use crate::ipc::protocol::RequestHeader;
@@ -83,7 +84,7 @@ static STRING_STOPS: [bool; 256] = string_stops();
 /// In each 64-bit word a byte is flagged when it equals `"` or `\` (it is zero
 /// after the XOR) or is below 0x20; the borrow of the subtractions can flag
 /// bytes only after the first real hit, so the lowest flag is the answer.
-fn string_stop(bytes: &[u8]) -> Option<usize> {
+pub(super) fn string_stop(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const QUOTES: u64 = ONES * b'"' as u64;
@@ -206,55 +207,65 @@ impl<'a> Cursor<'a> {
         )
     }
 
-    /// The raw bytes of the payload's value (UTF-8, as the whole envelope): found
-    /// by its structure — strings (with their escapes), brackets, or a bare word
-    /// up to its delimiter. Its grammar is checked where it is read: decoding it
-    /// into the registered type fails on anything serde_json would refuse, as the
-    /// request's SERIALIZATION_ERROR.
+    /// The raw bytes of the payload's value (UTF-8, as the whole envelope); see
+    /// [`value_extent`].
     fn value(&mut self) -> Option<&'a [u8]> {
-        self.skip_whitespace();
-        let start = self.at;
-        let rest = self.bytes.get(start..)?;
-        let length = match *rest.first()? {
-            b'"' => string_end(rest, 1)?,
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut at = 0;
-                loop {
-                    match *rest.get(at)? {
-                        b'"' => at = string_end(rest, at + 1)?,
-                        b'{' | b'[' => {
-                            depth += 1;
-                            if depth >= DEPTH_MARGIN {
-                                return None;
-                            }
-                            at += 1;
+        let range = value_extent(self.bytes, self.at)?;
+        self.at = range.end;
+        Some(&self.bytes[range])
+    }
+}
+
+/// Where the value that starts at `at` (after any whitespace) lies: found by its
+/// structure — strings (with their escapes), brackets, or a bare word up to its
+/// delimiter. Its grammar is checked where it is read: decoding it into the
+/// registered type fails on anything serde_json would refuse, as the request's
+/// SERIALIZATION_ERROR.
+pub(super) fn value_extent(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    let mut start = at;
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(start) {
+        start += 1;
+    }
+    let rest = bytes.get(start..)?;
+    let length = match *rest.first()? {
+        b'"' => string_end(rest, 1)?,
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = 0;
+            loop {
+                match *rest.get(at)? {
+                    b'"' => at = string_end(rest, at + 1)?,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth >= DEPTH_MARGIN {
+                            return None;
                         }
-                        b'}' | b']' => {
-                            depth -= 1;
-                            at += 1;
-                            if depth == 0 {
-                                break at;
-                            }
-                        }
-                        _ => at += 1,
+                        at += 1;
                     }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        at += 1;
+                        if depth == 0 {
+                            break at;
+                        }
+                    }
+                    _ => at += 1,
                 }
             }
-            // A number, `true`, `false` or `null`: only the characters they are
-            // made of (anything after them must then be a delimiter).
-            _ => rest
-                .iter()
-                .position(|&byte| !matches!(byte, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.'))
-                .unwrap_or(rest.len()),
-        };
-        if length == 0 {
-            return None; // no value at all: serde reports it
         }
-        let value = &rest[..length];
-        self.at = start + length;
-        Some(value)
+        // A number, `true`, `false` or `null`: only the characters they are
+        // made of (anything after them must then be a delimiter).
+        _ => rest
+            .iter()
+            .position(|&byte| {
+                !matches!(byte, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.')
+            })
+            .unwrap_or(rest.len()),
+    };
+    if length == 0 {
+        return None; // no value at all: serde reports it
     }
+    Some(start..start + length)
 }
 
 /// The index just past the closing quote of the string whose contents start at

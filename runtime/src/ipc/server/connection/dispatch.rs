@@ -80,13 +80,14 @@ impl Connection {
             }
             return;
         }
-        let (header, payload) = match envelope::parse(format, &frame.payload) {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                let message = format!("not a valid request envelope: {error}");
-                return self.malformed(format, &frame.payload, message);
-            }
-        };
+        let (header, payload) =
+            match envelope::parse_remembering(&mut self.envelopes, format, &frame.payload) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    let message = format!("not a valid request envelope: {error}");
+                    return self.malformed(format, &frame.payload, message);
+                }
+            };
         if self.id_too_long(format, &header.correlation_id) {
             return;
         }

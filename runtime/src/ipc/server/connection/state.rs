@@ -20,6 +20,7 @@ use super::dispatch::Parked;
 use super::routes::Routes;
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::{failure_frame, failure_frame_with, heartbeat_frame, value_frame};
+use crate::ipc::codec::template::JsonTemplate;
 use crate::ipc::protocol::{
     ActorInfo, CorrelationId, ErrorCode, Frame, FrameError, IpcDiscoverRequest,
     IpcDiscoverResponse, IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse,
@@ -90,6 +91,8 @@ pub(crate) struct Connection {
     pub(super) peer: PeerCredentials,
     /// The last request's target and message type.
     pub(super) routes: Routes,
+    /// The shape of the last JSON envelope, to read the next of that shape.
+    pub(super) envelopes: JsonTemplate,
     /// Where its requests' replies go.
     pub(super) reply_path: Arc<ReplyPath>,
     pub(super) span: tracing::Span,
@@ -125,6 +128,7 @@ impl Connection {
             next_serial: 0,
             peer,
             routes: Routes::default(),
+            envelopes: JsonTemplate::default(),
             reply_path,
             span,
         }
