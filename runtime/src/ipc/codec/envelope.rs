@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::format::{CodecError, Format};
-use super::template::JsonTemplate;
+use super::template::EnvelopeTemplate;
 use crate::ipc::protocol::{CorrelationId, RequestHeader, MAX_CORRELATION_ID_LEN};
 
 /// A request's deadline when its envelope gives none.
@@ -177,23 +177,29 @@ pub(crate) fn parse(
     }
 }
 
-/// [`parse`], remembering the shape of JSON envelopes in `template` (one per
+/// [`parse`], remembering the shape of envelopes in `template` (one per
 /// connection): an envelope of the shape of the last is read through it, with
 /// the same answer for a fraction of the work.
 ///
 /// # Errors
 /// As [`parse`].
 pub(crate) fn parse_remembering<'b>(
-    template: &mut JsonTemplate,
+    template: &mut EnvelopeTemplate,
     format: Format,
     bytes: &'b [u8],
 ) -> Result<(RequestHeader<'b>, &'b [u8]), CodecError> {
     match format {
-        Format::Json => match template.read(bytes) {
+        Format::Json => match template.read(format, bytes) {
             Some(read) => Ok(read),
             None => parse_with_serde(bytes).map_err(|e| format.invalid(e)),
         },
-        Format::MessagePack => parse(format, bytes),
+        Format::MessagePack if cfg!(feature = "ipc-messagepack") => {
+            match template.read(format, bytes) {
+                Some(read) => Ok(read),
+                None => parse_msgpack_with_serde(bytes),
+            }
+        }
+        Format::MessagePack => parse_msgpack_with_serde(bytes),
     }
 }
 

@@ -63,7 +63,7 @@ pub(crate) fn answer_frame<P: Serialize + ?Sized>(
     match format {
         Format::Json => format.json_frame(MessageKind::Response, |frame| {
             frame.extend_from_slice(br#"{"correlation_id":"#);
-            serde_json::to_writer(&mut *frame, correlation_id)?;
+            json_string(frame, correlation_id)?;
             frame.extend_from_slice(br#","success":true,"payload":"#);
             serde_json::to_writer(&mut *frame, payload)?;
             frame.push(b'}');
@@ -77,6 +77,20 @@ pub(crate) fn answer_frame<P: Serialize + ?Sized>(
             },
         ),
     }
+}
+
+/// Writes `text` as a JSON string, as serde_json writes it: as it is, between
+/// quotes, when nothing in it needs an escape (a quote, a backslash, a control
+/// character), which is every usual correlation id; otherwise through serde_json.
+fn json_string(frame: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+    if super::scan::string_stop(text.as_bytes()).is_none() {
+        frame.reserve(text.len() + 2);
+        frame.push(b'"');
+        frame.extend_from_slice(text.as_bytes());
+        frame.push(b'"');
+        return Ok(());
+    }
+    serde_json::to_writer(frame, text)
 }
 
 /// A STREAM item's body, borrowed: the same bytes as an [`IpcStreamFrame`] with
@@ -246,7 +260,17 @@ mod borrowed_bodies {
             serde_json::json!(null),
             serde_json::json!([1, 2.5, "x"]),
         ];
-        for id in [ID, "", "plain-1", "\u{7f}\u{2028}"] {
+        for id in [
+            ID,
+            "",
+            "plain-1",
+            "\u{7f}\u{2028}",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "\u{1f}",
+            "é-ünïcode-and-a-longer-id-of-many-words",
+        ] {
             for payload in &payloads {
                 for format in formats() {
                     let owned = format

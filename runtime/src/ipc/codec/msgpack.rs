@@ -43,28 +43,31 @@ pub(crate) fn map_value<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
 /// exactly as before. The payload's own grammar is checked where it is decoded
 /// into its registered type.
 pub(crate) fn scan_envelope(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> {
-    /// serde's path checks the envelope's nesting (the payload's plus one): a
-    /// payload nesting this many arrays and maps deep is left to it.
-    const DEPTH_MARGIN: usize = 100;
+    scan_envelope_at(bytes).map(|(header, payload, _)| (header, payload))
+}
 
+/// serde's path checks the envelope's nesting (the payload's plus one): a
+/// payload nesting this many arrays and maps deep is left to it.
+const DEPTH_MARGIN: usize = 100;
+
+/// [`scan_envelope`], and where the correlation id's value (its marker and
+/// length, then its bytes) starts.
+pub(super) fn scan_envelope_at(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8], usize)> {
     let mut at = 0;
+    let mut id_at = 0;
     let entries = map_len(bytes, &mut at)?;
     let mut fields = Fields::new();
     for _ in 0..entries {
         let key = fields.first(Key::named(string(bytes, &mut at)?)?)?;
         let header = &mut fields.header;
         match key {
-            Key::CorrelationId => header.correlation_id = Cow::Borrowed(text(bytes, &mut at)?),
+            Key::CorrelationId => {
+                id_at = at;
+                header.correlation_id = Cow::Borrowed(text(bytes, &mut at)?);
+            }
             Key::Target => header.target = Cow::Borrowed(text(bytes, &mut at)?),
             Key::MessageType => header.message_type = Cow::Borrowed(text(bytes, &mut at)?),
-            Key::Payload => {
-                let start = at;
-                skip_values(bytes, &mut at, 1)?;
-                fields.payload = bytes.get(start..at)?;
-                if !nests_within(fields.payload, DEPTH_MARGIN - 1) {
-                    return None;
-                }
-            }
+            Key::Payload => fields.payload = payload(bytes, &mut at)?,
             Key::ExpectsReply => header.expects_reply = boolean(bytes, &mut at)?,
             Key::ExpectsStream => header.expects_stream = boolean(bytes, &mut at)?,
             Key::ResponseTimeoutMs => header.response_timeout_ms = unsigned(bytes, &mut at)?,
@@ -73,11 +76,20 @@ pub(crate) fn scan_envelope(bytes: &[u8]) -> Option<(RequestHeader<'_>, &[u8])> 
     if at != bytes.len() {
         return None;
     }
-    fields.finish()
+    let (header, payload) = fields.finish()?;
+    Some((header, payload, id_at))
+}
+
+/// The payload's value at `at`, unless it nests near serde's depth limit.
+pub(super) fn payload<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let start = *at;
+    skip_values(bytes, at, 1)?;
+    let payload = bytes.get(start..*at)?;
+    nests_within(payload, DEPTH_MARGIN - 1).then_some(payload)
 }
 
 /// The bytes of a string (any of the four string markers).
-fn string<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+pub(super) fn string<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
     let marker = *bytes.get(*at)?;
     *at += 1;
     let len = match marker {
@@ -133,6 +145,10 @@ pub(crate) const MAX_DEPTH: usize = 128;
 /// allocates nothing (it runs twice on every MessagePack request).
 pub(crate) fn nests_within(bytes: &[u8], limit: usize) -> bool {
     let limit = limit.min(MAX_DEPTH);
+    // Each level takes a byte at least: a payload this short cannot nest deeper.
+    if bytes.len() <= limit {
+        return true;
+    }
     // Each level of nesting starts with an array or map marker: bytes with fewer
     // such bytes in them (counting those inside strings too) cannot nest deeper,
     // and a small request has a handful. One cheap pass instead of the walk —

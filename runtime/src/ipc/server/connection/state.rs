@@ -20,7 +20,7 @@ use super::dispatch::Parked;
 use super::routes::Routes;
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::{failure_frame, failure_frame_with, heartbeat_frame, value_frame};
-use crate::ipc::codec::template::JsonTemplate;
+use crate::ipc::codec::template::EnvelopeTemplate;
 use crate::ipc::protocol::{
     ActorInfo, CorrelationId, ErrorCode, Frame, FrameError, IpcDiscoverRequest,
     IpcDiscoverResponse, IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse,
@@ -91,8 +91,8 @@ pub(crate) struct Connection {
     pub(super) peer: PeerCredentials,
     /// The last request's target and message type.
     pub(super) routes: Routes,
-    /// The shape of the last JSON envelope, to read the next of that shape.
-    pub(super) envelopes: JsonTemplate,
+    /// The shape of the last request envelope, to read the next of that shape.
+    pub(super) envelopes: EnvelopeTemplate,
     /// Where its requests' replies go.
     pub(super) reply_path: Arc<ReplyPath>,
     pub(super) span: tracing::Span,
@@ -128,7 +128,7 @@ impl Connection {
             next_serial: 0,
             peer,
             routes: Routes::default(),
-            envelopes: JsonTemplate::default(),
+            envelopes: EnvelopeTemplate::default(),
             reply_path,
             span,
         }
