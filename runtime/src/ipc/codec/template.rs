@@ -248,6 +248,7 @@ impl EnvelopeTemplate {
             return;
         };
         self.pieces.clear();
+        self.pieces.reserve_exact(total);
         for span in &spans {
             self.pieces.extend_from_slice(&bytes[span.clone()]);
         }
