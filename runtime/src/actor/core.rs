@@ -29,8 +29,9 @@ type Guarded = CatchUnwind<AssertUnwindSafe<FutureBox>>;
 type InFlight = FuturesUnordered<Guarded>;
 type Panic = Box<dyn Any + Send>;
 
-/// How many messages the loop takes through its fast path before it goes through
-/// the scheduler-aware select.
+/// How many messages the loop takes through its fast path before it waits on its
+/// mailbox through `poll_recv` (which spends the task's scheduling budget, and so
+/// yields when it is spent).
 const FAST_PATH_RUN: u32 = 32;
 
 pub(crate) struct ActorCore<S> {
@@ -55,9 +56,10 @@ impl<S: Send + 'static> ActorCore<S> {
         let mut closing = false;
         let mut fast_run = 0u32;
         loop {
-            // Fast path: with nothing in flight, take ready messages without the
-            // select below. Every FAST_PATH_RUN messages the loop goes through the
-            // select anyway, which yields to the scheduler when its budget is spent.
+            // Fast path: with nothing in flight, take ready messages with
+            // `try_recv`. Every FAST_PATH_RUN messages the loop waits through
+            // `poll_recv` below instead, which yields to the scheduler when the
+            // task's budget is spent.
             if in_flight.is_empty() && fast_run < FAST_PATH_RUN {
                 if !closing && handle.stop_requested() {
                     closing = true;

@@ -267,8 +267,10 @@ thread_local! {
     static SPARE_FRAME: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// The largest buffer kept as a thread's spare (larger ones are freed).
-const MAX_SPARE_FRAME: usize = 8 * 1024;
+/// The largest buffer kept as a thread's spare (larger ones are freed). Small:
+/// a frame that is not given back (the client's, turned into `Bytes` and queued)
+/// keeps the spare's capacity while it waits.
+const MAX_SPARE_FRAME: usize = 1024;
 
 /// Gives back a frame encoded by [`Format::encode_frame`] (or any buffer) whose
 /// bytes are no longer needed, so that the thread's next frame reuses it.

@@ -270,6 +270,7 @@ pub(super) fn value_extent(bytes: &[u8], at: usize) -> Option<Range<usize>> {
 
 /// The index just past the closing quote of the string whose contents start at
 /// `from`; `None` when it does not close or holds a control character.
+#[inline]
 fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
     loop {
         let stop = from + string_stop(bytes.get(from..)?)?;

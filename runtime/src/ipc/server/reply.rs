@@ -49,7 +49,10 @@ pub(crate) struct RequestReplies {
     pub(crate) stream: bool,
     state: Mutex<ReplyState>,
     path: Arc<ReplyPath>,
-    parked: Arc<ParkedHandlers>,
+    /// The target actor's parked handlers, for a stream only: only a stream's
+    /// handler ever waits for room (an answer is taken or fails at once), so a
+    /// call does not touch a count that every core's connections share.
+    parked: Option<Arc<ParkedHandlers>>,
     span: tracing::Span,
     started: Option<Instant>,
     /// Raised when the request ends, whoever ends it.
@@ -85,7 +88,7 @@ impl RequestReplies {
         format: Format,
         stream: bool,
         path: Arc<ReplyPath>,
-        parked: Arc<ParkedHandlers>,
+        parked: Option<Arc<ParkedHandlers>>,
         span: tracing::Span,
     ) -> Self {
         let started = (!span.is_disabled()).then(Instant::now);
@@ -363,7 +366,7 @@ impl ReplySink for RequestReplies {
         Box::pin(async move {
             // While it waits for its client, the handler holds none of its actor's
             // slots.
-            let _parked = self.parked.park();
+            let _parked = self.parked.as_ref().map(ParkedHandlers::park);
             self.path.outbox.wait_room(need).await;
         })
     }

@@ -175,7 +175,7 @@ impl Connection {
                 format,
                 stream,
                 Arc::clone(&self.reply_path),
-                Arc::clone(target.parked()),
+                stream.then(|| Arc::clone(target.parked())),
                 span,
             ));
             let sink = SinkRef::new(Arc::clone(&replies) as Arc<dyn crate::message::ReplySink>);
