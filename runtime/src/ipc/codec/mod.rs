@@ -13,10 +13,12 @@
 //! ```
 
 pub(crate) mod envelope;
+mod fields;
 mod format;
 pub(crate) mod frames;
 pub(crate) mod msgpack;
 mod scan;
+mod serde_envelope;
 pub(crate) mod template;
 mod time;
 pub mod wire;

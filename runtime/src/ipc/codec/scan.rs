@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::envelope::{Fields, Key};
+use super::fields::{Fields, Key};
 use crate::ipc::protocol::RequestHeader;
 
 /// serde_json refuses input nested deeper than 128; a payload with this many
@@ -286,7 +286,7 @@ fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipc::codec::envelope::parse_with_serde;
+    use crate::ipc::codec::serde_envelope::parse_json;
 
     /// `scan` either declines or agrees with serde exactly — except for a
     /// payload serde refuses, which the decoding of its type must refuse too.
@@ -294,7 +294,7 @@ mod tests {
         let Some((header, payload)) = scan(text) else {
             return;
         };
-        let (expected, expected_payload) = match parse_with_serde(text) {
+        let (expected, expected_payload) = match parse_json(text) {
             Ok(parsed) => parsed,
             Err(error) => {
                 assert!(
