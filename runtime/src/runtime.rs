@@ -74,7 +74,7 @@ impl ActonApp {
                 tracker: TaskTracker::new(),
                 next_id: AtomicU64::new(1),
                 #[cfg(feature = "ipc")]
-                ipc: crate::ipc::IpcState::default(),
+                ipc: crate::ipc::serving::IpcState::default(),
             }),
         }
     }
@@ -160,7 +160,7 @@ pub(crate) struct RuntimeInner {
     tracker: TaskTracker,
     next_id: AtomicU64,
     #[cfg(feature = "ipc")]
-    ipc: crate::ipc::IpcState,
+    ipc: crate::ipc::serving::IpcState,
 }
 
 impl ActorRuntime {
@@ -263,7 +263,7 @@ impl ActorRuntime {
     pub async fn shutdown_all(&mut self) -> Result<(), ShutdownError> {
         // IPC listeners drain first, while the actors that answer them still run.
         #[cfg(feature = "ipc")]
-        self.inner.ipc.drain_listeners().await;
+        self.inner.ipc.drain_transports().await;
         self.inner.stop.raise();
         self.inner.tracker.close();
         let timeout = self.inner.config.shutdown_timeout;
@@ -294,7 +294,7 @@ impl ActorRuntime {
     }
 
     #[cfg(feature = "ipc")]
-    pub(crate) fn ipc_state(&self) -> &crate::ipc::IpcState {
+    pub(crate) fn ipc_state(&self) -> &crate::ipc::serving::IpcState {
         &self.inner.ipc
     }
 

@@ -452,6 +452,7 @@ async fn limits_refuse_at_once_and_the_bridge_keeps_serving() {
     let setup = setup_with("nats-limits", |config| {
         config
             .max_in_flight(2)
+            .max_in_flight_per_caller(2)
             .max_message_size(1024)
             .rate_limit(RateLimitConfig {
                 requests_per_second: 1,

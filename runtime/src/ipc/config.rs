@@ -113,6 +113,7 @@ pub struct IpcOptions {
     pub(crate) drain_timeout: Duration,
     pub(crate) max_patterns: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) frame_read_timeout: Duration,
     pub(crate) mailbox_wait: Duration,
 }
 
@@ -130,6 +131,7 @@ impl Default for IpcOptions {
             drain_timeout: Duration::from_secs(5),
             max_patterns: 128,
             write_timeout: Duration::from_secs(30),
+            frame_read_timeout: Duration::from_secs(10),
             mailbox_wait: Duration::from_secs(5),
         }
     }
@@ -221,6 +223,18 @@ impl IpcOptions {
     #[must_use]
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// How long a frame may take to arrive whole once its first bytes came
+    /// (default 10 s; zero waits forever). A connection whose frame is still
+    /// incomplete then gets a PROTOCOL_ERROR frame and is closed — whatever its
+    /// subscriptions and streams, which otherwise keep it from idling out — so
+    /// that a client cannot hold a frame's buffer (up to `max_frame_size`) open by
+    /// sending it slowly or not at all.
+    #[must_use]
+    pub fn frame_read_timeout(mut self, timeout: Duration) -> Self {
+        self.frame_read_timeout = timeout;
         self
     }
 

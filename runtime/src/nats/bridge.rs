@@ -5,14 +5,12 @@
 //! TIMEOUT when its answer does not come in time.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, Subject};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,10 +23,11 @@ use super::pushes::PushPublisher;
 use super::replies::{Caller, NatsReplies, ReplyPath};
 use super::stats::{Counters, Endpoints, NatsBridgeStats};
 use super::NatsError;
-use crate::actor::ActorHandle;
 use crate::broker::ObserverGuard;
 use crate::ipc::protocol::ErrorCode;
-use crate::ipc::server::rate_limit::TokenBucket;
+use crate::ipc::serving::admission::{FairShare, Share, TokenBucket};
+use crate::ipc::serving::intake::{self, Delivery, Refusal, Timeout};
+use crate::ipc::serving::Transport;
 use crate::message::{Envelope, PeerCredentials, ReplySink, ReplyTarget, RequestOrigin, SinkRef};
 use crate::runtime::ActorRuntime;
 
@@ -82,7 +81,12 @@ pub(crate) struct Core {
     path: Arc<ReplyPath>,
     counters: Arc<Counters>,
     endpoints: Endpoints,
-    in_flight: Arc<Semaphore>,
+    /// Discovery's answers, kept while what they describe stays the same.
+    answers: micro::Answers,
+    /// What subscriptions received and the bridge has yet to serve.
+    queue: Arc<IntakeQueue>,
+    /// Requests in flight and their payloads' bytes, shared fairly by callers.
+    share: FairShare,
     rate: Option<Mutex<TokenBucket>>,
     max_message_size: usize,
     id: String,
@@ -151,7 +155,13 @@ impl ActorRuntime {
             runtime: self.clone(),
             client: client.clone(),
             max_message_size: config.max_message_size.unwrap_or(max_payload),
-            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            share: FairShare::new(config.share_limits()),
+            answers: micro::Answers::default(),
+            queue: Arc::new(IntakeQueue {
+                held: std::sync::atomic::AtomicUsize::new(0),
+                budget: config.max_queued_bytes,
+                counters: Arc::clone(&counters),
+            }),
             rate: config
                 .rate_limit
                 .map(|limit| Mutex::new(TokenBucket::new(limit))),
@@ -187,7 +197,8 @@ impl ActorRuntime {
             core.stop.clone(),
             discover,
             None,
-            move |message| micro::discover(&answering, message),
+            Arc::clone(&core.queue),
+            move |message| answering.on_discover(&message),
         ));
         let cancels = client
             .subscribe(format!("{}.{}", core.config.prefix, layout::CANCEL_TOKEN))
@@ -201,6 +212,7 @@ impl ActorRuntime {
             core.stop.clone(),
             cancels,
             None,
+            Arc::clone(&core.queue),
             move |message| cancelling.on_cancel(&message.payload),
         ));
         if core.config.service_api {
@@ -217,7 +229,8 @@ impl ActorRuntime {
                 core.stop.clone(),
                 discovery,
                 None,
-                move |message| micro::answer(&answering, &message),
+                Arc::clone(&core.queue),
+                move |message| answering.on_service_discovery(&message),
             ));
         }
         // The server has taken the subscriptions before the bridge says it serves.
@@ -226,7 +239,8 @@ impl ActorRuntime {
         }
         core.tasks
             .spawn(follow_exposures(Arc::clone(&core), services));
-        self.ipc_state().add_bridge(&core);
+        self.ipc_state()
+            .add_transport(Arc::downgrade(&core) as Weak<dyn Transport>);
         tracing::info!(prefix = %core.config.prefix, id = %core.id, "serving on NATS");
         Ok(NatsBridge { core })
     }
@@ -282,6 +296,7 @@ impl Services {
                 stop,
                 subscriber,
                 Some(core.stop.clone()),
+                Arc::clone(&core.queue),
                 move |message| serving.on_request(&name, message),
             ));
         }
@@ -340,17 +355,39 @@ async fn serve_until_stopped(
     stop: CancellationToken,
     mut subscriber: async_nats::Subscriber,
     bridge: Option<CancellationToken>,
+    queue: Arc<IntakeQueue>,
     mut on_message: impl FnMut(Message) + Send,
 ) {
+    // Messages move from the NATS connection's buffer (bounded in messages
+    // only) into this one (bounded in bytes, with every other subscription's) as
+    // fast as they come; the same task serves them from here. Neither side
+    // starves the other: `select!` picks a ready branch at random.
+    let (waiting, mut to_serve) = tokio::sync::mpsc::unbounded_channel::<(Message, usize)>();
     loop {
         tokio::select! {
-            biased;
             () = stop.cancelled() => break,
             message = subscriber.next() => match message {
-                Some(message) => on_message(message),
+                Some(message) => {
+                    let cost = IntakeQueue::cost(&message);
+                    if queue.hold(cost) {
+                        // The receiver lives as long as this loop.
+                        let _ = waiting.send((message, cost));
+                    }
+                }
                 None => break,
             },
+            Some((message, cost)) = to_serve.recv() => {
+                queue.release(cost);
+                on_message(message);
+            }
         }
+    }
+    // What was taken in before the stop is still served (refused, when the
+    // bridge stops or the service was withdrawn).
+    to_serve.close();
+    while let Ok((message, cost)) = to_serve.try_recv() {
+        queue.release(cost);
+        on_message(message);
     }
     let withdrawn = bridge.is_some_and(|bridge| !bridge.is_cancelled());
     if withdrawn {
@@ -368,12 +405,8 @@ async fn serve_until_stopped(
 
 impl Core {
     pub(crate) fn stats(&self) -> NatsBridgeStats {
-        let in_flight = self
-            .config
-            .max_in_flight
-            .saturating_sub(self.in_flight.available_permits());
         self.counters
-            .snapshot(in_flight, self.path.publisher.queued())
+            .snapshot(self.share.slots_taken(), self.path.publisher.queued())
     }
 
     /// A subscription in the replicas' queue group.
@@ -387,44 +420,98 @@ impl Core {
             })
     }
 
-    pub(crate) fn config(&self) -> &NatsConfig {
-        &self.config
+    /// What the discovery answers describe.
+    fn served(&self) -> micro::Served<'_> {
+        micro::Served {
+            runtime: &self.runtime,
+            config: &self.config,
+            id: &self.id,
+            started: self.started,
+            endpoints: &self.endpoints,
+            answers: &self.answers,
+        }
     }
 
-    pub(crate) fn runtime(&self) -> &ActorRuntime {
-        &self.runtime
+    /// One of acton's discovery requests: charged to the rate limiter like any
+    /// request, never answered on a subject the bridge does not answer on, its
+    /// answer built once per state of what it describes.
+    fn on_discover(&self, message: &Message) {
+        let Some(reply) = &message.reply else {
+            return;
+        };
+        if self.may_answer_on(reply) && self.charge() {
+            self.publish(reply.clone(), micro::discovery_answer(&self.served()));
+        }
     }
 
-    pub(crate) fn id(&self) -> &str {
-        &self.id
-    }
-
-    pub(crate) fn started(&self) -> SystemTime {
-        self.started
-    }
-
-    pub(crate) fn endpoints(&self) -> &Endpoints {
-        &self.endpoints
+    /// One of NATS's service discovery requests (`$SRV.*`), answered once per
+    /// service it asks about, under the same rules as [`on_discover`](Self::on_discover)
+    /// (STATS, which changes with every request, is built each time).
+    fn on_service_discovery(&self, message: &Message) {
+        let Some(reply) = &message.reply else {
+            return;
+        };
+        if self.may_answer_on(reply) && self.charge() {
+            for answer in micro::service_answers(&self.served(), &message.subject) {
+                self.publish(reply.clone(), answer);
+            }
+        }
     }
 
     /// Refuses a request before it reached its actor.
-    fn refuse(&self, to: &Answering, code: ErrorCode, message: &str) {
+    fn refuse(&self, to: &Answering, refusal: &Refusal) {
         Counters::add(&self.counters.errors, 1);
         match &to.caller {
-            Some(caller) => {
-                self.path
-                    .publisher
-                    .force(caller.failure(0, code.as_str(), message, None))
-            }
+            Some(caller) => self.path.publisher.force(caller.failure(
+                0,
+                refusal.code.as_str(),
+                &refusal.message,
+                None,
+            )),
             None => tracing::debug!(
-                code = code.as_str(),
-                message,
+                code = refusal.code.as_str(),
+                message = %refusal.message,
                 "a NATS message that waits for no answer was refused"
             ),
         }
     }
 
-    /// One message on a service's subject.
+    /// Takes a token from the rate limiter (every message the bridge answers,
+    /// discovery too, costs one); `false` when it is empty, counted.
+    pub(crate) fn charge(&self) -> bool {
+        let Some(rate) = &self.rate else {
+            return true;
+        };
+        let allowed = rate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_acquire()
+            .is_ok();
+        if !allowed {
+            Counters::add(&self.counters.rate_limited, 1);
+        }
+        allowed
+    }
+
+    /// Whether an answer may be published on `reply`: never on a subject of the
+    /// bridge's own namespace (requests, pushes, discovery, cancels) nor on a
+    /// `$` subject (NATS's service, system and JetStream APIs). A request that
+    /// names one is dropped and counted.
+    pub(crate) fn may_answer_on(&self, reply: &str) -> bool {
+        let allowed = layout::may_answer_on(&self.config.prefix, reply);
+        if !allowed {
+            Counters::add(&self.counters.reply_subjects_refused, 1);
+            tracing::debug!(
+                reply = %layout::header_text(reply),
+                "dropped a NATS request whose reply subject is one the bridge never answers on"
+            );
+        }
+        allowed
+    }
+
+    /// One message on a service's subject: its reply subject checked, its
+    /// headers read, then the serving core's walk — admission (rate, the
+    /// caller's fair share), lookup, decoding, deadline, mailbox.
     fn on_request(self: &Arc<Self>, service: &str, message: Message) {
         Counters::add(&self.counters.requests, 1);
         let Message {
@@ -432,8 +519,15 @@ impl Core {
             reply,
             payload,
             headers,
+            status,
+            description,
             ..
         } = message;
+        if let Some(reply) = &reply {
+            if !self.may_answer_on(reply) {
+                return;
+            }
+        }
         let header = |name: &str| -> Option<&str> {
             headers
                 .as_ref()
@@ -461,19 +555,14 @@ impl Core {
         if to.caller.is_none() {
             to.call = Call::Send;
         }
-        if let Some(rate) = &self.rate {
-            let allowed = rate
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .try_acquire();
-            if let Err(wait) = allowed {
-                Counters::add(&self.counters.rate_limited, 1);
-                let message = format!(
-                    "rate limit exceeded; retry in {} ms",
-                    wait.as_millis().max(1)
-                );
-                return self.refuse(&to, ErrorCode::RateLimited, &message);
-            }
+        if !self.charge() {
+            let message = "rate limit exceeded; retry later";
+            return self.refuse(&to, &Refusal::new(ErrorCode::RateLimited, message));
+        }
+        if let Some(why) = layout::malformed_headers(status, description.as_deref()) {
+            Counters::add(&self.counters.malformed, 1);
+            let message = format!("the message's headers are malformed ({why})");
+            return self.refuse(&to, &Refusal::new(ErrorCode::ProtocolError, message));
         }
         let Some(format) = format.filter(|format| format.is_supported()) else {
             let message = format!(
@@ -486,7 +575,7 @@ impl Core {
                     ""
                 }
             );
-            return self.refuse(&to, ErrorCode::SerializationError, &message);
+            return self.refuse(&to, &Refusal::new(ErrorCode::SerializationError, message));
         };
         if call.is_none() {
             let message = format!(
@@ -494,7 +583,7 @@ impl Core {
                 layout::CALL,
                 layout::header_text(call_header.unwrap_or_default())
             );
-            return self.refuse(&to, ErrorCode::ProtocolError, &message);
+            return self.refuse(&to, &Refusal::new(ErrorCode::ProtocolError, message));
         }
         if payload.len() > self.max_message_size {
             let message = format!(
@@ -502,23 +591,17 @@ impl Core {
                 payload.len(),
                 self.max_message_size
             );
-            return self.refuse(&to, ErrorCode::LimitExceeded, &message);
+            return self.refuse(&to, &Refusal::new(ErrorCode::LimitExceeded, message));
         }
         // `{prefix}.{service}.` then the type's name (which may hold dots).
         let message_type = subject
             .get(self.config.prefix.len() + service.len() + 2..)
             .unwrap_or_default();
         let Some(target) = self.runtime.ipc_state().exposed(service) else {
-            let message = format!("no actor is exposed as `{service}`");
-            return self.refuse(&to, ErrorCode::ActorNotFound, &message);
+            return self.refuse(&to, &Refusal::not_exposed(service, false));
         };
-        let registry = &self.path.registry;
-        let Some(registration) = registry.by_name(message_type) else {
-            let message = format!(
-                "no message type is registered as `{}`",
-                layout::header_text(message_type)
-            );
-            return self.refuse(&to, ErrorCode::UnknownMessageType, &message);
+        let Some(registration) = self.path.registry.by_name(message_type) else {
+            return self.refuse(&to, &Refusal::not_registered(message_type));
         };
         let endpoint = self.endpoints.get(service, &registration.name);
         endpoint.arrived();
@@ -528,43 +611,32 @@ impl Core {
         } else {
             &payload
         };
-        let decoded =
-            std::panic::catch_unwind(AssertUnwindSafe(|| registration.decode(format, body)));
-        let decoded = match decoded {
-            Ok(Ok(decoded)) => decoded,
-            Ok(Err(error)) => {
-                let message = error.to_string();
-                endpoint.ended(
-                    Duration::ZERO,
-                    Some(format!("SERIALIZATION_ERROR: {message}")),
-                );
-                return self.refuse(&to, ErrorCode::SerializationError, &message);
-            }
-            Err(_) => {
-                let message = format!("decoding `{}` panicked", registration.name);
-                endpoint.ended(
-                    Duration::ZERO,
-                    Some(format!("SERIALIZATION_ERROR: {message}")),
-                );
-                return self.refuse(&to, ErrorCode::SerializationError, &message);
+        let decoded = match intake::decode(&registration, format, body) {
+            Ok(decoded) => decoded,
+            Err(refusal) => {
+                let error = format!("{}: {}", refusal.code.as_str(), refusal.message);
+                endpoint.ended(Duration::ZERO, Some(error));
+                return self.refuse(&to, &refusal);
             }
         };
-        let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
-            Counters::add(&self.counters.refused_in_flight, 1);
-            let message = format!(
-                "{} requests are in flight on this server's NATS bridge; retry later",
-                self.config.max_in_flight
-            );
-            return self.refuse(&to, ErrorCode::LimitExceeded, &message);
+        let share = match self.share.try_take(
+            layout::caller_of(to.caller.as_ref().map(|caller| caller.reply.as_str())),
+            payload.len(),
+        ) {
+            Ok(share) => share,
+            Err(exhausted) => {
+                Counters::add(&self.counters.refused_in_flight, 1);
+                let refusal = Refusal::new(ErrorCode::LimitExceeded, exhausted.to_string());
+                return self.refuse(&to, &refusal);
+            }
         };
-        let timeout = header(layout::TIMEOUT_MS)
+        drop(payload);
+        let requested = header(layout::TIMEOUT_MS)
             .and_then(layout::parse_timeout)
-            .unwrap_or(self.config.default_timeout)
-            .min(self.config.max_request_timeout);
+            .unwrap_or(self.config.default_timeout);
+        let timeout = Timeout::capped(requested, self.config.max_request_timeout);
         let arrived = Instant::now();
-        let deadline = arrived
-            .checked_add(timeout)
-            .unwrap_or_else(|| arrived + Duration::from_secs(365 * 24 * 3600));
+        let deadline = timeout.deadline_from(arrived);
         let origin_id: Arc<str> = match &to.caller {
             Some(caller) => Arc::from(caller.reply.as_str()),
             None => Arc::from(subject.as_str()),
@@ -590,42 +662,31 @@ impl Core {
                 (ReplyTarget::Discard, None, caller)
             }
         };
-        let request = Request {
+        let mut request = Request {
             replies,
             ack,
             deadline,
-            permit,
+            share,
         };
         let envelope = Envelope::from_peer(decoded, reply_to, origin);
-        match target.mailbox().try_send(envelope) {
-            Ok(()) => self.accepted(request),
-            Err(tokio::sync::mpsc::error::TrySendError::Full(envelope)) => {
+        let wait = self.config.mailbox_wait.min(timeout.timeout);
+        match intake::deliver(&target, service, envelope, wait) {
+            Delivery::Delivered => self.accepted(request),
+            Delivery::Waiting(wait) => {
                 let core = Arc::clone(self);
-                let wait = self.config.mailbox_wait.min(timeout);
-                let service = service.to_owned();
                 self.tasks.spawn(async move {
-                    let room = tokio::time::timeout(wait, target.mailbox().clone().reserve_owned());
-                    match room.await {
-                        Ok(Ok(permit)) => {
-                            permit.send(envelope);
-                            core.accepted(request);
-                        }
-                        Ok(Err(_)) => {
-                            let message = format!("actor `{service}` has stopped");
-                            core.failed(request, ErrorCode::ActorNotFound, &message);
-                            drop(envelope);
-                        }
-                        Err(_) => {
-                            let message = busy_message(&service, &target, wait);
-                            core.failed(request, ErrorCode::TargetBusy, &message);
+                    match wait.deliver().await {
+                        Ok(()) => core.accepted(request),
+                        Err((refusal, envelope)) => {
+                            request.share.release_bytes();
+                            core.failed(request, &refusal);
                             drop(envelope);
                         }
                     }
                 });
             }
-            Err(tokio::sync::mpsc::error::TrySendError::Closed(envelope)) => {
-                let message = format!("actor `{service}` has stopped");
-                self.failed(request, ErrorCode::ActorNotFound, &message);
+            Delivery::Refused(refusal, envelope) => {
+                self.failed(request, &refusal);
                 drop(envelope);
             }
         }
@@ -638,8 +699,10 @@ impl Core {
             replies,
             ack,
             deadline,
-            permit,
+            mut share,
         } = request;
+        // The payload is in the mailbox now: its bytes no longer wait here.
+        share.release_bytes();
         if let Some(caller) = ack {
             self.path.publisher.force(caller.answer(None, Bytes::new()));
         }
@@ -681,7 +744,7 @@ impl Core {
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&subject);
             }
-            drop(permit);
+            drop(share);
         });
     }
 
@@ -704,22 +767,25 @@ impl Core {
     }
 
     /// A request that never reached its actor.
-    fn failed(&self, request: Request, code: ErrorCode, message: &str) {
+    fn failed(&self, request: Request, refusal: &Refusal) {
         match (request.replies, request.ack) {
             (Some(replies), _) => {
-                replies.fail(code, message);
+                replies.fail(refusal.code, &refusal.message);
             }
             (None, Some(caller)) => {
                 Counters::add(&self.counters.errors, 1);
-                self.path
-                    .publisher
-                    .force(caller.failure(0, code.as_str(), message, None));
+                self.path.publisher.force(caller.failure(
+                    0,
+                    refusal.code.as_str(),
+                    &refusal.message,
+                    None,
+                ));
             }
             (None, None) => {
                 Counters::add(&self.counters.errors, 1);
                 tracing::debug!(
-                    code = code.as_str(),
-                    message,
+                    code = refusal.code.as_str(),
+                    message = %refusal.message,
                     "a NATS message that waits for no answer was not delivered"
                 );
             }
@@ -772,19 +838,57 @@ impl Core {
     }
 }
 
+/// The bytes of received messages that wait for the bridge to serve them, for
+/// all its subscriptions together, within a budget: a message over it is shed
+/// (dropped unanswered, counted).
+pub(crate) struct IntakeQueue {
+    held: std::sync::atomic::AtomicUsize,
+    budget: usize,
+    counters: Arc<Counters>,
+}
+
+impl IntakeQueue {
+    /// What a message costs while it waits: its bytes and its bookkeeping.
+    fn cost(message: &Message) -> usize {
+        const BOOKKEEPING: usize = 256;
+        message.length.max(message.payload.len()) + BOOKKEEPING
+    }
+
+    /// Takes `cost` from the budget; `false` (the message is shed) when it would
+    /// overdraw it.
+    fn hold(&self, cost: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let taken = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                let after = held.checked_add(cost)?;
+                (after <= self.budget).then_some(after)
+            })
+            .is_ok();
+        if !taken {
+            Counters::add(&self.counters.shed, 1);
+        }
+        taken
+    }
+
+    fn release(&self, cost: usize) {
+        self.held
+            .fetch_sub(cost, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Transport for Core {
+    fn drain(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.shutdown())
+    }
+}
+
 /// A request on its way into a mailbox.
 struct Request {
     replies: Option<Arc<NatsReplies>>,
     /// A send's caller, acknowledged once the mailbox took the message.
     ack: Option<Caller>,
     deadline: Instant,
-    permit: OwnedSemaphorePermit,
-}
-
-fn busy_message(service: &str, target: &ActorHandle, waited: Duration) -> String {
-    format!(
-        "actor `{service}`'s mailbox ({} messages) stayed full for {} ms; the message was not delivered",
-        target.mailbox_capacity(),
-        waited.as_millis()
-    )
+    /// Its caller's slot (and, until it is delivered, its payload's bytes).
+    share: Share,
 }

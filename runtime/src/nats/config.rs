@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::layout;
 use super::NatsError;
+use crate::ipc::serving::admission::ShareLimits;
 use crate::ipc::{Format, RateLimitConfig};
 
 /// How [`start_nats_bridge`](crate::runtime::ActorRuntime::start_nats_bridge)
@@ -35,6 +36,8 @@ pub struct NatsConfig {
     pub(crate) require_tls: bool,
     pub(crate) version: String,
     pub(crate) max_in_flight: usize,
+    pub(crate) max_in_flight_per_caller: Option<usize>,
+    pub(crate) max_queued_bytes: usize,
     pub(crate) max_message_size: Option<usize>,
     pub(crate) default_timeout: Duration,
     pub(crate) max_request_timeout: Duration,
@@ -62,9 +65,11 @@ impl NatsConfig {
             require_tls: false,
             version: "0.0.0".to_owned(),
             max_in_flight: 1024,
+            max_in_flight_per_caller: None,
+            max_queued_bytes: 32 * 1024 * 1024,
             max_message_size: None,
             default_timeout: Duration::from_secs(30),
-            max_request_timeout: Duration::from_secs(3600),
+            max_request_timeout: Duration::from_secs(300),
             mailbox_wait: Duration::from_secs(5),
             rate_limit: None,
             push_format: Format::Json,
@@ -169,6 +174,27 @@ impl NatsConfig {
         self
     }
 
+    /// At most this many requests of one caller wait for their answers at once
+    /// (a quarter of [`max_in_flight`](Self::max_in_flight)), so that three
+    /// quarters stay for everyone else; more are refused with LIMIT_EXCEEDED.
+    /// The caller is told apart by its reply subject's inbox prefix (docs/nats.md,
+    /// "Threat model", says what that can and cannot tell apart).
+    #[must_use]
+    pub fn max_in_flight_per_caller(mut self, max: usize) -> Self {
+        self.max_in_flight_per_caller = Some(max.max(1));
+        self
+    }
+
+    /// Bytes of received requests that may wait for the bridge to read them
+    /// (32 MiB, all services together). Beyond it, requests are dropped
+    /// unanswered and counted (`NatsBridgeStats::shed`): what waits is bounded
+    /// in bytes, whatever the number of messages.
+    #[must_use]
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes.max(1);
+        self
+    }
+
     /// Requests with larger payloads are refused with LIMIT_EXCEEDED (by default
     /// the NATS server's own `max_payload`, which it enforces on every message).
     #[must_use]
@@ -184,7 +210,9 @@ impl NatsConfig {
         self
     }
 
-    /// The longest timeout a request may ask for (1 h); longer ones are cut to it.
+    /// The longest timeout a request may ask for (5 min); longer ones are cut to
+    /// it. Callers on NATS may be on other machines and are not known to the
+    /// server: a long cap lets one of them hold a slot that long.
     #[must_use]
     pub fn max_request_timeout(mut self, timeout: Duration) -> Self {
         self.max_request_timeout = timeout;
@@ -228,6 +256,16 @@ impl NatsConfig {
     pub fn service_api(mut self, on: bool) -> Self {
         self.service_api = on;
         self
+    }
+
+    /// The fair shares of requests in flight and of the bytes of requests waiting
+    /// for a mailbox.
+    pub(crate) fn share_limits(&self) -> ShareLimits {
+        let mut limits = ShareLimits::quarter_each(self.max_in_flight, self.max_queued_bytes);
+        if let Some(per_caller) = self.max_in_flight_per_caller {
+            limits.slots_per_caller = per_caller.min(self.max_in_flight);
+        }
+        limits
     }
 
     pub(crate) fn check(&self) -> Result<(), NatsError> {

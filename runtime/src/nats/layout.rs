@@ -141,6 +141,49 @@ pub fn parse_timeout(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_millis)
 }
 
+/// Whether an answer may be published on the reply subject `reply` by a bridge
+/// serving under `prefix`: not on a subject of its own namespace (`{prefix}` and
+/// below: requests, pushes, discovery, cancels), where it would reach other
+/// callers' subscriptions, nor on a `$` subject (`$SRV`, `$SYS`, `$JS`, `$KV`…:
+/// NATS's own APIs).
+pub fn may_answer_on(prefix: &str, reply: &str) -> bool {
+    let own = reply
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+    !own && !reply.starts_with('$') && !reply.is_empty()
+}
+
+/// Who a request is from, as far as NATS tells: the first two tokens of its
+/// reply subject — `_INBOX.<id>`, where the NATS clients' request API keeps one
+/// `<id>` per connection (`_INBOX.<id>.<token>` for each request) — or `""` for
+/// a message without a reply subject (all of them share one caller's share).
+///
+/// A heuristic: a caller chooses its reply subjects, so it may spread its
+/// requests over many prefixes, or borrow another's; NATS tells a subscriber
+/// nothing more about a message's publisher (docs/nats.md, "Threat model").
+pub fn caller_of(reply: Option<&str>) -> &str {
+    let Some(reply) = reply else {
+        return "";
+    };
+    match reply.match_indices('.').nth(1) {
+        Some((second_dot, _)) => &reply[..second_dot],
+        None => reply,
+    }
+}
+
+/// Why a received message's headers could not be read, when they could not:
+/// the NATS connection delivers such a message (instead of closing) without
+/// headers, with a description that starts `malformed headers`.
+pub(crate) fn malformed_headers(
+    status: Option<async_nats::StatusCode>,
+    description: Option<&str>,
+) -> Option<&str> {
+    if status.is_some() {
+        return None;
+    }
+    description.and_then(|description| description.strip_prefix("malformed headers: "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +223,33 @@ mod tests {
         assert_eq!(parse_format("xml"), None);
         assert_eq!(parse_timeout(" 250 "), Some(Duration::from_millis(250)));
         assert_eq!(parse_timeout("soon"), None);
+    }
+
+    #[test]
+    fn answers_never_go_to_the_bridges_own_subjects_nor_to_nats_apis() {
+        for refused in [
+            "desk",
+            "desk.push.PriceUpdate",
+            "desk._discover",
+            "desk._cancel",
+            "desk.calculator.AddRequest",
+            "$SRV.PING",
+            "$SYS.REQ.SERVER.PING",
+            "$JS.API.STREAM.DELETE.orders",
+            "",
+        ] {
+            assert!(!may_answer_on("desk", refused), "{refused}");
+        }
+        for allowed in ["_INBOX.abc.1", "desktop.reply", "reply"] {
+            assert!(may_answer_on("desk", allowed), "{allowed}");
+        }
+    }
+
+    #[test]
+    fn a_caller_is_its_inbox() {
+        assert_eq!(caller_of(Some("_INBOX.abc.17")), "_INBOX.abc");
+        assert_eq!(caller_of(Some("_INBOX.abc")), "_INBOX.abc");
+        assert_eq!(caller_of(Some("reply")), "reply");
+        assert_eq!(caller_of(None), "");
     }
 }

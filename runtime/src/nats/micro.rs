@@ -6,14 +6,49 @@
 //! run time, a stream publishes several replies to one request, and a declared
 //! error carries its fields — none of which that module's request type allows.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::bridge::Core;
+use super::config::NatsConfig;
 use super::layout;
+use super::stats::Endpoints;
 use crate::ipc::protocol::{ActorInfo, IpcDiscoverResponse, ProtocolVersionInfo};
+use crate::runtime::ActorRuntime;
+
+/// What the discovery answers describe: the bridge, as it tells of itself.
+pub(crate) struct Served<'a> {
+    pub(crate) runtime: &'a ActorRuntime,
+    pub(crate) config: &'a NatsConfig,
+    pub(crate) id: &'a str,
+    pub(crate) started: SystemTime,
+    pub(crate) endpoints: &'a Endpoints,
+    pub(crate) answers: &'a Answers,
+}
+
+impl Served<'_> {
+    fn runtime(&self) -> &ActorRuntime {
+        self.runtime
+    }
+
+    fn config(&self) -> &NatsConfig {
+        self.config
+    }
+
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn started(&self) -> SystemTime {
+        self.started
+    }
+
+    fn endpoints(&self) -> &Endpoints {
+        self.endpoints
+    }
+}
 
 /// The discovery subjects: `$SRV.{PING|INFO|STATS}[.{name}[.{id}]]`.
 pub(crate) const SUBJECTS: &str = "$SRV.>";
@@ -43,7 +78,7 @@ fn is_service_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-fn services(core: &Core) -> Vec<ServiceView> {
+fn services(core: &Served<'_>) -> Vec<ServiceView> {
     let registry = core.runtime().ipc_registry();
     let schema = registry.schema();
     let declared = schema
@@ -131,15 +166,67 @@ pub(crate) fn discover_subject(prefix: &str) -> String {
     format!("{prefix}.{}", layout::DISCOVER_TOKEN)
 }
 
-/// Answers one of acton's discovery requests.
-pub(crate) fn discover(core: &Core, message: async_nats::Message) {
-    if let Some(reply) = message.reply {
-        core.publish(reply, Bytes::from(discovery(core).to_string()));
+/// acton's discovery answer (what DISCOVER answers on the socket), built once
+/// for every state of the exposed actors and registered types.
+pub(crate) fn discovery_answer(core: &Served<'_>) -> Bytes {
+    core.answers.discovery.get_or_build(served_state(core), || {
+        Bytes::from(discovery(core).to_string())
+    })
+}
+
+/// What was last built for a state, kept until the state changes: discovery's
+/// answer for the exposed actors and registered types it was built from.
+#[derive(Debug)]
+pub(crate) struct Cached<T> {
+    last: std::sync::Mutex<Option<((u64, u64), T)>>,
+}
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self {
+            last: std::sync::Mutex::new(None),
+        }
     }
 }
 
+impl<T: Clone> Cached<T> {
+    /// The answer for `state`, built by `build` only when `state` changed.
+    pub(crate) fn get_or_build(&self, state: (u64, u64), build: impl FnOnce() -> T) -> T {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*last {
+            Some((built_for, answer)) if *built_for == state => answer.clone(),
+            _ => {
+                let answer = build();
+                *last = Some((state, answer.clone()));
+                answer
+            }
+        }
+    }
+}
+
+/// The state every cached answer is built from: the exposed actors' and the
+/// registered types' generations.
+fn served_state(core: &Served<'_>) -> (u64, u64) {
+    (
+        core.runtime().ipc_state().exposures(),
+        core.runtime().ipc_registry().generation(),
+    )
+}
+
+/// The answers the bridge keeps while what they describe stays the same.
+#[derive(Debug, Default)]
+pub(crate) struct Answers {
+    discovery: Cached<Bytes>,
+    /// `$SRV.PING` and `$SRV.INFO`: each service's answer, by service name.
+    pings: Cached<Arc<[(String, Bytes)]>>,
+    infos: Cached<Arc<[(String, Bytes)]>>,
+}
+
 /// What DISCOVER answers on the socket (with actors, types and schema).
-fn discovery(core: &Core) -> Value {
+fn discovery(core: &Served<'_>) -> Value {
     let registry = core.runtime().ipc_registry();
     let (schema, schema_fingerprint) = match registry.schema() {
         Some(served) => (Some(served.document), Some(served.fingerprint)),
@@ -169,32 +256,47 @@ fn discovery(core: &Core) -> Value {
 }
 
 /// Answers one of NATS's discovery requests (once per service it asks about).
-pub(crate) fn answer(core: &Core, message: &async_nats::Message) {
-    let Some(reply) = &message.reply else {
-        return;
-    };
-    let mut tokens = message.subject.split('.').skip(1);
+///
+/// Charged to the rate limiter like any request, never answered on a subject
+/// the bridge does not answer on. PING and INFO are built once per state of the
+/// exposed actors and registered types; STATS, which changes with every
+/// request, each time.
+pub(crate) fn service_answers(core: &Served<'_>, subject: &str) -> Vec<Bytes> {
+    let mut tokens = subject.split('.').skip(1);
     let verb = tokens.next().unwrap_or_default();
     let name = tokens.next();
     let id = tokens.next();
     if tokens.next().is_some() || id.is_some_and(|id| id != core.id()) {
-        return;
+        return Vec::new();
     }
-    for service in services(core) {
-        if name.is_some_and(|name| name != service.name) {
-            continue;
-        }
-        let body = match verb {
-            "PING" => ping(core, &service),
-            "INFO" => info(core, &service),
-            "STATS" => stats(core, &service),
-            _ => return,
-        };
-        core.publish(reply.clone(), Bytes::from(body.to_string()));
-    }
+    let answers = core.answers;
+    let build = |answer: fn(&Served<'_>, &ServiceView) -> Value| {
+        services(core)
+            .iter()
+            .map(|service| {
+                let body = Bytes::from(answer(core, service).to_string());
+                (service.name.clone(), body)
+            })
+            .collect::<Arc<[(String, Bytes)]>>()
+    };
+    let bodies = match verb {
+        "PING" => answers
+            .pings
+            .get_or_build(served_state(core), || build(ping)),
+        "INFO" => answers
+            .infos
+            .get_or_build(served_state(core), || build(info)),
+        "STATS" => build(stats),
+        _ => return Vec::new(),
+    };
+    bodies
+        .iter()
+        .filter(|(service, _)| name.is_none_or(|name| name == service))
+        .map(|(_, body)| body.clone())
+        .collect()
 }
 
-fn identity(core: &Core, service: &ServiceView, kind: &str) -> Value {
+fn identity(core: &Served<'_>, service: &ServiceView, kind: &str) -> Value {
     json!({
         "type": format!("io.nats.micro.v1.{kind}_response"),
         "name": service.name,
@@ -212,15 +314,15 @@ fn identity(core: &Core, service: &ServiceView, kind: &str) -> Value {
     })
 }
 
-fn ping(core: &Core, service: &ServiceView) -> Value {
+fn ping(core: &Served<'_>, service: &ServiceView) -> Value {
     identity(core, service, "ping")
 }
 
-fn subject(core: &Core, service: &ServiceView, endpoint: &EndpointView) -> String {
+fn subject(core: &Served<'_>, service: &ServiceView, endpoint: &EndpointView) -> String {
     layout::request_subject(&core.config().prefix, &service.name, &endpoint.message_type)
 }
 
-fn info(core: &Core, service: &ServiceView) -> Value {
+fn info(core: &Served<'_>, service: &ServiceView) -> Value {
     let mut body = identity(core, service, "info");
     body["description"] = json!(service.description);
     body["endpoints"] = service
@@ -238,7 +340,7 @@ fn info(core: &Core, service: &ServiceView) -> Value {
     body
 }
 
-fn stats(core: &Core, service: &ServiceView) -> Value {
+fn stats(core: &Served<'_>, service: &ServiceView) -> Value {
     let mut body = identity(core, service, "stats");
     body["started"] = json!(rfc3339(core.started()));
     body["endpoints"] = service

@@ -16,8 +16,18 @@ pub struct NatsBridgeStats {
     pub errors: u64,
     /// Of those, the ones whose deadline passed.
     pub timeouts: u64,
-    /// Requests refused because `max_in_flight` were in flight.
+    /// Requests refused because `max_in_flight` were in flight, or their
+    /// caller's share of them.
     pub refused_in_flight: u64,
+    /// Requests dropped unread because `max_queued_bytes` were waiting.
+    pub shed: u64,
+    /// Requests dropped because their reply subject is in the bridge's own
+    /// namespace or a `$` subject.
+    pub reply_subjects_refused: u64,
+    /// Messages whose headers could not be read.
+    pub malformed: u64,
+    /// Cancels that named no stream of this replica, or without its secret.
+    pub cancels_ignored: u64,
     /// Requests refused by the rate limit.
     pub rate_limited: u64,
     /// Requests waiting for their answer now.
@@ -36,6 +46,10 @@ pub(crate) struct Counters {
     pub(crate) errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) refused_in_flight: AtomicU64,
+    pub(crate) shed: AtomicU64,
+    pub(crate) reply_subjects_refused: AtomicU64,
+    pub(crate) malformed: AtomicU64,
+    pub(crate) cancels_ignored: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
     pub(crate) pushes_published: AtomicU64,
     pub(crate) pushes_dropped: AtomicU64,
@@ -53,6 +67,10 @@ impl Counters {
             errors: read(&self.errors),
             timeouts: read(&self.timeouts),
             refused_in_flight: read(&self.refused_in_flight),
+            shed: read(&self.shed),
+            reply_subjects_refused: read(&self.reply_subjects_refused),
+            malformed: read(&self.malformed),
+            cancels_ignored: read(&self.cancels_ignored),
             rate_limited: read(&self.rate_limited),
             in_flight,
             pushes_published: read(&self.pushes_published),

@@ -157,6 +157,8 @@ pub enum FrameError {
 #[derive(Debug, Clone, Copy)]
 pub struct FrameCodec {
     max_frame_size: usize,
+    /// When the first bytes of a frame not yet whole were seen.
+    partial_since: Option<std::time::Instant>,
 }
 
 impl Default for FrameCodec {
@@ -170,12 +172,20 @@ impl FrameCodec {
     pub fn new(max_frame_size: usize) -> Self {
         Self {
             max_frame_size: max_frame_size.min(MAX_FRAME_SIZE_HARD_LIMIT),
+            partial_since: None,
         }
     }
 
     /// The payload bound in force.
     pub fn max_frame_size(&self) -> usize {
         self.max_frame_size
+    }
+
+    /// Since when the bytes after the last frame decoded have been waiting for
+    /// the rest of their frame; `None` when they were none. The server closes a
+    /// connection whose frame takes too long to arrive whole.
+    pub fn partial_since(&self) -> Option<std::time::Instant> {
+        self.partial_since
     }
 }
 
@@ -184,6 +194,20 @@ impl Decoder for FrameCodec {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        let decoded = self.decode_frame(src);
+        match &decoded {
+            Ok(None) if !src.is_empty() => {
+                self.partial_since
+                    .get_or_insert_with(std::time::Instant::now);
+            }
+            _ => self.partial_since = None,
+        }
+        decoded
+    }
+}
+
+impl FrameCodec {
+    fn decode_frame(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         if src.len() < 5 {
             return Ok(None);
         }

@@ -24,6 +24,7 @@ use super::stats::Counters;
 use crate::broker::BroadcastObserver;
 use crate::ipc::protocol::{pattern_matches, MAX_NAME_LEN};
 use crate::ipc::registry::{IpcTypeRegistry, Outbound, Registration};
+use crate::ipc::serving::intake::shown;
 use crate::ipc::Format;
 use crate::message::ActonMessage;
 
@@ -82,15 +83,6 @@ impl std::fmt::Display for Refused {
     }
 }
 
-/// A name as it may appear in a message: at most 64 characters.
-pub(crate) fn shorten(name: &str) -> String {
-    const SHOWN: usize = 64;
-    match name.char_indices().nth(SHOWN) {
-        Some((at, _)) => format!("{}…", &name[..at]),
-        None => name.to_owned(),
-    }
-}
-
 pub(crate) struct SubscriptionHub {
     registry: Arc<IpcTypeRegistry>,
     counters: Arc<Counters>,
@@ -143,7 +135,7 @@ impl SubscriptionHub {
             .iter()
             .filter(|name| !self.registry.is_registered(name))
             .take(4)
-            .map(|name| shorten(name))
+            .map(|name| shown(name))
             .collect();
         if !unknown.is_empty() {
             return Err(Refused::UnknownTypes(unknown));

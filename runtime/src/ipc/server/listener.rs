@@ -2,7 +2,9 @@
 //! within the limits (allow-list, per-uid quota, connection limit), and shuts
 //! down gracefully — also when the runtime shuts down.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,6 +26,7 @@ use crate::ipc::config::{IpcConfig, IpcOptions};
 use crate::ipc::protocol::{
     ConnectionLimit, ErrorCode, IpcResponse, MessageKind, CONNECTION_REJECTED_ID,
 };
+use crate::ipc::serving::Transport;
 use crate::ipc::Format;
 use crate::message::PeerCredentials;
 use crate::runtime::ActorRuntime;
@@ -100,6 +103,14 @@ pub(crate) struct ListenerCore {
     /// The outcome of the one graceful shutdown; later callers wait for it.
     shutdown: OnceCell<ShutdownReport>,
     stopped: AtomicBool,
+}
+
+impl Transport for ListenerCore {
+    fn drain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            self.shutdown_gracefully().await;
+        })
+    }
 }
 
 impl ListenerCore {
@@ -274,7 +285,8 @@ impl ActorRuntime {
             shutdown: OnceCell::new(),
             stopped: AtomicBool::new(false),
         });
-        self.ipc_state().add_listener(&core);
+        self.ipc_state()
+            .add_transport(Arc::downgrade(&core) as std::sync::Weak<dyn Transport>);
         Ok(IpcListenerHandle { core })
     }
 }

@@ -37,7 +37,6 @@ mod connection;
 mod hub;
 pub(crate) mod listener;
 mod outbox;
-pub(crate) mod rate_limit;
 mod reply;
 mod socket;
 mod stats;
@@ -49,10 +48,10 @@ pub use listener::{IpcError, IpcListenerHandle, ShutdownReport};
 pub use stats::IpcListenerStats;
 
 use self::hub::SubscriptionHub;
-use self::rate_limit::TokenBucket;
 use self::stats::Counters;
 use crate::ipc::config::{IpcConfig, IpcOptions};
 use crate::ipc::registry::IpcTypeRegistry;
+use crate::ipc::serving::admission::TokenBucket;
 use crate::runtime::ActorRuntime;
 use crate::signal::Signal;
 

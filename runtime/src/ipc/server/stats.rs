@@ -85,6 +85,9 @@ counters! {
     /// Connections closed because the peer accepted no bytes for the write
     /// timeout.
     slow_peers_closed,
+    /// Connections closed because a frame did not arrive whole within
+    /// `IpcOptions::frame_read_timeout` of its first bytes.
+    slow_frames_closed,
     /// Requests abandoned because their client went away.
     requests_abandoned,
     /// Requests their client cancelled (CANCEL frames that found their request).

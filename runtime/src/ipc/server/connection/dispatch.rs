@@ -5,75 +5,31 @@
 //! ([`RequestReplies`]) its handler answers through. Deadlines and the ends of
 //! requests come back here.
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-
-use smol_str::SmolStr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use smol_str::SmolStr;
 use tokio::time::Instant;
 
 use super::routes::Miss;
-use super::state::{Answering, Connection, Pending};
+use super::state::{Accepted, Answering, Connection, Parked, Pending};
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::value_frame;
-use crate::ipc::protocol::{
-    Delivered, ErrorCode, Frame, IpcResponse, MessageKind, UNKNOWN_CORRELATION_ID,
-};
-use crate::ipc::server::hub::shorten;
+use crate::ipc::protocol::{Delivered, ErrorCode, Frame, IpcResponse, MessageKind};
 use crate::ipc::server::outbox::Ended;
 use crate::ipc::server::reply::RequestReplies;
 use crate::ipc::server::stats::Counters;
+use crate::ipc::serving::intake::{self, shown, Delivery, Refusal, Timeout, WaitOutcome};
 use crate::ipc::Format;
 use crate::message::{Envelope, ReplyTarget, RequestOrigin, SinkRef};
-
-/// The longest deadline kept (about two years); longer means never.
-const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// What a request becomes once its target's mailbox accepted it.
-struct Accepted {
-    correlation_id: SmolStr,
-    format: Format,
-    /// `None` for fire-and-forget.
-    replies: Option<Arc<RequestReplies>>,
-    /// When it fails with TIMEOUT, counted from its arrival.
-    deadline: Instant,
-}
-
-pub(crate) type RoomOutcome = Result<
-    Result<mpsc::OwnedPermit<Envelope>, mpsc::error::SendError<()>>,
-    tokio::time::error::Elapsed,
->;
-
-/// A request waiting for room in a full mailbox, up to a deadline. While one
-/// waits, the connection reads no further frames.
-pub(crate) struct Parked {
-    accepted: Accepted,
-    envelope: Envelope,
-    target: String,
-    capacity: usize,
-    waited: Duration,
-    room: Pin<Box<dyn Future<Output = RoomOutcome> + Send>>,
-}
-
-fn busy_message(target: &str, capacity: usize, waited: Duration) -> String {
-    format!(
-        "actor `{}`'s mailbox ({capacity} messages) stayed full for {} ms; the message was not delivered",
-        shorten(target),
-        waited.as_millis()
-    )
-}
 
 impl Connection {
     pub(super) fn on_request(&mut self, frame: &Frame) {
         let format = frame.format;
         self.traffic.request();
         if !format.is_supported() {
-            let to = Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID);
+            let to = Answering::frame(Format::Json, crate::ipc::protocol::UNKNOWN_CORRELATION_ID);
             if self.admit(to) {
                 let message = "MessagePack is not enabled on this server".to_owned();
                 self.refuse(to, ErrorCode::SerializationError, message);
@@ -88,23 +44,21 @@ impl Connection {
                     return self.malformed(format, &frame.payload, message);
                 }
             };
-        if self.id_too_long(format, &header.correlation_id) {
-            return;
-        }
         let stream = header.expects_stream;
         let to = Answering {
             format,
             correlation_id: &header.correlation_id,
             stream,
         };
-        if !self.admit(to) {
+        // Charged first: every refusal below costs a token too.
+        if !self.admit(to) || self.id_too_long(format, &header.correlation_id) {
             return;
         }
         if self.pending.contains_key(&*header.correlation_id) {
             Counters::add(&self.shared.counters.limit_refusals, 1);
             let message = format!(
                 "correlation_id `{}` is already in flight on this connection",
-                shorten(&header.correlation_id)
+                shown(&header.correlation_id)
             );
             return self.refuse(to, ErrorCode::LimitExceeded, message);
         }
@@ -120,49 +74,33 @@ impl Connection {
         let (target, registration) = match route {
             Ok(route) => route,
             Err(Miss::Target) => {
-                let code = if stream {
-                    ErrorCode::StreamError
-                } else {
-                    ErrorCode::ActorNotFound
-                };
-                let message = format!("no actor is exposed as `{}`", shorten(&header.target));
-                return self.refuse(to, code, message);
+                let refusal = Refusal::not_exposed(&header.target, stream);
+                return self.refuse(to, refusal.code, refusal.message);
             }
             Err(Miss::MessageType) => {
-                let message = format!(
-                    "no message type is registered as `{}`",
-                    shorten(&header.message_type)
-                );
-                return self.refuse(to, ErrorCode::UnknownMessageType, message);
+                let refusal = Refusal::not_registered(&header.message_type);
+                return self.refuse(to, refusal.code, refusal.message);
             }
         };
-        // A panic in the type's `Deserialize` is a bad payload like any other.
-        let decoded =
-            std::panic::catch_unwind(AssertUnwindSafe(|| registration.decode(format, payload)));
-        let message = match decoded {
-            Ok(Ok(message)) => message,
-            Ok(Err(error)) => {
-                return self.refuse(to, ErrorCode::SerializationError, error.to_string())
-            }
-            Err(_) => {
-                let message = format!("decoding `{}` panicked", registration.name);
-                return self.refuse(to, ErrorCode::SerializationError, message);
-            }
+        let message = match intake::decode(registration, format, payload) {
+            Ok(message) => message,
+            Err(refusal) => return self.refuse(to, refusal.code, refusal.message),
         };
 
-        let requested = Duration::from_millis(header.response_timeout_ms);
-        let cap = shared.options.max_request_timeout;
-        if requested > cap {
+        let timeout = Timeout::capped(
+            Duration::from_millis(header.response_timeout_ms),
+            shared.options.max_request_timeout,
+        );
+        if timeout.capped {
             Counters::add(&shared.counters.deadlines_capped, 1);
         }
-        let deadline = requested.min(cap).min(MAX_DEADLINE);
         let correlation_id = SmolStr::new(&*header.correlation_id);
         let expects_answer = stream || header.expects_reply;
         let (reply_to, replies) = if expects_answer {
             let span = tracing::debug_span!(
                 parent: &self.span,
                 "ipc.request",
-                target = %shorten(&header.target),
+                target = %shown(&header.target),
                 message_type = %registration.name,
                 correlation_id = %correlation_id,
                 outcome = tracing::field::Empty,
@@ -183,80 +121,49 @@ impl Connection {
         } else {
             (ReplyTarget::Discard, None)
         };
-        let arrived = Instant::now();
         let accepted = Accepted {
             correlation_id,
             format,
             replies,
-            deadline: arrived
-                .checked_add(deadline)
-                .unwrap_or_else(|| arrived + MAX_DEADLINE),
+            deadline: timeout.deadline_from(Instant::now()),
         };
-        // A refused envelope carries its reply path (a `SinkRef`): dropped, it
-        // would answer the request ("finished without replying");
-        // `refuse_accepted` ends the request first.
         let origin = RequestOrigin::with_id(
             self.peer,
             accepted.correlation_id.clone(),
             Some(accepted.deadline.into_std()),
         );
-        match target
-            .mailbox()
-            .try_send(Envelope::from_peer(message, reply_to, origin))
-        {
-            Ok(()) => self.accept(accepted),
-            Err(mpsc::error::TrySendError::Full(envelope)) => {
-                let waited = shared.options.mailbox_wait.min(deadline);
-                let capacity = target.mailbox_capacity();
-                if waited.is_zero() {
-                    let message = busy_message(&header.target, capacity, waited);
-                    return self.refuse_accepted(&accepted, ErrorCode::TargetBusy, message);
-                }
-                let room = Box::pin(tokio::time::timeout(
-                    waited,
-                    target.mailbox().clone().reserve_owned(),
-                ));
-                self.parked = Some(Parked {
-                    accepted,
-                    envelope,
-                    target: header.target.into_owned(),
-                    capacity,
-                    waited,
-                    room,
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                let message = format!("actor `{}` has stopped", shorten(&header.target));
-                self.refuse_accepted(&accepted, ErrorCode::ActorNotFound, message);
+        let envelope = Envelope::from_peer(message, reply_to, origin);
+        let wait = shared.options.mailbox_wait.min(timeout.timeout);
+        match intake::deliver(target, &header.target, envelope, wait) {
+            Delivery::Delivered => self.accept(accepted),
+            Delivery::Waiting(wait) => self.parked = Some(Parked { accepted, wait }),
+            Delivery::Refused(refusal, envelope) => {
+                self.refuse_accepted(&accepted, refusal);
+                drop(envelope);
             }
         }
     }
 
-    /// Polls the parked request's wait for room; `Pending` when nothing is parked.
-    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<RoomOutcome> {
+    /// Polls the parked request's wait for room (it is delivered when room
+    /// comes); `Pending` when nothing is parked.
+    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
         match &mut self.parked {
-            Some(parked) => parked.room.as_mut().poll(cx),
+            Some(parked) => parked.wait.poll_deliver(cx),
             None => Poll::Pending,
         }
     }
 
-    /// The parked request's wait is over: it goes in, or is refused.
-    pub(crate) fn on_room(&mut self, outcome: RoomOutcome) {
+    /// The parked request's wait is over: it went in, or is refused.
+    pub(crate) fn on_room(&mut self, outcome: WaitOutcome) {
         let Some(parked) = self.parked.take() else {
             return;
         };
         match outcome {
-            Ok(Ok(permit)) => {
-                permit.send(parked.envelope);
-                self.accept(parked.accepted);
-            }
-            Ok(Err(_)) => {
-                let message = format!("actor `{}` has stopped", shorten(&parked.target));
-                self.refuse_accepted(&parked.accepted, ErrorCode::ActorNotFound, message);
-            }
-            Err(_) => {
-                let message = busy_message(&parked.target, parked.capacity, parked.waited);
-                self.refuse_accepted(&parked.accepted, ErrorCode::TargetBusy, message);
+            Ok(()) => self.accept(parked.accepted),
+            Err((refusal, envelope)) => {
+                // Its reply path ends first: dropped, the envelope adds nothing.
+                self.refuse_accepted(&parked.accepted, refusal);
+                drop(envelope);
             }
         }
     }
@@ -286,16 +193,16 @@ impl Connection {
     }
 
     /// Refuses a request that never reached its actor.
-    fn refuse_accepted(&self, accepted: &Accepted, code: ErrorCode, message: String) {
+    fn refuse_accepted(&self, accepted: &Accepted, refusal: Refusal) {
         match &accepted.replies {
             // Ends its reply path, so that dropping the envelope adds nothing.
             Some(replies) => {
-                replies.fail(code, message);
+                replies.fail(refusal.code, refusal.message);
             }
             None => self.refuse(
                 Answering::frame(accepted.format, &accepted.correlation_id),
-                code,
-                message,
+                refusal.code,
+                refusal.message,
             ),
         }
     }
@@ -354,7 +261,7 @@ impl Connection {
     /// Refuses the request waiting for a mailbox, if one is.
     pub(super) fn refuse_parked(&mut self, code: ErrorCode, message: &str) {
         if let Some(parked) = self.parked.take() {
-            self.refuse_accepted(&parked.accepted, code, message.to_owned());
+            self.refuse_accepted(&parked.accepted, Refusal::new(code, message));
         }
     }
 

@@ -29,10 +29,10 @@ use wakes::{Source, Wakes};
 
 use super::hub::ConnectionId;
 use super::outbox::Outbox;
-use super::rate_limit::TokenBucket;
 use super::stats::{Counters, Traffic};
 use super::ListenerShared;
 use crate::ipc::protocol::{Frame, FrameCodec, FrameError};
+use crate::ipc::serving::admission::TokenBucket;
 use crate::message::PeerCredentials;
 
 /// Unsent bytes above which the connection stops reading requests until the
@@ -105,7 +105,7 @@ enum Event {
     /// The earliest deadline of the requests in flight may have come.
     Deadline,
     /// The request parked on a full mailbox got room, or gave up.
-    Room(dispatch::RoomOutcome),
+    Room(crate::ipc::serving::intake::WaitOutcome),
     /// A frame, a bad frame, or the end of the peer's side.
     Frame(Option<Result<Frame, FrameError>>),
     /// A write of the waiting bytes finished.
@@ -116,6 +116,8 @@ enum Event {
     PeerCheck,
     /// The idle timer.
     Idle,
+    /// A frame begun has not arrived whole in time.
+    FrameTimeout,
 }
 
 async fn run(
@@ -138,6 +140,10 @@ async fn run(
     let mut last_activity = Instant::now();
     let mut last_write = Instant::now();
     let mut idle = std::pin::pin!(tokio::time::sleep(clamp(idle_after)));
+    let frame_timeout = shared.options.frame_read_timeout;
+    let mut frame_timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    // The partial frame the frame timer is armed for (by when it began).
+    let mut frame_timer_for: Option<std::time::Instant> = None;
     let mut stalled = std::pin::pin!(tokio::time::sleep(clamp(write_timeout)));
     let mut peer_check = std::pin::pin!(tokio::time::sleep(PEER_CHECK));
     let mut stopping = std::pin::pin!(shared.stop_reading.wait());
@@ -221,6 +227,29 @@ async fn run(
             if let Some(frame) = wakes.poll(Source::READ, may_read, |cx| frames.poll_next_unpin(cx))
             {
                 return Poll::Ready(Event::Frame(frame));
+            }
+            // Bytes of a frame wait for the rest: it must come in time, whatever
+            // keeps the connection from idling out.
+            let partial = frames
+                .decoder()
+                .partial_since()
+                .filter(|_| may_read && !frame_timeout.is_zero() && !connection.is_parked());
+            if partial.is_some() && partial != frame_timer_for {
+                frame_timer_for = partial;
+                if let Some(since) = partial {
+                    frame_timer
+                        .as_mut()
+                        .reset(deadline(Instant::from_std(since), frame_timeout));
+                }
+                wakes.mark(Source::FRAME);
+            }
+            if wakes
+                .poll(Source::FRAME, partial.is_some(), |cx| {
+                    frame_timer.as_mut().poll(cx)
+                })
+                .is_some()
+            {
+                return Poll::Ready(Event::FrameTimeout);
             }
             if let Some(written) = wakes.poll(Source::WRITE, writing, |cx| {
                 std::pin::Pin::new(&mut write).poll_write(cx, &out)
@@ -368,6 +397,17 @@ async fn run(
                 }
                 peer_check.as_mut().reset(Instant::now() + PEER_CHECK);
                 wakes.mark(Source::PEER_CHECK);
+            }
+            Event::FrameTimeout => {
+                let still_partial = frames.decoder().partial_since() == frame_timer_for;
+                if still_partial && reading {
+                    connection.on_frame_timeout(frame_timeout);
+                    reading = false;
+                    connection.stop_reading();
+                } else {
+                    // Another frame began since: its own time counts.
+                    wakes.mark(Source::FRAME);
+                }
             }
             Event::Idle => {
                 let due = deadline(last_activity, idle_after);

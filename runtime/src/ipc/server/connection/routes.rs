@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::actor::ActorHandle;
 use crate::ipc::registry::{IpcTypeRegistry, Registration};
-use crate::ipc::IpcState;
+use crate::ipc::serving::IpcState;
 
 #[derive(Default)]
 pub(crate) struct Routes {

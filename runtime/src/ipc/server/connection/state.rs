@@ -16,7 +16,6 @@ use std::time::Duration;
 use smol_str::SmolStr;
 use tokio::time::Instant;
 
-use super::dispatch::Parked;
 use super::routes::Routes;
 use crate::ipc::codec::envelope;
 use crate::ipc::codec::frames::{failure_frame, failure_frame_with, heartbeat_frame, value_frame};
@@ -26,12 +25,14 @@ use crate::ipc::protocol::{
     IpcDiscoverResponse, IpcPatternRequest, IpcSubscribeRequest, IpcSubscriptionResponse,
     MessageKind, ProtocolVersionInfo, RetryAfter, MAX_CORRELATION_ID_LEN, UNKNOWN_CORRELATION_ID,
 };
-use crate::ipc::server::hub::{shorten, ConnectionId, Refused};
+use crate::ipc::server::hub::{ConnectionId, Refused};
 use crate::ipc::server::outbox::Outbox;
-use crate::ipc::server::rate_limit::TokenBucket;
 use crate::ipc::server::reply::{ReplyPath, RequestReplies};
 use crate::ipc::server::stats::{Counters, Traffic};
 use crate::ipc::server::ListenerShared;
+use crate::ipc::serving::admission::TokenBucket;
+use crate::ipc::serving::intake::shown;
+use crate::ipc::serving::intake::MailboxWait;
 use crate::ipc::Format;
 use crate::message::PeerCredentials;
 
@@ -52,6 +53,23 @@ impl<'a> Answering<'a> {
             stream: false,
         }
     }
+}
+
+/// What a request becomes once its envelope is on its way to the mailbox.
+pub(super) struct Accepted {
+    pub(super) correlation_id: SmolStr,
+    pub(super) format: Format,
+    /// `None` for fire-and-forget.
+    pub(super) replies: Option<Arc<RequestReplies>>,
+    /// When it fails with TIMEOUT, counted from its arrival.
+    pub(super) deadline: Instant,
+}
+
+/// A request waiting for room in a full mailbox, up to a deadline. While one
+/// waits, the connection reads no further frames.
+pub(crate) struct Parked {
+    pub(super) accepted: Accepted,
+    pub(super) wait: MailboxWait,
 }
 
 /// A request in flight.
@@ -172,7 +190,7 @@ impl Connection {
     /// failed final STREAM frame.
     pub(super) fn refuse(&self, to: Answering<'_>, code: ErrorCode, message: String) {
         Counters::add(&self.shared.counters.errors, 1);
-        tracing::debug!(parent: &self.span, correlation_id = %shorten(to.correlation_id), %code, %message, "refused");
+        tracing::debug!(parent: &self.span, correlation_id = %shown(to.correlation_id), %code, %message, "refused");
         self.outbox.force(&failure_frame(
             to.format,
             to.correlation_id,
@@ -199,11 +217,20 @@ impl Connection {
     }
 
     /// Charges the rate limiters for one frame; refuses it (RATE_LIMITED) when
-    /// they are empty. Returns whether the frame may be served.
+    /// they are empty. Returns whether the frame may be served. Charged before any other check of the frame, so that every refusal costs
+    /// a token; an id above the length limit is answered as `unknown`.
     pub(super) fn admit(&mut self, to: Answering<'_>) -> bool {
         match self.charge() {
             Ok(()) => true,
             Err(wait) => {
+                let to = if to.correlation_id.len() > MAX_CORRELATION_ID_LEN {
+                    Answering {
+                        correlation_id: UNKNOWN_CORRELATION_ID,
+                        ..to
+                    }
+                } else {
+                    to
+                };
                 Counters::add(&self.shared.counters.rate_limited, 1);
                 Counters::add(&self.shared.counters.errors, 1);
                 let millis = u64::try_from(wait.as_millis().max(1)).unwrap_or(u64::MAX);
@@ -304,6 +331,22 @@ impl Connection {
         );
     }
 
+    /// A frame begun more than `timeout` ago is still not whole: one ERROR
+    /// frame, then the connection closes.
+    pub(crate) fn on_frame_timeout(&mut self, timeout: Duration) {
+        Counters::add(&self.shared.counters.protocol_errors, 1);
+        Counters::add(&self.shared.counters.slow_frames_closed, 1);
+        tracing::debug!(parent: &self.span, ?timeout, "a frame did not arrive whole in time; closing");
+        self.refuse(
+            Answering::frame(Format::Json, UNKNOWN_CORRELATION_ID),
+            ErrorCode::ProtocolError,
+            format!(
+                "a frame did not arrive whole within {} ms of its first bytes",
+                timeout.as_millis()
+            ),
+        );
+    }
+
     /// A frame that was already read when the listener began shutting down: a
     /// request is refused with SHUTTING_DOWN, anything else is dropped.
     pub(crate) fn on_frame_after_stop(&mut self, frame: &Frame) {
@@ -334,11 +377,8 @@ impl Connection {
             Ok(request) => request,
             Err(message) => return self.malformed(format, &frame.payload, message),
         };
-        if self.id_too_long(format, &request.correlation_id) {
-            return;
-        }
         let to = Answering::frame(format, &request.correlation_id);
-        if !self.admit(to) {
+        if !self.admit(to) || self.id_too_long(format, &request.correlation_id) {
             return;
         }
         let hub = Arc::clone(&self.shared.hub);
@@ -362,11 +402,8 @@ impl Connection {
             Ok(request) => request,
             Err(message) => return self.malformed(format, &frame.payload, message),
         };
-        if self.id_too_long(format, &request.correlation_id) {
-            return;
-        }
         let to = Answering::frame(format, &request.correlation_id);
-        if !self.admit(to) {
+        if !self.admit(to) || self.id_too_long(format, &request.correlation_id) {
             return;
         }
         let hub = Arc::clone(&self.shared.hub);
@@ -440,10 +477,9 @@ impl Connection {
             Ok(request) => request,
             Err(message) => return self.malformed(format, &frame.payload, message),
         };
-        if self.id_too_long(format, &request.correlation_id) {
-            return;
-        }
-        if !self.admit(Answering::frame(format, &request.correlation_id)) {
+        if !self.admit(Answering::frame(format, &request.correlation_id))
+            || self.id_too_long(format, &request.correlation_id)
+        {
             return;
         }
         let shared = &self.shared;

@@ -36,7 +36,8 @@ impl Source {
     pub(super) const STALLED: Self = Self(7);
     pub(super) const PEER_CHECK: Self = Self(8);
     pub(super) const IDLE: Self = Self(9);
-    const COUNT: usize = 10;
+    pub(super) const FRAME: Self = Self(10);
+    const COUNT: usize = 11;
 
     const fn bit(self) -> u32 {
         1 << self.0
