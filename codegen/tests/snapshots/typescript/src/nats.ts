@@ -13,6 +13,7 @@ import {
   NO_DEADLINE_MS,
   RequestTimeout,
   Subscription,
+  bufferBound,
   decodePayload,
   deadlineOf,
   encodePayload,
@@ -20,6 +21,7 @@ import {
   loadMessagePack,
   loadOptional,
   schemaCheckOf,
+  type BufferBound,
   type CallOptions,
   type DeclaredErrorClass,
   type MessagePackCodec,
@@ -55,8 +57,12 @@ export interface NatsConnectOptions {
   readonly name?: string;
   /** Items a stream may leave unread before it fails with STREAM_ERROR (default 1024). */
   readonly streamBuffer?: number;
+  /** Payload bytes a stream may leave unread before it fails with STREAM_ERROR (default 16 MiB; one larger item is taken when nothing else waits). */
+  readonly streamBufferBytes?: number;
   /** Pushes a subscription buffers before it drops the oldest (default 1024). */
   readonly pushBuffer?: number;
+  /** Payload bytes a subscription buffers before it drops the oldest (default 16 MiB; one larger push is kept when nothing else waits). */
+  readonly pushBufferBytes?: number;
 }
 
 // The parts of the `nats` package (nats.js 2.x) used here, so that this file
@@ -117,8 +123,10 @@ export class NatsConnection {
     readonly format: Format,
     readonly timeoutMs: number,
     private readonly codec: MessagePackCodec | undefined,
-    readonly streamBuffer: number,
-    readonly pushBuffer: number,
+    /** How much one stream may leave unread before it fails with STREAM_ERROR. */
+    readonly streamBound: BufferBound,
+    /** How much one subscription buffers before it drops its oldest pushes. */
+    readonly pushBound: BufferBound,
   ) {}
 
   /** Connects to the NATS server(s) at `servers` (`nats://host:4222`). */
@@ -150,9 +158,19 @@ export class NatsConnection {
       format,
       timeoutMs,
       codec,
-      Math.max(1, options.streamBuffer ?? 1024),
-      Math.max(1, options.pushBuffer ?? 1024),
+      bufferBound(options.streamBuffer, options.streamBufferBytes),
+      bufferBound(options.pushBuffer, options.pushBufferBytes),
     );
+  }
+
+  /** Items one stream may leave unread (see {@link streamBound}). */
+  get streamBuffer(): number {
+    return this.streamBound.items;
+  }
+
+  /** Pushes one subscription buffers (see {@link pushBound}). */
+  get pushBuffer(): number {
+    return this.pushBound.items;
   }
 
   /** Whether the connection has been closed. */
@@ -273,12 +291,17 @@ export class NatsConnection {
           arrived.end(new ConnectionClosed(`the NATS subscription failed: ${String(error)}`));
           return;
         }
-        if (arrived.size >= this.streamBuffer) {
+        if (arrived.size > 0 && (arrived.size >= this.streamBound.items || arrived.bytes + msg.data.length > this.streamBound.bytes)) {
           lost = true;
-          arrived.end(new ActonError("STREAM_ERROR", `the stream was dropped: more than ${this.streamBuffer} items waited unread`));
+          arrived.end(
+            new ActonError(
+              "STREAM_ERROR",
+              `the stream was dropped: more than ${this.streamBound.items} items or ${this.streamBound.bytes} bytes waited unread`,
+            ),
+          );
           return;
         }
-        arrived.push(msg);
+        arrived.push(msg, msg.data.length);
       },
     });
     const timer =
@@ -344,14 +367,15 @@ export class NatsConnection {
       }
       const messageType = msg.subject.slice(pushPrefix.length);
       if (!subscription.wants(messageType)) return;
+      this.pushesReceived += 1;
       let payload: unknown;
       try {
         payload = this.payload(msg);
-      } catch (cause) {
-        subscription.fail(new ActonError("SERIALIZATION_ERROR", `a push could not be decoded: ${String(cause)}`));
+      } catch {
+        // Skipped and counted: one bad message on a push subject is not the end of the subscription.
+        subscription.undecodable += 1;
         return;
       }
-      this.pushesReceived += 1;
       subscription.offer(
         {
           messageType,
@@ -360,7 +384,8 @@ export class NatsConnection {
           timestampMs: Number(msg.headers?.get(NATS_HEADERS.timestampMs) || "0"),
           dropped: 0,
         },
-        this.pushBuffer,
+        msg.data.length,
+        this.pushBound,
       );
     };
     // Patterns are matched here: one subscription to every push covers them.

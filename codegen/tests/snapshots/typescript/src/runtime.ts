@@ -16,10 +16,16 @@
  * MessagePack for them). Encoding a `bigint` to JSON is always exact.
  */
 
+import { promises as fs } from "node:fs";
 import * as net from "node:net";
 
 export const PROTOCOL_VERSION = 0x02;
+/** The protocol's largest payload: the default (and the ceiling) of {@link ConnectOptions.maxFrameSize}. */
 export const MAX_FRAME_SIZE = 16 * 1024 * 1024;
+/** Items a stream or subscription buffers by default. */
+export const DEFAULT_BUFFER_ITEMS = 1024;
+/** Payload bytes a stream or subscription buffers by default (one larger item is still taken when nothing else waits). */
+export const DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024;
 const CONNECTION_REJECTED = "__acton_connection_rejected__";
 
 /** The encoding of a frame's payload. */
@@ -99,6 +105,22 @@ export class ConnectionClosed extends ActonError {
   }
 }
 
+/**
+ * The server at the socket is not the one required ({@link ConnectOptions.requireServerUid}):
+ * the socket file belongs to another user. Nothing was sent.
+ */
+export class UnexpectedServer extends ConnectionClosed {
+  constructor(
+    readonly path: string,
+    readonly expected: number,
+    readonly actual: number | undefined,
+    why: string,
+  ) {
+    super(`the server at ${path} is refused: ${why}, not the required uid ${expected}; nothing was sent`);
+    this.name = "UnexpectedServer";
+  }
+}
+
 /** No answer within the deadline: the client's own, or the server's (`TIMEOUT`). */
 export class RequestTimeout extends ActonError {
   constructor(message: string) {
@@ -152,8 +174,38 @@ export interface ConnectOptions {
   readonly reconnect?: boolean;
   /** Items a stream buffers before the client stops reading the socket (default 1024). */
   readonly streamBuffer?: number;
+  /** Payload bytes a stream buffers before the client stops reading the socket (default 16 MiB; one larger item is taken when nothing else waits). */
+  readonly streamBufferBytes?: number;
   /** Pushes a subscription buffers before it drops the oldest (default 1024). */
   readonly pushBuffer?: number;
+  /** Payload bytes a subscription buffers before it drops the oldest (default 16 MiB; one larger push is kept when nothing else waits). */
+  readonly pushBufferBytes?: number;
+  /**
+   * The largest frame payload accepted from the server, in bytes (default and ceiling:
+   * the protocol's 16 MiB). A header announcing more closes the connection with a
+   * PROTOCOL_ERROR before any of it is buffered.
+   */
+  readonly maxFrameSize?: number;
+  /**
+   * Connect only if the socket file belongs to this user id (default: any). Node
+   * cannot ask the kernel for the peer's credentials, so this checks the file's
+   * owner before and after connecting (the same file both times): it tells who
+   * created the socket, not who serves it now, and someone who can write to the
+   * socket's directory could swap the file between the checks and the connection.
+   * Keep sockets in directories only trusted users can write.
+   */
+  readonly requireServerUid?: number;
+}
+
+/** @internal How much a stream's or subscription's buffer may hold: items and payload bytes. */
+export interface BufferBound {
+  readonly items: number;
+  readonly bytes: number;
+}
+
+/** @internal A buffer bound from options, each at least 1. */
+export function bufferBound(items: number | undefined, bytes: number | undefined): BufferBound {
+  return { items: Math.max(1, items ?? DEFAULT_BUFFER_ITEMS), bytes: Math.max(1, bytes ?? DEFAULT_BUFFER_BYTES) };
 }
 
 /** Options of one call. */
@@ -259,24 +311,71 @@ export interface RawFrame {
   readonly payload: Buffer;
 }
 
-/** Cuts complete frames off the front of `buffer`; returns them and the rest. */
-export function splitFrames(buffer: Buffer): { frames: RawFrame[]; rest: Buffer } {
+/**
+ * Cuts complete frames off the front of `buffer`; returns them, the rest, and how
+ * many bytes the rest must reach before the next frame is whole (`needed`). A
+ * header announcing more than `maxFrameSize` bytes is an error as soon as it arrives.
+ */
+export function splitFrames(buffer: Buffer, maxFrameSize = MAX_FRAME_SIZE): { frames: RawFrame[]; rest: Buffer; needed: number } {
   const frames: RawFrame[] = [];
   let at = 0;
+  let needed = 0;
   for (;;) {
-    if (buffer.length - at < 5) break;
+    if (buffer.length - at < 5) {
+      needed = 5;
+      break;
+    }
     const length = buffer.readUInt32BE(at);
     const version = buffer[at + 4];
     const header = version === 0x02 ? 7 : version === 0x01 ? 6 : -1;
     if (header < 0) throw new ActonError("UNSUPPORTED_PROTOCOL_VERSION", `version byte ${version}`);
-    if (length > MAX_FRAME_SIZE) throw new ActonError("PROTOCOL_ERROR", `frame of ${length} bytes is above the limit`);
-    if (buffer.length - at < header + length) break;
+    if (length > maxFrameSize) {
+      throw new ActonError("PROTOCOL_ERROR", `the server announced a frame of ${length} bytes, above the limit of ${maxFrameSize} bytes (maxFrameSize)`);
+    }
+    if (buffer.length - at < header + length) {
+      needed = header + length;
+      break;
+    }
     const kind = buffer[at + 5] ?? 0;
     const format = header === 7 ? (buffer[at + 6] ?? 0) : Format.Json;
     frames.push({ kind, format, payload: buffer.subarray(at + header, at + header + length) });
     at += header + length;
   }
-  return { frames, rest: buffer.subarray(at) };
+  return { frames, rest: buffer.subarray(at), needed: at === buffer.length ? 0 : needed };
+}
+
+/**
+ * @internal The bytes received and not yet cut into frames: a list of chunks joined
+ * once the next frame is whole, so a frame costs time linear in its size however
+ * small the pieces it arrives in.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private needed = 0;
+
+  constructor(private readonly maxFrameSize: number) {}
+
+  /** Takes a chunk; returns the frames it completed (throws on a header that breaks the protocol). */
+  take(chunk: Buffer): RawFrame[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < this.needed) return [];
+    const whole = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
+    const { frames, rest, needed } = splitFrames(whole, this.maxFrameSize);
+    // A copy of the rest: it must not keep a large joined buffer alive.
+    this.chunks = rest.length === 0 ? [] : [rest.length === whole.length ? whole : Buffer.from(rest)];
+    this.buffered = rest.length;
+    this.needed = needed;
+    return frames;
+  }
+
+  /** Forgets what was received (a new socket). */
+  clear(): void {
+    this.chunks = [];
+    this.buffered = 0;
+    this.needed = 0;
+  }
 }
 
 type Answer = { kind: number; body: Record<string, unknown> };
@@ -289,6 +388,8 @@ interface Waiter {
 /** @internal An async queue fed by a connection: items, then an end (or an error). */
 export class Channel<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
+  private readonly sizes: number[] = [];
+  private waitingBytes = 0;
   private readonly takers: Array<(result: IteratorResult<T>) => void> = [];
   private readonly failures: Array<(error: ActonError) => void> = [];
   private ended = false;
@@ -301,11 +402,26 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     return this.items.length;
   }
 
-  push(item: T): void {
+  /** Bytes of the items waiting to be read (as given to {@link push}). */
+  get bytes(): number {
+    return this.waitingBytes;
+  }
+
+  /** Whether the items waiting reach `bound` in number or in bytes. */
+  full(bound: BufferBound): boolean {
+    return this.items.length >= bound.items || this.waitingBytes >= bound.bytes;
+  }
+
+  push(item: T, bytes = 0): void {
     const taker = this.takers.shift();
     this.failures.shift();
-    if (taker !== undefined) taker({ value: item, done: false });
-    else this.items.push(item);
+    if (taker !== undefined) {
+      taker({ value: item, done: false });
+    } else {
+      this.items.push(item);
+      this.sizes.push(bytes);
+      this.waitingBytes += bytes;
+    }
   }
 
   end(error?: ActonError): void {
@@ -321,11 +437,17 @@ export class Channel<T> implements AsyncIterableIterator<T> {
 
   /** Drops the oldest item waiting; whether there was one. */
   dropOldest(): boolean {
-    return this.items.shift() !== undefined;
+    return this.shift() !== undefined;
+  }
+
+  private shift(): T | undefined {
+    const item = this.items.shift();
+    if (item !== undefined) this.waitingBytes -= this.sizes.shift() ?? 0;
+    return item;
   }
 
   next(): Promise<IteratorResult<T>> {
-    const item = this.items.shift();
+    const item = this.shift();
     if (item !== undefined) {
       this.onTake?.();
       return Promise.resolve({ value: item, done: false });
@@ -360,9 +482,10 @@ export interface SubscriptionHost {
  * resource. `await subscription.start()` (or `await using`) waits until the server
  * has acknowledged it; `close()` (or leaving the `await using` scope) unsubscribes,
  * once no other subscription of the connection wants the types. Its buffer is
- * bounded: a consumer that falls behind loses the oldest pushes, counted in
- * `missed` (with those the server reports it dropped). A lost connection rejects
- * the consumer with {@link ConnectionClosed}.
+ * bounded in pushes and in bytes: a consumer that falls behind loses the oldest
+ * pushes, counted in `missed` (with those the server reports it dropped). A push
+ * whose payload does not decode is skipped and counted in `undecodable`. A lost
+ * connection rejects the consumer with {@link ConnectionClosed}.
  */
 export class Subscription implements AsyncIterableIterator<Push> {
   private readonly channel = new Channel<Push>();
@@ -370,6 +493,8 @@ export class Subscription implements AsyncIterableIterator<Push> {
   private starting: Promise<void> | undefined;
   /** Pushes this subscription lost because it read too slowly (here or on the server). */
   missed = 0;
+  /** Pushes skipped because their payload did not decode (as this client's type, or at all). */
+  undecodable = 0;
   readonly types: readonly string[];
   readonly patterns: readonly string[];
 
@@ -423,12 +548,20 @@ export class Subscription implements AsyncIterableIterator<Push> {
     await this.close();
   }
 
-  /** @internal */
-  offer(push: Push, limit: number): void {
+  /** Payload bytes of the pushes waiting to be read. */
+  get bufferedBytes(): number {
+    return this.channel.bytes;
+  }
+
+  /** @internal Buffers a push of `bytes` payload bytes, dropping the oldest ones it does not leave room for. */
+  offer(push: Push, bytes: number, bound: BufferBound): void {
     if (this.state !== "active") return;
     this.missed += push.dropped;
-    if (this.channel.size >= limit && this.channel.dropOldest()) this.missed += 1;
-    this.channel.push(push);
+    while (this.channel.size > 0 && (this.channel.size >= bound.items || this.channel.bytes + bytes > bound.bytes)) {
+      this.channel.dropOldest();
+      this.missed += 1;
+    }
+    this.channel.push(push, bytes);
   }
 
   /** @internal */
@@ -467,6 +600,11 @@ export class TypedSubscription<T> implements AsyncIterableIterator<T> {
     return this.subscription.missed;
   }
 
+  /** Pushes skipped because their payload did not decode as `T`. */
+  get undecodable(): number {
+    return this.subscription.undecodable;
+  }
+
   /** Subscribes and waits for the server's acknowledgement. */
   async start(): Promise<this> {
     await this.subscription.start();
@@ -483,8 +621,16 @@ export class TypedSubscription<T> implements AsyncIterableIterator<T> {
   }
 
   async next(): Promise<IteratorResult<T>> {
-    const result = await this.subscription.next();
-    return result.done === true ? { value: undefined, done: true } : { value: this.decode(result.value.payload), done: false };
+    for (;;) {
+      const result = await this.subscription.next();
+      if (result.done === true) return { value: undefined, done: true };
+      try {
+        return { value: this.decode(result.value.payload), done: false };
+      } catch {
+        // One bad push (a hostile server, or a schema that drifted) is skipped, not the end.
+        this.subscription.undecodable += 1;
+      }
+    }
   }
 
   async return(_value?: unknown): Promise<IteratorResult<T>> {
@@ -539,12 +685,15 @@ export function errorFrom(body: Record<string, unknown>, declared: readonly Decl
  * - After the connection is lost, the next call opens a new one (unless
  *   `reconnect: false`); nothing is re-sent: calls in flight when it was lost
  *   rejected with {@link ConnectionClosed}.
- * - Buffers are bounded: a full stream buffer stops reading the socket (the server
- *   then slows this client's streams); a full subscription buffer drops its oldest.
+ * - Buffers are bounded in items and in bytes (1024 and 16 MiB by default): a full
+ *   stream buffer stops reading the socket (the server then slows this client's
+ *   streams); a full subscription buffer drops its oldest pushes.
+ * - A frame above `maxFrameSize` (16 MiB by default) closes the connection with a
+ *   PROTOCOL_ERROR as soon as its header arrives.
  */
 export class Connection {
   private socket: net.Socket;
-  private buffer: Buffer = Buffer.alloc(0);
+  private readonly reader: FrameReader;
   private readonly waiters = new Map<string, Waiter>();
   private readonly streams = new Map<string, Channel<Answer>>();
   private readonly subscriptions = new Set<Subscription>();
@@ -559,9 +708,18 @@ export class Connection {
   private readonly prefix = `ts${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   /** PUSH frames received on this connection (for diagnostics). */
   pushesReceived = 0;
+  /** PUSH frames whose payload did not decode at all (no subscription could be told). */
+  pushesUndecodable = 0;
   readonly reconnects: boolean;
   readonly streamBuffer: number;
   readonly pushBuffer: number;
+  /** How much one stream buffers before the client stops reading the socket. */
+  readonly streamBound: BufferBound;
+  /** How much one subscription buffers before it drops its oldest pushes. */
+  readonly pushBound: BufferBound;
+  /** The largest frame payload accepted from the server. */
+  readonly maxFrameSize: number;
+  private readonly requireServerUid: number | undefined;
 
   private constructor(
     socket: net.Socket,
@@ -573,8 +731,13 @@ export class Connection {
   ) {
     this.socket = socket;
     this.reconnects = options.reconnect ?? true;
-    this.streamBuffer = Math.max(1, options.streamBuffer ?? 1024);
-    this.pushBuffer = Math.max(1, options.pushBuffer ?? 1024);
+    this.streamBound = bufferBound(options.streamBuffer, options.streamBufferBytes);
+    this.pushBound = bufferBound(options.pushBuffer, options.pushBufferBytes);
+    this.streamBuffer = this.streamBound.items;
+    this.pushBuffer = this.pushBound.items;
+    this.maxFrameSize = Math.max(0, Math.min(options.maxFrameSize ?? MAX_FRAME_SIZE, MAX_FRAME_SIZE));
+    this.reader = new FrameReader(this.maxFrameSize);
+    this.requireServerUid = options.requireServerUid;
     const keepaliveMs = options.keepaliveMs === undefined ? 10_000 : options.keepaliveMs;
     if (keepaliveMs !== null && keepaliveMs > 0) {
       this.keepalive = setInterval(() => this.beat(keepaliveMs), Math.max(50, Math.floor(keepaliveMs / 4)));
@@ -587,13 +750,38 @@ export class Connection {
   static async connect(path: string, options: ConnectOptions = {}): Promise<Connection> {
     const format = options.format ?? Format.Json;
     const codec = format === Format.MessagePack ? await loadMessagePack() : undefined;
-    const socket = await Connection.open(path);
+    const socket = await Connection.open(path, options.requireServerUid);
     const connection = new Connection(socket, path, format, options.timeoutMs ?? 30_000, codec, options);
     await connection.probe();
     return connection;
   }
 
-  private static open(path: string): Promise<net.Socket> {
+  /** Connects; with `uid`, only to a socket file of that owner, the same file before and after connecting. */
+  private static async open(path: string, uid?: number): Promise<net.Socket> {
+    if (uid === undefined) return Connection.dial(path);
+    const owner = async (): Promise<{ uid: number; file: string }> => {
+      try {
+        const stat = await fs.stat(path);
+        return { uid: stat.uid, file: `${stat.dev}:${stat.ino}` };
+      } catch (error) {
+        throw new UnexpectedServer(path, uid, undefined, `its socket file cannot be checked (${String(error)})`);
+      }
+    };
+    const before = await owner();
+    if (before.uid !== uid) throw new UnexpectedServer(path, uid, before.uid, `its socket file belongs to uid ${before.uid}`);
+    const socket = await Connection.dial(path);
+    const after = await owner().catch((error: unknown) => {
+      socket.destroy();
+      throw error;
+    });
+    if (after.file !== before.file || after.uid !== uid) {
+      socket.destroy();
+      throw new UnexpectedServer(path, uid, after.uid, "its socket file was replaced while connecting");
+    }
+    return socket;
+  }
+
+  private static dial(path: string): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(path);
       const fail = (error: Error): void => reject(new ConnectionClosed(`cannot connect to ${path}: ${error.message}`));
@@ -644,9 +832,9 @@ export class Connection {
    */
   async reconnect(): Promise<void> {
     if (this.closedError === undefined) return;
-    const socket = await Connection.open(this.path);
+    const socket = await Connection.open(this.path, this.requireServerUid);
     this.socket = socket;
-    this.buffer = Buffer.alloc(0);
+    this.reader.clear();
     this.closedError = undefined;
     this.userClosed = false;
     this.paused = false;
@@ -842,7 +1030,7 @@ export class Connection {
   /** Resumes reading once no stream buffer is full. */
   private maybeResume(): void {
     if (!this.paused) return;
-    for (const stream of this.streams.values()) if (stream.size >= this.streamBuffer) return;
+    for (const stream of this.streams.values()) if (stream.full(this.streamBound)) return;
     this.paused = false;
     this.socket.resume();
   }
@@ -980,10 +1168,9 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     let frames: RawFrame[];
     try {
-      ({ frames, rest: this.buffer } = splitFrames(this.buffer));
+      frames = this.reader.take(chunk);
     } catch (error) {
       this.failAll(error instanceof ActonError ? error : new ConnectionClosed(String(error)));
       this.socket.destroy();
@@ -1001,9 +1188,13 @@ export class Connection {
     try {
       body = decodePayload(frame.format, frame.payload, this.codec);
     } catch {
+      if (frame.kind === Kind.Push) this.pushesUndecodable += 1;
       return;
     }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) return;
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      if (frame.kind === Kind.Push) this.pushesUndecodable += 1;
+      return;
+    }
     const record = body as Record<string, unknown>;
     if (frame.kind === Kind.Push) {
       this.pushesReceived += 1;
@@ -1016,7 +1207,7 @@ export class Connection {
         dropped: typeof dropped === "number" || typeof dropped === "bigint" ? Number(dropped) : 0,
       };
       for (const subscription of this.subscriptions) {
-        if (subscription.wants(push.messageType)) subscription.offer(push, this.pushBuffer);
+        if (subscription.wants(push.messageType)) subscription.offer(push, frame.payload.length, this.pushBound);
       }
       return;
     }
@@ -1027,10 +1218,10 @@ export class Connection {
     }
     const stream = this.streams.get(id);
     if (stream !== undefined) {
-      stream.push({ kind: frame.kind, body: record });
+      stream.push({ kind: frame.kind, body: record }, frame.payload.length);
       // A full stream buffer stops the reading: the server, writing into a socket
       // nobody reads, slows this client's streams.
-      if (stream.size >= this.streamBuffer && !this.paused) {
+      if (stream.full(this.streamBound) && !this.paused) {
         this.paused = true;
         this.socket.pause();
       }
