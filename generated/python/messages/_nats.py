@@ -16,8 +16,11 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Final
 
 from ._runtime import (
+    DEFAULT_BUFFER_BYTES,
+    DEFAULT_BUFFER_ITEMS,
     DEFAULT_TIMEOUT,
     ActonError,
+    BufferBound,
     ConnectionClosed,
     DeclaredError,
     ErrorCode,
@@ -103,15 +106,19 @@ class NatsConnection:
         prefix: str,
         fmt: Format = Format.JSON,
         timeout: float = 30.0,
-        stream_buffer: int = 1024,
-        push_buffer: int = 1024,
+        stream_buffer: int = DEFAULT_BUFFER_ITEMS,
+        push_buffer: int = DEFAULT_BUFFER_ITEMS,
+        stream_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        push_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         self._client = client
         self.prefix = prefix
         self.format = fmt
         self.timeout = timeout
-        self.stream_buffer = max(1, stream_buffer)
-        self.push_buffer = max(1, push_buffer)
+        self.stream_bound = BufferBound.of(stream_buffer, stream_buffer_bytes)
+        self.push_bound = BufferBound.of(push_buffer, push_buffer_bytes)
+        self.stream_buffer = self.stream_bound.items
+        self.push_buffer = self.push_bound.items
         self._held: dict[Subscription, list[_NatsSubscription]] = {}
         self.pushes_received = 0
 
@@ -126,13 +133,16 @@ class NatsConnection:
         user_credentials: str | None = None,
         token: str | None = None,
         name: str | None = None,
-        stream_buffer: int = 1024,
-        push_buffer: int = 1024,
+        stream_buffer: int = DEFAULT_BUFFER_ITEMS,
+        push_buffer: int = DEFAULT_BUFFER_ITEMS,
+        stream_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        push_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> NatsConnection:
         """Connects to the NATS server(s) at ``url`` (``nats://host:4222``);
         ``user_credentials`` is a NATS credentials file, ``token`` a token. A stream
-        whose reader leaves ``stream_buffer`` items unread fails with
-        ``STREAM_ERROR``; a subscription keeps the newest ``push_buffer`` pushes."""
+        whose reader leaves ``stream_buffer`` items (or ``stream_buffer_bytes`` of
+        payload) unread fails with ``STREAM_ERROR``; a subscription keeps the newest
+        ``push_buffer`` pushes (and ``push_buffer_bytes`` of payload)."""
         if _nats is None:
             raise ActonError(
                 ErrorCode.CONNECTION_CLOSED,
@@ -159,6 +169,8 @@ class NatsConnection:
             timeout=timeout,
             stream_buffer=stream_buffer,
             push_buffer=push_buffer,
+            stream_buffer_bytes=stream_buffer_bytes,
+            push_buffer_bytes=push_buffer_bytes,
         )
 
     @property
@@ -265,21 +277,27 @@ class NatsConnection:
             raise ConnectionClosed("the NATS connection is closed")
         limit = self._limit(timeout, stream=True)
         inbox = self._client.new_inbox()
-        # Bounded: once `stream_buffer` items wait unread, the stream is lost (NATS
-        # would drop items anyway) and the reader learns it at its next item.
+        # Bounded: once `stream_bound` (items or bytes) would be passed, the stream
+        # is lost (NATS would drop items anyway) and the reader learns it at its
+        # next item.
         arrived: asyncio.Queue[_Msg | None] = asyncio.Queue()
+        waiting = 0  # payload bytes in `arrived`
         lost = False
 
         async def arrive(msg: _Msg) -> None:
-            nonlocal lost
+            nonlocal lost, waiting
             if lost:
                 return
-            if arrived.qsize() >= self.stream_buffer:
+            size = len(msg.data)
+            if not arrived.empty() and (
+                arrived.qsize() >= self.stream_bound.items or waiting + size > self.stream_bound.bytes
+            ):
                 lost = True
                 while not arrived.empty():
                     arrived.get_nowait()
                 arrived.put_nowait(None)
                 return
+            waiting += size
             arrived.put_nowait(msg)
 
         replies = await self._client.subscribe(inbox, cb=arrive)
@@ -303,9 +321,11 @@ class NatsConnection:
                 if next_msg is None:
                     raise ActonError(
                         ErrorCode.STREAM_ERROR,
-                        f"the stream was dropped: more than {self.stream_buffer} items waited unread",
+                        f"the stream was dropped: more than {self.stream_bound.items} items"
+                        f" or {self.stream_bound.bytes} bytes waited unread",
                     )
                 msg = next_msg
+                waiting -= len(msg.data)
                 if msg.headers and msg.headers.get("Status") == "503":
                     ended = True
                     raise ActonError(
@@ -353,19 +373,21 @@ class NatsConnection:
             message_type = msg.subject[len(push_prefix) :]
             if not subscription.wants(message_type):
                 return
+            self.pushes_received += 1
             try:
                 payload = _payload(msg)
-            except (ActonError, ValueError) as error:
-                subscription._fail(ActonError(ErrorCode.SERIALIZATION_ERROR, f"a push could not be decoded: {error}"))
+            except (ActonError, ValueError):
+                # Skipped and counted: one bad message on a push subject is not the
+                # end of the subscription.
+                subscription.undecodable += 1
                 return
-            self.pushes_received += 1
             push = Push(
                 message_type=message_type,
                 payload=payload,
                 notification_id=_header(msg, NOTIFICATION_ID) or "",
                 timestamp_ms=int(_header(msg, TIMESTAMP_MS) or "0"),
             )
-            subscription._offer(push, self.push_buffer)
+            subscription._offer(push, len(msg.data), self.push_bound)
 
         # Patterns are matched here: one subscription to every push covers them.
         subjects = [push_prefix + ">"] if subscription.patterns else [push_prefix + t for t in subscription.types]

@@ -20,12 +20,13 @@ import itertools
 import json
 import os
 import re
+import socket as _socket_module
 import struct
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum, StrEnum
-from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, Generic, NamedTuple, Protocol, Self, TypeAlias, TypeVar
 
 try:  # MessagePack is optional.
     import msgpack as _msgpack  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -33,8 +34,12 @@ except ImportError:  # pragma: no cover - exercised where msgpack is absent
     _msgpack = None
 
 __all__ = [
+    "DEFAULT_BUFFER_BYTES",
+    "DEFAULT_BUFFER_ITEMS",
     "DEFAULT_TIMEOUT",
+    "MAX_FRAME_SIZE",
     "ActonError",
+    "BufferBound",
     "Connection",
     "ConnectionClosed",
     "DeclaredError",
@@ -47,6 +52,7 @@ __all__ = [
     "Subscription",
     "Timeout",
     "TypedSubscription",
+    "UnexpectedServer",
     "decode_frame_payload",
     "encode_frame",
     "read_frame",
@@ -57,6 +63,12 @@ _T = TypeVar("_T")
 PROTOCOL_VERSION: Final = 0x02
 HEADER: Final = struct.Struct(">IBBB")
 MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
+"""The protocol's largest payload: the default (and the ceiling) of ``max_frame_size``."""
+DEFAULT_BUFFER_ITEMS: Final = 1024
+"""Items a stream or subscription buffers by default."""
+DEFAULT_BUFFER_BYTES: Final = 16 * 1024 * 1024
+"""Payload bytes a stream or subscription buffers by default (one larger item is
+still taken when nothing else waits)."""
 CONNECTION_REJECTED: Final = "__acton_connection_rejected__"
 
 
@@ -131,6 +143,29 @@ class ConnectionClosed(ActonError):
 
     def __init__(self, message: str = "the connection to the server is closed") -> None:
         super().__init__(ErrorCode.CONNECTION_CLOSED, message)
+
+
+class UnexpectedServer(ConnectionClosed):
+    """The server's process runs as another user than the one required
+    (``require_server_uid``); nothing was sent to it."""
+
+    def __init__(self, path: str, expected: int, actual: int | None, why: str) -> None:
+        super().__init__(f"the server at {path} is refused: {why}, not the required uid {expected}; nothing was sent")
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+
+class BufferBound(NamedTuple):
+    """How much a stream's or subscription's buffer may hold: items and payload bytes."""
+
+    items: int = DEFAULT_BUFFER_ITEMS
+    bytes: int = DEFAULT_BUFFER_BYTES
+
+    @classmethod
+    def of(cls, items: int, size: int) -> BufferBound:
+        """A bound of at least one item and one byte."""
+        return cls(max(1, items), max(1, size))
 
 
 class RequestTimeout(ActonError, TimeoutError):
@@ -230,9 +265,17 @@ def encode_frame(kind: Kind, fmt: Format, payload: object | None) -> bytes:
     return HEADER.pack(len(body), PROTOCOL_VERSION, int(kind), int(fmt)) + body
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
+def _too_large(length: int, limit: int) -> ActonError:
+    return ActonError(
+        "PROTOCOL_ERROR",
+        f"the server announced a frame of {length} bytes, above the limit of {limit} bytes (max_frame_size)",
+    )
+
+
+async def read_frame(reader: asyncio.StreamReader, max_frame_size: int = MAX_FRAME_SIZE) -> tuple[int, int, bytes]:
     """Reads one frame: ``(kind, format, payload)``. Raises
-    :class:`ConnectionClosed` at the end of the stream."""
+    :class:`ConnectionClosed` at the end of the stream, :class:`ActonError` for a
+    header above ``max_frame_size`` (before reading its payload)."""
     try:
         header = await reader.readexactly(5)
         length, version = struct.unpack(">IB", header)
@@ -243,8 +286,8 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
             fmt = Format.JSON
         else:
             raise ActonError("UNSUPPORTED_PROTOCOL_VERSION", f"version byte {version:#04x}")
-        if length > MAX_FRAME_SIZE:
-            raise ActonError("PROTOCOL_ERROR", f"frame of {length} bytes is above the limit")
+        if length > min(max_frame_size, MAX_FRAME_SIZE):
+            raise _too_large(length, min(max_frame_size, MAX_FRAME_SIZE))
         payload = await reader.readexactly(length)
     except (asyncio.IncompleteReadError, ConnectionError) as error:
         raise ConnectionClosed() from error
@@ -319,9 +362,11 @@ class Subscription:
     A scoped resource: ``async with`` waits until the server has acknowledged the
     subscription and unsubscribes when the block ends (once the last subscription
     of the connection to that type has ended); ``async for`` reads the pushes. Its
-    buffer is bounded: when the consumer falls behind, the oldest pushes are
-    dropped, and :attr:`missed` counts them (with those the server reports it had
-    to drop). A lost connection raises :class:`ConnectionClosed` in the consumer.
+    buffer is bounded in pushes and in bytes: when the consumer falls behind, the
+    oldest pushes are dropped, and :attr:`missed` counts them (with those the server
+    reports it had to drop). A push whose payload does not decode is skipped and
+    counted in :attr:`undecodable`. A lost connection raises
+    :class:`ConnectionClosed` in the consumer.
     """
 
     def __init__(self, connection: _SubscriptionHost, types: Sequence[str], patterns: Sequence[str]) -> None:
@@ -329,12 +374,18 @@ class Subscription:
         self.types = tuple(dict.fromkeys(types))
         self.patterns = tuple(dict.fromkeys(patterns))
         self._buffer: deque[Push] = deque()
+        self._sizes: deque[int] = deque()
+        self.buffered_bytes = 0
+        """Payload bytes of the pushes waiting to be read."""
         self._ready = asyncio.Event()
         self._error: ActonError | None = None
         self._state = "new"
         self.missed = 0
         """Pushes this subscription lost: dropped because it read too slowly, here
         or on the server."""
+        self.undecodable = 0
+        """Pushes skipped because their payload did not decode (as this client's
+        type, or at all)."""
 
     def wants(self, message_type: str) -> bool:
         """Whether a push of ``message_type`` belongs to this subscription."""
@@ -391,16 +442,22 @@ class Subscription:
                 raise StopAsyncIteration
             self._ready.clear()
             await self._ready.wait()
+        self.buffered_bytes -= self._sizes.popleft()
         return self._buffer.popleft()
 
-    def _offer(self, push: Push, limit: int) -> None:
+    def _offer(self, push: Push, size: int, bound: BufferBound) -> None:
+        """Buffers a push of ``size`` payload bytes, dropping the oldest ones it
+        does not leave room for."""
         if self._state != "active":
             return
         self.missed += push.dropped
-        if len(self._buffer) >= limit:
+        while self._buffer and (len(self._buffer) >= bound.items or self.buffered_bytes + size > bound.bytes):
             self._buffer.popleft()
+            self.buffered_bytes -= self._sizes.popleft()
             self.missed += 1
         self._buffer.append(push)
+        self._sizes.append(size)
+        self.buffered_bytes += size
         self._ready.set()
 
     def _fail(self, error: ActonError) -> None:
@@ -427,6 +484,11 @@ class TypedSubscription(Generic[_T]):
         """Pushes lost because the consumer read too slowly."""
         return self.subscription.missed
 
+    @property
+    def undecodable(self) -> int:
+        """Pushes skipped because their payload did not decode as ``_T``."""
+        return self.subscription.undecodable
+
     async def start(self) -> Self:
         """Subscribes and waits for the server's acknowledgement."""
         await self.subscription.start()
@@ -448,8 +510,14 @@ class TypedSubscription(Generic[_T]):
         return self
 
     async def __anext__(self) -> _T:
-        push = await self.subscription.__anext__()
-        return self._decode(push.payload)
+        while True:
+            push = await self.subscription.__anext__()
+            try:
+                return self._decode(push.payload)
+            except Exception:  # whatever the decoder raised, this push is unusable
+                # One bad push (a hostile server, or a schema that drifted) is
+                # skipped, not the end of the subscription.
+                self.subscription.undecodable += 1
 
 
 class _Socket(asyncio.Protocol):
@@ -463,8 +531,9 @@ class _Socket(asyncio.Protocol):
     slows down. Writers wait in :meth:`drain` while the transport's buffer is full.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame_size: int = MAX_FRAME_SIZE) -> None:
         self.transport: asyncio.Transport | None = None
+        self.max_frame_size = min(max_frame_size, MAX_FRAME_SIZE)
         self._on_frame: Callable[[int, int, bytes], None] | None = None
         self._on_lost: Callable[[ActonError], None] | None = None
         self._lost: ActonError | None = None
@@ -573,8 +642,8 @@ class _Socket(asyncio.Protocol):
                     header = 6
                 else:
                     raise ActonError("UNSUPPORTED_PROTOCOL_VERSION", f"version byte {version:#04x}")
-                if length > MAX_FRAME_SIZE:
-                    raise ActonError("PROTOCOL_ERROR", f"frame of {length} bytes is above the limit")
+                if length > self.max_frame_size:
+                    raise _too_large(length, self.max_frame_size)
                 if size - start < header + length:
                     needed = header + length
                     break
@@ -618,15 +687,61 @@ class _Socket(asyncio.Protocol):
                     waiter.set_exception(error)
 
 
-async def _open(path: str) -> tuple[asyncio.Transport, _Socket]:
-    socket = _Socket()
+def _peer_uid(transport: asyncio.Transport) -> int | None:
+    """The user id of the process at the other end of a Unix socket, as the kernel
+    reports it (Linux's ``SO_PEERCRED``); ``None`` where it cannot be read."""
+    sock = transport.get_extra_info("socket")
+    option = getattr(_socket_module, "SO_PEERCRED", None)
+    if sock is None or option is None:
+        return None
+    try:
+        credentials = sock.getsockopt(_socket_module.SOL_SOCKET, option, struct.calcsize("3i"))
+    except OSError:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return int(uid)
+
+
+async def _open(
+    path: str, *, max_frame_size: int = MAX_FRAME_SIZE, require_server_uid: int | None = None
+) -> tuple[asyncio.Transport, _Socket]:
+    socket = _Socket(max_frame_size)
     try:
         await asyncio.get_running_loop().create_unix_connection(lambda: socket, path)
     except OSError as error:
         raise ConnectionClosed(f"cannot connect to {path}: {error}") from error
     if socket.transport is None:  # pragma: no cover - a Unix socket's transport is always one
         raise ConnectionClosed(f"cannot connect to {path}: no transport")
+    if require_server_uid is not None:
+        actual = _peer_uid(socket.transport)
+        if actual != require_server_uid:
+            socket.transport.abort()
+            why = "its uid cannot be read" if actual is None else f"it runs as uid {actual}"
+            raise UnexpectedServer(path, require_server_uid, actual, why)
     return socket.transport, socket
+
+
+class _StreamItems(asyncio.Queue[tuple[int, int, Any]]):
+    """A stream's frames not read yet, and their payload bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sizes: deque[int] = deque()
+        self.bytes = 0
+
+    def put_sized(self, item: tuple[int, int, Any], size: int) -> None:
+        self._sizes.append(size)
+        self.bytes += size
+        self.put_nowait(item)
+
+    async def take(self) -> tuple[int, int, Any]:
+        item = await self.get()
+        self.bytes -= self._sizes.popleft()
+        return item
+
+    def reaches(self, bound: BufferBound) -> bool:
+        """Whether the frames waiting reach ``bound`` in number or in bytes."""
+        return self.qsize() >= bound.items or self.bytes >= bound.bytes
 
 
 class Connection:
@@ -642,9 +757,17 @@ class Connection:
     - After the connection is lost, the next call opens a new one (unless
       ``reconnect=False``); nothing is ever re-sent: calls in flight when it was
       lost raised :class:`ConnectionClosed`.
-    - Buffers are bounded: a stream's (``stream_buffer`` items) stops reading the
-      socket when full, which slows the server's streams to this client's pace; a
-      subscription's (``push_buffer``) drops its oldest pushes.
+    - Buffers are bounded in items and in payload bytes: a stream's
+      (``stream_buffer`` items, ``stream_buffer_bytes``: 1024 and 16 MiB by
+      default) stops reading the socket when full, which slows the server's streams
+      to this client's pace; a subscription's (``push_buffer``,
+      ``push_buffer_bytes``: the same defaults) drops its oldest pushes. One item
+      larger than the byte bound is still taken when nothing else waits.
+    - A frame above ``max_frame_size`` (the protocol's 16 MiB by default, and at
+      most) closes the connection with a clear error as soon as its header arrives.
+    - ``require_server_uid`` connects only to a server whose process runs as that
+      user id, as the kernel reports the peer's credentials (Linux's
+      ``SO_PEERCRED``): a socket placed by someone else cannot forge it.
     """
 
     def __init__(
@@ -656,8 +779,11 @@ class Connection:
         timeout: float = 30.0,
         keepalive: float | None = 10.0,
         reconnect: bool = True,
-        stream_buffer: int = 1024,
-        push_buffer: int = 1024,
+        stream_buffer: int = DEFAULT_BUFFER_ITEMS,
+        push_buffer: int = DEFAULT_BUFFER_ITEMS,
+        stream_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        push_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        require_server_uid: int | None = None,
     ) -> None:
         self._transport = transport
         self._socket = socket
@@ -665,14 +791,18 @@ class Connection:
         self.timeout = timeout
         self.keepalive = keepalive
         self.auto_reconnect = reconnect
-        self.stream_buffer = max(1, stream_buffer)
-        self.push_buffer = max(1, push_buffer)
+        self.stream_bound = BufferBound.of(stream_buffer, stream_buffer_bytes)
+        self.push_bound = BufferBound.of(push_buffer, push_buffer_bytes)
+        self.stream_buffer = self.stream_bound.items
+        self.push_buffer = self.push_bound.items
+        self.max_frame_size = socket.max_frame_size
+        self.require_server_uid = require_server_uid
         self._ids = itertools.count(1)
         self._prefix = f"py{os.getpid()}-{id(self):x}"
         self._waiters: dict[str, asyncio.Future[tuple[int, int, Any]]] = {}
-        self._streams: dict[str, asyncio.Queue[tuple[int, int, Any]]] = {}
+        self._streams: dict[str, _StreamItems] = {}
         # The stream whose full buffer holds the socket's reading, if one does.
-        self._holding: asyncio.Queue[tuple[int, int, Any]] | None = None
+        self._holding: _StreamItems | None = None
         self._subscriptions: set[Subscription] = set()
         self._held: dict[tuple[Kind, str], int] = {}
         self._closed: ActonError | None = None
@@ -680,6 +810,9 @@ class Connection:
         self._can_cancel = False
         self.pushes_received = 0
         """PUSH frames received on this connection (for diagnostics)."""
+        self.pushes_undecodable = 0
+        """PUSH frames whose payload did not decode at all (no subscription could
+        be told): skipped."""
         # The loop the connection lives on, kept: on Python 3.11
         # `asyncio.get_running_loop()` makes a system call (getpid) each time,
         # and a call would ask for it three times.
@@ -698,13 +831,21 @@ class Connection:
         timeout: float = 30.0,
         keepalive: float | None = 10.0,
         reconnect: bool = True,
-        stream_buffer: int = 1024,
-        push_buffer: int = 1024,
+        stream_buffer: int = DEFAULT_BUFFER_ITEMS,
+        push_buffer: int = DEFAULT_BUFFER_ITEMS,
+        stream_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        push_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        max_frame_size: int = MAX_FRAME_SIZE,
+        require_server_uid: int | None = None,
     ) -> Connection:
-        """Connects to the server listening on the Unix socket ``path``."""
+        """Connects to the server listening on the Unix socket ``path`` (see the
+        class for the options); raises :class:`UnexpectedServer` when
+        ``require_server_uid`` is given and the server runs as another user."""
         if fmt == Format.MSGPACK and _msgpack is None:
             raise ActonError("SERIALIZATION_ERROR", "MessagePack needs the `msgpack` package")
-        transport, socket = await _open(os.fspath(path))
+        transport, socket = await _open(
+            os.fspath(path), max_frame_size=max_frame_size, require_server_uid=require_server_uid
+        )
         connection = cls(
             transport,
             socket,
@@ -714,6 +855,9 @@ class Connection:
             reconnect=reconnect,
             stream_buffer=stream_buffer,
             push_buffer=push_buffer,
+            stream_buffer_bytes=stream_buffer_bytes,
+            push_buffer_bytes=push_buffer_bytes,
+            require_server_uid=require_server_uid,
         )
         connection.path = os.fspath(path)
         await connection._probe()
@@ -746,7 +890,9 @@ class Connection:
             return
         if self.path is None:
             raise ConnectionClosed("this connection was not opened by path, so it cannot reconnect")
-        self._transport, self._socket = await _open(self.path)
+        self._transport, self._socket = await _open(
+            self.path, max_frame_size=self.max_frame_size, require_server_uid=self.require_server_uid
+        )
         self._closed = None
         self._user_closed = False
         self._held.clear()
@@ -897,9 +1043,9 @@ class Connection:
         limit = self._limit(timeout, stream=True)
         envelope = self._envelope(target, message_type, payload, reply=False, stream=True, limit=limit)
         correlation_id = envelope["correlation_id"]
-        # Unbounded as a queue; bounded by the socket: at `stream_buffer` items it
-        # holds the reading (see `_on_frame`) until this consumer catches up.
-        items: asyncio.Queue[tuple[int, int, Any]] = asyncio.Queue()
+        # Unbounded as a queue; bounded by the socket: at `stream_bound` (items or
+        # bytes) it holds the reading (see `_on_frame`) until this consumer catches up.
+        items = _StreamItems()
         self._streams[correlation_id] = items
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit + 1.0
@@ -908,13 +1054,13 @@ class Connection:
             await self._send(Kind.REQUEST, envelope)
             while True:
                 if deadline is None:
-                    kind, _fmt, frame = await items.get()
+                    kind, _fmt, frame = await items.take()
                 else:
                     try:
-                        kind, _fmt, frame = await asyncio.wait_for(items.get(), max(deadline - loop.time(), 0.0))
+                        kind, _fmt, frame = await asyncio.wait_for(items.take(), max(deadline - loop.time(), 0.0))
                     except TimeoutError:
                         raise RequestTimeout.after(limit or 0.0) from None
-                if self._holding is items and items.qsize() < self.stream_buffer:
+                if self._holding is items and not items.reaches(self.stream_bound):
                     self._release_reading()
                 if kind == -1:
                     finished = True
@@ -1060,7 +1206,7 @@ class Connection:
                 future.set_exception(error)
         for queue in self._streams.values():
             # The consumer reads the failure after the items it has not read yet.
-            queue.put_nowait((-1, 0, error))
+            queue.put_sized((-1, 0, error), 0)
         for subscription in list(self._subscriptions):
             subscription._fail(error)
         self._subscriptions.clear()
@@ -1094,22 +1240,18 @@ class Connection:
             if waiter is not None and not waiter.done():
                 waiter.set_result((kind, fmt, None))
             return
-        payload = decode_frame_payload(fmt, data)
-        if not isinstance(payload, dict):
-            return
         if kind == Kind.PUSH:
             self.pushes_received += 1
-            dropped = payload.get("dropped", 0)
-            push = Push(
-                message_type=str(payload.get("message_type", "")),
-                payload=payload.get("payload"),
-                notification_id=str(payload.get("notification_id", "")),
-                timestamp_ms=int(payload.get("timestamp_ms", 0)),
-                dropped=dropped if isinstance(dropped, int) else 0,
-            )
+            push = _push_of(fmt, data)
+            if push is None:
+                self.pushes_undecodable += 1
+                return
             for subscription in list(self._subscriptions):
                 if subscription.wants(push.message_type):
-                    subscription._offer(push, self.push_buffer)
+                    subscription._offer(push, len(data), self.push_bound)
+            return
+        payload = decode_frame_payload(fmt, data)
+        if not isinstance(payload, dict):
             return
         correlation_id = str(payload.get("correlation_id", ""))
         if correlation_id == CONNECTION_REJECTED:
@@ -1117,16 +1259,34 @@ class Connection:
             return
         stream = self._streams.get(correlation_id)
         if stream is not None:
-            stream.put_nowait((kind, fmt, payload))
+            stream.put_sized((kind, fmt, payload), len(data))
             # A full stream buffer stops the reading here: the server, writing into
             # a socket nobody reads, slows this client's streams.
-            if stream.qsize() >= self.stream_buffer and self._holding is None:
+            if stream.reaches(self.stream_bound) and self._holding is None:
                 self._holding = stream
                 self._socket.hold()
             return
         waiter = self._waiters.get(correlation_id)
         if waiter is not None and not waiter.done():
             waiter.set_result((kind, fmt, payload))
+
+
+def _push_of(fmt: int, data: bytes) -> Push | None:
+    """A PUSH frame's notification; ``None`` when it does not decode."""
+    try:
+        payload = decode_frame_payload(fmt, data)
+        if not isinstance(payload, dict):
+            return None
+        dropped = payload.get("dropped", 0)
+        return Push(
+            message_type=str(payload.get("message_type", "")),
+            payload=payload.get("payload"),
+            notification_id=str(payload.get("notification_id", "")),
+            timestamp_ms=int(payload.get("timestamp_ms", 0)),
+            dropped=dropped if isinstance(dropped, int) else 0,
+        )
+    except (ActonError, ValueError, TypeError):
+        return None
 
 
 # --- Helpers of generated code: checked conversions from the wire form. ---
