@@ -760,6 +760,79 @@ async fn only_real_subscriptions_keep_a_connection_from_idling_out() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_must_arrive_whole_in_time_whatever_the_subscriptions() {
+    let config = IpcConfig {
+        connection_timeout: Duration::from_secs(60),
+        ..IpcConfig::default()
+    };
+    let options = IpcOptions::default().frame_read_timeout(Duration::from_millis(300));
+    let server = hostile_server("slowframe", config, options).await;
+    let before = rss_kib();
+    let mut held = Vec::new();
+    for (i, announced) in [1024 * 1024u32, 1024 * 1024 - 1, 7].into_iter().enumerate() {
+        let mut raw = Raw::connect(&server.path).await;
+        raw.send_json(
+            MessageKind::Subscribe,
+            json!({"correlation_id": format!("s{i}"), "message_types": ["prices.PriceUpdate"]}),
+        )
+        .await;
+        assert_eq!(raw.next().await.kind, MessageKind::Response);
+        // A frame header announcing `announced` bytes, and a few of them.
+        let mut bytes = announced.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[2, MessageKind::Request.as_byte(), 1, b'{']);
+        raw.write(&bytes).await;
+        held.push(raw);
+    }
+    let started = Instant::now();
+    for raw in &mut held {
+        let (kind, answer) = raw.next_json().await;
+        assert_eq!(kind, MessageKind::Error);
+        assert_eq!(error_code(&answer), "PROTOCOL_ERROR");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("did not arrive whole"),
+            "{answer}"
+        );
+        raw.expect_closed().await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = server.listener.stats();
+    assert_eq!(stats.slow_frames_closed, 3);
+    assert_eq!(stats.connections_active, 0);
+    assert!(rss_kib() < before + 16 * 1024, "nothing kept");
+    // Frames that arrive slowly but in time are served.
+    let mut slow = Raw::connect(&server.path).await;
+    let frame = Frame::new(
+        MessageKind::Request,
+        Format::Json,
+        serde_json::to_vec(&envelope(
+            "slow",
+            "calculator",
+            "AddRequest",
+            json!({"a": 1, "b": 2}),
+            true,
+            false,
+        ))
+        .unwrap(),
+    )
+    .to_bytes()
+    .unwrap();
+    let (first, rest) = frame.split_at(10);
+    slow.write(first).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    slow.write(rest).await;
+    let (_, answer) = slow.next_json().await;
+    assert_eq!(answer["payload"]["sum"], json!(3));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn one_uid_cannot_take_every_connection() {
     let options = IpcOptions::default().max_connections_per_uid(2);

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use acton_reactive::ipc::{Format, RateLimitConfig};
@@ -19,74 +19,8 @@ use async_nats::{HeaderMap, Message};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use support::nats_server::NatsServer;
 use support::*;
-
-/// A `nats-server` on a free localhost port, killed when dropped.
-struct NatsServer {
-    child: Child,
-    url: String,
-}
-
-impl NatsServer {
-    fn start() -> Self {
-        Self::start_with(&[])
-    }
-
-    /// With more `nats-server` arguments (authorization, say). Tests run in
-    /// parallel, each with a server of its own: a port another server took between
-    /// the probe and the start makes this server exit, and another port is tried
-    /// (rather than talking to the other test's server).
-    fn start_with(extra: &[&str]) -> Self {
-        for _ in 0..5 {
-            if let Some(server) = Self::try_start(extra) {
-                return server;
-            }
-        }
-        panic!("nats-server did not start on any of 5 free ports");
-    }
-
-    fn try_start(extra: &[&str]) -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (scripts/test.sh installs the Debian package)");
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nats-server did not start"
-            );
-            if child.try_wait().ok().flatten().is_some() {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The port answers: make sure it is this server that answers.
-        std::thread::sleep(Duration::from_millis(100));
-        if child.try_wait().ok().flatten().is_some() {
-            return None;
-        }
-        Some(Self {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-        })
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[acton_message(ipc)]
 pub struct Lookup {
@@ -1175,5 +1109,150 @@ async fn the_vectors_of_the_nats_transport_hold() {
         let extra = tokio::time::timeout(Duration::from_millis(100), replies.next()).await;
         assert!(extra.is_err(), "{name}: no further answer");
     }
+    setup.server.stop().await;
+}
+
+// --- a hostile caller's attempts (issue 27) --------------------------------------------
+
+/// Messages arriving on `subscriber` within `wait`.
+async fn arriving(subscriber: &mut async_nats::Subscriber, wait: Duration) -> Vec<Message> {
+    let mut arrived = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(wait, subscriber.next()).await {
+        arrived.push(message);
+    }
+    arrived
+}
+
+#[tokio::test]
+async fn answers_never_go_to_the_bridges_own_subjects_or_nats_apis() {
+    let setup = setup("nats-namespace").await;
+    let client = &setup.client;
+    let mut pushes = client.subscribe("t.>").await.unwrap();
+    let mut apis = client.subscribe("$JS.>").await.unwrap();
+    settle(client).await;
+    // Requests that would be refused (a type nobody serves) or answered, each
+    // naming a reply subject no answer may go to.
+    for reply in [
+        "t.push.PriceUpdate",
+        "t._cancel",
+        "t._discover",
+        "t.calculator.AddRequest",
+        "$JS.API.STREAM.DELETE.orders",
+        "$SRV.PING",
+    ] {
+        for subject in ["t.calculator.Nope", "t.calculator.AddRequest"] {
+            client
+                .publish_with_reply(subject, reply, Bytes::from_static(br#"{"a":1,"b":2}"#))
+                .await
+                .unwrap();
+        }
+        client
+            .publish_with_reply("t._discover", reply, Bytes::new())
+            .await
+            .unwrap();
+    }
+    settle(client).await;
+    let answered: Vec<String> = arriving(&mut pushes, Duration::from_millis(300))
+        .await
+        .into_iter()
+        // What the test itself published on `t.>` comes back too.
+        .filter(|message| message.reply.as_ref().is_none_or(|reply| reply.is_empty()))
+        .map(|message| message.subject.to_string())
+        .collect();
+    assert!(answered.is_empty(), "answers on our subjects: {answered:?}");
+    let to_apis = arriving(&mut apis, Duration::from_millis(100)).await;
+    assert!(to_apis.is_empty(), "answers on $JS: {}", to_apis.len());
+    assert_eq!(setup.bridge.stats().reply_subjects_refused, 18);
+    // An honest caller is still served.
+    let answer = call(
+        client,
+        "t.calculator.AddRequest",
+        &[],
+        Bytes::from_static(br#"{"a":1,"b":2}"#),
+    )
+    .await;
+    assert_eq!(decode(Format::Json, &answer.payload)["sum"], json!(3));
+    setup.server.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_is_rate_limited_and_built_once() {
+    let setup = setup_with("nats-discover-rate", |config| {
+        config.rate_limit(RateLimitConfig {
+            requests_per_second: 1,
+            burst_size: 3,
+        })
+    })
+    .await;
+    let client = &setup.client;
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(format!("{inbox}.*")).await.unwrap();
+    settle(client).await;
+    for i in 0..40 {
+        let subject = if i % 2 == 0 {
+            "t._discover"
+        } else {
+            "$SRV.INFO"
+        };
+        client
+            .publish_with_reply(subject, format!("{inbox}.{i}"), Bytes::new())
+            .await
+            .unwrap();
+    }
+    settle(client).await;
+    let answered = arriving(&mut answers, Duration::from_millis(300)).await;
+    // Three tokens in the burst (a fourth may have refilled): $SRV.INFO answers
+    // once per service (two here).
+    assert!(
+        (2..=8).contains(&answered.len()),
+        "{} answers to 40 requests",
+        answered.len()
+    );
+    let bytes_out: usize = answered.iter().map(|message| message.payload.len()).sum();
+    assert!(setup.bridge.stats().rate_limited >= 36);
+    // The answers are the same bytes each time.
+    let discovery: Vec<&Message> = answered
+        .iter()
+        .filter(|message| message.payload.starts_with(b"{\"correlation_id\""))
+        .collect();
+    if let [first, second, ..] = discovery.as_slice() {
+        assert_eq!(first.payload, second.payload);
+    }
+    assert!(bytes_out > 0);
+    setup.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_waits_to_be_served_is_bounded_in_bytes() {
+    let setup = setup_with("nats-shed", |config| config.max_queued_bytes(600 * 1024)).await;
+    let client = &setup.client;
+    // 256 KiB requests without a reply subject, as fast as NATS takes them.
+    let mut body = br#"{"a": 1, "b": 2, "padding": ""#.to_vec();
+    body.extend(std::iter::repeat_n(b'x', 256 * 1024));
+    body.extend_from_slice(br#""}"#);
+    let body = Bytes::from(body);
+    for _ in 0..200 {
+        client
+            .publish("t.calculator.AddRequest", body.clone())
+            .await
+            .unwrap();
+    }
+    settle(client).await;
+    wait_until(|| {
+        let stats = setup.bridge.stats();
+        stats.requests + stats.shed >= 200
+    })
+    .await;
+    let stats = setup.bridge.stats();
+    assert!(stats.shed > 0, "{stats:?}");
+    // The bridge is still serving, and honest callers get through.
+    let answer = call(
+        client,
+        "t.calculator.AddRequest",
+        &[],
+        Bytes::from_static(br#"{"a":1,"b":2}"#),
+    )
+    .await;
+    assert_eq!(decode(Format::Json, &answer.payload)["sum"], json!(3));
     setup.server.stop().await;
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod nats_server;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
