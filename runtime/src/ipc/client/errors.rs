@@ -63,6 +63,11 @@ pub enum ClientError {
     /// The connection closed before the answer arrived.
     #[error("the connection to the server is closed")]
     Closed,
+    /// The server sent what the client does not accept (a frame header above
+    /// [`ClientOptions::max_frame_size`](super::ClientOptions::max_frame_size), an
+    /// unknown version, kind or format): the connection was closed.
+    #[error("the server broke the protocol, and the connection was closed: {0}")]
+    Protocol(String),
     /// No answer within the client's timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),

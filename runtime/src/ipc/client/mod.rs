@@ -28,6 +28,7 @@ mod socket;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -38,7 +39,13 @@ use serde::Serialize;
 pub use errors::{ClientError, ErrorDetails};
 
 use crate::ipc::codec::Format;
-use crate::ipc::protocol::IpcDiscoverResponse;
+use crate::ipc::protocol::{IpcDiscoverResponse, MAX_FRAME_SIZE_HARD_LIMIT};
+
+/// Items a stream or subscription buffers by default.
+pub const DEFAULT_BUFFER_ITEMS: usize = 1024;
+/// Payload bytes a stream or subscription buffers by default (one larger item is
+/// still taken when nothing else waits).
+pub const DEFAULT_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -48,11 +55,23 @@ pub struct ClientOptions {
     /// How long a request (or a whole stream) may take; sent to the server as
     /// `response_timeout_ms`, and enforced locally a little later (default 30 s).
     pub timeout: Duration,
-    /// Pushes buffered per subscription before new ones are dropped (default 1024).
+    /// Pushes buffered per subscription before new ones are dropped, counted in
+    /// [`Subscription::missed`] (default 1024).
     pub subscription_buffer: usize,
+    /// Payload bytes buffered per subscription before new pushes are dropped
+    /// (default 16 MiB; one larger push is taken when nothing else waits). Over
+    /// NATS, the NATS client's own buffer applies instead.
+    pub subscription_buffer_bytes: usize,
     /// Items buffered per stream before the client stops reading the socket, which
     /// slows the server's streams to the consumer's pace (default 1024).
     pub stream_buffer: usize,
+    /// Payload bytes buffered per stream before the client stops reading the
+    /// socket (default 16 MiB; one larger item is taken when nothing else waits).
+    pub stream_buffer_bytes: usize,
+    /// The largest frame payload accepted from the server (default, and ceiling:
+    /// the protocol's 16 MiB). A header announcing more closes the connection
+    /// before any of it is buffered: calls fail with [`ClientError::Protocol`].
+    pub max_frame_size: usize,
     /// A quiet connection sends a heartbeat this often, so that the server's idle
     /// timeout never cuts it (default 10 s; `None`: never).
     pub keepalive: Option<Duration>,
@@ -88,8 +107,11 @@ impl Default for ClientOptions {
         Self {
             format: Format::Json,
             timeout: Duration::from_secs(30),
-            subscription_buffer: 1024,
-            stream_buffer: 1024,
+            subscription_buffer: DEFAULT_BUFFER_ITEMS,
+            subscription_buffer_bytes: DEFAULT_BUFFER_BYTES,
+            stream_buffer: DEFAULT_BUFFER_ITEMS,
+            stream_buffer_bytes: DEFAULT_BUFFER_BYTES,
+            max_frame_size: MAX_FRAME_SIZE_HARD_LIMIT,
             keepalive: Some(Duration::from_secs(10)),
             reconnect: true,
             require_server_uid: None,
@@ -483,9 +505,10 @@ impl IpcClient {
 
 /// The items of a request-stream, decoded as `R`.
 ///
-/// Over the socket its buffer is bounded ([`ClientOptions::stream_buffer`]): while
-/// it is full the client reads nothing more, which slows the server's streams to
-/// the consumer's pace. Over NATS, which has no such back-pressure, a stream read
+/// Over the socket its buffer is bounded in items and in bytes
+/// ([`ClientOptions::stream_buffer`], [`stream_buffer_bytes`](ClientOptions::stream_buffer_bytes)):
+/// while it is full the client reads nothing more, which slows the server's
+/// streams to the consumer's pace. Over NATS, which has no such back-pressure, a stream read
 /// too slowly fails with STREAM_ERROR instead of skipping items. Dropping it before
 /// its end cancels the stream on the server.
 pub struct ReplyStream<R> {
@@ -520,11 +543,55 @@ impl<R: DeserializeOwned> Stream for ReplyStream<R> {
     }
 }
 
+/// What a subscription counts of the pushes it did not deliver.
+#[derive(Debug, Default)]
+pub(crate) struct PushCounters {
+    missed: AtomicU64,
+    undecodable: AtomicU64,
+}
+
+impl PushCounters {
+    pub(crate) fn missed(&self, count: u64) {
+        self.missed.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn undecodable(&self) {
+        self.undecodable.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Pushes received for a subscription: a scoped resource. Creating it waited for
 /// the server's acknowledgement (over NATS, the NATS server's); dropping it
 /// unsubscribes. A lost connection ends it with [`ClientError::Closed`].
+///
+/// Over the socket its buffer is bounded in pushes and in bytes
+/// ([`ClientOptions::subscription_buffer`], [`subscription_buffer_bytes`](ClientOptions::subscription_buffer_bytes)):
+/// pushes that find it full are dropped and counted in [`missed`](Self::missed). A
+/// push whose payload does not decode as `P` is skipped and counted in
+/// [`undecodable`](Self::undecodable): the subscription goes on.
 pub struct Subscription<P> {
     inner: SubscriptionInner<P>,
+}
+
+impl<P> Subscription<P> {
+    fn counters(&self) -> &PushCounters {
+        match &self.inner {
+            SubscriptionInner::Socket(subscription) => subscription.counters(),
+            #[cfg(feature = "nats")]
+            SubscriptionInner::Nats(subscription) => subscription.counters(),
+        }
+    }
+
+    /// Pushes lost because they were read too slowly: dropped here when the
+    /// buffer was full, and those the server reported it dropped.
+    pub fn missed(&self) -> u64 {
+        self.counters().missed.load(Ordering::Relaxed)
+    }
+
+    /// Pushes skipped because their payload did not decode as `P`.
+    pub fn undecodable(&self) -> u64 {
+        self.counters().undecodable.load(Ordering::Relaxed)
+    }
 }
 
 enum SubscriptionInner<P> {

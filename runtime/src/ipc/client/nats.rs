@@ -19,7 +19,7 @@ use futures_util::stream::SelectAll;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, NO_DEADLINE};
+use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, PushCounters, NO_DEADLINE};
 use crate::ipc::codec::Format;
 use crate::ipc::protocol::{pattern_matches, ErrorCode, IpcDiscoverResponse};
 use crate::nats::layout::{self, Call};
@@ -281,6 +281,7 @@ impl NatsClient {
             push_prefix,
             types: message_types.iter().map(|t| (*t).to_owned()).collect(),
             patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            counters: PushCounters::default(),
             _payload: PhantomData,
         })
     }
@@ -478,6 +479,7 @@ pub(crate) struct NatsSubscription<P> {
     push_prefix: String,
     types: Vec<String>,
     patterns: Vec<String>,
+    counters: PushCounters,
     _payload: PhantomData<fn() -> P>,
 }
 
@@ -491,6 +493,10 @@ impl<P> std::fmt::Debug for NatsSubscription<P> {
 }
 
 impl<P> NatsSubscription<P> {
+    pub(crate) fn counters(&self) -> &PushCounters {
+        &self.counters
+    }
+
     fn wants(&self, message_type: &str) -> bool {
         self.types.iter().any(|name| name == message_type)
             || self
@@ -516,7 +522,13 @@ impl<P: DeserializeOwned> Stream for NatsSubscription<P> {
             if !self.wants(message_type) {
                 continue;
             }
-            let push = decode(&message).map(|payload| Push {
+            let Ok(payload) = decode(&message) else {
+                // One bad message on a push subject is skipped, not the end of
+                // the subscription.
+                self.counters.undecodable();
+                continue;
+            };
+            let push = Ok(Push {
                 message_type: message_type.to_owned(),
                 payload,
                 notification_id: header(&message, layout::NOTIFICATION_ID)

@@ -19,7 +19,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
 
 use crate::ipc::codec::Format;
@@ -28,22 +28,88 @@ use crate::ipc::protocol::{
     ConnectionLimit, CorrelationId, Frame, FrameCodec, IpcDiscoverRequest, IpcDiscoverResponse,
     IpcEnvelope, IpcPatternRequest, IpcPushNotification, IpcResponse, IpcStreamFrame,
     IpcSubscribeRequest, IpcSubscriptionResponse, MessageKind, CONNECTION_REJECTED_ID,
-    MAX_FRAME_SIZE_HARD_LIMIT,
 };
 use crate::signal::Signal;
 
-use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, NO_DEADLINE};
+use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, PushCounters, NO_DEADLINE};
+
+/// A frame in a stream's or subscription's buffer, holding its share of the
+/// buffer's bytes until the consumer takes it.
+struct Queued {
+    frame: Frame,
+    _bytes: Option<OwnedSemaphorePermit>,
+}
+
+/// The sending side of a buffer bounded in items (the channel) and in payload
+/// bytes (the semaphore's permits). A frame takes permits for its payload, at most
+/// the whole budget: one larger frame passes when nothing else waits.
+#[derive(Clone)]
+struct Buffer {
+    queue: mpsc::Sender<Queued>,
+    bytes: Arc<Semaphore>,
+    budget: u32,
+}
+
+impl Buffer {
+    fn new(items: usize, bytes: usize) -> (Self, mpsc::Receiver<Queued>) {
+        let (queue, receiver) = mpsc::channel(items.max(1));
+        let budget = u32::try_from(bytes.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
+        let buffer = Self {
+            queue,
+            bytes: Arc::new(Semaphore::new(budget as usize)),
+            budget,
+        };
+        (buffer, receiver)
+    }
+
+    fn share(&self, frame: &Frame) -> u32 {
+        u32::try_from(frame.payload.len())
+            .unwrap_or(u32::MAX)
+            .min(self.budget)
+    }
+
+    /// Waits for room (items and bytes), then buffers the frame.
+    async fn send(&self, frame: Frame) {
+        let Ok(bytes) = Arc::clone(&self.bytes)
+            .acquire_many_owned(self.share(&frame))
+            .await
+        else {
+            return;
+        };
+        let _ = self
+            .queue
+            .send(Queued {
+                frame,
+                _bytes: Some(bytes),
+            })
+            .await;
+    }
+
+    /// Buffers the frame if there is room now; whether there was.
+    fn try_send(&self, frame: Frame) -> bool {
+        let Ok(bytes) = Arc::clone(&self.bytes).try_acquire_many_owned(self.share(&frame)) else {
+            return false;
+        };
+        self.queue
+            .try_send(Queued {
+                frame,
+                _bytes: Some(bytes),
+            })
+            .is_ok()
+    }
+}
 
 /// The answer frames a request is waiting for.
 enum Waiter {
     Once(oneshot::Sender<Frame>),
-    Stream(mpsc::Sender<Frame>),
+    Stream(Buffer),
 }
 
 struct Sink {
     types: Vec<String>,
     patterns: Vec<String>,
-    queue: mpsc::Sender<Frame>,
+    queue: Buffer,
+    counters: Arc<PushCounters>,
 }
 
 #[derive(Default)]
@@ -57,11 +123,21 @@ struct Routes {
 struct Core {
     routes: Mutex<Routes>,
     closed: Signal,
+    /// Why the reader gave up on the byte stream, when the server broke the protocol.
+    broken: Mutex<Option<String>>,
 }
 
 impl Core {
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
         self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The error of a call the connection's end interrupted.
+    fn lost(&self) -> ClientError {
+        match &*self.broken.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(reason) => ClientError::Protocol(reason.clone()),
+            None => ClientError::Closed,
+        }
     }
 }
 
@@ -286,8 +362,12 @@ impl SocketClient {
         });
 
         let reader_shared = core;
+        let codec = FrameCodec::new(shared.options.max_frame_size);
         tokio::spawn(async move {
-            let mut frames = FramedRead::new(read, FrameCodec::new(MAX_FRAME_SIZE_HARD_LIMIT));
+            // Reassembly is linear in the bytes received: the codec's buffer grows
+            // by doubling, and a header is checked (against the caller's maximum)
+            // as soon as it arrives, before any of its payload is buffered.
+            let mut frames = FramedRead::new(read, codec);
             loop {
                 let frame = tokio::select! {
                     frame = frames.next() => frame,
@@ -297,14 +377,21 @@ impl SocketClient {
                     Some(Ok(frame)) => {
                         // A full stream buffer stops the reading here: the server,
                         // writing into a socket nobody reads, slows down.
-                        if let Some((sender, frame)) = route(&reader_shared, frame) {
+                        if let Some((buffer, frame)) = route(&reader_shared, frame) {
                             tokio::select! {
-                                _ = sender.send(frame) => {}
+                                () = buffer.send(frame) => {}
                                 () = reader_shared.closed.wait() => break,
                             }
                         }
                     }
-                    _ => break,
+                    Some(Err(error)) => {
+                        *reader_shared
+                            .broken
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+                        break;
+                    }
+                    None => break,
                 }
             }
             reader_shared.closed.raise();
@@ -455,12 +542,13 @@ impl SocketClient {
             cancel: kind == MessageKind::Request,
         };
         self.send_frame(kind, payload).await?;
+        let lost = || self.shared.core.lost();
         let outcome = match limit {
-            None => answer.await.map_err(|_| ClientError::Closed),
+            None => answer.await.map_err(|_| lost()),
             Some(limit) => {
                 let limit = limit.saturating_add(Duration::from_secs(1));
                 match tokio::time::timeout(limit, answer).await {
-                    Ok(answer) => answer.map_err(|_| ClientError::Closed),
+                    Ok(answer) => answer.map_err(|_| lost()),
                     Err(_) => Err(ClientError::Timeout(limit)),
                 }
             }
@@ -524,11 +612,12 @@ impl SocketClient {
     ) -> Result<SocketStream<R>, ClientError> {
         let this = self.live().await?;
         let id = this.next_id();
-        let (sender, frames) = mpsc::channel(this.shared.options.stream_buffer.max(1));
+        let options = &this.shared.options;
+        let (buffer, frames) = Buffer::new(options.stream_buffer, options.stream_buffer_bytes);
         this.shared
             .routes()
             .waiters
-            .insert(id.clone(), Waiter::Stream(sender));
+            .insert(id.clone(), Waiter::Stream(buffer));
         let envelope = this.envelope(id.clone(), target, message_type, payload, false, true);
         if let Err(error) = this.send_frame(MessageKind::Request, &envelope).await {
             this.shared.routes().waiters.remove(&id);
@@ -673,7 +762,12 @@ impl SocketClient {
     }
 
     fn add_sink<P>(&self, types: Vec<String>, patterns: Vec<String>) -> SocketSubscription<P> {
-        let (queue, pushes) = mpsc::channel(self.shared.options.subscription_buffer.max(1));
+        let options = &self.shared.options;
+        let (queue, pushes) = Buffer::new(
+            options.subscription_buffer,
+            options.subscription_buffer_bytes,
+        );
+        let counters = Arc::new(PushCounters::default());
         let key = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         self.shared.routes().sinks.insert(
             key,
@@ -681,12 +775,14 @@ impl SocketClient {
                 types,
                 patterns,
                 queue,
+                counters: Arc::clone(&counters),
             },
         );
         SocketSubscription {
             pushes,
             shared: Arc::clone(&self.shared),
             key,
+            counters,
             ended: false,
             _payload: PhantomData,
         }
@@ -711,9 +807,8 @@ impl Drop for Forget<'_> {
 }
 
 /// Hands a received frame to whoever waits for it; a stream item is returned with
-/// its stream's sender, for the reader to send (waiting while the stream's buffer
-/// is full).
-fn route(shared: &Core, frame: Frame) -> Option<(mpsc::Sender<Frame>, Frame)> {
+/// its stream's buffer, for the reader to send (waiting while the buffer is full).
+fn route(shared: &Core, frame: Frame) -> Option<(Buffer, Frame)> {
     match frame.kind {
         MessageKind::Response | MessageKind::Error | MessageKind::Stream => {
             let Ok(CorrelationId { correlation_id }) =
@@ -767,8 +862,8 @@ fn route(shared: &Core, frame: Frame) -> Option<(mpsc::Sender<Frame>, Frame)> {
                         .patterns
                         .iter()
                         .any(|p| pattern_matches(p, &message_type));
-                if wanted {
-                    let _ = sink.queue.try_send(frame.clone());
+                if wanted && !sink.queue.try_send(frame.clone()) {
+                    sink.counters.missed(1);
                 }
             }
             None
@@ -782,8 +877,8 @@ fn deliver(waiter: Waiter, frame: Frame) {
         Waiter::Once(sender) => {
             let _ = sender.send(frame);
         }
-        Waiter::Stream(sender) => {
-            let _ = sender.try_send(frame);
+        Waiter::Stream(buffer) => {
+            let _ = buffer.try_send(frame);
         }
     }
 }
@@ -863,7 +958,7 @@ fn decode_control(frame: &Frame) -> Result<IpcSubscriptionResponse, ClientError>
 /// the consumer's pace. Dropping it before its end cancels the stream on the
 /// server (when the server supports CANCEL).
 pub(crate) struct SocketStream<R> {
-    frames: mpsc::Receiver<Frame>,
+    frames: mpsc::Receiver<Queued>,
     shared: Arc<Shared>,
     id: String,
     limit: Option<Duration>,
@@ -898,8 +993,8 @@ impl<R: DeserializeOwned> Stream for SocketStream<R> {
             return Poll::Ready(None);
         }
         match self.frames.poll_recv(cx) {
-            Poll::Ready(Some(frame)) => {
-                let item = decode_stream_item::<R>(&frame);
+            Poll::Ready(Some(queued)) => {
+                let item = decode_stream_item::<R>(&queued.frame);
                 if !matches!(item, Some(Ok(_))) {
                     self.done = true;
                 }
@@ -907,7 +1002,7 @@ impl<R: DeserializeOwned> Stream for SocketStream<R> {
             }
             Poll::Ready(None) => {
                 self.done = true;
-                Poll::Ready(Some(Err(ClientError::Closed)))
+                Poll::Ready(Some(Err(self.shared.core.lost())))
             }
             Poll::Pending => {
                 let expired = self
@@ -973,13 +1068,21 @@ fn decode_stream_item<R: DeserializeOwned>(frame: &Frame) -> Option<Result<R, Cl
 /// Pushes received for a subscription: a scoped resource. Creating it waited for
 /// the server's acknowledgement; dropping it unsubscribes from the types and
 /// patterns no other subscription of the connection still wants. A lost
-/// connection ends it with [`ClientError::Closed`].
+/// connection ends it with [`ClientError::Closed`]. A push that does not decode is
+/// counted and skipped.
 pub(crate) struct SocketSubscription<P> {
-    pushes: mpsc::Receiver<Frame>,
+    pushes: mpsc::Receiver<Queued>,
     shared: Arc<Shared>,
     key: u64,
+    counters: Arc<PushCounters>,
     ended: bool,
     _payload: PhantomData<fn() -> P>,
+}
+
+impl<P> SocketSubscription<P> {
+    pub(crate) fn counters(&self) -> &PushCounters {
+        &self.counters
+    }
 }
 
 impl<P> std::fmt::Debug for SocketSubscription<P> {
@@ -1043,23 +1146,31 @@ impl<P: DeserializeOwned> Stream for SocketSubscription<P> {
         if self.ended {
             return Poll::Ready(None);
         }
-        let polled = self.pushes.poll_recv(cx);
-        if let Poll::Ready(None) = polled {
-            // The connection went away: say so once, then end.
-            self.ended = true;
-            let lost = self.shared.core.closed.is_raised();
-            return Poll::Ready(lost.then_some(Err(ClientError::Closed)));
+        loop {
+            let Some(queued) = std::task::ready!(self.pushes.poll_recv(cx)) else {
+                // The connection went away: say so once, then end.
+                self.ended = true;
+                let core = &self.shared.core;
+                return Poll::Ready(core.closed.is_raised().then(|| Err(core.lost())));
+            };
+            let frame = &queued.frame;
+            match frame
+                .format
+                .decode::<IpcPushNotification<P>>(&frame.payload)
+            {
+                Ok(push) => {
+                    self.counters.missed(push.dropped);
+                    return Poll::Ready(Some(Ok(Push {
+                        message_type: push.message_type,
+                        payload: push.payload,
+                        notification_id: push.notification_id,
+                        timestamp_ms: push.timestamp_ms,
+                    })));
+                }
+                // One bad push (a hostile server, or a schema that drifted) is
+                // skipped, not the end of the subscription.
+                Err(_) => self.counters.undecodable(),
+            }
         }
-        polled.map(|frame| {
-            frame.map(|frame| {
-                let push: IpcPushNotification<P> = frame.format.decode(&frame.payload)?;
-                Ok(Push {
-                    message_type: push.message_type,
-                    payload: push.payload,
-                    notification_id: push.notification_id,
-                    timestamp_ms: push.timestamp_ms,
-                })
-            })
-        })
     }
 }
