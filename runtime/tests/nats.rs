@@ -122,13 +122,24 @@ async fn count_stream(
     client: &async_nats::Client,
     request: Value,
 ) -> (async_nats::Subscriber, String) {
+    count_stream_with(client, request, &[]).await
+}
+
+/// [`count_stream`] with more headers.
+async fn count_stream_with(
+    client: &async_nats::Client,
+    request: Value,
+    extra: &[(&str, &str)],
+) -> (async_nats::Subscriber, String) {
     let inbox = client.new_inbox();
     let replies = client.subscribe(inbox.clone()).await.unwrap();
+    let mut pairs = vec![(layout::CALL, "stream")];
+    pairs.extend_from_slice(extra);
     client
         .publish_with_reply_and_headers(
             "t.calculator.CountRequest",
             inbox.clone(),
-            headers(&[(layout::CALL, "stream")]),
+            headers(&pairs),
             encode(Format::Json, &request),
         )
         .await
@@ -661,10 +672,16 @@ async fn bad_configurations_are_refused_before_connecting() {
 }
 
 #[tokio::test]
-async fn a_caller_cancels_a_stream_it_gave_up_on() {
+async fn only_the_caller_cancels_its_stream() {
     let setup = setup("nats-cancel").await;
-    let (mut replies, inbox) =
-        count_stream(&setup.client, json!({"up_to": 1_000_000, "delay_ms": 1})).await;
+    let secret = "a secret only the caller knows";
+    let digest = layout::cancel_digest(secret);
+    let (mut replies, inbox) = count_stream_with(
+        &setup.client,
+        json!({"up_to": 1_000_000, "delay_ms": 1}),
+        &[(layout::CANCEL_DIGEST, &digest)],
+    )
+    .await;
     for _ in 0..3 {
         tokio::time::timeout(PATIENCE, replies.next())
             .await
@@ -672,25 +689,35 @@ async fn a_caller_cancels_a_stream_it_gave_up_on() {
             .unwrap();
     }
     assert_eq!(setup.bridge.stats().in_flight, 1);
-    // Cancelling what nobody serves is ignored.
-    setup
-        .client
-        .publish("t._cancel", Bytes::from("_INBOX.nobody"))
+    // Cancelling what nobody serves is ignored; an observer of the request
+    // subjects, who saw the reply subject and the digest, cannot cancel it.
+    let cancel = |payload: String, secret: Option<&str>| {
+        let client = setup.client.clone();
+        let headers = match secret {
+            Some(secret) => headers(&[(layout::CANCEL_SECRET, secret)]),
+            None => HeaderMap::new(),
+        };
+        async move {
+            client
+                .publish_with_headers("t._cancel", headers, Bytes::from(payload))
+                .await
+                .unwrap();
+        }
+    };
+    cancel("_INBOX.nobody".to_owned(), Some(secret)).await;
+    cancel(inbox.clone(), None).await;
+    cancel(inbox.clone(), Some(&digest)).await;
+    cancel(inbox.clone(), Some("a guess")).await;
+    settle(&setup.client).await;
+    wait_until(|| setup.bridge.stats().cancels_refused == 3).await;
+    assert_eq!(setup.bridge.stats().in_flight, 1, "still streaming");
+    tokio::time::timeout(PATIENCE, replies.next())
         .await
+        .unwrap()
         .unwrap();
-    setup
-        .client
-        .publish("t._cancel", Bytes::from(inbox.clone()))
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while setup.bridge.stats().in_flight != 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the stream ends on the server"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The caller's own cancel ends it.
+    cancel(inbox.clone(), Some(secret)).await;
+    wait_until(|| setup.bridge.stats().in_flight == 0).await;
     // Nothing more is published for it: no final message, no error.
     while let Ok(Some(message)) =
         tokio::time::timeout(Duration::from_millis(200), replies.next()).await
@@ -701,6 +728,13 @@ async fn a_caller_cancels_a_stream_it_gave_up_on() {
         );
     }
     assert_eq!(setup.bridge.stats().errors, 0);
+    // A stream whose request carried no digest cannot be cancelled at all.
+    let (_replies, inbox) =
+        count_stream(&setup.client, json!({"up_to": 1_000_000, "delay_ms": 1})).await;
+    wait_until(|| setup.bridge.stats().in_flight == 1).await;
+    cancel(inbox, Some(secret)).await;
+    wait_until(|| setup.bridge.stats().cancels_refused == 4).await;
+    assert_eq!(setup.bridge.stats().in_flight, 1);
     setup.server.stop().await;
 }
 

@@ -99,7 +99,7 @@ pub(crate) struct Core {
     observer: Mutex<Option<ObserverGuard>>,
     stopped: tokio::sync::OnceCell<()>,
     /// Streams in flight by reply subject, for their callers to cancel.
-    streams: Mutex<HashMap<String, Weak<NatsReplies>>>,
+    streams: Mutex<HashMap<String, CancellableStream>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -213,7 +213,7 @@ impl ActorRuntime {
             cancels,
             None,
             Arc::clone(&core.queue),
-            move |message| cancelling.on_cancel(&message.payload),
+            move |message| cancelling.on_cancel(&message),
         ));
         if core.config.service_api {
             let discovery =
@@ -631,6 +631,10 @@ impl Core {
             }
         };
         drop(payload);
+        let cancel_digest = header(layout::CANCEL_DIGEST)
+            .filter(|_| to.call == Call::Stream)
+            .filter(|digest| digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_ascii_lowercase);
         let requested = header(layout::TIMEOUT_MS)
             .and_then(layout::parse_timeout)
             .unwrap_or(self.config.default_timeout);
@@ -667,6 +671,7 @@ impl Core {
             ack,
             deadline,
             share,
+            cancel_digest,
         };
         let envelope = Envelope::from_peer(decoded, reply_to, origin);
         let wait = self.config.mailbox_wait.min(timeout.timeout);
@@ -700,6 +705,7 @@ impl Core {
             ack,
             deadline,
             mut share,
+            cancel_digest,
         } = request;
         // The payload is in the mailbox now: its bytes no longer wait here.
         share.release_bytes();
@@ -714,10 +720,14 @@ impl Core {
         }
         let stream = replies.is_stream().then(|| {
             let subject = replies.reply_subject().to_string();
+            let cancellable = CancellableStream {
+                replies: Arc::downgrade(&replies),
+                digest: cancel_digest,
+            };
             self.streams
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(subject.clone(), Arc::downgrade(&replies));
+                .insert(subject.clone(), cancellable);
             subject
         });
         let core = Arc::clone(self);
@@ -748,19 +758,35 @@ impl Core {
         });
     }
 
-    /// A caller gave up on the stream answered on `reply` (if this replica
-    /// serves it): it ends without another message, and its handler sees its
-    /// reply envelope closed.
-    fn on_cancel(&self, reply: &[u8]) {
-        let Ok(reply) = std::str::from_utf8(reply) else {
+    /// A caller gave up on the stream answered on the reply subject in
+    /// `message`'s payload (if this replica serves it): with the secret whose
+    /// digest the stream's request carried, it ends without another message,
+    /// and its handler sees its reply envelope closed. Without it — another
+    /// caller who saw the request — nothing happens but a count.
+    fn on_cancel(&self, message: &Message) {
+        let Ok(reply) = std::str::from_utf8(&message.payload) else {
             return;
         };
-        let replies = self
-            .streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(reply)
-            .and_then(Weak::upgrade);
+        let secret = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(layout::CANCEL_SECRET))
+            .map(async_nats::HeaderValue::as_str);
+        let replies = {
+            let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(stream) = streams.get(reply) else {
+                return;
+            };
+            let proven = match (&stream.digest, secret) {
+                (Some(digest), Some(secret)) => layout::cancel_digest(secret) == *digest,
+                _ => false,
+            };
+            if !proven {
+                Counters::add(&self.counters.cancels_refused, 1);
+                return;
+            }
+            stream.replies.upgrade()
+        };
         if let Some(replies) = replies {
             replies.abandon();
         }
@@ -877,6 +903,14 @@ impl IntakeQueue {
     }
 }
 
+/// A stream in flight, as its caller may cancel it.
+struct CancellableStream {
+    replies: Weak<NatsReplies>,
+    /// The digest of the caller's cancel secret; without one, nobody can cancel
+    /// the stream (its handler runs until its end or its deadline).
+    digest: Option<String>,
+}
+
 impl Transport for Core {
     fn drain(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(self.shutdown())
@@ -891,4 +925,6 @@ struct Request {
     deadline: Instant,
     /// Its caller's slot (and, until it is delivered, its payload's bytes).
     share: Share,
+    /// A stream's `Acton-Cancel-Digest`.
+    cancel_digest: Option<String>,
 }

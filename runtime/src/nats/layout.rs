@@ -22,6 +22,13 @@ pub const TIMEOUT_MS: &str = "Acton-Timeout-Ms";
 pub const SEQUENCE: &str = "Acton-Sequence";
 /// On a stream's last message (an end or a failure): `true`.
 pub const FINAL: &str = "Acton-Final";
+/// On a stream request: the lowercase hex SHA-256 of a secret the caller
+/// chose; a cancel of that stream must carry the secret (`CANCEL_SECRET`).
+/// Whoever sees the request sees only the digest, so only the caller can
+/// cancel its stream.
+pub const CANCEL_DIGEST: &str = "Acton-Cancel-Digest";
+/// On a cancel: the secret whose digest the stream's request carried.
+pub const CANCEL_SECRET: &str = "Acton-Cancel-Secret";
 /// On a push: unique per notification of the publishing process.
 pub const NOTIFICATION_ID: &str = "Acton-Notification-Id";
 /// On a push: when it was published (ms since the Unix epoch).
@@ -141,6 +148,19 @@ pub fn parse_timeout(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_millis)
 }
 
+/// The value of [`CANCEL_DIGEST`] for `secret`: its SHA-256, lowercase hex.
+pub fn cancel_digest(secret: &str) -> String {
+    use std::fmt::Write;
+    let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
 /// Whether an answer may be published on the reply subject `reply` by a bridge
 /// serving under `prefix`: not on a subject of its own namespace (`{prefix}` and
 /// below: requests, pushes, discovery, cancels), where it would reach other
@@ -243,6 +263,14 @@ mod tests {
         for allowed in ["_INBOX.abc.1", "desktop.reply", "reply"] {
             assert!(may_answer_on("desk", allowed), "{allowed}");
         }
+    }
+
+    #[test]
+    fn the_cancel_digest_is_sha256_in_hex() {
+        assert_eq!(
+            cancel_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -26,8 +26,8 @@ pub struct NatsBridgeStats {
     pub reply_subjects_refused: u64,
     /// Messages whose headers could not be read.
     pub malformed: u64,
-    /// Cancels that named no stream of this replica, or without its secret.
-    pub cancels_ignored: u64,
+    /// Cancels that named a stream of this replica without its secret.
+    pub cancels_refused: u64,
     /// Requests refused by the rate limit.
     pub rate_limited: u64,
     /// Requests waiting for their answer now.
@@ -49,7 +49,7 @@ pub(crate) struct Counters {
     pub(crate) shed: AtomicU64,
     pub(crate) reply_subjects_refused: AtomicU64,
     pub(crate) malformed: AtomicU64,
-    pub(crate) cancels_ignored: AtomicU64,
+    pub(crate) cancels_refused: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
     pub(crate) pushes_published: AtomicU64,
     pub(crate) pushes_dropped: AtomicU64,
@@ -70,7 +70,7 @@ impl Counters {
             shed: read(&self.shed),
             reply_subjects_refused: read(&self.reply_subjects_refused),
             malformed: read(&self.malformed),
-            cancels_ignored: read(&self.cancels_ignored),
+            cancels_refused: read(&self.cancels_refused),
             rate_limited: read(&self.rate_limited),
             in_flight,
             pushes_published: read(&self.pushes_published),

@@ -214,11 +214,16 @@ impl NatsClient {
             .subscribe(inbox.clone())
             .await
             .map_err(|_| ClientError::Closed)?;
+        // Only its digest travels with the request: only this stream's owner
+        // can cancel it.
+        let cancel_secret = cancel_secret();
+        let mut headers = self.headers(Call::Stream, limit);
+        headers.insert(layout::CANCEL_DIGEST, layout::cancel_digest(&cancel_secret));
         link.client
             .publish_with_reply_and_headers(
                 self.subject(target, message_type),
                 inbox.clone(),
-                self.headers(Call::Stream, limit),
+                headers,
                 body,
             )
             .await
@@ -227,6 +232,7 @@ impl NatsClient {
             replies,
             client: link.client.clone(),
             cancel_subject: format!("{}.{}", link.prefix, layout::CANCEL_TOKEN),
+            cancel_secret,
             inbox,
             target: target.to_owned(),
             prefix: link.prefix.clone(),
@@ -366,6 +372,8 @@ pub(crate) struct NatsStream<R> {
     replies: async_nats::Subscriber,
     client: async_nats::Client,
     cancel_subject: String,
+    /// Proves the cancel is this caller's (`Acton-Cancel-Secret`).
+    cancel_secret: String,
     inbox: String,
     target: String,
     prefix: String,
@@ -397,8 +405,11 @@ impl<R> NatsStream<R> {
         let client = self.client.clone();
         let subject = self.cancel_subject.clone();
         let inbox = Bytes::from(self.inbox.clone().into_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(layout::CANCEL_SECRET, self.cancel_secret.as_str());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { client.publish(subject, inbox).await });
+            runtime
+                .spawn(async move { client.publish_with_headers(subject, headers, inbox).await });
         }
     }
 }
@@ -547,4 +558,25 @@ impl<P: DeserializeOwned> Stream for NatsSubscription<P> {
             return Poll::Ready(Some(push));
         }
     }
+}
+
+/// A secret for one stream's cancel: 128 random bits from the system, in hex.
+fn cancel_secret() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        // Not seen on a booted Linux; still never a secret others could guess:
+        // std's hash keys are seeded from the system's randomness too.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in bytes.chunks_mut(8) {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_nanos()),
+            );
+            chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
