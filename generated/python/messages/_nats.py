@@ -11,7 +11,9 @@ share them (replicas), so a call reaches whichever replica NATS picks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import secrets
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Final
 
@@ -55,6 +57,8 @@ CALL: Final = "Acton-Call"
 TIMEOUT_MS: Final = "Acton-Timeout-Ms"
 SEQUENCE: Final = "Acton-Sequence"
 FINAL: Final = "Acton-Final"
+CANCEL_DIGEST: Final = "Acton-Cancel-Digest"
+CANCEL_SECRET: Final = "Acton-Cancel-Secret"
 NOTIFICATION_ID: Final = "Acton-Notification-Id"
 TIMESTAMP_MS: Final = "Acton-Timestamp-Ms"
 ERROR: Final = "Nats-Service-Error"
@@ -305,11 +309,13 @@ class NatsConnection:
         deadline = None if limit is None else loop.time() + limit + 1.0
         expected = 0
         ended = False  # by the server: nothing to cancel
+        # Only its digest travels with the request: only this caller can cancel it.
+        cancel_secret = secrets.token_hex(16)
+        headers = self._headers("stream", limit)
+        headers[CANCEL_DIGEST] = hashlib.sha256(cancel_secret.encode()).hexdigest()
         try:
             body = encode_payload(self.format, payload)
-            await self._client.publish(
-                self._subject(target, message_type), body, reply=inbox, headers=self._headers("stream", limit)
-            )
+            await self._client.publish(self._subject(target, message_type), body, reply=inbox, headers=headers)
             while True:
                 remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
                 if self._client.is_closed:
@@ -352,7 +358,9 @@ class NatsConnection:
                 if not ended:
                     # Given up on (left early, read too slowly, timed out): the
                     # server stops producing it.
-                    await self._client.publish(f"{self.prefix}._cancel", inbox.encode())
+                    await self._client.publish(
+                        f"{self.prefix}._cancel", inbox.encode(), headers={CANCEL_SECRET: cancel_secret}
+                    )
 
     def subscription(self, message_types: Sequence[str] = (), patterns: Sequence[str] = ()) -> Subscription:
         """A subscription to broadcasts of these types (and name patterns such as

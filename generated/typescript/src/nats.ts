@@ -5,6 +5,8 @@
  * package), loaded only when `connectNats` is called.
  */
 
+import { createHash, randomBytes } from "node:crypto";
+
 import {
   ActonError,
   Channel,
@@ -35,6 +37,8 @@ export const NATS_HEADERS = {
   timeoutMs: "Acton-Timeout-Ms",
   sequence: "Acton-Sequence",
   final: "Acton-Final",
+  cancelDigest: "Acton-Cancel-Digest",
+  cancelSecret: "Acton-Cancel-Secret",
   notificationId: "Acton-Notification-Id",
   timestampMs: "Acton-Timestamp-Ms",
   error: "Nats-Service-Error",
@@ -313,10 +317,14 @@ export class NatsConnection {
     signal?.addEventListener("abort", onAbort, { once: true });
     let ended = false; // by the server: nothing to cancel
     let expected = 0;
+    const cancelSecret = randomBytes(16).toString("hex");
     try {
       if (signal?.aborted === true) throw signal.reason ?? new Error("aborted");
       const body = encodePayload(this.format, payload, this.codec);
-      this.client.publish(this.subject(target, messageType), body, { reply: inbox, headers: this.headers("stream", limit) });
+      const headers = this.headers("stream", limit);
+      // Only its digest travels with the request: only this caller can cancel it.
+      headers.set(NATS_HEADERS.cancelDigest, createHash("sha256").update(cancelSecret).digest("hex"));
+      this.client.publish(this.subject(target, messageType), body, { reply: inbox, headers });
       for await (const msg of arrived) {
         if (msg.headers?.code === 503) {
           ended = true;
@@ -341,7 +349,11 @@ export class NatsConnection {
       if (!this.client.isClosed()) {
         replies.unsubscribe();
         // Given up on (left early, read too slowly, timed out): the server stops producing it.
-        if (!ended) this.client.publish(`${this.prefix}._cancel`, new TextEncoder().encode(inbox));
+        if (!ended) {
+          const headers = this.nats.headers();
+          headers.set(NATS_HEADERS.cancelSecret, cancelSecret);
+          this.client.publish(`${this.prefix}._cancel`, new TextEncoder().encode(inbox), { headers });
+        }
       }
     }
   }
