@@ -522,6 +522,11 @@ async fn a_push_that_does_not_decode_is_counted_and_skipped() {
             vec![
                 frame(MessageKind::Response, &answer),
                 push(json!({"symbol": "ACME", "price": "not a number"})),
+                // Whose type cannot be read at all.
+                frame(
+                    MessageKind::Push,
+                    &json!({"message_type": 7, "notification_id": "n", "timestamp_ms": 1}),
+                ),
                 push(json!({"symbol": "ACME", "price": 42.5})),
             ]
         })
@@ -541,7 +546,7 @@ async fn a_push_that_does_not_decode_is_counted_and_skipped() {
         .unwrap()
         .unwrap();
     assert!((push.payload.price - 42.5).abs() < f64::EPSILON);
-    assert_eq!(prices.undecodable(), 1);
+    assert_eq!(prices.undecodable(), 2);
     assert!(!client.is_closed());
 }
 

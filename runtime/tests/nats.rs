@@ -894,6 +894,161 @@ mod rust_client {
         setup.server.stop().await;
     }
 
+    const KIB: usize = 1024;
+
+    /// A JSON string of `size` bytes (its quotes included).
+    fn json_string(size: usize) -> Bytes {
+        Bytes::from(serde_json::to_vec(&"x".repeat(size - 2)).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_subscriptions_buffer_over_nats_is_bounded_in_bytes_and_counts_what_it_drops() {
+        let nats = NatsServer::start();
+        let bound = 1024 * KIB;
+        let options = ClientOptions {
+            subscription_buffer_bytes: bound,
+            ..ClientOptions::default()
+        };
+        let client = IpcClient::connect_nats_with(&nats.url, "t", options)
+            .await
+            .unwrap();
+        let mut pushes = client.subscribe::<String>(&["Big"]).await.unwrap();
+        // Anyone allowed to publish on the push subjects, far faster than the
+        // consumer (who reads nothing meanwhile) takes them: 10 MiB.
+        let hostile = async_nats::connect(&nats.url).await.unwrap();
+        const SENT: u64 = 40;
+        let item = 256 * KIB;
+        for n in 0..SENT {
+            let id = format!("n{n}");
+            hostile
+                .publish_with_headers(
+                    "t.push.Big",
+                    headers(&[(layout::NOTIFICATION_ID, &id)]),
+                    json_string(item),
+                )
+                .await
+                .unwrap();
+        }
+        settle(&hostile).await;
+        // At most four of 256 KiB fit in 1 MiB: the others are dropped, the
+        // newest first, and counted.
+        wait_until(|| pushes.missed() >= SENT - 4).await;
+        let mut received = Vec::new();
+        while let Ok(Some(push)) =
+            tokio::time::timeout(Duration::from_millis(300), pushes.next()).await
+        {
+            received.push(push.unwrap().notification_id);
+        }
+        assert!(!received.is_empty());
+        assert!(
+            received.len() * item <= bound + item,
+            "{} pushes of 256 KiB held with a 1 MiB bound",
+            received.len()
+        );
+        let expected: Vec<String> = (0..received.len()).map(|n| format!("n{n}")).collect();
+        assert_eq!(received, expected, "the oldest are kept");
+        assert_eq!(pushes.missed() + received.len() as u64, SENT);
+        assert_eq!(pushes.undecodable(), 0);
+        // The consumer caught up: what comes now arrives.
+        hostile
+            .publish_with_headers(
+                "t.push.Big",
+                headers(&[(layout::NOTIFICATION_ID, "late")]),
+                json_string(item),
+            )
+            .await
+            .unwrap();
+        let late = tokio::time::timeout(PATIENCE, pushes.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(late.notification_id, "late");
+        assert_eq!(late.payload.len(), item - 2);
+        assert_eq!(pushes.missed() + received.len() as u64, SENT);
+    }
+
+    #[tokio::test]
+    async fn a_stream_over_nats_that_overflows_its_buffer_fails_and_is_cancelled() {
+        let nats = NatsServer::start();
+        // A hostile "server": no bridge, whoever answers the request subject.
+        let hostile = async_nats::connect(&nats.url).await.unwrap();
+        let mut requests = hostile
+            .subscribe("t.calculator.CountRequest")
+            .await
+            .unwrap();
+        let mut cancels = hostile.subscribe("t._cancel").await.unwrap();
+        settle(&hostile).await;
+        let bound = 1024 * KIB;
+        let options = ClientOptions {
+            stream_buffer_bytes: bound,
+            ..ClientOptions::default()
+        };
+        let client = IpcClient::connect_nats_with(&nats.url, "t", options)
+            .await
+            .unwrap();
+        let count = CountRequest {
+            up_to: 3,
+            delay_ms: 0,
+        };
+        let mut stream = client
+            .stream::<_, String>("calculator", "CountRequest", &count)
+            .await
+            .unwrap();
+        let request = tokio::time::timeout(PATIENCE, requests.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let inbox = request.reply.clone().unwrap();
+        let digest = header(&request, layout::CANCEL_DIGEST).unwrap().to_owned();
+        // 40 items of 256 KiB (10 MiB) while the consumer reads nothing.
+        let item = 256 * KIB;
+        for sequence in 0..40 {
+            hostile
+                .publish_with_headers(
+                    inbox.clone(),
+                    headers(&[(layout::SEQUENCE, &sequence.to_string())]),
+                    json_string(item),
+                )
+                .await
+                .unwrap();
+        }
+        let last = headers(&[(layout::SEQUENCE, "40"), (layout::FINAL, "true")]);
+        hostile
+            .publish_with_headers(inbox.clone(), last, Bytes::new())
+            .await
+            .unwrap();
+        settle(&hostile).await;
+        // The client cancels the stream as soon as its buffer is full, with the
+        // secret whose digest the request carried, before the consumer reads.
+        let cancel = tokio::time::timeout(PATIENCE, cancels.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cancel.payload, inbox.as_bytes());
+        let secret = header(&cancel, layout::CANCEL_SECRET).unwrap();
+        assert_eq!(layout::cancel_digest(secret), digest);
+        // What the buffer holds is delivered, then the stream fails.
+        let mut items = 0;
+        let error = loop {
+            match stream.next().await.unwrap() {
+                Ok(value) => {
+                    assert_eq!(value.len(), item - 2);
+                    items += 1;
+                }
+                Err(error) => break error,
+            }
+        };
+        assert!(items >= 1 && items * item <= bound + item, "{items} items");
+        assert_eq!(error.code(), Some(ErrorCode::StreamError), "{error}");
+        assert!(error.to_string().contains("waited unread"), "{error}");
+        assert!(stream.next().await.is_none());
+        drop(stream);
+        // Cancelled once.
+        let again = tokio::time::timeout(Duration::from_millis(300), cancels.next()).await;
+        assert!(again.is_err(), "a second cancel");
+    }
+
     #[tokio::test]
     async fn without_a_server_connecting_fails_clearly() {
         let error = IpcClient::connect_nats("nats://127.0.0.1:1", "t")

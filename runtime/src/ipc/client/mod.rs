@@ -20,6 +20,7 @@
 
 pub mod schema_check;
 
+mod buffer;
 mod errors;
 #[cfg(feature = "nats")]
 mod nats;
@@ -58,15 +59,19 @@ pub struct ClientOptions {
     /// Pushes buffered per subscription before new ones are dropped, counted in
     /// [`Subscription::missed`] (default 1024).
     pub subscription_buffer: usize,
-    /// Payload bytes buffered per subscription before new pushes are dropped
-    /// (default 16 MiB; one larger push is taken when nothing else waits). Over
-    /// NATS, the NATS client's own buffer applies instead.
+    /// Bytes buffered per subscription before new pushes are dropped (default
+    /// 16 MiB; one larger push is taken when nothing else waits). Over the socket
+    /// a push counts its frame's payload; over NATS, its message (subject,
+    /// headers and payload).
     pub subscription_buffer_bytes: usize,
     /// Items buffered per stream before the client stops reading the socket, which
-    /// slows the server's streams to the consumer's pace (default 1024).
+    /// slows the server's streams to the consumer's pace (default 1024). NATS
+    /// cannot slow its publisher: a stream that fills its buffer there fails with
+    /// STREAM_ERROR and is cancelled on the server.
     pub stream_buffer: usize,
-    /// Payload bytes buffered per stream before the client stops reading the
-    /// socket (default 16 MiB; one larger item is taken when nothing else waits).
+    /// Bytes buffered per stream before the client stops reading the socket, or
+    /// over NATS fails the stream (default 16 MiB; one larger item is taken when
+    /// nothing else waits).
     pub stream_buffer_bytes: usize,
     /// The largest frame payload accepted from the server (default, and ceiling:
     /// the protocol's 16 MiB). A header announcing more closes the connection
@@ -505,12 +510,13 @@ impl IpcClient {
 
 /// The items of a request-stream, decoded as `R`.
 ///
-/// Over the socket its buffer is bounded in items and in bytes
-/// ([`ClientOptions::stream_buffer`], [`stream_buffer_bytes`](ClientOptions::stream_buffer_bytes)):
+/// Its buffer is bounded in items and in bytes ([`ClientOptions::stream_buffer`],
+/// [`stream_buffer_bytes`](ClientOptions::stream_buffer_bytes)). Over the socket,
 /// while it is full the client reads nothing more, which slows the server's
-/// streams to the consumer's pace. Over NATS, which has no such back-pressure, a stream read
-/// too slowly fails with STREAM_ERROR instead of skipping items. Dropping it before
-/// its end cancels the stream on the server.
+/// streams to the consumer's pace. Over NATS, which has no such back-pressure, a
+/// stream read too slowly (its buffer full, or items lost on the way) fails with
+/// STREAM_ERROR after the items it holds, and is cancelled on the server, instead
+/// of skipping items. Dropping it before its end cancels the stream on the server.
 pub struct ReplyStream<R> {
     inner: StreamInner<R>,
 }
@@ -564,11 +570,12 @@ impl PushCounters {
 /// the server's acknowledgement (over NATS, the NATS server's); dropping it
 /// unsubscribes. A lost connection ends it with [`ClientError::Closed`].
 ///
-/// Over the socket its buffer is bounded in pushes and in bytes
-/// ([`ClientOptions::subscription_buffer`], [`subscription_buffer_bytes`](ClientOptions::subscription_buffer_bytes)):
-/// pushes that find it full are dropped and counted in [`missed`](Self::missed). A
-/// push whose payload does not decode as `P` is skipped and counted in
-/// [`undecodable`](Self::undecodable): the subscription goes on.
+/// Its buffer is bounded in pushes and in bytes
+/// ([`ClientOptions::subscription_buffer`], [`subscription_buffer_bytes`](ClientOptions::subscription_buffer_bytes)),
+/// over the socket and over NATS alike: pushes that find it full are dropped (the
+/// newest) and counted in [`missed`](Self::missed). A push that does not decode
+/// as `P` is skipped and counted in [`undecodable`](Self::undecodable): the
+/// subscription goes on.
 pub struct Subscription<P> {
     inner: SubscriptionInner<P>,
 }
@@ -588,7 +595,9 @@ impl<P> Subscription<P> {
         self.counters().missed.load(Ordering::Relaxed)
     }
 
-    /// Pushes skipped because their payload did not decode as `P`.
+    /// Pushes skipped because they did not decode: their payload as `P`, or (over
+    /// the socket) a push frame whose type cannot be read, which every
+    /// subscription of the connection counts since it may have been for any.
     pub fn undecodable(&self) -> u64 {
         self.counters().undecodable.load(Ordering::Relaxed)
     }

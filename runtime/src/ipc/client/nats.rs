@@ -1,10 +1,13 @@
 //! The NATS transport of [`IpcClient`](super::IpcClient) (feature `nats`): the same
 //! calls, as requests on `{prefix}.{service}.{MessageType}` with the headers of
 //! docs/nats.md. NATS matches each answer to its request by reply subject, and
-//! reconnects by itself.
+//! reconnects by itself. A stream's or subscription's messages move from NATS's
+//! own buffer (bounded only in messages) into one bounded in bytes as well, as
+//! over the socket: NATS cannot slow down whoever publishes to a client.
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,9 +19,11 @@ use async_nats::{HeaderMap, Message};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::stream::SelectAll;
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::buffer::{Buffer, Queued};
 use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, PushCounters, NO_DEADLINE};
 use crate::ipc::codec::Format;
 use crate::ipc::protocol::{pattern_matches, ErrorCode, IpcDiscoverResponse};
@@ -228,11 +233,27 @@ impl NatsClient {
             )
             .await
             .map_err(|_| ClientError::Closed)?;
-        Ok(NatsStream {
-            replies,
+        let canceller = Arc::new(Canceller {
             client: link.client.clone(),
-            cancel_subject: format!("{}.{}", link.prefix, layout::CANCEL_TOKEN),
-            cancel_secret,
+            subject: format!("{}.{}", link.prefix, layout::CANCEL_TOKEN),
+            inbox: inbox.clone(),
+            secret: cancel_secret,
+            sent: AtomicBool::new(false),
+        });
+        let (buffer, queue) =
+            Buffer::new(link.options.stream_buffer, link.options.stream_buffer_bytes);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(pump_stream(
+            replies,
+            buffer,
+            Arc::clone(&canceller),
+            Arc::clone(&overflowed),
+        ));
+        Ok(NatsStream {
+            queue,
+            canceller,
+            overflowed,
+            bound: (link.options.stream_buffer, link.options.stream_buffer_bytes),
             inbox,
             target: target.to_owned(),
             prefix: link.prefix.clone(),
@@ -282,12 +303,28 @@ impl NatsClient {
                 RoundTrip::Closed => ClientError::Closed,
                 RoundTrip::TimedOut => ClientError::Timeout(wait),
             })?;
-        Ok(NatsSubscription {
-            pushes,
+        let wanted = Wanted {
             push_prefix,
             types: message_types.iter().map(|t| (*t).to_owned()).collect(),
             patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
-            counters: PushCounters::default(),
+        };
+        let (buffer, queue) = Buffer::new(
+            link.options.subscription_buffer,
+            link.options.subscription_buffer_bytes,
+        );
+        let counters = Arc::new(PushCounters::default());
+        let wanted = Arc::new(wanted);
+        tokio::spawn(pump_pushes(
+            pushes,
+            Arc::clone(&wanted),
+            buffer,
+            Arc::clone(&counters),
+        ));
+        Ok(NatsSubscription {
+            queue,
+            wanted,
+            counters,
+            ended: false,
             _payload: PhantomData,
         })
     }
@@ -366,14 +403,103 @@ fn failure(message: &Message) -> Option<ClientError> {
     })
 }
 
-/// The items of a stream over NATS. Dropping it before its end cancels the stream
-/// on the server.
-pub(crate) struct NatsStream<R> {
-    replies: async_nats::Subscriber,
+/// Asks the server to stop one stream, once: on `{prefix}._cancel`, the stream's
+/// reply subject with the secret whose digest its request carried.
+struct Canceller {
     client: async_nats::Client,
-    cancel_subject: String,
+    subject: String,
+    inbox: String,
     /// Proves the cancel is this caller's (`Acton-Cancel-Secret`).
-    cancel_secret: String,
+    secret: String,
+    sent: AtomicBool,
+}
+
+impl Canceller {
+    fn cancel(&self) {
+        if self.sent.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let client = self.client.clone();
+        let subject = self.subject.clone();
+        let inbox = Bytes::from(self.inbox.clone().into_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(layout::CANCEL_SECRET, self.secret.as_str());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime
+                .spawn(async move { client.publish_with_headers(subject, headers, inbox).await });
+        }
+    }
+}
+
+/// Whether `message` is NATS's "no responders" (nobody serves the subject).
+fn no_responders(message: &Message) -> bool {
+    message
+        .status
+        .is_some_and(|status| status == async_nats::StatusCode::NO_RESPONDERS)
+}
+
+/// Whether `message` is the last of a stream: its final answer, or NATS's "no
+/// responders".
+fn ends_stream(message: &Message) -> bool {
+    no_responders(message) || header(message, layout::FINAL) == Some("true")
+}
+
+/// Reads `source` until it ends or the consumer has gone (dropped its end of
+/// `buffer`, which ends the NATS subscriptions with `source`), handing each
+/// message to `take`, which buffers it and says whether to go on.
+async fn pump<T>(
+    mut source: impl Stream<Item = Message> + Unpin,
+    buffer: Buffer<T>,
+    mut take: impl FnMut(&Buffer<T>, Message) -> ControlFlow<()>,
+) {
+    loop {
+        let message = tokio::select! {
+            message = source.next() => message,
+            () = buffer.closed() => return,
+        };
+        let Some(message) = message else { return };
+        if take(&buffer, message).is_break() {
+            return;
+        }
+    }
+}
+
+/// Moves a stream's answers from its NATS subscription into its buffer, until the
+/// last one. NATS cannot be slowed down: a buffer found full fails the stream
+/// (`overflowed`) and cancels it on the server, rather than hold more than the
+/// caller allowed.
+async fn pump_stream(
+    replies: async_nats::Subscriber,
+    buffer: Buffer<Message>,
+    canceller: Arc<Canceller>,
+    overflowed: Arc<AtomicBool>,
+) {
+    pump(replies, buffer, |buffer, message| {
+        let last = ends_stream(&message);
+        let size = message.length;
+        if !buffer.try_send(message, size) {
+            overflowed.store(true, Ordering::Relaxed);
+            canceller.cancel();
+            return ControlFlow::Break(());
+        }
+        if last {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .await;
+}
+
+/// The items of a stream over NATS, from its buffer ([`pump_stream`] fills it).
+/// Dropping it before its end cancels the stream on the server.
+pub(crate) struct NatsStream<R> {
+    queue: tokio::sync::mpsc::Receiver<Queued<Message>>,
+    canceller: Arc<Canceller>,
+    /// Whether the buffer was found full: the stream fails after what it holds.
+    overflowed: Arc<AtomicBool>,
+    /// The buffer's bound: items, bytes.
+    bound: (usize, usize),
     inbox: String,
     target: String,
     prefix: String,
@@ -397,27 +523,33 @@ impl<R> NatsStream<R> {
     /// Ends the stream here with `error` and asks the server to stop it.
     fn give_up(&mut self, error: ClientError) -> Poll<Option<Result<R, ClientError>>> {
         self.done = true;
-        self.cancel();
+        self.canceller.cancel();
         Poll::Ready(Some(Err(error)))
     }
 
-    fn cancel(&self) {
-        let client = self.client.clone();
-        let subject = self.cancel_subject.clone();
-        let inbox = Bytes::from(self.inbox.clone().into_bytes());
-        let mut headers = HeaderMap::new();
-        headers.insert(layout::CANCEL_SECRET, self.cancel_secret.as_str());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime
-                .spawn(async move { client.publish_with_headers(subject, headers, inbox).await });
+    /// The failure of a stream whose reading stopped: its buffer was full (the
+    /// stream was cancelled then), or the NATS connection closed.
+    fn stopped(&mut self) -> Poll<Option<Result<R, ClientError>>> {
+        if !self.overflowed.load(Ordering::Relaxed) {
+            self.done = true;
+            return Poll::Ready(Some(Err(ClientError::Closed)));
         }
+        let (items, bytes) = self.bound;
+        self.give_up(ClientError::Server {
+            code: ErrorCode::StreamError.as_str().to_owned(),
+            message: format!(
+                "more than {items} items or {bytes} bytes of the stream waited unread \
+                 (read too slowly): the stream was cancelled"
+            ),
+            details: None,
+        })
     }
 }
 
 impl<R> Drop for NatsStream<R> {
     fn drop(&mut self) {
         if !self.done {
-            self.cancel();
+            self.canceller.cancel();
         }
     }
 }
@@ -429,12 +561,10 @@ impl<R: DeserializeOwned> Stream for NatsStream<R> {
         if self.done {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut self.replies).poll_next(cx) {
-            Poll::Ready(Some(message)) => {
-                let no_responders = message
-                    .status
-                    .is_some_and(|status| status == async_nats::StatusCode::NO_RESPONDERS);
-                if no_responders {
+        match self.queue.poll_recv(cx) {
+            Poll::Ready(Some(queued)) => {
+                let message = &queued.item;
+                if no_responders(message) {
                     self.done = true;
                     let error = ClientError::Server {
                         code: ErrorCode::ActorNotFound.as_str().to_owned(),
@@ -446,7 +576,7 @@ impl<R: DeserializeOwned> Stream for NatsStream<R> {
                     };
                     return Poll::Ready(Some(Err(error)));
                 }
-                let sequence = header(&message, layout::SEQUENCE)
+                let sequence = header(message, layout::SEQUENCE)
                     .and_then(|value| value.parse::<u32>().ok())
                     .unwrap_or(0);
                 if sequence != self.expected {
@@ -457,17 +587,14 @@ impl<R: DeserializeOwned> Stream for NatsStream<R> {
                         details: None,
                     });
                 }
-                if header(&message, layout::FINAL) == Some("true") {
+                if header(message, layout::FINAL) == Some("true") {
                     self.done = true;
-                    return Poll::Ready(failure(&message).map(Err));
+                    return Poll::Ready(failure(message).map(Err));
                 }
                 self.expected += 1;
-                Poll::Ready(Some(decode(&message)))
+                Poll::Ready(Some(decode(message)))
             }
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(Some(Err(ClientError::Closed)))
-            }
+            Poll::Ready(None) => self.stopped(),
             Poll::Pending => {
                 let expired = self
                     .deadline
@@ -483,22 +610,64 @@ impl<R: DeserializeOwned> Stream for NatsStream<R> {
     }
 }
 
-/// Pushes over NATS, from one subscription per type (or one to every push, for
-/// patterns). Dropping it unsubscribes.
-pub(crate) struct NatsSubscription<P> {
-    pushes: SelectAll<async_nats::Subscriber>,
+/// Which pushes a subscription wants, of those its NATS subscriptions receive.
+struct Wanted {
     push_prefix: String,
     types: Vec<String>,
     patterns: Vec<String>,
-    counters: PushCounters,
+}
+
+impl Wanted {
+    /// The push's registered type, if the subscription wants it.
+    fn wants<'m>(&self, message: &'m Message) -> Option<&'m str> {
+        let message_type = message.subject.strip_prefix(self.push_prefix.as_str())?;
+        let wanted = self.types.iter().any(|name| name == message_type)
+            || self
+                .patterns
+                .iter()
+                .any(|pattern| pattern_matches(pattern, message_type));
+        wanted.then_some(message_type)
+    }
+}
+
+/// Moves the pushes a subscription wants from its NATS subscriptions into its
+/// buffer. A push that finds the buffer full is dropped, the newest as over the
+/// socket, and counted in `missed`.
+async fn pump_pushes(
+    pushes: SelectAll<async_nats::Subscriber>,
+    wanted: Arc<Wanted>,
+    buffer: Buffer<(String, Message)>,
+    counters: Arc<PushCounters>,
+) {
+    pump(pushes, buffer, |buffer, message| {
+        if let Some(message_type) = wanted.wants(&message) {
+            let message_type = message_type.to_owned();
+            let size = message.length;
+            if !buffer.try_send((message_type, message), size) {
+                counters.missed(1);
+            }
+        }
+        ControlFlow::Continue(())
+    })
+    .await;
+}
+
+/// Pushes over NATS, from one subscription per type (or one to every push, for
+/// patterns), through a buffer ([`pump_pushes`] fills it). Dropping it
+/// unsubscribes.
+pub(crate) struct NatsSubscription<P> {
+    queue: tokio::sync::mpsc::Receiver<Queued<(String, Message)>>,
+    wanted: Arc<Wanted>,
+    counters: Arc<PushCounters>,
+    ended: bool,
     _payload: PhantomData<fn() -> P>,
 }
 
 impl<P> std::fmt::Debug for NatsSubscription<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
-            .field("types", &self.types)
-            .field("patterns", &self.patterns)
+            .field("types", &self.wanted.types)
+            .field("patterns", &self.wanted.patterns)
             .finish_non_exhaustive()
     }
 }
@@ -507,45 +676,35 @@ impl<P> NatsSubscription<P> {
     pub(crate) fn counters(&self) -> &PushCounters {
         &self.counters
     }
-
-    fn wants(&self, message_type: &str) -> bool {
-        self.types.iter().any(|name| name == message_type)
-            || self
-                .patterns
-                .iter()
-                .any(|pattern| pattern_matches(pattern, message_type))
-    }
 }
 
 impl<P: DeserializeOwned> Stream for NatsSubscription<P> {
     type Item = Result<Push<P>, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
         loop {
-            let message = match Pin::new(&mut self.pushes).poll_next(cx) {
-                Poll::Ready(Some(message)) => message,
-                Poll::Ready(None) => return Poll::Ready(Some(Err(ClientError::Closed))),
-                Poll::Pending => return Poll::Pending,
+            let Some(queued) = std::task::ready!(self.queue.poll_recv(cx)) else {
+                // The NATS connection closed for good: say so once, then end.
+                self.ended = true;
+                return Poll::Ready(Some(Err(ClientError::Closed)));
             };
-            let Some(message_type) = message.subject.strip_prefix(self.push_prefix.as_str()) else {
-                continue;
-            };
-            if !self.wants(message_type) {
-                continue;
-            }
-            let Ok(payload) = decode(&message) else {
+            let (message_type, message) = &queued.item;
+            let Ok(payload) = decode(message) else {
                 // One bad message on a push subject is skipped, not the end of
                 // the subscription.
                 self.counters.undecodable();
                 continue;
             };
             let push = Ok(Push {
-                message_type: message_type.to_owned(),
+                message_type: message_type.clone(),
                 payload,
-                notification_id: header(&message, layout::NOTIFICATION_ID)
+                notification_id: header(message, layout::NOTIFICATION_ID)
                     .unwrap_or_default()
                     .to_owned(),
-                timestamp_ms: header(&message, layout::TIMESTAMP_MS)
+                timestamp_ms: header(message, layout::TIMESTAMP_MS)
                     .and_then(|value| value.parse().ok())
                     .unwrap_or_else(|| {
                         SystemTime::now()

@@ -19,7 +19,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
 use crate::ipc::codec::Format;
@@ -31,72 +31,16 @@ use crate::ipc::protocol::{
 };
 use crate::signal::Signal;
 
+use super::buffer::{self, Queued};
 use super::{ClientError, ClientOptions, Deadline, ErrorDetails, Push, PushCounters, NO_DEADLINE};
 
-/// A frame in a stream's or subscription's buffer, holding its share of the
-/// buffer's bytes until the consumer takes it.
-struct Queued {
-    frame: Frame,
-    _bytes: Option<OwnedSemaphorePermit>,
-}
+/// A buffer of frames: a stream's or a subscription's.
+type Buffer = buffer::Buffer<Frame>;
 
-/// The sending side of a buffer bounded in items (the channel) and in payload
-/// bytes (the semaphore's permits). A frame takes permits for its payload, at most
-/// the whole budget: one larger frame passes when nothing else waits.
-#[derive(Clone)]
-struct Buffer {
-    queue: mpsc::Sender<Queued>,
-    bytes: Arc<Semaphore>,
-    budget: u32,
-}
-
-impl Buffer {
-    fn new(items: usize, bytes: usize) -> (Self, mpsc::Receiver<Queued>) {
-        let (queue, receiver) = mpsc::channel(items.max(1));
-        let budget = u32::try_from(bytes.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
-        let buffer = Self {
-            queue,
-            bytes: Arc::new(Semaphore::new(budget as usize)),
-            budget,
-        };
-        (buffer, receiver)
-    }
-
-    fn share(&self, frame: &Frame) -> u32 {
-        u32::try_from(frame.payload.len())
-            .unwrap_or(u32::MAX)
-            .min(self.budget)
-    }
-
-    /// Waits for room (items and bytes), then buffers the frame.
-    async fn send(&self, frame: Frame) {
-        let Ok(bytes) = Arc::clone(&self.bytes)
-            .acquire_many_owned(self.share(&frame))
-            .await
-        else {
-            return;
-        };
-        let _ = self
-            .queue
-            .send(Queued {
-                frame,
-                _bytes: Some(bytes),
-            })
-            .await;
-    }
-
-    /// Buffers the frame if there is room now; whether there was.
-    fn try_send(&self, frame: Frame) -> bool {
-        let Ok(bytes) = Arc::clone(&self.bytes).try_acquire_many_owned(self.share(&frame)) else {
-            return false;
-        };
-        self.queue
-            .try_send(Queued {
-                frame,
-                _bytes: Some(bytes),
-            })
-            .is_ok()
-    }
+/// Buffers `frame` if there is room now, counting its payload; whether there was.
+fn try_buffer(buffer: &Buffer, frame: Frame) -> bool {
+    let size = frame.payload.len();
+    buffer.try_send(frame, size)
 }
 
 /// The answer frames a request is waiting for.
@@ -378,8 +322,9 @@ impl SocketClient {
                         // A full stream buffer stops the reading here: the server,
                         // writing into a socket nobody reads, slows down.
                         if let Some((buffer, frame)) = route(&reader_shared, frame) {
+                            let size = frame.payload.len();
                             tokio::select! {
-                                () = buffer.send(frame) => {}
+                                () = buffer.send(frame, size) => {}
                                 () = reader_shared.closed.wait() => break,
                             }
                         }
@@ -851,18 +796,23 @@ fn route(shared: &Core, frame: Frame) -> Option<(Buffer, Frame)> {
             struct PushType {
                 message_type: String,
             }
+            let routes = shared.routes();
             let Ok(PushType { message_type }) = frame.format.decode::<PushType>(&frame.payload)
             else {
+                // Whose it was cannot be known: every subscription may have
+                // missed it, and each counts it.
+                for sink in routes.sinks.values() {
+                    sink.counters.undecodable();
+                }
                 return None;
             };
-            let routes = shared.routes();
             for sink in routes.sinks.values() {
                 let wanted = sink.types.contains(&message_type)
                     || sink
                         .patterns
                         .iter()
                         .any(|p| pattern_matches(p, &message_type));
-                if wanted && !sink.queue.try_send(frame.clone()) {
+                if wanted && !try_buffer(&sink.queue, frame.clone()) {
                     sink.counters.missed(1);
                 }
             }
@@ -878,7 +828,7 @@ fn deliver(waiter: Waiter, frame: Frame) {
             let _ = sender.send(frame);
         }
         Waiter::Stream(buffer) => {
-            let _ = buffer.try_send(frame);
+            let _ = try_buffer(&buffer, frame);
         }
     }
 }
@@ -958,7 +908,7 @@ fn decode_control(frame: &Frame) -> Result<IpcSubscriptionResponse, ClientError>
 /// the consumer's pace. Dropping it before its end cancels the stream on the
 /// server (when the server supports CANCEL).
 pub(crate) struct SocketStream<R> {
-    frames: mpsc::Receiver<Queued>,
+    frames: mpsc::Receiver<Queued<Frame>>,
     shared: Arc<Shared>,
     id: String,
     limit: Option<Duration>,
@@ -994,7 +944,7 @@ impl<R: DeserializeOwned> Stream for SocketStream<R> {
         }
         match self.frames.poll_recv(cx) {
             Poll::Ready(Some(queued)) => {
-                let item = decode_stream_item::<R>(&queued.frame);
+                let item = decode_stream_item::<R>(&queued.item);
                 if !matches!(item, Some(Ok(_))) {
                     self.done = true;
                 }
@@ -1071,7 +1021,7 @@ fn decode_stream_item<R: DeserializeOwned>(frame: &Frame) -> Option<Result<R, Cl
 /// connection ends it with [`ClientError::Closed`]. A push that does not decode is
 /// counted and skipped.
 pub(crate) struct SocketSubscription<P> {
-    pushes: mpsc::Receiver<Queued>,
+    pushes: mpsc::Receiver<Queued<Frame>>,
     shared: Arc<Shared>,
     key: u64,
     counters: Arc<PushCounters>,
@@ -1153,7 +1103,7 @@ impl<P: DeserializeOwned> Stream for SocketSubscription<P> {
                 let core = &self.shared.core;
                 return Poll::Ready(core.closed.is_raised().then(|| Err(core.lost())));
             };
-            let frame = &queued.frame;
+            let frame = &queued.item;
             match frame
                 .format
                 .decode::<IpcPushNotification<P>>(&frame.payload)
