@@ -2,11 +2,18 @@
 //!
 //! A request walks through these modules in order: [`server`] accepts the
 //! connection and reads frames ([`protocol`] says what they mean, [`codec`] turns
-//! their payloads into values), the [`registry`] decodes the message into the type
-//! registered under its name, the exposed actor handles it, and its replies go
-//! back through the connection's bounded outbox to the socket. [`client`] is the
-//! other end, in Rust. [`config`] holds every limit, [`service`] the glue that
-//! generated services are built on.
+//! their payloads into values); the serving core (`serving`, the same for the
+//! NATS bridge and any other transport) admits the request, looks up its target
+//! and type, has the [`registry`] decode the message into the type registered
+//! under its name and puts it in the exposed actor's mailbox; the actor handles
+//! it, and its replies go back through the connection's bounded outbox to the
+//! socket. [`client`] is the other end, in Rust. [`config`] holds every limit,
+//! [`service`] the glue that generated services are built on.
+//!
+//! A new transport implements the serving core's `Transport` trait (so that the
+//! runtime drains it before its actors stop) and walks its requests through
+//! `serving::admission` and `serving::intake`, saying only what is its own:
+//! framing, addressing, how answers are written.
 //!
 //! ```no_run
 //! use acton_reactive::prelude::*;

@@ -353,38 +353,40 @@ const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// without waiting for the server's acknowledgement.)
 async fn serve_until_stopped(
     stop: CancellationToken,
-    mut subscriber: async_nats::Subscriber,
+    subscriber: async_nats::Subscriber,
     bridge: Option<CancellationToken>,
     queue: Arc<IntakeQueue>,
     mut on_message: impl FnMut(Message) + Send,
 ) {
-    // Messages move from the NATS connection's buffer (bounded in messages
-    // only) into this one (bounded in bytes, with every other subscription's) as
-    // fast as they come; the same task serves them from here. Neither side
-    // starves the other: `select!` picks a ready branch at random.
+    // A task of its own moves the messages from the NATS connection's buffer
+    // (bounded in messages only) into this one (bounded in bytes, with every
+    // other subscription's) as fast as they come, however long serving one
+    // takes; what does not fit is shed.
     let (waiting, mut to_serve) = tokio::sync::mpsc::unbounded_channel::<(Message, usize)>();
+    let reader = tokio::spawn(take_in(
+        subscriber,
+        waiting,
+        Arc::clone(&queue),
+        stop.clone(),
+    ));
     loop {
         tokio::select! {
+            biased;
             () = stop.cancelled() => break,
-            message = subscriber.next() => match message {
-                Some(message) => {
-                    let cost = IntakeQueue::cost(&message);
-                    if queue.hold(cost) {
-                        // The receiver lives as long as this loop.
-                        let _ = waiting.send((message, cost));
-                    }
+            taken = to_serve.recv() => match taken {
+                Some((message, cost)) => {
+                    queue.release(cost);
+                    on_message(message);
                 }
                 None => break,
             },
-            Some((message, cost)) = to_serve.recv() => {
-                queue.release(cost);
-                on_message(message);
-            }
         }
     }
+    let Ok(mut subscriber) = reader.await else {
+        return;
+    };
     // What was taken in before the stop is still served (refused, when the
     // bridge stops or the service was withdrawn).
-    to_serve.close();
     while let Ok((message, cost)) = to_serve.try_recv() {
         queue.release(cost);
         on_message(message);
@@ -401,6 +403,37 @@ async fn serve_until_stopped(
     } else if let Err(error) = subscriber.unsubscribe().await {
         tracing::debug!(%error, "unsubscribing from NATS failed");
     }
+}
+
+/// Moves `subscriber`'s messages into `waiting` within `queue`'s budget until
+/// `stop` (or the subscription's end); gives the subscriber back.
+async fn take_in(
+    mut subscriber: async_nats::Subscriber,
+    waiting: tokio::sync::mpsc::UnboundedSender<(Message, usize)>,
+    queue: Arc<IntakeQueue>,
+    stop: CancellationToken,
+) -> async_nats::Subscriber {
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            message = subscriber.next() => {
+                let Some(message) = message else {
+                    break;
+                };
+                let cost = IntakeQueue::cost(&message);
+                if !queue.hold(cost) {
+                    continue;
+                }
+                let message = IntakeQueue::own(message);
+                if waiting.send((message, cost)).is_err() {
+                    queue.release(cost);
+                    break;
+                }
+            }
+        }
+    }
+    subscriber
 }
 
 impl Core {
@@ -878,6 +911,18 @@ impl IntakeQueue {
     fn cost(message: &Message) -> usize {
         const BOOKKEEPING: usize = 256;
         message.length.max(message.payload.len()) + BOOKKEEPING
+    }
+
+    /// `message` with a large payload in an allocation of its own. A received
+    /// payload is a slice of the NATS connection's read buffer, and keeps all of
+    /// it alive while it waits: a few large messages held could otherwise keep
+    /// several times their size.
+    fn own(mut message: Message) -> Message {
+        const SHARED_UP_TO: usize = 64 * 1024;
+        if message.payload.len() > SHARED_UP_TO {
+            message.payload = Bytes::copy_from_slice(&message.payload);
+        }
+        message
     }
 
     /// Takes `cost` from the budget; `false` (the message is shed) when it would
