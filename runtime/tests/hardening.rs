@@ -830,6 +830,16 @@ async fn a_frame_must_arrive_whole_in_time_whatever_the_subscriptions() {
     slow.write(rest).await;
     let (_, answer) = slow.next_json().await;
     assert_eq!(answer["payload"]["sum"], json!(3));
+    // Each frame has its own time: two slow frames back to back, the second
+    // begun just before the first one's time would have run out.
+    for pause in [200, 150] {
+        slow.write(first).await;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        slow.write(rest).await;
+        let (_, answer) = slow.next_json().await;
+        assert_eq!(answer["payload"]["sum"], json!(3));
+    }
+    assert_eq!(server.listener.stats().slow_frames_closed, 3);
     server.stop().await;
 }
 

@@ -36,6 +36,7 @@ pub(crate) fn parse(
 ///
 /// # Errors
 /// As [`parse`].
+#[inline]
 pub(crate) fn parse_remembering<'b>(
     template: &mut EnvelopeTemplate,
     format: Format,

@@ -157,8 +157,11 @@ pub enum FrameError {
 #[derive(Debug, Clone, Copy)]
 pub struct FrameCodec {
     max_frame_size: usize,
-    /// When the first bytes of a frame not yet whole were seen.
-    partial_since: Option<std::time::Instant>,
+    /// Frames decoded so far.
+    decoded: u64,
+    /// Whether the bytes after the last frame decoded are the start of one not
+    /// yet whole.
+    partial: bool,
 }
 
 impl Default for FrameCodec {
@@ -172,7 +175,8 @@ impl FrameCodec {
     pub fn new(max_frame_size: usize) -> Self {
         Self {
             max_frame_size: max_frame_size.min(MAX_FRAME_SIZE_HARD_LIMIT),
-            partial_since: None,
+            decoded: 0,
+            partial: false,
         }
     }
 
@@ -181,11 +185,11 @@ impl FrameCodec {
         self.max_frame_size
     }
 
-    /// Since when the bytes after the last frame decoded have been waiting for
-    /// the rest of their frame; `None` when they were none. The server closes a
-    /// connection whose frame takes too long to arrive whole.
-    pub fn partial_since(&self) -> Option<std::time::Instant> {
-        self.partial_since
+    /// The number of the frame whose first bytes wait for the rest (the count
+    /// of frames decoded before it), or `None` when no bytes wait. The server
+    /// closes a connection whose frame takes too long to arrive whole.
+    pub fn awaiting(&self) -> Option<u64> {
+        self.partial.then_some(self.decoded)
     }
 }
 
@@ -196,11 +200,12 @@ impl Decoder for FrameCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         let decoded = self.decode_frame(src);
         match &decoded {
-            Ok(None) if !src.is_empty() => {
-                self.partial_since
-                    .get_or_insert_with(std::time::Instant::now);
+            Ok(Some(_)) => {
+                self.decoded += 1;
+                self.partial = false;
             }
-            _ => self.partial_since = None,
+            Ok(None) => self.partial = !src.is_empty(),
+            Err(_) => self.partial = false,
         }
         decoded
     }

@@ -101,6 +101,7 @@ pub(crate) fn shown(name: &str) -> String {
 /// # Errors
 /// SERIALIZATION_ERROR when the payload is not that type's, also when the
 /// type's `Deserialize` panics.
+#[inline(always)]
 pub(crate) fn decode(
     registration: &Registration,
     format: Format,
@@ -128,6 +129,7 @@ pub(crate) struct Timeout {
 }
 
 impl Timeout {
+    #[inline]
     pub(crate) fn capped(requested: Duration, cap: Duration) -> Self {
         let cap = cap.min(MAX_DEADLINE);
         Self {
@@ -137,6 +139,7 @@ impl Timeout {
     }
 
     /// The instant the request fails with TIMEOUT, counted from `arrived`.
+    #[inline(always)]
     pub(crate) fn deadline_from(self, arrived: Instant) -> Instant {
         arrived
             .checked_add(self.timeout)
@@ -157,6 +160,8 @@ pub(crate) enum Delivery {
 
 /// Puts `envelope` in `target`'s mailbox; when it is full, waits for room for
 /// up to `wait` (nothing waits when that is zero).
+// Once per request, on its hot path.
+#[inline(always)]
 pub(crate) fn deliver(
     target: &ActorHandle,
     target_name: &str,

@@ -142,8 +142,11 @@ async fn run(
     let mut idle = std::pin::pin!(tokio::time::sleep(clamp(idle_after)));
     let frame_timeout = shared.options.frame_read_timeout;
     let mut frame_timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
-    // The partial frame the frame timer is armed for (by when it began).
-    let mut frame_timer_for: Option<std::time::Instant> = None;
+    let mut frame_timer_armed = false;
+    // The frame whose first bytes wait for the rest (by its number), and since
+    // when the loop has seen them. The timer is reset only when it fires (a
+    // reset costs more than a request), to this frame's due time.
+    let mut partial_frame: Option<(u64, Instant)> = None;
     let mut stalled = std::pin::pin!(tokio::time::sleep(clamp(write_timeout)));
     let mut peer_check = std::pin::pin!(tokio::time::sleep(PEER_CHECK));
     let mut stopping = std::pin::pin!(shared.stop_reading.wait());
@@ -232,22 +235,28 @@ async fn run(
             // keeps the connection from idling out.
             let partial = frames
                 .decoder()
-                .partial_since()
+                .awaiting()
                 .filter(|_| may_read && !frame_timeout.is_zero() && !connection.is_parked());
-            if partial.is_some() && partial != frame_timer_for {
-                frame_timer_for = partial;
-                if let Some(since) = partial {
-                    frame_timer
-                        .as_mut()
-                        .reset(deadline(Instant::from_std(since), frame_timeout));
+            match partial {
+                // Nothing waits, or the connection is not read now (that time
+                // is not the peer's to answer for).
+                None => partial_frame = None,
+                Some(frame) if partial_frame.is_none_or(|(seen, _)| seen != frame) => {
+                    // Its first bytes came since the loop last looked.
+                    let now = Instant::now();
+                    partial_frame = Some((frame, now));
+                    if !frame_timer_armed {
+                        frame_timer_armed = true;
+                        frame_timer.as_mut().reset(deadline(now, frame_timeout));
+                        wakes.mark(Source::FRAME);
+                    }
                 }
-                wakes.mark(Source::FRAME);
+                Some(_) => {}
             }
-            if wakes
-                .poll(Source::FRAME, partial.is_some(), |cx| {
-                    frame_timer.as_mut().poll(cx)
-                })
-                .is_some()
+            if frame_timer_armed
+                && wakes
+                    .poll(Source::FRAME, true, |cx| frame_timer.as_mut().poll(cx))
+                    .is_some()
             {
                 return Poll::Ready(Event::FrameTimeout);
             }
@@ -399,14 +408,24 @@ async fn run(
                 wakes.mark(Source::PEER_CHECK);
             }
             Event::FrameTimeout => {
-                let still_partial = frames.decoder().partial_since() == frame_timer_for;
-                if still_partial && reading {
-                    connection.on_frame_timeout(frame_timeout);
-                    reading = false;
-                    connection.stop_reading();
-                } else {
-                    // Another frame began since: its own time counts.
-                    wakes.mark(Source::FRAME);
+                frame_timer_armed = false;
+                let waiting = frames.decoder().awaiting();
+                if let Some((frame, since)) =
+                    partial_frame.filter(|(frame, _)| reading && waiting == Some(*frame))
+                {
+                    let due = deadline(since, frame_timeout);
+                    if Instant::now() >= due {
+                        connection.on_frame_timeout(frame_timeout);
+                        reading = false;
+                        connection.stop_reading();
+                    } else {
+                        // Another frame began since the timer was set: its
+                        // own time counts.
+                        let _ = frame;
+                        frame_timer_armed = true;
+                        frame_timer.as_mut().reset(due);
+                        wakes.mark(Source::FRAME);
+                    }
                 }
             }
             Event::Idle => {

@@ -108,6 +108,7 @@ impl Wakes {
 
     /// Polls `source` with `poll` if it is `enabled` and marked; `Some` with its
     /// output when it is ready. A source not enabled keeps its mark.
+    #[inline]
     pub(super) fn poll<T>(
         &mut self,
         source: Source,
