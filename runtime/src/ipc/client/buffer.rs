@@ -84,7 +84,9 @@ impl<T> Buffer<T> {
             .is_ok()
     }
 
-    /// Completes when the consumer has gone (dropped its end).
+    /// Completes when the consumer has gone (dropped its end): the NATS
+    /// transport's pumps stop then.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) async fn closed(&self) {
         self.queue.closed().await;
     }

@@ -231,7 +231,9 @@ impl MailboxWait {
         })
     }
 
-    /// [`poll_deliver`](Self::poll_deliver) as a future.
+    /// [`poll_deliver`](Self::poll_deliver) as a future (the NATS bridge's
+    /// requests wait in tasks of their own; the socket's, in their connection).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) async fn deliver(mut self) -> WaitOutcome {
         std::future::poll_fn(|cx| self.poll_deliver(cx)).await
     }
