@@ -458,15 +458,17 @@ impl RawPublisher {
         Self { stream }
     }
 
-    /// Publishes `payload` on `subject` with the raw header block `headers`.
-    async fn publish(&mut self, subject: &str, reply: &str, headers: &[u8], payload: &[u8]) {
+    /// Publishes `payload` on `subject` with the raw header block `headers`
+    /// (subjects as bytes: they need not be UTF-8).
+    async fn publish(&mut self, subject: &[u8], reply: &[u8], headers: &[u8], payload: &[u8]) {
         use tokio::io::AsyncWriteExt;
-        let mut message = format!(
-            "HPUB {subject} {reply} {} {}\r\n",
-            headers.len(),
-            headers.len() + payload.len()
-        )
-        .into_bytes();
+        let mut message = b"HPUB ".to_vec();
+        message.extend_from_slice(subject);
+        message.push(b' ');
+        message.extend_from_slice(reply);
+        message.extend_from_slice(
+            format!(" {} {}\r\n", headers.len(), headers.len() + payload.len()).as_bytes(),
+        );
         message.extend_from_slice(headers);
         message.extend_from_slice(payload);
         message.extend_from_slice(b"\r\n");
@@ -516,20 +518,34 @@ async fn what_breaks_the_protocol_costs_no_other_caller_a_call() {
                         b"NATS/1.0\r\nno colon on this line\r\n\r\n",
                         b"NATS/1.0 abc\r\n\r\n",
                     ];
+                    let subject = format!("{PREFIX}.calculator.AddRequest").into_bytes();
+                    // Subjects that are not UTF-8 (nats-server passes them on).
+                    let mut bad_subject = format!("{PREFIX}.calculator.").into_bytes();
+                    bad_subject.push(0xff);
+                    let good_headers: &[u8] = b"NATS/1.0\r\nActon-Call: reply\r\n\r\n";
                     let mut sent = 0u32;
                     let mut tick = tokio::time::interval(Duration::from_millis(5));
                     loop {
                         tick.tick().await;
-                        let block = blocks[sent as usize % blocks.len()];
-                        let reply = format!("_INBOX.evil.{sent}");
-                        publisher
-                            .publish(
-                                &format!("{PREFIX}.calculator.AddRequest"),
-                                &reply,
-                                block,
-                                b"{}",
-                            )
-                            .await;
+                        let reply = format!("_INBOX.evil.{sent}").into_bytes();
+                        match sent % 5 {
+                            3 => {
+                                publisher
+                                    .publish(&bad_subject, &reply, good_headers, b"{}")
+                                    .await
+                            }
+                            4 => {
+                                let mut bad_reply = reply.clone();
+                                bad_reply.push(0xfe);
+                                publisher
+                                    .publish(&subject, &bad_reply, good_headers, b"{}")
+                                    .await
+                            }
+                            n => {
+                                let block = blocks[n as usize];
+                                publisher.publish(&subject, &reply, block, b"{}").await
+                            }
+                        }
                         sent += 1;
                     }
                 });

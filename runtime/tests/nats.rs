@@ -704,12 +704,32 @@ async fn only_the_caller_cancels_its_stream() {
                 .unwrap();
         }
     };
+    // An observer who starts a stream of its own on the caller's reply
+    // subject gets nothing published there, and no hold on its cancel.
+    let observer_secret = "the observer's";
+    let observer_digest = layout::cancel_digest(observer_secret);
+    setup
+        .client
+        .publish_with_reply_and_headers(
+            "t.calculator.CountRequest",
+            inbox.clone(),
+            headers(&[
+                (layout::CALL, "stream"),
+                (layout::CANCEL_DIGEST, &observer_digest),
+            ]),
+            encode(Format::Json, &json!({"up_to": 1, "delay_ms": 0})),
+        )
+        .await
+        .unwrap();
+    wait_until(|| setup.bridge.stats().reply_subjects_refused == 1).await;
     cancel("_INBOX.nobody".to_owned(), Some(secret)).await;
     cancel(inbox.clone(), None).await;
     cancel(inbox.clone(), Some(&digest)).await;
     cancel(inbox.clone(), Some("a guess")).await;
+    cancel(inbox.clone(), Some(observer_secret)).await;
+    cancel(inbox.clone(), Some(&"x".repeat(100_000))).await;
     settle(&setup.client).await;
-    wait_until(|| setup.bridge.stats().cancels_refused == 3).await;
+    wait_until(|| setup.bridge.stats().cancels_refused == 5).await;
     assert_eq!(setup.bridge.stats().in_flight, 1, "still streaming");
     tokio::time::timeout(PATIENCE, replies.next())
         .await
@@ -733,7 +753,7 @@ async fn only_the_caller_cancels_its_stream() {
         count_stream(&setup.client, json!({"up_to": 1_000_000, "delay_ms": 1})).await;
     wait_until(|| setup.bridge.stats().in_flight == 1).await;
     cancel(inbox, Some(secret)).await;
-    wait_until(|| setup.bridge.stats().cancels_refused == 4).await;
+    wait_until(|| setup.bridge.stats().cancels_refused == 6).await;
     assert_eq!(setup.bridge.stats().in_flight, 1);
     setup.server.stop().await;
 }

@@ -230,6 +230,9 @@ impl IpcTypeRegistry {
             tables
                 .schemas
                 .push((fingerprint.to_owned(), Arc::new(document)));
+            // What discovery answers changed (the NATS bridge caches it).
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
     }
 

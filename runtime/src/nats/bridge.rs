@@ -25,11 +25,18 @@ use super::stats::{Counters, Endpoints, NatsBridgeStats};
 use super::NatsError;
 use crate::broker::ObserverGuard;
 use crate::ipc::protocol::ErrorCode;
-use crate::ipc::serving::admission::{FairShare, Share, TokenBucket};
+use crate::ipc::serving::admission::{FairShare, Share, ShareLimits, TokenBucket};
 use crate::ipc::serving::intake::{self, Delivery, Refusal, Timeout};
 use crate::ipc::serving::Transport;
 use crate::message::{Envelope, PeerCredentials, ReplySink, ReplyTarget, RequestOrigin, SinkRef};
 use crate::runtime::ActorRuntime;
+
+/// How often discovery (`_discover`, `$SRV.*`) is answered at most, all callers
+/// together: 50 a second, bursts of 100 (clients ask once per connection).
+const DISCOVERY_RATE: crate::ipc::RateLimitConfig = crate::ipc::RateLimitConfig {
+    requests_per_second: 50,
+    burst_size: 100,
+};
 
 /// How long a shutdown lets requests in flight finish before failing them with
 /// SHUTTING_DOWN.
@@ -88,6 +95,9 @@ pub(crate) struct Core {
     /// Requests in flight and their payloads' bytes, shared fairly by callers.
     share: FairShare,
     rate: Option<Mutex<TokenBucket>>,
+    /// Discovery's own limit, on even without `rate`: its answers are the
+    /// bridge's largest, asked for with its smallest requests.
+    discovery_rate: Mutex<TokenBucket>,
     max_message_size: usize,
     id: String,
     started: SystemTime,
@@ -156,12 +166,12 @@ impl ActorRuntime {
             client: client.clone(),
             max_message_size: config.max_message_size.unwrap_or(max_payload),
             share: FairShare::new(config.share_limits()),
+            discovery_rate: Mutex::new(TokenBucket::new(DISCOVERY_RATE)),
             answers: micro::Answers::default(),
-            queue: Arc::new(IntakeQueue {
-                held: std::sync::atomic::AtomicUsize::new(0),
-                budget: config.max_queued_bytes,
-                counters: Arc::clone(&counters),
-            }),
+            queue: Arc::new(IntakeQueue::new(
+                config.max_queued_bytes,
+                Arc::clone(&counters),
+            )),
             rate: config
                 .rate_limit
                 .map(|limit| Mutex::new(TokenBucket::new(limit))),
@@ -360,9 +370,10 @@ async fn serve_until_stopped(
 ) {
     // A task of its own moves the messages from the NATS connection's buffer
     // (bounded in messages only) into this one (bounded in bytes, with every
-    // other subscription's) as fast as they come, however long serving one
-    // takes; what does not fit is shed.
-    let (waiting, mut to_serve) = tokio::sync::mpsc::unbounded_channel::<(Message, usize)>();
+    // other subscription's, and shared fairly by callers) as fast as they come,
+    // however long serving one takes; what does not fit is shed. Each message
+    // travels with its ticket, which gives its bytes back when dropped.
+    let (waiting, mut to_serve) = tokio::sync::mpsc::unbounded_channel::<(Message, Share)>();
     let reader = tokio::spawn(take_in(
         subscriber,
         waiting,
@@ -374,8 +385,8 @@ async fn serve_until_stopped(
             biased;
             () = stop.cancelled() => break,
             taken = to_serve.recv() => match taken {
-                Some((message, cost)) => {
-                    queue.release(cost);
+                Some((message, ticket)) => {
+                    drop(ticket);
                     on_message(message);
                 }
                 None => break,
@@ -387,8 +398,8 @@ async fn serve_until_stopped(
     };
     // What was taken in before the stop is still served (refused, when the
     // bridge stops or the service was withdrawn).
-    while let Ok((message, cost)) = to_serve.try_recv() {
-        queue.release(cost);
+    while let Ok((message, ticket)) = to_serve.try_recv() {
+        drop(ticket);
         on_message(message);
     }
     let withdrawn = bridge.is_some_and(|bridge| !bridge.is_cancelled());
@@ -409,7 +420,7 @@ async fn serve_until_stopped(
 /// `stop` (or the subscription's end); gives the subscriber back.
 async fn take_in(
     mut subscriber: async_nats::Subscriber,
-    waiting: tokio::sync::mpsc::UnboundedSender<(Message, usize)>,
+    waiting: tokio::sync::mpsc::UnboundedSender<(Message, Share)>,
     queue: Arc<IntakeQueue>,
     stop: CancellationToken,
 ) -> async_nats::Subscriber {
@@ -421,13 +432,15 @@ async fn take_in(
                 let Some(message) = message else {
                     break;
                 };
-                let cost = IntakeQueue::cost(&message);
-                if !queue.hold(cost) {
+                if layout::malformed_subject(message.status, message.description.as_deref()) {
+                    // Its reply subject is not the caller's: never answered.
+                    queue.count_malformed();
                     continue;
                 }
-                let message = IntakeQueue::own(message);
-                if waiting.send((message, cost)).is_err() {
-                    queue.release(cost);
+                let Some(ticket) = queue.hold(&message) else {
+                    continue;
+                };
+                if waiting.send((IntakeQueue::own(message), ticket)).is_err() {
                     break;
                 }
             }
@@ -472,7 +485,7 @@ impl Core {
         let Some(reply) = &message.reply else {
             return;
         };
-        if self.may_answer_on(reply) && self.charge() {
+        if self.may_answer_on(reply) && self.charge_discovery() {
             self.publish(reply.clone(), micro::discovery_answer(&self.served()));
         }
     }
@@ -484,7 +497,7 @@ impl Core {
         let Some(reply) = &message.reply else {
             return;
         };
-        if self.may_answer_on(reply) && self.charge() {
+        if self.may_answer_on(reply) && self.charge_discovery() {
             for answer in micro::service_answers(&self.served(), &message.subject) {
                 self.publish(reply.clone(), answer);
             }
@@ -512,10 +525,18 @@ impl Core {
     /// Takes a token from the rate limiter (every message the bridge answers,
     /// discovery too, costs one); `false` when it is empty, counted.
     pub(crate) fn charge(&self) -> bool {
-        let Some(rate) = &self.rate else {
-            return true;
-        };
-        let allowed = rate
+        self.rate.as_ref().is_none_or(|rate| self.take_token(rate))
+    }
+
+    /// Charges a discovery request: to the rate limit like any request, and to
+    /// discovery's own (on even when no rate limit is set).
+    fn charge_discovery(&self) -> bool {
+        self.charge() && self.take_token(&self.discovery_rate)
+    }
+
+    /// A token from `bucket`; `false` when it is empty, counted.
+    fn take_token(&self, bucket: &Mutex<TokenBucket>) -> bool {
+        let allowed = bucket
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .try_acquire()
@@ -626,12 +647,25 @@ impl Core {
             );
             return self.refuse(&to, &Refusal::new(ErrorCode::LimitExceeded, message));
         }
+        // The caller's share before any work for it: a caller over its share
+        // costs no lookup and no decoding.
+        let share = match self.share.try_take(
+            layout::caller_of(to.caller.as_ref().map(|caller| caller.reply.as_str())),
+            payload.len(),
+        ) {
+            Ok(share) => share,
+            Err(exhausted) => {
+                Counters::add(&self.counters.refused_in_flight, 1);
+                let refusal = Refusal::new(ErrorCode::LimitExceeded, exhausted.to_string());
+                return self.refuse(&to, &refusal);
+            }
+        };
         // `{prefix}.{service}.` then the type's name (which may hold dots).
         let message_type = subject
             .get(self.config.prefix.len() + service.len() + 2..)
             .unwrap_or_default();
         let Some(target) = self.runtime.ipc_state().exposed(service) else {
-            return self.refuse(&to, &Refusal::not_exposed(service, false));
+            return self.refuse(&to, &Refusal::not_exposed(service, to.call == Call::Stream));
         };
         let Some(registration) = self.path.registry.by_name(message_type) else {
             return self.refuse(&to, &Refusal::not_registered(message_type));
@@ -649,17 +683,6 @@ impl Core {
             Err(refusal) => {
                 let error = format!("{}: {}", refusal.code.as_str(), refusal.message);
                 endpoint.ended(Duration::ZERO, Some(error));
-                return self.refuse(&to, &refusal);
-            }
-        };
-        let share = match self.share.try_take(
-            layout::caller_of(to.caller.as_ref().map(|caller| caller.reply.as_str())),
-            payload.len(),
-        ) {
-            Ok(share) => share,
-            Err(exhausted) => {
-                Counters::add(&self.counters.refused_in_flight, 1);
-                let refusal = Refusal::new(ErrorCode::LimitExceeded, exhausted.to_string());
                 return self.refuse(&to, &refusal);
             }
         };
@@ -713,7 +736,27 @@ impl Core {
             Delivery::Waiting(wait) => {
                 let core = Arc::clone(self);
                 self.tasks.spawn(async move {
-                    match wait.deliver().await {
+                    let mut wait = wait;
+                    let cut = core.cut.clone();
+                    let mut cut = std::pin::pin!(cut.cancelled());
+                    let outcome = std::future::poll_fn(|cx| {
+                        if std::future::Future::poll(cut.as_mut(), cx).is_ready() {
+                            return std::task::Poll::Ready(None);
+                        }
+                        wait.poll_deliver(cx).map(Some)
+                    })
+                    .await;
+                    let Some(outcome) = outcome else {
+                        // The shutdown's grace is over: it never reached its
+                        // actor. Its reply path ends before the envelope goes.
+                        let refusal =
+                            Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down");
+                        request.share.release_bytes();
+                        core.failed(request, &refusal);
+                        drop(wait);
+                        return;
+                    };
+                    match outcome {
                         Ok(()) => core.accepted(request),
                         Err((refusal, envelope)) => {
                             request.share.release_bytes();
@@ -751,18 +794,27 @@ impl Core {
         if replies.has_ended() {
             return;
         }
-        let stream = replies.is_stream().then(|| {
+        let stream = if replies.is_stream() {
             let subject = replies.reply_subject().to_string();
+            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            if streams.contains_key(&subject) {
+                // Another stream answers on that subject now: a second one
+                // there would mix their items, take over its cancel, or end it
+                // with an error of its own. Nothing is published for it.
+                drop(streams);
+                Counters::add(&self.counters.reply_subjects_refused, 1);
+                replies.abandon();
+                return;
+            }
             let cancellable = CancellableStream {
                 replies: Arc::downgrade(&replies),
                 digest: cancel_digest,
             };
-            self.streams
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(subject.clone(), cancellable);
-            subject
-        });
+            streams.insert(subject.clone(), cancellable);
+            Some(subject)
+        } else {
+            None
+        };
         let core = Arc::clone(self);
         self.tasks.spawn(async move {
             tokio::select! {
@@ -782,10 +834,13 @@ impl Core {
                 }
             }
             if let Some(subject) = stream {
-                core.streams
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&subject);
+                let mut streams = core.streams.lock().unwrap_or_else(PoisonError::into_inner);
+                let ours = streams.get(&subject).is_some_and(|entry| {
+                    std::ptr::eq(entry.replies.as_ptr(), Arc::as_ptr(&replies))
+                });
+                if ours {
+                    streams.remove(&subject);
+                }
             }
             drop(share);
         });
@@ -800,26 +855,34 @@ impl Core {
         let Ok(reply) = std::str::from_utf8(&message.payload) else {
             return;
         };
+        // The clients' secrets are 32 hex digits; nothing longer is hashed.
         let secret = message
             .headers
             .as_ref()
             .and_then(|headers| headers.get(layout::CANCEL_SECRET))
-            .map(async_nats::HeaderValue::as_str);
-        let replies = {
+            .map(async_nats::HeaderValue::as_str)
+            .filter(|secret| secret.len() <= layout::MAX_CANCEL_SECRET);
+        let Some(digest) = ({
             let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(stream) = streams.get(reply) else {
                 return;
             };
-            let proven = match (&stream.digest, secret) {
-                (Some(digest), Some(secret)) => layout::cancel_digest(secret) == *digest,
-                _ => false,
-            };
-            if !proven {
-                Counters::add(&self.counters.cancels_refused, 1);
-                return;
-            }
-            stream.replies.upgrade()
+            stream.digest.clone()
+        }) else {
+            Counters::add(&self.counters.cancels_refused, 1);
+            return;
         };
+        if secret.is_none_or(|secret| layout::cancel_digest(secret) != digest) {
+            Counters::add(&self.counters.cancels_refused, 1);
+            return;
+        }
+        let replies = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(reply)
+            .filter(|stream| stream.digest.as_deref() == Some(digest.as_str()))
+            .and_then(|stream| stream.replies.upgrade());
         if let Some(replies) = replies {
             replies.abandon();
         }
@@ -901,12 +964,22 @@ impl Core {
 /// all its subscriptions together, within a budget: a message over it is shed
 /// (dropped unanswered, counted).
 pub(crate) struct IntakeQueue {
-    held: std::sync::atomic::AtomicUsize,
-    budget: usize,
+    /// Bytes waiting, shared fairly by callers (`layout::caller_of`): no
+    /// publisher takes more than a quarter while others wait.
+    share: FairShare,
     counters: Arc<Counters>,
 }
 
 impl IntakeQueue {
+    fn new(budget: usize, counters: Arc<Counters>) -> Self {
+        let mut limits = ShareLimits::quarter_each(usize::MAX, budget);
+        limits.slots_per_caller = usize::MAX;
+        Self {
+            share: FairShare::new(limits),
+            counters,
+        }
+    }
+
     /// What a message costs while it waits: its bytes and its bookkeeping.
     fn cost(message: &Message) -> usize {
         const BOOKKEEPING: usize = 256;
@@ -925,26 +998,22 @@ impl IntakeQueue {
         message
     }
 
-    /// Takes `cost` from the budget; `false` (the message is shed) when it would
-    /// overdraw it.
-    fn hold(&self, cost: usize) -> bool {
-        use std::sync::atomic::Ordering;
-        let taken = self
-            .held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                let after = held.checked_add(cost)?;
-                (after <= self.budget).then_some(after)
-            })
-            .is_ok();
-        if !taken {
-            Counters::add(&self.counters.shed, 1);
+    /// Room for `message` in its caller's share of the budget, given back when
+    /// the ticket is dropped (served or not); `None`, counted, when there is
+    /// none: the message is shed.
+    fn hold(&self, message: &Message) -> Option<Share> {
+        let caller = layout::caller_of(message.reply.as_deref());
+        match self.share.try_take(caller, Self::cost(message)) {
+            Ok(ticket) => Some(ticket),
+            Err(_) => {
+                Counters::add(&self.counters.shed, 1);
+                None
+            }
         }
-        taken
     }
 
-    fn release(&self, cost: usize) {
-        self.held
-            .fetch_sub(cost, std::sync::atomic::Ordering::AcqRel);
+    fn count_malformed(&self) {
+        Counters::add(&self.counters.malformed, 1);
     }
 }
 

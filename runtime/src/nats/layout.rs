@@ -29,6 +29,8 @@ pub const FINAL: &str = "Acton-Final";
 pub const CANCEL_DIGEST: &str = "Acton-Cancel-Digest";
 /// On a cancel: the secret whose digest the stream's request carried.
 pub const CANCEL_SECRET: &str = "Acton-Cancel-Secret";
+/// The longest cancel secret the bridge hashes (the clients send 32 hex digits).
+pub const MAX_CANCEL_SECRET: usize = 128;
 /// On a push: unique per notification of the publishing process.
 pub const NOTIFICATION_ID: &str = "Acton-Notification-Id";
 /// On a push: when it was published (ms since the Unix epoch).
@@ -170,7 +172,9 @@ pub fn may_answer_on(prefix: &str, reply: &str) -> bool {
     let own = reply
         .strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
-    !own && !reply.starts_with('$') && !reply.is_empty()
+    // Wildcards, empty tokens or white space would publish where the caller
+    // cannot name a subject: to wildcard subscribers, or nowhere.
+    !own && !reply.starts_with('$') && is_prefix(reply)
 }
 
 /// Who a request is from, as far as NATS tells: the first two tokens of its
@@ -189,6 +193,16 @@ pub fn caller_of(reply: Option<&str>) -> &str {
         Some((second_dot, _)) => &reply[..second_dot],
         None => reply,
     }
+}
+
+/// Whether a received message's subject or reply subject was not UTF-8: the
+/// (patched) NATS connection delivers it read lossily, marked so; its reply
+/// subject is not the one its publisher named, so it is never answered.
+pub(crate) fn malformed_subject(
+    status: Option<async_nats::StatusCode>,
+    description: Option<&str>,
+) -> bool {
+    status.is_none() && description.is_some_and(|text| text.starts_with("malformed subject:"))
 }
 
 /// Why a received message's headers could not be read, when they could not:
@@ -259,6 +273,9 @@ mod tests {
             "",
         ] {
             assert!(!may_answer_on("desk", refused), "{refused}");
+        }
+        for wild in ["_INBOX.*", "_INBOX.>", "_INBOX..x", ".x", "a b"] {
+            assert!(!may_answer_on("desk", wild), "{wild}");
         }
         for allowed in ["_INBOX.abc.1", "desktop.reply", "reply"] {
             assert!(may_answer_on("desk", allowed), "{allowed}");

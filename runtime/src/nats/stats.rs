@@ -22,7 +22,8 @@ pub struct NatsBridgeStats {
     /// Requests dropped unread because `max_queued_bytes` were waiting.
     pub shed: u64,
     /// Requests dropped because their reply subject is in the bridge's own
-    /// namespace or a `$` subject.
+    /// namespace, a `$` subject, not a subject a caller can name (wildcards,
+    /// empty tokens), or that of a stream in flight.
     pub reply_subjects_refused: u64,
     /// Messages whose headers could not be read.
     pub malformed: u64,

@@ -96,6 +96,10 @@ pub(crate) struct Connection {
 
 /// Internal representation of the connection.
 /// Holds connection with NATS Server and communicates with `Client` via channels.
+/// The description of a received message whose subject or reply subject is
+/// not UTF-8 (acton's patch; see PATCHES.md).
+const MALFORMED_SUBJECT: &str = "malformed subject: not UTF-8";
+
 impl Connection {
     pub(crate) fn new(
         stream: Box<dyn AsyncReadWrite>,
@@ -177,8 +181,11 @@ impl Connection {
         }
 
         if self.read_buf.starts_with(b"MSG ") {
-            let line = str::from_utf8(&self.read_buf[4..len])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+            // A subject or reply subject that is not UTF-8 (nats-server passes
+            // them on) is read lossily and the message marked, instead of
+            // failing the connection. (acton's patch; see PATCHES.md.)
+            let malformed_line = str::from_utf8(&self.read_buf[4..len]).is_err();
+            let line = String::from_utf8_lossy(&self.read_buf[4..len]);
             let mut args = line.split(' ').filter(|s| !s.is_empty());
 
             // Parse the operation syntax: MSG <subject> <sid> [reply-to] <#bytes>
@@ -245,14 +252,15 @@ impl Connection {
                 subject,
                 payload,
                 status: None,
-                description: None,
+                description: malformed_line.then(|| MALFORMED_SUBJECT.to_owned()),
             }));
         }
 
         if self.read_buf.starts_with(b"HMSG ") {
             // Extract whitespace-delimited arguments that come after "HMSG".
-            let line = std::str::from_utf8(&self.read_buf[5..len])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+            // (As after MSG, a subject that is not UTF-8 marks the message.)
+            let malformed_line = std::str::from_utf8(&self.read_buf[5..len]).is_err();
+            let line = String::from_utf8_lossy(&self.read_buf[5..len]);
             let mut args = line.split_whitespace().filter(|s| !s.is_empty());
 
             // <subject> <sid> [reply-to] <# header bytes><# total bytes>
@@ -402,6 +410,7 @@ impl Connection {
                 Ok((status, description, headers))
             })();
             let (status, description, headers) = match parsed {
+                _ if malformed_line => (None, Some(MALFORMED_SUBJECT.to_owned()), None),
                 Ok((status, description, headers)) => (status, description, Some(headers)),
                 Err(error) => (None, Some(format!("malformed headers: {error}")), None),
             };

@@ -33,7 +33,7 @@ impl ShareLimits {
             slots,
             slots_per_caller: (slots / 4).max(1),
             bytes,
-            bytes_per_caller: bytes / 4,
+            bytes_per_caller: (bytes / 4).max(1),
         }
     }
 }

@@ -213,9 +213,13 @@ pub(crate) type WaitOutcome = Result<(), (Refusal, Envelope)>;
 impl MailboxWait {
     /// Waits for room; delivers the envelope when there is.
     pub(crate) fn poll_deliver(&mut self, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
+        if self.envelope.is_none() {
+            // Polled again after its end: nothing is left to deliver (and the
+            // finished wait must not be polled again).
+            return Poll::Ready(Ok(()));
+        }
         let outcome = std::task::ready!(self.room.as_mut().poll(cx));
         let Some(envelope) = self.envelope.take() else {
-            // Polled again after its end: nothing is left to deliver.
             return Poll::Ready(Ok(()));
         };
         Poll::Ready(match outcome {
@@ -229,13 +233,6 @@ impl MailboxWait {
                 envelope,
             )),
         })
-    }
-
-    /// [`poll_deliver`](Self::poll_deliver) as a future (the NATS bridge's
-    /// requests wait in tasks of their own; the socket's, in their connection).
-    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
-    pub(crate) async fn deliver(mut self) -> WaitOutcome {
-        std::future::poll_fn(|cx| self.poll_deliver(cx)).await
     }
 }
 

@@ -33,6 +33,7 @@ use super::stats::{Counters, Traffic};
 use super::ListenerShared;
 use crate::ipc::protocol::{Frame, FrameCodec, FrameError};
 use crate::ipc::serving::admission::TokenBucket;
+use crate::ipc::serving::intake::MAX_DEADLINE;
 use crate::message::PeerCredentials;
 
 /// Unsent bytes above which the connection stops reading requests until the
@@ -236,10 +237,11 @@ async fn run(
             let partial = frames
                 .decoder()
                 .awaiting()
-                .filter(|_| may_read && !frame_timeout.is_zero() && !connection.is_parked());
+                .filter(|_| reading && !frame_timeout.is_zero() && !connection.is_parked());
             match partial {
-                // Nothing waits, or the connection is not read now (that time
-                // is not the peer's to answer for).
+                // Nothing waits, or a request of the connection waits for its
+                // actor (that time is not the peer's to answer for; a pause
+                // because the peer does not read its answers is).
                 None => partial_frame = None,
                 Some(frame) if partial_frame.is_none_or(|(seen, _)| seen != frame) => {
                     // Its first bytes came since the loop last looked.
@@ -410,7 +412,7 @@ async fn run(
             Event::FrameTimeout => {
                 frame_timer_armed = false;
                 let waiting = frames.decoder().awaiting();
-                if let Some((frame, since)) =
+                if let Some((_, since)) =
                     partial_frame.filter(|(frame, _)| reading && waiting == Some(*frame))
                 {
                     let due = deadline(since, frame_timeout);
@@ -421,7 +423,6 @@ async fn run(
                     } else {
                         // Another frame began since the timer was set: its
                         // own time counts.
-                        let _ = frame;
                         frame_timer_armed = true;
                         frame_timer.as_mut().reset(due);
                         wakes.mark(Source::FRAME);
@@ -459,13 +460,13 @@ fn count_received(traffic: &Traffic, frame: &crate::ipc::protocol::Frame) {
     traffic.received(header_len + frame.payload.len());
 }
 
-/// The longest timer tokio takes (about two years); longer means never.
+/// The longest wait kept (tokio takes about two years); longer means never.
 fn clamp(duration: Duration) -> Duration {
-    duration.min(Duration::from_secs(365 * 24 * 3600))
+    duration.min(MAX_DEADLINE)
 }
 
 /// `from + after`, saturating far in the future.
 fn deadline(from: Instant, after: Duration) -> Instant {
     from.checked_add(clamp(after))
-        .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
+        .unwrap_or_else(|| from + MAX_DEADLINE)
 }

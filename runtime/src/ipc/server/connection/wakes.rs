@@ -1,7 +1,7 @@
 //! Which of a connection's event sources woke its task, so that its loop polls
 //! only those.
 //!
-//! A connection waits on ten things at once (its socket both ways, its
+//! A connection waits on eleven things at once (its socket both ways, its
 //! outbox, its timers, the listener's shutdown). Polled together in a
 //! `select!`, every one of them is polled on every turn of the loop, although
 //! one request turns it two or three times and each turn is caused by one of
