@@ -536,11 +536,7 @@ impl Core {
 
     /// A token from `bucket`; `false` when it is empty, counted.
     fn take_token(&self, bucket: &Mutex<TokenBucket>) -> bool {
-        let allowed = bucket
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .try_acquire()
-            .is_ok();
+        let allowed = TokenBucket::try_acquire_shared(bucket).is_ok();
         if !allowed {
             Counters::add(&self.counters.rate_limited, 1);
         }

@@ -1,5 +1,6 @@
 //! A token bucket: `burst` requests at once, refilled at `rate` per second.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::ipc::config::RateLimitConfig;
@@ -26,6 +27,15 @@ impl TokenBucket {
     /// Takes one token, or says how long until one is available.
     pub(crate) fn try_acquire(&mut self) -> Result<(), Duration> {
         self.try_acquire_at(Instant::now())
+    }
+
+    /// [`try_acquire`](Self::try_acquire) on a bucket several holders share
+    /// (a uid's connections, a NATS bridge's callers).
+    pub(crate) fn try_acquire_shared(bucket: &Mutex<Self>) -> Result<(), Duration> {
+        bucket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_acquire()
     }
 
     fn try_acquire_at(&mut self, now: Instant) -> Result<(), Duration> {

@@ -10,7 +10,7 @@
 //! [`Connection::refuse`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smol_str::SmolStr;
@@ -208,10 +208,7 @@ impl Connection {
             limiter.try_acquire()?;
         }
         if let Some(limiter) = &self.uid_limiter {
-            limiter
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .try_acquire()?;
+            TokenBucket::try_acquire_shared(limiter)?;
         }
         Ok(())
     }
